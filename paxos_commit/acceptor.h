@@ -1,0 +1,69 @@
+// Acceptor role (PROTOCOL.md §1, §3, §5): one Paxos acceptor for every instance of every
+// transaction. State per (txn, instance): mbal, bal, val.
+//
+// Persisted before any reply: AcceptorTxnRecord (mbal before 1b; mbal = bal = b, val = v
+// before 2b) -- one record for all instances of a transaction. Ballot-0 votes of a
+// transaction are held (not durable, not answered) until every instance has voted or the
+// bundle cap expires, then written in one record and answered with one bundled 2b.
+// AcceptorForgetRecord once every participant acked (GC), leaving a tombstone;
+// AcceptorLowWaterRecord when tombstones exceed their cap.
+// Sent: Phase1b to the leader, Phase2b to the leader (and to every participant in the
+// faster variant), AckRequest to participants whose ack is missing.
+#pragma once
+
+#include <map>
+#include <set>
+
+#include "paxos_commit/config.h"
+#include "paxos_commit/node.h"
+
+namespace pc {
+
+class Acceptor : public Node {
+ public:
+  Acceptor(NodeId self, const CoreConfig& cfg, const Recovered& recovered);
+
+  Output onMessage(const Envelope& e) override;
+  Output onTick() override;
+  void checkInvariants() const override;
+
+  // Inspection (tests, simulator checker, `pcommit inspect`).
+  const AcceptorTxnRecord* state(const TxnId& txn) const;
+  bool isForgotten(const TxnId& txn) const;
+  size_t liveCount() const { return txns_.size(); }
+  size_t tombstoneCount() const { return tombstones_.size(); }
+
+
+ private:
+  struct Bundle {
+    ParticipantList participants;
+    NodeId leader = kNoNode;
+    std::map<NodeId, InstanceVote> votes;  // ballot-0 votes not yet durable
+    uint64_t capTick = 0;
+  };
+  struct Live {
+    AcceptorTxnRecord rec;
+    std::set<NodeId> acked;   // volatile
+    bool bundleExpired = false;
+    uint64_t ackRequestTick = 0;
+  };
+
+  Output onPhase1a(NodeId from, const Phase1a& m);
+  Output onPhase2a(NodeId from, const Phase2a& m);
+  Output onAck(const Ack& m);
+  Output flushBundle(const TxnId& txn, Output out);
+  Output replyForgotten(NodeId to, const TxnId& txn, bool phase1, const Ballot& b) const;
+  Phase2b makePhase2b(const Live& l) const;
+  void send2b(Output& out, const Live& l) const;
+  AcceptorInstance* instance(AcceptorTxnRecord& r, NodeId i);
+  Live& liveFor(const TxnId& txn, const ParticipantList& participants, NodeId leader);
+  bool forgotten(const TxnId& txn) const;
+
+  const CoreConfig cfg_;
+  std::map<TxnId, Live> txns_;
+  std::map<TxnId, Bundle> bundles_;
+  std::set<TxnId> tombstones_;
+  TxnId lowWater_;
+};
+
+}  // namespace pc

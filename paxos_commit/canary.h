@@ -1,0 +1,17 @@
+// Planted bugs for canary builds only (CMake builds a separate core per canary; the
+// production library is always built with PC_CANARY=0). A canary build exists to prove
+// that the simulator's checker catches a real safety bug: a checker that never fails
+// proves nothing.
+//   1: a recovery leader always proposes Aborted (ignores a reported Prepared vote);
+//   2: an acceptor forgets mbal on restart (reloads mbal = bal).
+#pragma once
+
+#ifndef PC_CANARY
+#define PC_CANARY 0
+#endif
+
+namespace pc {
+inline constexpr int kCanary = PC_CANARY;
+inline constexpr int kCanaryAlwaysAbort = 1;
+inline constexpr int kCanaryForgetMbal = 2;
+}  // namespace pc

@@ -1,0 +1,48 @@
+// Configuration of the core, built by ring 3 from options (never read from globals).
+// All times are in logical ticks; the runtime decides how long a tick is.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "paxos_commit/types.h"
+
+namespace pc {
+
+struct CoreConfig {
+  Protocol protocol = Protocol::Paxos;
+  FanOut fanOut = FanOut::All;
+  int f = 1;                         // tolerated acceptor failures; acceptors.size() == 2f+1
+  std::vector<NodeId> acceptors;     // sorted
+  std::vector<NodeId> coordinators;  // sorted; 2PC participants ask theirs
+
+  // A prepared participant with no outcome after this long starts recovery (Paxos) or
+  // asks its coordinator (2PC); plus a random jitter in [0, recoveryJitterTicks).
+  uint64_t recoveryTimeoutTicks = 100;
+  uint64_t recoveryJitterTicks = 50;
+  // A leader at ballot 0 resends prepare to silent participants after this long, and
+  // starts recovery after leaderTimeoutTicks with no decision.
+  uint64_t prepareRetryTicks = 30;
+  uint64_t leaderTimeoutTicks = 150;
+  // A recovery leader retries phase 1/2 with a higher ballot after this long (+ jitter).
+  uint64_t ballotRetryTicks = 40;
+  // An acceptor holds ballot-0 votes of a transaction at most this long waiting for the
+  // other instances, then writes and answers per instance (PROTOCOL.md §6.8).
+  uint64_t bundleCapTicks = 2;
+  // Quorum fan-out: send 2a to the remaining acceptors after this long with no decision.
+  uint64_t fanOutFallbackTicks = 20;
+  // Acceptors / 2PC coordinators ask missing participants for acks after this long.
+  uint64_t ackRequestTicks = 300;
+  // Bounds (assertions elsewhere check them): tombstones and finished records kept before
+  // the low-water mark rises; decided outcomes a coordinator remembers for queries.
+  size_t tombstoneCap = 100000;
+  size_t finishedCap = 100000;
+  size_t outcomeCacheCap = 100000;
+  // Bound on transactions a leader drives at once; over it, new requests are answered
+  // Unknown("overloaded") rather than queued without bound.
+  size_t maxActiveTxns = 100000;
+
+  size_t quorum() const { return static_cast<size_t>(f) + 1; }
+};
+
+}  // namespace pc

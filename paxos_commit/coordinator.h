@@ -1,0 +1,79 @@
+// Coordinators. Both are Nodes; a coordinator process hosts the one its protocol needs.
+//
+// PaxosCoordinator (`paxos`, `paxos-classic`, `paxos-direct`): hosts a Leader. A
+// CommitRequest starts ballot 0 (not in `paxos-direct`, where clients lead); an
+// OutcomeQuery for a transaction it does not know starts recovery (phase 1), never a guessed
+// abort. Persists only LeaderRoundRecord (through its Leader).
+//
+// TwoPcCoordinator (`2pc`): prepare, collect votes, persist DecisionRecord before Commit
+// leaves (presumed abort: Abort is never persisted), then tell the participants; resends
+// Commit until every participant acked, then marks the decision done. Restart: reloads
+// its decisions and resends Commit; a transaction it has no decision for is aborted.
+#pragma once
+
+#include <map>
+#include <set>
+
+#include "paxos_commit/leader.h"
+#include "paxos_commit/node.h"
+
+namespace pc {
+
+// Checks a CommitRequest from outside: non-zero id, 1..N payloads sorted by participant,
+// unique, non-zero ids. Returns the problem, or empty when valid.
+std::string validateRequest(const CommitRequest& req);
+
+class PaxosCoordinator : public Node {
+ public:
+  PaxosCoordinator(NodeId self, const CoreConfig& cfg, uint64_t seed, const Recovered& rec);
+  Output onMessage(const Envelope& e) override;
+  Output onTick() override;
+  void checkInvariants() const override;
+  const Leader& leader() const { return leader_; }
+
+ private:
+  const CoreConfig cfg_;
+  Rng rng_;
+  Leader leader_;
+};
+
+class TwoPcCoordinator : public Node {
+ public:
+  TwoPcCoordinator(NodeId self, const CoreConfig& cfg, const Recovered& rec);
+  Output onMessage(const Envelope& e) override;
+  Output onTick() override;
+  void checkInvariants() const override;
+
+  std::optional<TxnStatus> statusOf(const TxnId& txn) const;
+  size_t activeCount() const { return active_.size(); }
+  size_t decisionCount() const { return decisions_.size(); }
+
+ private:
+  struct Active {
+    CommitRequest request;
+    ParticipantList participants;
+    std::map<NodeId, Vote> votes;
+    std::set<NodeId> clients;
+    uint64_t retryTick = 0;
+    uint64_t deadlineTick = 0;
+  };
+  struct Decision {
+    DecisionRecord rec;
+    std::set<NodeId> acked;
+    uint64_t resendTick = 0;
+  };
+  Output onCommitRequest(NodeId from, const CommitRequest& m);
+  Output onVote(const VoteMsg& m);
+  Output onAck(const Ack& m);
+  Output onQuery(NodeId from, const OutcomeQuery& m);
+  Output decideAbort(const TxnId& txn, const std::string& reason);
+  void pruneDone(Output& out);
+
+  const CoreConfig cfg_;
+  std::map<TxnId, Active> active_;
+  std::map<TxnId, Decision> decisions_;   // done ones are tombstones (Committed)
+  std::map<TxnId, TxnStatus> recentAborts_;  // bounded; not durable (presumed abort)
+  TxnId lowWater_;
+};
+
+}  // namespace pc

@@ -1,0 +1,87 @@
+// Leader (PROTOCOL.md §1, §4, §5): drives the Paxos instances of transactions toward a
+// decision. Hosted by a coordinator (ballot 0 of `paxos`, `paxos-classic`; recovery and
+// outcome queries), by a participant (recovery after its timeout), and by the client
+// library (`paxos-direct`). Not a Node itself: its host routes 1b/2b and ticks to it.
+//
+// Persisted: only LeaderRoundRecord, before any 2a at a new round. Nothing else: a leader
+// that dies is replaced by any other (that is the point of Paxos Commit).
+// Sent: Prepare (ballot 0), Phase1a, Phase2a (ballot > 0), OutcomeMsg (classic ballot 0 and
+// every recovery), CommitReply to the client, OutcomeReply to queriers.
+#pragma once
+
+#include <map>
+#include <set>
+
+#include "paxos_commit/config.h"
+#include "paxos_commit/output.h"
+#include "paxos_commit/rng.h"
+#include "paxos_commit/tally.h"
+
+namespace pc {
+
+class Leader {
+ public:
+  Leader(NodeId self, const CoreConfig& cfg, Rng& rng, uint64_t persistedRound);
+
+  // Ballot 0: send Prepare to every participant of `req`; answer `client` when decided.
+  // The request must be valid (validated by the host).
+  Output begin(const CommitRequest& req, NodeId client, uint64_t now);
+  // Become a recovery leader for `txn` at a fresh ballot (phase 1). `participants` may be
+  // empty: the acceptors are asked for the list first. `asker` (may be kNoNode) gets an
+  // OutcomeReply when the status is known.
+  Output recover(const TxnId& txn, const ParticipantList& participants, NodeId asker,
+                 uint64_t now);
+  // Adds a client or querier to be told the outcome of an active transaction.
+  void addWaiter(const TxnId& txn, NodeId who, bool isClient);
+
+  Output onPhase1b(const Phase1b& m, uint64_t now);
+  Output onPhase2b(const Phase2b& m, uint64_t now);
+  Output onTick(uint64_t now);
+
+  bool isActive(const TxnId& txn) const { return active_.count(txn) != 0; }
+  size_t activeCount() const { return active_.size(); }
+  // Decided outcome (or Forgotten / Unknown after a finished query), if remembered.
+  std::optional<TxnStatus> finishedStatus(const TxnId& txn) const;
+  // The request a ballot-0 transaction was begun with (to refuse a reused id).
+  const CommitRequest* request(const TxnId& txn) const;
+  uint64_t persistedRound() const { return persistedRound_; }
+  void checkInvariants() const;
+
+
+ private:
+  enum class Phase { Ballot0, Query, Phase1, Phase2 };
+  struct Txn {
+    TxnId txn;
+    Phase phase = Phase::Ballot0;
+    ParticipantList participants;
+    CommitRequest request;  // ballot 0 only
+    Ballot ballot;
+    VoteTally tally;
+    std::map<NodeId, Phase1b> promises;  // acceptor -> its 1b at `ballot`
+    std::set<NodeId> queryReplies;       // acceptors that answered a participant-list query
+    uint64_t highestRoundSeen = 0;
+    bool recovery = false;
+    std::set<NodeId> clients;
+    std::set<NodeId> askers;
+    uint64_t startTick = 0;
+    uint64_t retryTick = 0;     // next resend of prepare / next ballot attempt
+    uint64_t deadlineTick = 0;  // ballot 0: when to start recovery
+  };
+
+  Output startBallot(Txn& t, uint64_t now);
+  Output sendPhase2a(Txn& t, uint64_t now);
+  Output finish(Txn& t, TxnStatus status, const std::string& reason);
+  Output checkDecision(Txn& t);
+  uint64_t jitter(uint64_t bound);
+  void remember(const TxnId& txn, TxnStatus status);
+
+  NodeId self_;
+  const CoreConfig& cfg_;
+  Rng& rng_;
+  uint64_t persistedRound_;
+  uint64_t nextRound_;
+  std::map<TxnId, Txn> active_;
+  std::map<TxnId, TxnStatus> finished_;  // bounded by cfg.outcomeCacheCap (oldest id out)
+};
+
+}  // namespace pc

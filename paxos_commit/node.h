@@ -1,0 +1,31 @@
+// The interface every role's state machine offers its driver (the runtime or the
+// simulator). Handlers never block, never do I/O, never read a clock; time is the tick
+// count the driver passes in through onTick().
+#pragma once
+
+#include "paxos_commit/output.h"
+
+namespace pc {
+
+class Node {
+ public:
+  virtual ~Node() = default;
+  NodeId id() const { return self_; }
+  // One message addressed to this node. Bad input is dropped and counted (rejected()).
+  virtual Output onMessage(const Envelope& e) = 0;
+  // Advances logical time by one tick and fires due timers.
+  virtual Output onTick() = 0;
+  // PC_ASSERTs the role's internal invariants (called by tests after every step).
+  virtual void checkInvariants() const = 0;
+  uint64_t now() const { return now_; }
+  // Inputs refused as malformed or inconsistent (never protocol noise like duplicates).
+  uint64_t rejected() const { return rejected_; }
+
+ protected:
+  explicit Node(NodeId self) : self_(self) {}
+  NodeId self_;
+  uint64_t now_ = 0;
+  uint64_t rejected_ = 0;
+};
+
+}  // namespace pc

@@ -1,0 +1,79 @@
+// Participant (resource manager) role, shared by 2PC and Paxos Commit (PROTOCOL.md §1-§5).
+//
+// Persisted (before the message that depends on it leaves):
+//   ParticipantTxnRecord Prepared / VotedAborted  before its vote (VoteMsg or 2a ballot 0);
+//   ParticipantTxnRecord Committed / Aborted      before its Ack;
+//   LeaderRoundRecord                             (its recovery leader, before a 2a b > 0).
+// Sent: VoteMsg (2PC) or Phase2a ballot 0 to the acceptors (Paxos), Ack, OutcomeQuery (2PC,
+// while in doubt), and whatever its recovery Leader sends.
+// Learns the outcome from OutcomeMsg, from F+1 matching 2b for every instance (faster
+// variant), from its own recovery leader, or (2PC) from OutcomeReply.
+// Never aborts a prepared transaction on its own (PROTOCOL.md §6.1).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <set>
+
+#include "paxos_commit/engine.h"
+#include "paxos_commit/leader.h"
+#include "paxos_commit/node.h"
+
+namespace pc {
+
+struct InDoubt {
+  TxnId txn;
+  uint64_t sinceTick = 0;
+  ParticipantList participants;
+  NodeId leader = kNoNode;
+  bool recovering = false;  // its own recovery leader is running
+};
+
+class Participant : public Node {
+ public:
+  // `engine` must outlive the participant. Restores every record of `recovered`:
+  // prepared transactions retake their locks and wait for their outcome.
+  Participant(NodeId self, const CoreConfig& cfg, Engine& engine, uint64_t seed,
+              const Recovered& recovered);
+
+  Output onMessage(const Envelope& e) override;
+  Output onTick() override;
+  void checkInvariants() const override;
+
+  std::optional<ParticipantState> stateOf(const TxnId& txn) const;
+  std::vector<InDoubt> inDoubt() const;
+  size_t recordCount() const { return txns_.size(); }
+  TxnId lowWater() const { return lowWater_; }
+
+ private:
+  struct Txn {
+    ParticipantTxnRecord rec;
+    VoteTally tally;                 // faster variant: 2b seen
+    uint64_t sinceTick = 0;          // when prepared (or restored)
+    uint64_t recoveryTick = 0;       // next recovery attempt / 2PC outcome query
+    uint64_t fanOutTick = 0;         // quorum fan-out: when to send to the rest
+    bool fannedOutAll = true;
+  };
+
+  Output onPrepare(NodeId from, const Prepare& m);
+  Output onPhase2b(const Phase2b& m);
+  Output onOutcome(const TxnId& txn, Outcome o);
+  Output onAckRequest(NodeId from, const AckRequest& m);
+  Output onOutcomeReply(const OutcomeReply& m);
+  Output sendVote(Txn& t, bool allAcceptors);
+  Output learn(Txn& t, Outcome o);
+  Output absorbLeader(Output&& leaderOut);
+  Output ackTo(const Txn& t, NodeId to) const;
+  void pruneFinished(Output& out);
+  uint64_t recoveryDelay();
+
+  const CoreConfig cfg_;
+  Engine& engine_;
+  Rng rng_;
+  Leader leader_;
+  std::map<TxnId, Txn> txns_;
+  TxnId lowWater_;
+  size_t finishedCount_ = 0;
+};
+
+}  // namespace pc

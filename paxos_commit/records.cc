@@ -1,0 +1,116 @@
+#include "paxos_commit/records.h"
+
+#include <algorithm>
+
+#include "paxos_commit/output.h"
+
+namespace pc {
+
+namespace {
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+template <class T, class Pred>
+void eraseIf(std::vector<T>& v, Pred p) {
+  v.erase(std::remove_if(v.begin(), v.end(), p), v.end());
+}
+
+template <class T>
+void upsert(std::vector<T>& v, const T& rec) {
+  for (auto& x : v) {
+    if (x.txn == rec.txn) {
+      x = rec;
+      return;
+    }
+  }
+  v.push_back(rec);
+}
+}  // namespace
+
+const char* toString(ParticipantState s) {
+  switch (s) {
+    case ParticipantState::Prepared: return "prepared";
+    case ParticipantState::VotedAborted: return "voted-aborted";
+    case ParticipantState::Committed: return "committed";
+    case ParticipantState::Aborted: return "aborted";
+  }
+  return "?";
+}
+
+const char* recordName(const Record& r) {
+  return std::visit(Overloaded{
+                        [](const AcceptorTxnRecord&) { return "AcceptorTxn"; },
+                        [](const AcceptorForgetRecord&) { return "AcceptorForget"; },
+                        [](const AcceptorLowWaterRecord&) { return "AcceptorLowWater"; },
+                        [](const ParticipantTxnRecord&) { return "ParticipantTxn"; },
+                        [](const ParticipantLowWaterRecord&) { return "ParticipantLowWater"; },
+                        [](const LeaderRoundRecord&) { return "LeaderRound"; },
+                        [](const DecisionRecord&) { return "Decision"; },
+                        [](const DecisionLowWaterRecord&) { return "DecisionLowWater"; },
+                    },
+                    r);
+}
+
+bool isCriticalRecord(const Record& r) {
+  return std::visit(Overloaded{
+                        [](const AcceptorTxnRecord&) { return true; },
+                        [](const ParticipantTxnRecord& p) {
+                          return p.state == ParticipantState::Prepared ||
+                                 p.state == ParticipantState::VotedAborted;
+                        },
+                        [](const LeaderRoundRecord&) { return true; },
+                        [](const DecisionRecord& d) { return !d.done; },
+                        [](const auto&) { return false; },
+                    },
+                    r);
+}
+
+void applyRecord(Recovered& img, const Record& r) {
+  std::visit(
+      Overloaded{
+          [&](const AcceptorTxnRecord& x) { upsert(img.acceptorTxns, x); },
+          [&](const AcceptorForgetRecord& x) {
+            eraseIf(img.acceptorTxns, [&](const AcceptorTxnRecord& a) { return a.txn == x.txn; });
+            if (x.txn > img.acceptorLowWater &&
+                std::find(img.acceptorTombstones.begin(), img.acceptorTombstones.end(), x.txn) ==
+                    img.acceptorTombstones.end()) {
+              img.acceptorTombstones.push_back(x.txn);
+            }
+          },
+          [&](const AcceptorLowWaterRecord& x) {
+            if (x.mark > img.acceptorLowWater) img.acceptorLowWater = x.mark;
+            eraseIf(img.acceptorTombstones, [&](const TxnId& t) { return t <= x.mark; });
+          },
+          [&](const ParticipantTxnRecord& x) { upsert(img.participantTxns, x); },
+          [&](const ParticipantLowWaterRecord& x) {
+            if (x.mark > img.participantLowWater) img.participantLowWater = x.mark;
+            eraseIf(img.participantTxns, [&](const ParticipantTxnRecord& p) {
+              return p.txn <= x.mark && p.state != ParticipantState::Prepared;
+            });
+          },
+          [&](const LeaderRoundRecord& x) {
+            if (x.round > img.leaderRound) img.leaderRound = x.round;
+          },
+          [&](const DecisionRecord& x) { upsert(img.decisions, x); },
+          [&](const DecisionLowWaterRecord& x) {
+            if (x.mark > img.decisionLowWater) img.decisionLowWater = x.mark;
+            eraseIf(img.decisions,
+                    [&](const DecisionRecord& d) { return d.txn <= x.mark && d.done; });
+          },
+      },
+      r);
+}
+
+void Output::append(Output&& o) {
+  for (auto& r : o.persist) persist.push_back(std::move(r));
+  for (auto& s : o.send) send.push_back(std::move(s));
+  wakeAt(o.wakeAtTick);
+  for (auto& l : o.learned) learned.push_back(l);
+  for (auto& e : o.recoveriesStarted) recoveriesStarted.push_back(e);
+}
+
+}  // namespace pc

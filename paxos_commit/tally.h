@@ -1,0 +1,49 @@
+// Counting phase 2b toward "chosen" (PROTOCOL.md §4, §6.4): an instance is chosen when F+1
+// distinct acceptors sent 2b with the same (ballot, value). Duplicates from one acceptor
+// count once. Commit iff every instance is chosen Prepared; Abort as soon as one instance
+// is chosen Aborted, or any ballot-0 Aborted is seen (only the participant itself votes at
+// ballot 0, and it never votes twice, so that instance can never be chosen Prepared).
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+
+#include "paxos_commit/messages.h"
+
+namespace pc {
+
+class VoteTally {
+ public:
+  VoteTally() = default;
+  VoteTally(ParticipantList participants, size_t quorum)
+      : participants_(std::move(participants)), quorum_(quorum) {}
+
+  // Records one acceptor's 2b for one instance. Ignores instances not in the list.
+  void add(NodeId acceptor, const InstanceVote& v);
+  // The outcome these 2b imply, if any yet.
+  std::optional<Outcome> decision() const;
+  std::optional<Vote> chosen(NodeId instance) const;
+  // Instances for which no 2b at all has been seen (a leader resends prepare to these).
+  std::vector<NodeId> silentInstances() const;
+  // Highest round seen in any 2b (a recovery leader must go above it).
+  uint64_t maxRoundSeen() const { return maxRound_; }
+  const ParticipantList& participants() const { return participants_; }
+
+ private:
+  struct Key {
+    NodeId instance;
+    Ballot ballot;
+    Vote vote;
+    auto operator<=>(const Key&) const = default;
+  };
+  ParticipantList participants_;
+  size_t quorum_ = 1;
+  std::map<Key, std::set<NodeId>> votes_;
+  std::map<NodeId, Vote> chosen_;
+  std::set<NodeId> heard_;
+  bool zeroAborted_ = false;
+  uint64_t maxRound_ = 0;
+};
+
+}  // namespace pc

@@ -1,0 +1,84 @@
+// Plain value types shared by every role: transaction ids, node ids, ballots, votes,
+// outcomes, protocol modes. No I/O, no clock: see DESIGN.md §1.
+#pragma once
+
+#include <compare>
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pc {
+
+// A node of the cluster (coordinator, participant, acceptor) or a client. 0 is "nobody".
+using NodeId = uint32_t;
+inline constexpr NodeId kNoNode = 0;
+
+// 128-bit transaction id chosen by the client. By convention `hi` holds the client's
+// clock in microseconds and `lo` random bits, so ids roughly order by age; the acceptor's
+// and participant's low-water marks of collected transactions rely on that order only
+// for garbage collection, never for safety of a live transaction.
+struct TxnId {
+  uint64_t hi = 0;
+  uint64_t lo = 0;
+  auto operator<=>(const TxnId&) const = default;
+  bool isZero() const { return hi == 0 && lo == 0; }
+  std::string toString() const;  // 32 lowercase hex digits
+  static std::optional<TxnId> parse(std::string_view text);
+};
+std::ostream& operator<<(std::ostream& os, const TxnId& t);
+
+// A Paxos ballot. Round 0 is ballot 0 of an instance, owned by that instance's
+// participant (its own vote); `leader` is kNoNode there. Rounds > 0 belong to the leader
+// named, so two leaders never share a ballot. Ordered lexicographically.
+struct Ballot {
+  uint64_t round = 0;
+  NodeId leader = kNoNode;
+  auto operator<=>(const Ballot&) const = default;
+  bool isZero() const { return round == 0; }
+  static Ballot zero() { return Ballot{}; }
+};
+std::ostream& operator<<(std::ostream& os, const Ballot& b);
+
+// A participant's vote: the value each Paxos instance chooses.
+enum class Vote : uint8_t { Prepared = 1, Aborted = 2 };
+// The outcome of a transaction.
+enum class Outcome : uint8_t { Commit = 1, Abort = 2 };
+// What a client or an outcome query is told.
+enum class TxnStatus : uint8_t { Committed = 1, Aborted = 2, Unknown = 3, Forgotten = 4 };
+
+enum class Protocol : uint8_t {
+  TwoPC = 1,         // classic two-phase commit, durable coordinator, presumed abort
+  PaxosClassic = 2,  // Paxos Commit: acceptors answer the leader only; leader sends phase 3
+  Paxos = 3,         // faster Paxos Commit: acceptors' 2b go to the participants too
+  PaxosDirect = 4,   // faster Paxos Commit with the client as the initial leader
+};
+// Vote fan-out: a participant's ballot-0 2a goes to all 2F+1 acceptors, or to F+1 first
+// (the paper's minimum) and to the rest only after a timeout.
+enum class FanOut : uint8_t { All = 1, Quorum = 2 };
+
+const char* toString(Vote v);
+const char* toString(Outcome o);
+const char* toString(TxnStatus s);
+const char* toString(Protocol p);
+const char* toString(FanOut f);
+std::optional<Protocol> parseProtocol(std::string_view s);
+std::optional<FanOut> parseFanOut(std::string_view s);
+inline bool isPaxos(Protocol p) { return p != Protocol::TwoPC; }
+inline bool acceptorsTellParticipants(Protocol p) {
+  return p == Protocol::Paxos || p == Protocol::PaxosDirect;
+}
+std::ostream& operator<<(std::ostream& os, Vote v);
+std::ostream& operator<<(std::ostream& os, Outcome o);
+
+using Bytes = std::string;  // opaque payload bytes
+
+// Participants of a transaction, sorted ascending and unique. A participant's id is also
+// the id of its Paxos instance.
+using ParticipantList = std::vector<NodeId>;
+bool isSortedUnique(const ParticipantList& l);
+bool contains(const ParticipantList& l, NodeId id);
+
+}  // namespace pc
