@@ -33,7 +33,6 @@ class Acceptor : public Node {
   size_t liveCount() const { return txns_.size(); }
   size_t tombstoneCount() const { return tombstones_.size(); }
 
-
  private:
   struct Bundle {
     ParticipantList participants;
@@ -43,7 +42,7 @@ class Acceptor : public Node {
   };
   struct Live {
     AcceptorTxnRecord rec;
-    std::set<NodeId> acked;   // volatile
+    std::set<NodeId> acked;  // volatile
     bool bundleExpired = false;
     uint64_t ackRequestTick = 0;
   };

@@ -7,7 +7,8 @@
 
 namespace pc::detail {
 
-[[noreturn]] void assertFailed(const char* cond, const char* file, int line, const std::string& values);
+[[noreturn]] void assertFailed(const char* cond, const char* file, int line,
+                               const std::string& values);
 
 inline void appendValues(std::ostringstream&) {}
 template <typename T, typename... Rest>
@@ -25,10 +26,10 @@ std::string formatValues(const Ts&... vs) {
 
 }  // namespace pc::detail
 
-#define PC_ASSERT(cond, ...)                                                              \
-  do {                                                                                    \
-    if (!(cond)) [[unlikely]] {                                                           \
-      ::pc::detail::assertFailed(#cond, __FILE__, __LINE__,                               \
-                                 ::pc::detail::formatValues(__VA_ARGS__));                \
-    }                                                                                     \
+#define PC_ASSERT(cond, ...)                                               \
+  do {                                                                     \
+    if (!(cond)) [[unlikely]] {                                            \
+      ::pc::detail::assertFailed(#cond, __FILE__, __LINE__,                \
+                                 ::pc::detail::formatValues(__VA_ARGS__)); \
+    }                                                                      \
   } while (false)

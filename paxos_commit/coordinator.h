@@ -71,7 +71,7 @@ class TwoPcCoordinator : public Node {
 
   const CoreConfig cfg_;
   std::map<TxnId, Active> active_;
-  std::map<TxnId, Decision> decisions_;   // done ones are tombstones (Committed)
+  std::map<TxnId, Decision> decisions_;      // done ones are tombstones (Committed)
   std::map<TxnId, TxnStatus> recentAborts_;  // bounded; not durable (presumed abort)
   TxnId lowWater_;
 };

@@ -95,8 +95,8 @@ PrepareResult KvEngine::prepare(const TxnId& txn, const Bytes& payload) {
   for (const auto& op : *ops) {
     auto it = locks_.find(op.key);
     if (it != locks_.end() && it->second != txn) {
-      return {Vote::Aborted, "conflict: key '" + op.key + "' is locked by " +
-                                 it->second.toString()};
+      return {Vote::Aborted,
+              "conflict: key '" + op.key + "' is locked by " + it->second.toString()};
     }
   }
   for (const auto& op : *ops) {

@@ -78,7 +78,7 @@ class KvEngine : public Engine {
   void unlockAll(const TxnId& txn);
 
   Reader reader_;
-  std::map<std::string, TxnId> locks_;           // key -> prepared txn holding it
+  std::map<std::string, TxnId> locks_;              // key -> prepared txn holding it
   std::map<TxnId, std::vector<std::string>> held_;  // txn -> keys it locked
   std::map<std::string, Pending> overlay_;
 };

@@ -29,8 +29,7 @@ class Leader {
   // Become a recovery leader for `txn` at a fresh ballot (phase 1). `participants` may be
   // empty: the acceptors are asked for the list first. `asker` (may be kNoNode) gets an
   // OutcomeReply when the status is known.
-  Output recover(const TxnId& txn, const ParticipantList& participants, NodeId asker,
-                 uint64_t now);
+  Output recover(const TxnId& txn, const ParticipantList& participants, NodeId asker, uint64_t now);
   // Adds a client or querier to be told the outcome of an active transaction.
   void addWaiter(const TxnId& txn, NodeId who, bool isClient);
 
@@ -47,7 +46,6 @@ class Leader {
   uint64_t persistedRound() const { return persistedRound_; }
   void checkInvariants() const;
 
-
  private:
   enum class Phase { Ballot0, Query, Phase1, Phase2 };
   struct Txn {
@@ -60,6 +58,7 @@ class Leader {
     std::map<NodeId, Phase1b> promises;  // acceptor -> its 1b at `ballot`
     std::set<NodeId> queryReplies;       // acceptors that answered a participant-list query
     uint64_t highestRoundSeen = 0;
+    std::string reason;  // first abort reason seen in a 2b
     bool recovery = false;
     std::set<NodeId> clients;
     std::set<NodeId> askers;

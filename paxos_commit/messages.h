@@ -100,6 +100,7 @@ struct Phase2a {
   ParticipantList participants;
   NodeId leader = kNoNode;
   std::vector<InstanceVote> votes;
+  std::string reason;  // ballot-0 Aborted: the participant's reason, passed on in 2b
   bool operator==(const Phase2a&) const = default;
 };
 
@@ -111,6 +112,7 @@ struct Phase2b {
   ParticipantList participants;
   std::vector<InstanceVote> votes;
   bool forgotten = false;
+  std::string reason;  // why a participant voted Aborted, when this 2b carries that vote
   bool operator==(const Phase2b&) const = default;
 };
 
@@ -152,9 +154,9 @@ struct OutcomeReply {
   bool operator==(const OutcomeReply&) const = default;
 };
 
-using Message = std::variant<CommitRequest, CommitReply, Prepare, VoteMsg, Phase1a, Phase1b,
-                             Phase2a, Phase2b, OutcomeMsg, Ack, AckRequest, OutcomeQuery,
-                             OutcomeReply>;
+using Message =
+    std::variant<CommitRequest, CommitReply, Prepare, VoteMsg, Phase1a, Phase1b, Phase2a, Phase2b,
+                 OutcomeMsg, Ack, AckRequest, OutcomeQuery, OutcomeReply>;
 
 // Index of each alternative, stable: used by metrics and by rpc/ tags.
 const char* messageName(const Message& m);

@@ -48,10 +48,10 @@ class Participant : public Node {
  private:
   struct Txn {
     ParticipantTxnRecord rec;
-    VoteTally tally;                 // faster variant: 2b seen
-    uint64_t sinceTick = 0;          // when prepared (or restored)
-    uint64_t recoveryTick = 0;       // next recovery attempt / 2PC outcome query
-    uint64_t fanOutTick = 0;         // quorum fan-out: when to send to the rest
+    VoteTally tally;            // faster variant: 2b seen
+    uint64_t sinceTick = 0;     // when prepared (or restored)
+    uint64_t recoveryTick = 0;  // next recovery attempt / 2PC outcome query
+    uint64_t fanOutTick = 0;    // quorum fan-out: when to send to the rest
     bool fannedOutAll = true;
   };
 

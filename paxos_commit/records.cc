@@ -33,10 +33,14 @@ void upsert(std::vector<T>& v, const T& rec) {
 
 const char* toString(ParticipantState s) {
   switch (s) {
-    case ParticipantState::Prepared: return "prepared";
-    case ParticipantState::VotedAborted: return "voted-aborted";
-    case ParticipantState::Committed: return "committed";
-    case ParticipantState::Aborted: return "aborted";
+    case ParticipantState::Prepared:
+      return "prepared";
+    case ParticipantState::VotedAborted:
+      return "voted-aborted";
+    case ParticipantState::Committed:
+      return "committed";
+    case ParticipantState::Aborted:
+      return "aborted";
   }
   return "?";
 }

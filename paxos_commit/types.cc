@@ -43,51 +43,65 @@ std::ostream& operator<<(std::ostream& os, const Ballot& b) {
 
 const char* toString(Vote v) {
   switch (v) {
-    case Vote::Prepared: return "prepared";
-    case Vote::Aborted: return "aborted";
+    case Vote::Prepared:
+      return "prepared";
+    case Vote::Aborted:
+      return "aborted";
   }
   return "?";
 }
 
 const char* toString(Outcome o) {
   switch (o) {
-    case Outcome::Commit: return "commit";
-    case Outcome::Abort: return "abort";
+    case Outcome::Commit:
+      return "commit";
+    case Outcome::Abort:
+      return "abort";
   }
   return "?";
 }
 
 const char* toString(TxnStatus s) {
   switch (s) {
-    case TxnStatus::Committed: return "committed";
-    case TxnStatus::Aborted: return "aborted";
-    case TxnStatus::Unknown: return "unknown";
-    case TxnStatus::Forgotten: return "forgotten";
+    case TxnStatus::Committed:
+      return "committed";
+    case TxnStatus::Aborted:
+      return "aborted";
+    case TxnStatus::Unknown:
+      return "unknown";
+    case TxnStatus::Forgotten:
+      return "forgotten";
   }
   return "?";
 }
 
 const char* toString(Protocol p) {
   switch (p) {
-    case Protocol::TwoPC: return "2pc";
-    case Protocol::PaxosClassic: return "paxos-classic";
-    case Protocol::Paxos: return "paxos";
-    case Protocol::PaxosDirect: return "paxos-direct";
+    case Protocol::TwoPC:
+      return "2pc";
+    case Protocol::PaxosClassic:
+      return "paxos-classic";
+    case Protocol::Paxos:
+      return "paxos";
+    case Protocol::PaxosDirect:
+      return "paxos-direct";
   }
   return "?";
 }
 
 const char* toString(FanOut f) {
   switch (f) {
-    case FanOut::All: return "all";
-    case FanOut::Quorum: return "quorum";
+    case FanOut::All:
+      return "all";
+    case FanOut::Quorum:
+      return "quorum";
   }
   return "?";
 }
 
 std::optional<Protocol> parseProtocol(std::string_view s) {
-  for (Protocol p : {Protocol::TwoPC, Protocol::PaxosClassic, Protocol::Paxos,
-                     Protocol::PaxosDirect}) {
+  for (Protocol p :
+       {Protocol::TwoPC, Protocol::PaxosClassic, Protocol::Paxos, Protocol::PaxosDirect}) {
     if (s == toString(p)) return p;
   }
   return std::nullopt;

@@ -1,0 +1,409 @@
+#include "paxos_commit/acceptor.h"
+
+#include <algorithm>
+
+#include "paxos_commit/assert.h"
+#include "paxos_commit/canary.h"
+
+namespace pc {
+
+Acceptor::Acceptor(NodeId self, const CoreConfig& cfg, const Recovered& recovered)
+    : Node(self), cfg_(cfg), lowWater_(recovered.acceptorLowWater) {
+  for (const auto& r : recovered.acceptorTxns) {
+    Live l;
+    l.rec = r;
+    if constexpr (kCanary == kCanaryForgetMbal) {
+      // Planted bug: the promise (mbal) is not reloaded, only the last vote.
+      for (auto& i : l.rec.instances) i.mbal = i.bal.value_or(Ballot::zero());
+    }
+    l.ackRequestTick = cfg_.ackRequestTicks;
+    txns_.emplace(r.txn, std::move(l));
+  }
+  for (const auto& t : recovered.acceptorTombstones) tombstones_.insert(t);
+}
+
+bool Acceptor::forgotten(const TxnId& txn) const {
+  if (txns_.count(txn) != 0) return false;
+  return tombstones_.count(txn) != 0 || txn <= lowWater_;
+}
+
+bool Acceptor::isForgotten(const TxnId& txn) const { return forgotten(txn); }
+
+const AcceptorTxnRecord* Acceptor::state(const TxnId& txn) const {
+  auto it = txns_.find(txn);
+  return it == txns_.end() ? nullptr : &it->second.rec;
+}
+
+AcceptorInstance* Acceptor::instance(AcceptorTxnRecord& r, NodeId i) {
+  for (auto& inst : r.instances) {
+    if (inst.instance == i) return &inst;
+  }
+  return nullptr;
+}
+
+Acceptor::Live& Acceptor::liveFor(const TxnId& txn, const ParticipantList& participants,
+                                  NodeId leader) {
+  auto it = txns_.find(txn);
+  if (it != txns_.end()) return it->second;
+  Live l;
+  l.rec.txn = txn;
+  l.rec.participants = participants;
+  l.rec.leader = leader;
+  for (NodeId p : participants)
+    l.rec.instances.push_back(AcceptorInstance{p, Ballot::zero(), {}, {}});
+  l.ackRequestTick = now_ + cfg_.ackRequestTicks;
+  return txns_.emplace(txn, std::move(l)).first->second;
+}
+
+Phase2b Acceptor::makePhase2b(const Live& l) const {
+  Phase2b b;
+  b.txn = l.rec.txn;
+  b.acceptor = self_;
+  b.participants = l.rec.participants;
+  for (const auto& i : l.rec.instances) {
+    if (i.bal) b.votes.push_back(InstanceVote{i.instance, *i.bal, *i.val});
+  }
+  return b;
+}
+
+// Phase 2b goes to the leader, and in the faster variant to every participant too.
+// Precondition: every vote in it is in a record of this Output or an earlier one.
+void Acceptor::send2b(Output& out, const Live& l) const {
+  Phase2b b = makePhase2b(l);
+  if (b.votes.empty()) return;
+  std::vector<NodeId> to;
+  if (l.rec.leader != kNoNode) to.push_back(l.rec.leader);
+  if (acceptorsTellParticipants(cfg_.protocol)) {
+    for (NodeId p : l.rec.participants) {
+      if (std::find(to.begin(), to.end(), p) == to.end()) to.push_back(p);
+    }
+  }
+  for (NodeId n : to) out.send.push_back(Envelope{self_, n, b});
+}
+
+Output Acceptor::replyForgotten(NodeId to, const TxnId& txn, bool phase1, const Ballot& b) const {
+  Output out;
+  if (to == kNoNode) return out;
+  if (phase1) {
+    Phase1b r;
+    r.txn = txn;
+    r.acceptor = self_;
+    r.ballot = b;
+    r.forgotten = true;
+    out.send.push_back(Envelope{self_, to, r});
+  } else {
+    Phase2b r;
+    r.txn = txn;
+    r.acceptor = self_;
+    r.forgotten = true;
+    out.send.push_back(Envelope{self_, to, r});
+  }
+  return out;
+}
+
+Output Acceptor::onMessage(const Envelope& e) {
+  if (const auto* m = std::get_if<Phase2a>(&e.msg)) return onPhase2a(e.from, *m);
+  if (const auto* m = std::get_if<Phase1a>(&e.msg)) return onPhase1a(e.from, *m);
+  if (const auto* m = std::get_if<Ack>(&e.msg)) return onAck(*m);
+  ++rejected_;  // not a message for an acceptor
+  return {};
+}
+
+Output Acceptor::onPhase2a(NodeId from, const Phase2a& m) {
+  // Validate before touching state: bad input is dropped and counted, never trusted.
+  bool ok = !m.txn.isZero() && !m.participants.empty() && isSortedUnique(m.participants) &&
+            !m.votes.empty();
+  for (const auto& v : m.votes) {
+    ok = ok && contains(m.participants, v.instance);
+    // Ballot 0 of instance i belongs to participant i alone; a higher ballot to its leader.
+    ok = ok && (v.ballot.isZero() ? (v.instance == from) : (v.ballot.leader == from));
+  }
+  if (!ok) {
+    ++rejected_;
+    return {};
+  }
+  if (forgotten(m.txn)) {
+    Output out = replyForgotten(m.leader, m.txn, false, {});
+    if (from != m.leader) out.append(replyForgotten(from, m.txn, false, {}));
+    return out;
+  }
+  auto lit = txns_.find(m.txn);
+  if (lit != txns_.end() && lit->second.rec.participants != m.participants) {
+    ++rejected_;  // one id, one participant list (PROTOCOL.md §2)
+    return {};
+  }
+  auto bit = bundles_.find(m.txn);
+  if (bit != bundles_.end() && bit->second.participants != m.participants) {
+    ++rejected_;
+    return {};
+  }
+
+  Output out;
+  bool higherChanged = false;
+  bool flushNow = false;
+  bool answerDuplicate = false;
+  std::string reason;
+  for (const auto& v : m.votes) {
+    if (v.ballot.isZero()) {
+      if (lit != txns_.end()) {
+        AcceptorInstance* inst = instance(lit->second.rec, v.instance);
+        PC_ASSERT(inst != nullptr, m.txn, v.instance);
+        if (inst->bal) {
+          if (inst->bal->isZero() && *inst->val != v.vote) {
+            ++rejected_;  // a participant never votes twice at ballot 0: refuse the second
+            return {};
+          }
+          answerDuplicate = true;  // pitfall 5: the same 2a gets the same 2b
+          continue;
+        }
+        if (!inst->mbal.isZero()) continue;  // a recovery leader took over: stale
+      }
+      auto& b = bundles_[m.txn];
+      if (b.votes.empty()) {
+        b.participants = m.participants;
+        b.leader = m.leader;
+        b.capTick = now_ + cfg_.bundleCapTicks;
+      }
+      auto [it, inserted] = b.votes.emplace(v.instance, v);
+      if (!inserted && it->second.vote != v.vote) {
+        ++rejected_;
+        return {};
+      }
+      if (v.vote == Vote::Aborted) {
+        flushNow = true;  // an Aborted vote settles the transaction: do not wait
+        reason = m.reason;
+      }
+      if (lit != txns_.end() && lit->second.bundleExpired) flushNow = true;
+    } else {
+      Live& l = liveFor(m.txn, m.participants, m.leader);
+      lit = txns_.find(m.txn);
+      AcceptorInstance* inst = instance(l.rec, v.instance);
+      PC_ASSERT(inst != nullptr, m.txn, v.instance);
+      // Phase 2b at ballot b: accept iff b >= mbal (we promised nothing higher).
+      if (v.ballot >= inst->mbal) {
+        if (inst->bal && *inst->bal == v.ballot && *inst->val != v.vote) {
+          ++rejected_;  // at most one value per (instance, ballot): refuse a second one
+          continue;
+        }
+        if (!(inst->bal && *inst->bal == v.ballot)) {
+          inst->mbal = v.ballot;
+          inst->bal = v.ballot;
+          inst->val = v.vote;
+          higherChanged = true;
+        } else {
+          answerDuplicate = true;
+        }
+        l.rec.leader = m.leader;
+      }
+    }
+  }
+  // Is the bundle complete (every instance voted, here or durably before)?
+  bit = bundles_.find(m.txn);
+  if (bit != bundles_.end() && !flushNow) {
+    size_t have = bit->second.votes.size();
+    if (lit != txns_.end()) {
+      for (const auto& i : lit->second.rec.instances) {
+        if (i.bal && bit->second.votes.count(i.instance) == 0) ++have;
+      }
+    }
+    flushNow = have >= m.participants.size();
+  }
+  if (bit != bundles_.end() && flushNow) {
+    out = flushBundle(m.txn, std::move(out));
+    if (!reason.empty() && !out.send.empty()) {
+      for (auto& e : out.send) std::get<Phase2b>(e.msg).reason = reason;
+    }
+    return out;
+  }
+  if (higherChanged) {
+    Live& l = txns_.at(m.txn);
+    // mbal = bal = b, val = v durable before the 2b (pitfall 3).
+    out.persist.push_back(l.rec);
+    send2b(out, l);
+  } else if (answerDuplicate) {
+    send2b(out, txns_.at(m.txn));
+  }
+  if (bit != bundles_.end()) out.wakeAt(bit->second.capTick);
+  return out;
+}
+
+Output Acceptor::flushBundle(const TxnId& txn, Output out) {
+  auto bit = bundles_.find(txn);
+  if (bit == bundles_.end()) return out;
+  Bundle b = std::move(bit->second);
+  bundles_.erase(bit);
+  Live& l = liveFor(txn, b.participants, b.leader);
+  bool changed = false;
+  for (const auto& [i, v] : b.votes) {
+    AcceptorInstance* inst = instance(l.rec, i);
+    PC_ASSERT(inst != nullptr, txn, i);
+    // Still valid only if no leader promised a higher ballot meanwhile.
+    if (inst->mbal.isZero() && !inst->bal) {
+      inst->bal = Ballot::zero();
+      inst->val = v.vote;
+      changed = true;
+    }
+  }
+  if (changed) {
+    if (l.rec.leader == kNoNode) l.rec.leader = b.leader;
+    // One write for all the instances of this transaction, then one bundled 2b.
+    out.persist.push_back(l.rec);
+    send2b(out, l);
+  }
+  return out;
+}
+
+Output Acceptor::onPhase1a(NodeId from, const Phase1a& m) {
+  if (m.txn.isZero() || !isSortedUnique(m.participants)) {
+    ++rejected_;
+    return {};
+  }
+  if (forgotten(m.txn)) return replyForgotten(from, m.txn, true, m.ballot);
+  auto lit = txns_.find(m.txn);
+  Phase1b r;
+  r.txn = m.txn;
+  r.acceptor = self_;
+  r.ballot = m.ballot;
+
+  if (m.participants.empty()) {
+    // A query for the participant list: promises nothing, changes nothing.
+    if (lit != txns_.end()) {
+      r.participants = lit->second.rec.participants;
+    } else if (auto bit = bundles_.find(m.txn); bit != bundles_.end()) {
+      r.participants = bit->second.participants;
+    }
+    Output out;
+    out.send.push_back(Envelope{self_, from, r});
+    return out;
+  }
+  if (m.ballot.round == 0 || m.ballot.leader != from) {
+    ++rejected_;  // ballots > 0 belong to the leader that sends them
+    return {};
+  }
+  if (lit != txns_.end() && lit->second.rec.participants != m.participants) {
+    ++rejected_;
+    return {};
+  }
+  // Votes still waiting in a bundle become durable now, so this 1b can report them.
+  Output out = flushBundle(m.txn, Output{});
+  Live& l = liveFor(m.txn, m.participants, kNoNode);
+  Ballot maxMbal;
+  for (const auto& i : l.rec.instances) maxMbal = std::max(maxMbal, i.mbal);
+  if (m.ballot < maxMbal) {
+    // Promised a higher ballot already: tell the leader so it can skip ahead.
+    r.promised = false;
+    r.mbal = maxMbal;
+    out.send.push_back(Envelope{self_, from, r});
+    return out;
+  }
+  bool raised = false;
+  for (auto& i : l.rec.instances) {
+    if (i.mbal < m.ballot) {
+      i.mbal = m.ballot;
+      raised = true;
+    }
+  }
+  // Phase 1b: mbal must be durable before we answer, or a restarted acceptor could
+  // promise a lower ballot again (pitfall 3). The record of a flush above goes too.
+  if (raised) {
+    bool already = false;
+    for (auto& rec : out.persist) {
+      if (auto* a = std::get_if<AcceptorTxnRecord>(&rec); a && a->txn == m.txn) {
+        *a = l.rec;
+        already = true;
+      }
+    }
+    if (!already) out.persist.push_back(l.rec);
+  }
+  r.promised = true;
+  r.mbal = m.ballot;
+  r.participants = l.rec.participants;
+  for (const auto& i : l.rec.instances)
+    r.reports.push_back(InstanceReport{i.instance, i.bal, i.val});
+  out.send.push_back(Envelope{self_, from, r});
+  return out;
+}
+
+Output Acceptor::onAck(const Ack& m) {
+  auto it = txns_.find(m.txn);
+  if (it == txns_.end()) return {};
+  Live& l = it->second;
+  if (!contains(l.rec.participants, m.participant)) {
+    ++rejected_;
+    return {};
+  }
+  l.acked.insert(m.participant);
+  if (l.acked.size() < l.rec.participants.size()) return {};
+  // Every participant made its outcome durable: nobody needs this state any more
+  // (pitfall 7). Keep a tombstone so a late 1a/2a is refused, not a fresh instance.
+  Output out;
+  out.persist.push_back(AcceptorForgetRecord{m.txn});
+  txns_.erase(it);
+  bundles_.erase(m.txn);
+  if (m.txn > lowWater_) tombstones_.insert(m.txn);
+  if (tombstones_.size() > cfg_.tombstoneCap) {
+    size_t drop = tombstones_.size() - cfg_.tombstoneCap;
+    TxnId mark;
+    for (size_t k = 0; k < drop; ++k) {
+      mark = *tombstones_.begin();
+      tombstones_.erase(tombstones_.begin());
+    }
+    lowWater_ = mark;
+    out.persist.push_back(AcceptorLowWaterRecord{mark});
+  }
+  return out;
+}
+
+Output Acceptor::onTick() {
+  ++now_;
+  Output out;
+  std::vector<TxnId> expired;
+  for (const auto& [txn, b] : bundles_) {
+    if (now_ >= b.capTick) {
+      expired.push_back(txn);
+    } else {
+      out.wakeAt(b.capTick);
+    }
+  }
+  for (const auto& txn : expired) {
+    // PROTOCOL.md §6.8: the wait for the other instances is capped; answer what we have,
+    // and answer later votes of this transaction at once.
+    out = flushBundle(txn, std::move(out));
+    auto it = txns_.find(txn);
+    if (it != txns_.end()) it->second.bundleExpired = true;
+  }
+  for (auto& [txn, l] : txns_) {
+    if (now_ < l.ackRequestTick) {
+      out.wakeAt(l.ackRequestTick);
+      continue;
+    }
+    // Acks went missing (lost, or we restarted): ask the participants that owe one.
+    for (NodeId p : l.rec.participants) {
+      if (l.acked.count(p) == 0) out.send.push_back(Envelope{self_, p, AckRequest{txn}});
+    }
+    l.ackRequestTick = now_ + cfg_.ackRequestTicks;
+    out.wakeAt(l.ackRequestTick);
+  }
+  return out;
+}
+
+void Acceptor::checkInvariants() const {
+  PC_ASSERT(tombstones_.size() <= cfg_.tombstoneCap, tombstones_.size());
+  for (const auto& [txn, l] : txns_) {
+    PC_ASSERT(txn == l.rec.txn, txn);
+    PC_ASSERT(tombstones_.count(txn) == 0, txn);
+    PC_ASSERT(l.rec.instances.size() == l.rec.participants.size(), txn);
+    for (size_t k = 0; k < l.rec.instances.size(); ++k) {
+      const auto& i = l.rec.instances[k];
+      PC_ASSERT(i.instance == l.rec.participants[k], txn, i.instance);
+      PC_ASSERT(i.bal.has_value() == i.val.has_value(), txn, i.instance);
+      if (i.bal) PC_ASSERT(*i.bal <= i.mbal, txn, i.instance, *i.bal, i.mbal);
+    }
+  }
+  for (const auto& [txn, b] : bundles_) {
+    PC_ASSERT(!b.votes.empty(), txn);
+    for (const auto& [i, v] : b.votes) PC_ASSERT(v.ballot.isZero() && v.instance == i, txn, i);
+  }
+}
+
+}  // namespace pc

@@ -1,0 +1,341 @@
+#include "paxos_commit/participant.h"
+
+#include "paxos_commit/assert.h"
+
+namespace pc {
+
+namespace {
+bool finished(ParticipantState s) { return s != ParticipantState::Prepared; }
+
+// The outcome a finished state stands for.
+Outcome outcomeOf(ParticipantState s) {
+  return s == ParticipantState::Committed ? Outcome::Commit : Outcome::Abort;
+}
+
+// The ballot-0 vote a recorded state implies. Aborted is reached only from Prepared.
+Vote voteOf(ParticipantState s) {
+  return s == ParticipantState::VotedAborted ? Vote::Aborted : Vote::Prepared;
+}
+}  // namespace
+
+Participant::Participant(NodeId self, const CoreConfig& cfg, Engine& engine, uint64_t seed,
+                         const Recovered& recovered)
+    : Node(self),
+      cfg_(cfg),
+      engine_(engine),
+      rng_(seed),
+      leader_(self, cfg_, rng_, recovered.leaderRound),
+      lowWater_(recovered.participantLowWater) {
+  for (const auto& r : recovered.participantTxns) {
+    Txn t;
+    t.rec = r;
+    t.tally = VoteTally(r.participants, cfg_.quorum());
+    if (r.state == ParticipantState::Prepared) {
+      // Restart: a prepared transaction keeps its locks and waits for its outcome; it is
+      // never aborted on our own (pitfall 1). Recovery starts after the usual timeout.
+      engine_.restorePrepared(r.txn, r.payload);
+      t.recoveryTick = recoveryDelay();
+    } else {
+      ++finishedCount_;
+    }
+    txns_.emplace(r.txn, std::move(t));
+  }
+}
+
+uint64_t Participant::recoveryDelay() {
+  return cfg_.recoveryTimeoutTicks + rng_.below(cfg_.recoveryJitterTicks);
+}
+
+std::optional<ParticipantState> Participant::stateOf(const TxnId& txn) const {
+  auto it = txns_.find(txn);
+  if (it == txns_.end()) return std::nullopt;
+  return it->second.rec.state;
+}
+
+std::vector<InDoubt> Participant::inDoubt() const {
+  std::vector<InDoubt> out;
+  for (const auto& [id, t] : txns_) {
+    if (t.rec.state != ParticipantState::Prepared) continue;
+    out.push_back(InDoubt{id, t.sinceTick, t.rec.participants, t.rec.leader, leader_.isActive(id)});
+  }
+  return out;
+}
+
+Output Participant::onMessage(const Envelope& e) {
+  if (const auto* m = std::get_if<Prepare>(&e.msg)) return onPrepare(e.from, *m);
+  if (const auto* m = std::get_if<Phase2b>(&e.msg)) {
+    Output out = onPhase2b(*m);
+    out.append(absorbLeader(leader_.onPhase2b(*m, now_)));
+    return out;
+  }
+  if (const auto* m = std::get_if<Phase1b>(&e.msg))
+    return absorbLeader(leader_.onPhase1b(*m, now_));
+  if (const auto* m = std::get_if<OutcomeMsg>(&e.msg)) return onOutcome(m->txn, m->outcome);
+  if (const auto* m = std::get_if<AckRequest>(&e.msg)) return onAckRequest(e.from, *m);
+  if (const auto* m = std::get_if<OutcomeReply>(&e.msg)) return onOutcomeReply(*m);
+  ++rejected_;
+  return {};
+}
+
+Output Participant::onPrepare(NodeId from, const Prepare& m) {
+  (void)from;
+  if (m.txn.isZero() || !isSortedUnique(m.participants) || !contains(m.participants, self_) ||
+      m.leader == kNoNode) {
+    ++rejected_;
+    return {};
+  }
+  auto it = txns_.find(m.txn);
+  if (it != txns_.end()) {
+    Txn& t = it->second;
+    // One id, one payload and participant list: a different request is refused.
+    if (t.rec.payload != m.payload || t.rec.participants != m.participants) {
+      ++rejected_;
+      return {};
+    }
+    if (cfg_.protocol == Protocol::TwoPC) {
+      if (m.leader != t.rec.leader) {
+        ++rejected_;  // 2PC: one coordinator per transaction
+        return {};
+      }
+    } else {
+      t.rec.leader = m.leader;  // a new leader retried: its 2b should reach it
+    }
+    // Pitfall 5: a duplicate prepare gets the same vote again, never a different one.
+    return sendVote(t, true);
+  }
+  if (m.txn <= lowWater_) return {};  // finished and forgotten long ago: a late duplicate
+
+  PrepareResult r = engine_.prepare(m.txn, m.payload);
+  Txn t;
+  t.rec.txn = m.txn;
+  t.rec.state =
+      r.vote == Vote::Prepared ? ParticipantState::Prepared : ParticipantState::VotedAborted;
+  t.rec.payload = m.payload;
+  t.rec.participants = m.participants;
+  t.rec.leader = m.leader;
+  t.rec.reason = r.reason;
+  t.tally = VoteTally(m.participants, cfg_.quorum());
+  t.sinceTick = now_;
+  Txn& ref = txns_.emplace(m.txn, std::move(t)).first->second;
+
+  Output out;
+  // The vote is durable before it leaves: a restarted participant must never vote
+  // differently at ballot 0 (PROTOCOL.md §3, §8).
+  out.persist.push_back(ref.rec);
+  out.append(sendVote(ref, cfg_.fanOut == FanOut::All));
+  if (ref.rec.state == ParticipantState::VotedAborted) {
+    // Our own ballot-0 Aborted settles the transaction (PROTOCOL.md §4).
+    ++finishedCount_;
+    out.learned.push_back(Learned{m.txn, Outcome::Abort});
+    if (isPaxos(cfg_.protocol)) {
+      for (NodeId a : cfg_.acceptors) out.append(ackTo(ref, a));
+    }
+  } else {
+    ref.recoveryTick = now_ + recoveryDelay();
+    out.wakeAt(ref.recoveryTick);
+    if (!ref.fannedOutAll) out.wakeAt(ref.fanOutTick);
+  }
+  return out;
+}
+
+Output Participant::sendVote(Txn& t, bool allAcceptors) {
+  Output out;
+  Vote vote = voteOf(t.rec.state);
+  if (cfg_.protocol == Protocol::TwoPC) {
+    // 2PC has no acceptors holding our first vote: to a coordinator that asks again (after
+    // its restart) we answer with what we know now. Answering Prepared after we were told
+    // Abort could let it commit while we aborted.
+    if (t.rec.state == ParticipantState::Aborted) vote = Vote::Aborted;
+    out.send.push_back(
+        Envelope{self_, t.rec.leader, VoteMsg{t.rec.txn, self_, vote, t.rec.reason}});
+    return out;
+  }
+  Phase2a m{t.rec.txn,
+            t.rec.participants,
+            t.rec.leader,
+            {InstanceVote{self_, Ballot::zero(), vote}},
+            vote == Vote::Aborted ? t.rec.reason : std::string()};
+  size_t n = cfg_.acceptors.size();
+  size_t count = allAcceptors ? n : cfg_.quorum();
+  // Quorum fan-out starts at an acceptor picked by our id, so participants spread load.
+  size_t start = allAcceptors ? 0 : self_ % n;
+  for (size_t k = 0; k < count; ++k) {
+    out.send.push_back(Envelope{self_, cfg_.acceptors[(start + k) % n], m});
+  }
+  t.fannedOutAll = allAcceptors;
+  if (!allAcceptors) t.fanOutTick = now_ + cfg_.fanOutFallbackTicks;
+  return out;
+}
+
+Output Participant::onPhase2b(const Phase2b& m) {
+  auto it = txns_.find(m.txn);
+  if (it == txns_.end() || m.forgotten) return {};
+  Txn& t = it->second;
+  if (m.participants != t.rec.participants) return {};
+  for (const auto& v : m.votes) t.tally.add(m.acceptor, v);
+  if (t.rec.state != ParticipantState::Prepared) return {};
+  // Faster Paxos Commit: decide by the same rule as the leader -- F+1 matching 2b for
+  // every instance, never on the first Prepared seen.
+  auto d = t.tally.decision();
+  if (!d) return {};
+  return learn(t, *d);
+}
+
+Output Participant::ackTo(const Txn& t, NodeId to) const {
+  Output out;
+  out.send.push_back(Envelope{self_, to, Ack{t.rec.txn, self_, outcomeOf(t.rec.state)}});
+  return out;
+}
+
+Output Participant::learn(Txn& t, Outcome o) {
+  Output out;
+  if (finished(t.rec.state)) {
+    if (outcomeOf(t.rec.state) != o) {
+      // Two outcomes for one transaction: a safety bug somewhere. Keep ours and report
+      // the other, so the simulator's checker sees it with the seed to replay.
+      out.learned.push_back(Learned{t.rec.txn, o});
+    }
+    return out;
+  }
+  if (o == Outcome::Commit) {
+    engine_.commit(t.rec.txn, t.rec.payload);
+    t.rec.state = ParticipantState::Committed;
+  } else {
+    engine_.abort(t.rec.txn, t.rec.payload);
+    t.rec.state = ParticipantState::Aborted;
+  }
+  ++finishedCount_;
+  // The outcome is durable before the ack: acceptors collect their state on all acks.
+  out.persist.push_back(t.rec);
+  out.learned.push_back(Learned{t.rec.txn, o});
+  if (isPaxos(cfg_.protocol)) {
+    for (NodeId a : cfg_.acceptors) out.append(ackTo(t, a));
+  } else if (o == Outcome::Commit) {
+    out.append(ackTo(t, t.rec.leader));  // presumed abort: only Commit needs an ack
+  }
+  return out;
+}
+
+Output Participant::onOutcome(const TxnId& txn, Outcome o) {
+  auto it = txns_.find(txn);
+  if (it == txns_.end()) return {};
+  Txn& t = it->second;
+  bool wasFinished = finished(t.rec.state);
+  Output out = learn(t, o);
+  if (wasFinished && outcomeOf(t.rec.state) == o && cfg_.protocol == Protocol::TwoPC &&
+      o == Outcome::Commit) {
+    out.append(ackTo(t, t.rec.leader));  // the coordinator resent: our ack was lost
+  }
+  return out;
+}
+
+Output Participant::onAckRequest(NodeId from, const AckRequest& m) {
+  auto it = txns_.find(m.txn);
+  if (it != txns_.end()) {
+    if (!finished(it->second.rec.state)) return {};  // still in doubt: no ack yet
+    return ackTo(it->second, from);
+  }
+  Output out;
+  if (m.txn <= lowWater_) {
+    // Finished and forgotten here: our outcome was durable long ago.
+    out.send.push_back(Envelope{self_, from, Ack{m.txn, self_, Outcome::Abort}});
+    return out;
+  }
+  if (!isPaxos(cfg_.protocol)) return out;
+  // Never heard of it: promise never to vote Prepared for it (durably), then ack. Our
+  // instance can then only be chosen Aborted, so the transaction aborts.
+  Txn t;
+  t.rec.txn = m.txn;
+  t.rec.state = ParticipantState::VotedAborted;
+  t.rec.reason = "prepare never arrived";
+  t.sinceTick = now_;
+  ++finishedCount_;
+  Txn& ref = txns_.emplace(m.txn, std::move(t)).first->second;
+  out.persist.push_back(ref.rec);
+  out.send.push_back(Envelope{self_, from, Ack{m.txn, self_, Outcome::Abort}});
+  return out;
+}
+
+Output Participant::onOutcomeReply(const OutcomeReply& m) {
+  auto it = txns_.find(m.txn);
+  if (it == txns_.end()) return {};
+  if (m.status == TxnStatus::Committed) return learn(it->second, Outcome::Commit);
+  if (m.status == TxnStatus::Aborted) return learn(it->second, Outcome::Abort);
+  return {};  // unknown: keep waiting, keep asking
+}
+
+Output Participant::absorbLeader(Output&& leaderOut) {
+  Output out = std::move(leaderOut);
+  std::vector<Learned> learned = out.learned;
+  for (const auto& l : learned) {
+    auto it = txns_.find(l.txn);
+    if (it != txns_.end()) out.append(learn(it->second, l.outcome));
+  }
+  return out;
+}
+
+Output Participant::onTick() {
+  ++now_;
+  Output out = absorbLeader(leader_.onTick(now_));
+  for (auto& [id, t] : txns_) {
+    if (t.rec.state != ParticipantState::Prepared) continue;
+    if (!t.fannedOutAll) {
+      if (now_ >= t.fanOutTick) {
+        // Quorum fan-out fallback: some of the first F+1 acceptors may be down or slow.
+        out.append(sendVote(t, true));
+      } else {
+        out.wakeAt(t.fanOutTick);
+      }
+    }
+    if (now_ < t.recoveryTick) {
+      out.wakeAt(t.recoveryTick);
+      continue;
+    }
+    if (cfg_.protocol == Protocol::TwoPC) {
+      // 2PC: we may not decide; ask the coordinator, again and again (blocking).
+      out.send.push_back(Envelope{self_, t.rec.leader, OutcomeQuery{id, t.rec.participants}});
+    } else if (!leader_.isActive(id)) {
+      // Paxos Commit: become a recovery leader for this transaction (PROTOCOL.md §5).
+      out.append(absorbLeader(leader_.recover(id, t.rec.participants, kNoNode, now_)));
+    }
+    t.recoveryTick = now_ + recoveryDelay();
+    out.wakeAt(t.recoveryTick);
+  }
+  pruneFinished(out);
+  return out;
+}
+
+void Participant::pruneFinished(Output& out) {
+  if (finishedCount_ <= cfg_.finishedCap) return;
+  // Drop the oldest finished records (plus a tenth of the cap, so this runs rarely) and
+  // raise the low-water mark above them. Prepared records are never dropped.
+  size_t drop = finishedCount_ - cfg_.finishedCap + cfg_.finishedCap / 10;
+  TxnId mark = lowWater_;
+  for (auto it = txns_.begin(); it != txns_.end() && drop > 0;) {
+    if (finished(it->second.rec.state)) {
+      mark = it->first;
+      it = txns_.erase(it);
+      --finishedCount_;
+      --drop;
+    } else {
+      ++it;
+    }
+  }
+  if (mark > lowWater_) {
+    lowWater_ = mark;
+    out.persist.push_back(ParticipantLowWaterRecord{mark});
+  }
+}
+
+void Participant::checkInvariants() const {
+  leader_.checkInvariants();
+  size_t fin = 0;
+  for (const auto& [id, t] : txns_) {
+    PC_ASSERT(id == t.rec.txn, id);
+    if (finished(t.rec.state)) ++fin;
+    if (!t.rec.participants.empty()) PC_ASSERT(contains(t.rec.participants, self_), id);
+  }
+  PC_ASSERT(fin == finishedCount_, fin, finishedCount_);
+}
+
+}  // namespace pc

@@ -1,0 +1,239 @@
+#include "paxos_commit/assert.h"
+#include "paxos_commit/coordinator.h"
+
+namespace pc {
+
+TwoPcCoordinator::TwoPcCoordinator(NodeId self, const CoreConfig& cfg, const Recovered& rec)
+    : Node(self), cfg_(cfg), lowWater_(rec.decisionLowWater) {
+  PC_ASSERT(cfg.protocol == Protocol::TwoPC);
+  // Restart: every Commit decision not yet acked by all is sent again (on the first tick).
+  // Transactions that were collecting votes are forgotten: presumed abort.
+  for (const auto& d : rec.decisions) decisions_.emplace(d.txn, Decision{d, {}, 0});
+}
+
+std::optional<TxnStatus> TwoPcCoordinator::statusOf(const TxnId& txn) const {
+  if (decisions_.count(txn) != 0) return TxnStatus::Committed;
+  if (auto it = recentAborts_.find(txn); it != recentAborts_.end()) return it->second;
+  if (active_.count(txn) != 0) return TxnStatus::Unknown;
+  return std::nullopt;
+}
+
+Output TwoPcCoordinator::onMessage(const Envelope& e) {
+  if (const auto* m = std::get_if<CommitRequest>(&e.msg)) return onCommitRequest(e.from, *m);
+  if (const auto* m = std::get_if<VoteMsg>(&e.msg)) return onVote(*m);
+  if (const auto* m = std::get_if<Ack>(&e.msg)) return onAck(*m);
+  if (const auto* m = std::get_if<OutcomeQuery>(&e.msg)) return onQuery(e.from, *m);
+  ++rejected_;
+  return {};
+}
+
+Output TwoPcCoordinator::onCommitRequest(NodeId from, const CommitRequest& m) {
+  Output out;
+  auto reply = [&](TxnStatus s, std::string reason) {
+    out.send.push_back(Envelope{self_, from, CommitReply{m.txn, s, std::move(reason)}});
+  };
+  if (std::string err = validateRequest(m); !err.empty()) {
+    ++rejected_;
+    reply(TxnStatus::Aborted, "invalid request: " + err);
+    return out;
+  }
+  if (auto s = statusOf(m.txn); s && *s != TxnStatus::Unknown) {
+    reply(*s, "");
+    return out;
+  }
+  if (auto it = active_.find(m.txn); it != active_.end()) {
+    if (it->second.request != m) {
+      ++rejected_;
+      reply(TxnStatus::Unknown, "rejected: transaction id already used with other contents");
+    } else {
+      it->second.clients.insert(from);
+    }
+    return out;
+  }
+  if (m.txn <= lowWater_) {
+    reply(TxnStatus::Forgotten, "");
+    return out;
+  }
+  if (active_.size() >= cfg_.maxActiveTxns) {
+    reply(TxnStatus::Unknown, "overloaded: too many transactions in flight");
+    return out;
+  }
+  Active a;
+  a.request = m;
+  for (const auto& p : m.payloads) a.participants.push_back(p.participant);
+  a.clients.insert(from);
+  a.retryTick = now_ + cfg_.prepareRetryTicks;
+  a.deadlineTick = now_ + cfg_.leaderTimeoutTicks;
+  for (const auto& p : m.payloads) {
+    out.send.push_back(
+        Envelope{self_, p.participant, Prepare{m.txn, p.payload, a.participants, self_}});
+  }
+  out.wakeAt(a.retryTick);
+  active_.emplace(m.txn, std::move(a));
+  return out;
+}
+
+Output TwoPcCoordinator::onVote(const VoteMsg& m) {
+  Output out;
+  auto it = active_.find(m.txn);
+  if (it == active_.end()) {
+    if (auto d = decisions_.find(m.txn); d != decisions_.end()) {
+      if (!d->second.rec.done) {
+        out.send.push_back(Envelope{self_, m.participant, OutcomeMsg{m.txn, Outcome::Commit}});
+      }
+    } else if (m.vote == Vote::Prepared) {
+      // No decision and not collecting: presumed abort (e.g. we restarted meanwhile).
+      out.send.push_back(Envelope{self_, m.participant, OutcomeMsg{m.txn, Outcome::Abort}});
+      recentAborts_[m.txn] = TxnStatus::Aborted;
+    }
+    return out;
+  }
+  Active& a = it->second;
+  if (!contains(a.participants, m.participant)) {
+    ++rejected_;
+    return out;
+  }
+  a.votes[m.participant] = m.vote;
+  if (m.vote == Vote::Aborted) {
+    std::string reason = "participant " + std::to_string(m.participant) + " voted aborted";
+    if (!m.reason.empty()) reason += ": " + m.reason;
+    return decideAbort(m.txn, reason);
+  }
+  if (a.votes.size() < a.participants.size()) return out;
+  // Every participant is prepared: the Commit decision is durable before it leaves.
+  DecisionRecord rec{m.txn, a.participants, false};
+  out.persist.push_back(rec);
+  for (NodeId p : a.participants)
+    out.send.push_back(Envelope{self_, p, OutcomeMsg{m.txn, Outcome::Commit}});
+  for (NodeId c : a.clients)
+    out.send.push_back(Envelope{self_, c, CommitReply{m.txn, TxnStatus::Committed, ""}});
+  out.learned.push_back(Learned{m.txn, Outcome::Commit});
+  decisions_.emplace(m.txn, Decision{rec, {}, now_ + cfg_.ackRequestTicks});
+  out.wakeAt(now_ + cfg_.ackRequestTicks);
+  active_.erase(it);
+  return out;
+}
+
+Output TwoPcCoordinator::decideAbort(const TxnId& txn, const std::string& reason) {
+  Output out;
+  auto it = active_.find(txn);
+  PC_ASSERT(it != active_.end(), txn);
+  // Presumed abort: nothing to persist; a participant that asks later hears Aborted.
+  for (NodeId p : it->second.participants)
+    out.send.push_back(Envelope{self_, p, OutcomeMsg{txn, Outcome::Abort}});
+  for (NodeId c : it->second.clients)
+    out.send.push_back(Envelope{self_, c, CommitReply{txn, TxnStatus::Aborted, reason}});
+  out.learned.push_back(Learned{txn, Outcome::Abort});
+  recentAborts_[txn] = TxnStatus::Aborted;
+  while (recentAborts_.size() > cfg_.outcomeCacheCap) recentAborts_.erase(recentAborts_.begin());
+  active_.erase(it);
+  return out;
+}
+
+Output TwoPcCoordinator::onAck(const Ack& m) {
+  Output out;
+  auto it = decisions_.find(m.txn);
+  if (it == decisions_.end() || it->second.rec.done) return out;
+  Decision& d = it->second;
+  if (!contains(d.rec.participants, m.participant)) {
+    ++rejected_;
+    return out;
+  }
+  d.acked.insert(m.participant);
+  if (d.acked.size() < d.rec.participants.size()) return out;
+  // Everyone made Commit durable: keep only a small tombstone for outcome queries.
+  d.rec.done = true;
+  d.rec.participants.clear();
+  out.persist.push_back(d.rec);
+  pruneDone(out);
+  return out;
+}
+
+void TwoPcCoordinator::pruneDone(Output& out) {
+  size_t done = 0;
+  for (const auto& [id, d] : decisions_) done += d.rec.done ? 1 : 0;
+  if (done <= cfg_.tombstoneCap) return;
+  size_t drop = done - cfg_.tombstoneCap + cfg_.tombstoneCap / 10;
+  TxnId mark = lowWater_;
+  for (auto it = decisions_.begin(); it != decisions_.end() && drop > 0;) {
+    if (it->second.rec.done) {
+      mark = it->first;
+      it = decisions_.erase(it);
+      --drop;
+    } else {
+      ++it;
+    }
+  }
+  if (mark > lowWater_) {
+    lowWater_ = mark;
+    out.persist.push_back(DecisionLowWaterRecord{mark});
+  }
+}
+
+Output TwoPcCoordinator::onQuery(NodeId from, const OutcomeQuery& m) {
+  Output out;
+  TxnStatus s;
+  if (auto known = statusOf(m.txn)) {
+    s = *known;
+  } else if (m.txn <= lowWater_) {
+    s = TxnStatus::Forgotten;
+  } else {
+    // Presumed abort: no decision record means it never committed. Remember it, so a
+    // late retry of the same request cannot commit it now.
+    s = TxnStatus::Aborted;
+    recentAborts_[m.txn] = TxnStatus::Aborted;
+    while (recentAborts_.size() > cfg_.outcomeCacheCap) recentAborts_.erase(recentAborts_.begin());
+  }
+  out.send.push_back(Envelope{self_, from, OutcomeReply{m.txn, s}});
+  return out;
+}
+
+Output TwoPcCoordinator::onTick() {
+  ++now_;
+  Output out;
+  std::vector<TxnId> expired;
+  for (auto& [id, a] : active_) {
+    if (now_ >= a.deadlineTick) {
+      expired.push_back(id);
+      continue;
+    }
+    if (now_ >= a.retryTick) {
+      for (const auto& p : a.request.payloads) {
+        if (a.votes.count(p.participant) == 0) {
+          out.send.push_back(
+              Envelope{self_, p.participant, Prepare{id, p.payload, a.participants, self_}});
+        }
+      }
+      a.retryTick = now_ + cfg_.prepareRetryTicks;
+    }
+    out.wakeAt(std::min(a.retryTick, a.deadlineTick));
+  }
+  for (const auto& id : expired)
+    out.append(decideAbort(id, "timeout: not every participant voted"));
+  for (auto& [id, d] : decisions_) {
+    if (d.rec.done) continue;
+    if (now_ >= d.resendTick) {
+      for (NodeId p : d.rec.participants) {
+        if (d.acked.count(p) == 0)
+          out.send.push_back(Envelope{self_, p, OutcomeMsg{id, Outcome::Commit}});
+      }
+      d.resendTick = now_ + cfg_.ackRequestTicks;
+    }
+    out.wakeAt(d.resendTick);
+  }
+  return out;
+}
+
+void TwoPcCoordinator::checkInvariants() const {
+  for (const auto& [id, a] : active_) {
+    PC_ASSERT(decisions_.count(id) == 0, id);
+    PC_ASSERT(a.votes.size() <= a.participants.size(), id);
+  }
+  for (const auto& [id, d] : decisions_) {
+    PC_ASSERT(id == d.rec.txn, id);
+    PC_ASSERT(d.rec.done || !d.rec.participants.empty(), id);
+    PC_ASSERT(recentAborts_.count(id) == 0, id);
+  }
+}
+
+}  // namespace pc
