@@ -1,0 +1,59 @@
+// pcommit cluster start|stop|status|restart (DESIGN.md §4): a local cluster, one detached
+// OS process per node, all described by DIR/cluster.conf.
+//
+// Layout of DIR (the contract scripts and tests rely on):
+//   DIR/cluster.conf   the cluster file (runtime/cluster_config.h), written by start
+//   DIR/ID.pid         the node's pid, one decimal line; present while the node should run
+//   DIR/ID.log         the node's stdout + stderr, appended to across restarts
+//   DIR/ID/            the node's data directory
+// Every node runs `<this pcommit binary> serve --config DIR/cluster.conf --node ID` (DIR
+// made absolute), in its own session (setsid), stdin from /dev/null, cwd DIR, with the
+// environment of the command that started it: PCOMMIT_FAILPOINTS set for `cluster start`
+// arms every node, set for `cluster restart` arms that one node.
+//
+// A pid "is a node of this cluster" only if /proc/PID/cmdline is exactly such a serve
+// command line; stop never signals any other process, even if a stale pid file names it.
+//
+// Exit codes: 0 success; 1 the command ran and failed (a node did not come up, a cluster
+// is already running, a node is unhealthy for `status`); 64 a usage error (the message
+// names the option) or an unreadable cluster file (the message names the line).
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <optional>
+#include <string>
+
+#include "cli/commands.h"
+#include "paxos_commit/types.h"
+
+namespace pc::cli {
+
+// pcommit cluster SUBCOMMAND ...: dispatches to the functions below.
+int runCluster(const Args& args);
+
+// What `cluster start` builds; the defaults are the command's defaults. Also usable from
+// other subcommands (bench, demo) that need a local cluster.
+struct ClusterStartOptions {
+  std::string dir;
+  int participants = 3;
+  int acceptors = 3;  // must equal 2f+1 (2PC may have 0)
+  int coordinators = 2;
+  int f = 1;
+  Protocol protocol = Protocol::Paxos;
+  FanOut fanOut = FanOut::All;
+  std::optional<uint16_t> portBase;  // none: the first free consecutive range from 7100
+  uint32_t tickMs = 5;
+  uint32_t recoveryTimeoutMs = 1000;
+  uint32_t leaderTimeoutMs = 1500;
+  int readyTimeoutMs = 20000;  // every node must answer `status` within this
+};
+
+// Each returns an exit code and writes progress to `out`, errors to `err`.
+int startCluster(const ClusterStartOptions& opts, std::ostream& out, std::ostream& err);
+int stopCluster(const std::string& dir, std::ostream& out, std::ostream& err);
+int restartNode(const std::string& dir, const std::string& node, std::ostream& out,
+                std::ostream& err);
+int clusterStatus(const std::string& dir, bool json, std::ostream& out, std::ostream& err);
+
+}  // namespace pc::cli

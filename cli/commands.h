@@ -1,0 +1,28 @@
+// The `pcommit` subcommands (DESIGN.md §4). Each lives in its own file and is listed in
+// main.cc's command table. A subcommand gets its arguments without the program and
+// command names, parses them with Boost.Program_options and returns the exit code.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace pc::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;  // the command ran and failed (e.g. storage error)
+inline constexpr int kExitUsage = 64;   // bad option or argument (EX_USAGE)
+
+using Args = std::vector<std::string>;
+
+// pcommit inspect --data DIR [--json]   (cli/inspect.cc)
+int runInspect(const Args& args);
+
+// pcommit serve --config FILE --node ID   (cli/serve.cc)
+int runServe(const Args& args);
+
+// pcommit txn / get / outcome   (cli/client_commands.cc)
+int runTxn(const Args& args);
+int runGet(const Args& args);
+int runOutcome(const Args& args);
+
+}  // namespace pc::cli

@@ -1,0 +1,56 @@
+// pcommit: one binary, one subcommand per file (see commands.h). To add a subcommand,
+// write cli/NAME.cc with `int runNAME(const Args&)`, declare it in commands.h, list it in
+// kCommands below and in CMakeLists.txt.
+#include <signal.h>
+
+#include <iostream>
+#include <string_view>
+
+#include "cli/commands.h"
+
+namespace {
+
+struct Command {
+  std::string_view name;
+  std::string_view summary;
+  int (*run)(const pc::cli::Args& args);
+};
+
+constexpr Command kCommands[] = {
+    {"serve", "run one node of a cluster file", pc::cli::runServe},
+    {"txn", "commit operations atomically across shards", pc::cli::runTxn},
+    {"get", "read a key's committed value and version", pc::cli::runGet},
+    {"outcome", "ask what became of a transaction", pc::cli::runOutcome},
+    {"inspect", "dump a node's durable state (read-only, safe while it runs)",
+     pc::cli::runInspect},
+};
+
+void usage(std::ostream& out) {
+  out << "usage: pcommit COMMAND [OPTIONS]\n\ncommands:\n";
+  for (const auto& c : kCommands) {
+    out << "  " << c.name << std::string(12 - c.name.size(), ' ') << c.summary << "\n";
+  }
+  out << "\n'pcommit COMMAND --help' describes a command's options.\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // A peer that goes away must show up as an error on its connection, not kill us.
+  ::signal(SIGPIPE, SIG_IGN);
+  if (argc < 2) {
+    usage(std::cerr);
+    return pc::cli::kExitUsage;
+  }
+  std::string_view name = argv[1];
+  if (name == "--help" || name == "-h" || name == "help") {
+    usage(std::cout);
+    return pc::cli::kExitOk;
+  }
+  for (const auto& c : kCommands) {
+    if (c.name == name) return c.run(pc::cli::Args(argv + 2, argv + argc));
+  }
+  std::cerr << "pcommit: unknown command '" << name << "'\n";
+  usage(std::cerr);
+  return pc::cli::kExitUsage;
+}

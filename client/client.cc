@@ -1,0 +1,257 @@
+#include "client/client.h"
+
+#include <chrono>
+#include <random>
+
+#include "paxos_commit/assert.h"
+#include "paxos_commit/leader.h"
+#include "rpc/transport.h"
+
+namespace pc {
+
+namespace {
+
+uint64_t fnv1a64(const std::string& s) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+uint64_t randomU64() {
+  static thread_local std::mt19937_64 gen{std::random_device{}()};
+  return gen();
+}
+
+}  // namespace
+
+struct Client::Impl {
+  kj::AsyncIoContext& io;
+  const runtime::ClusterConfig& cluster;
+  ClientOptions opts;
+  NodeId self;
+  CoreConfig coreCfg;
+  Rng rng;
+  std::unique_ptr<Leader> leader;  // paxos-direct only
+  uint64_t now = 0;
+  std::unique_ptr<rpc::Transport> transport;
+  std::vector<NodeId> coordinators;
+  size_t preferred = 0;
+  struct Waiting {
+    kj::Own<kj::PromiseFulfiller<CommitResult>> fulfiller;
+  };
+  std::map<TxnId, Waiting> commits;
+  std::map<TxnId, std::vector<kj::Own<kj::PromiseFulfiller<TxnStatus>>>> queries;
+  struct Errors : kj::TaskSet::ErrorHandler {
+    void taskFailed(kj::Exception&&) override {}  // lost connections: retries handle them
+  } errors;
+  kj::TaskSet tasks;
+
+  Impl(kj::AsyncIoContext& ioc, const runtime::ClusterConfig& c, ClientOptions o, NodeId id)
+      : io(ioc), cluster(c), opts(std::move(o)), self(id), coreCfg(c.coreConfig()), rng(randomU64()),
+        tasks(errors) {}
+
+  void onMessage(NodeId from, Message&& m) {
+    (void)from;
+    if (auto* r = std::get_if<CommitReply>(&m)) {
+      finishCommit(r->txn, r->status, r->reason);
+    } else if (auto* q = std::get_if<OutcomeReply>(&m)) {
+      auto it = queries.find(q->txn);
+      if (it == queries.end()) return;
+      for (auto& f : it->second) f->fulfill(TxnStatus(q->status));
+      queries.erase(it);
+    } else if (leader) {
+      if (auto* b = std::get_if<Phase2b>(&m)) handle(leader->onPhase2b(*b, now));
+      if (auto* b = std::get_if<Phase1b>(&m)) handle(leader->onPhase1b(*b, now));
+    }
+  }
+
+  void finishCommit(const TxnId& txn, TxnStatus status, const std::string& reason) {
+    auto it = commits.find(txn);
+    if (it == commits.end()) return;
+    it->second.fulfiller->fulfill(CommitResult{txn, status, reason});
+    commits.erase(it);
+  }
+
+  // Output of the client's own leader (paxos-direct). Its LeaderRoundRecords are not
+  // persisted: this client's id is new per process, so its ballots are new anyway.
+  void handle(Output&& out) {
+    for (auto& e : out.send) {
+      if (e.to == self) {
+        Message m = std::move(e.msg);
+        tasks.add(kj::evalLater([this, m = std::move(m)]() mutable { onMessage(self, std::move(m)); }));
+      } else {
+        transport->send(e.to, std::move(e.msg));
+      }
+    }
+  }
+
+  kj::Promise<void> tickLoop() {
+    return io.provider->getTimer().afterDelay(cluster.tickMs * kj::MILLISECONDS).then([this]() {
+      ++now;
+      handle(leader->onTick(now));
+      return tickLoop();
+    });
+  }
+
+  void sendRequest(const CommitRequest& req, size_t attempt) {
+    NodeId c = coordinators[(preferred + attempt) % coordinators.size()];
+    transport->send(c, req);
+  }
+
+  kj::Promise<void> retryLoop(CommitRequest req, size_t attempt, uint32_t elapsedMs) {
+    return io.provider->getTimer().afterDelay(opts.retryMs * kj::MILLISECONDS).then(
+        [this, req = std::move(req), attempt, elapsedMs]() mutable -> kj::Promise<void> {
+          if (commits.count(req.txn) == 0) return kj::READY_NOW;
+          uint32_t spent = elapsedMs + opts.retryMs;
+          if (spent >= opts.timeoutMs) return kj::READY_NOW;
+          // No answer: the same id at the next coordinator (safe: idempotent by id).
+          sendRequest(req, attempt + 1);
+          return retryLoop(std::move(req), attempt + 1, spent);
+        });
+  }
+};
+
+Client::Client(kj::AsyncIoContext& io, runtime::ClusterConfig cluster, ClientOptions options)
+    : cluster_(std::move(cluster)), self_(static_cast<NodeId>(randomU64() | 0x80000000u)) {
+  impl_ = std::make_unique<Impl>(io, cluster_, std::move(options), self_);
+  rpc::TransportOptions topts;
+  topts.self = self_;
+  topts.attachSinkOnConnect = true;
+  for (const auto& n : cluster_.nodes) topts.peers[n.id] = rpc::PeerAddress{n.host, n.port};
+  impl_->transport = std::make_unique<rpc::Transport>(
+      io, topts, [this](NodeId from, Message&& m) { impl_->onMessage(from, std::move(m)); }, nullptr);
+  for (const auto* c : cluster_.withRole(runtime::Role::Coordinator)) {
+    if (c->name == impl_->opts.coordinator) impl_->preferred = impl_->coordinators.size();
+    impl_->coordinators.push_back(c->id);
+  }
+  if (cluster_.protocol == Protocol::PaxosDirect) {
+    impl_->leader = std::make_unique<Leader>(self_, impl_->coreCfg, impl_->rng, 0);
+    // The acceptors send their 2b to us: give them our sink before the first vote lands.
+    for (NodeId a : impl_->coreCfg.acceptors) impl_->transport->connectNow(a);
+    impl_->tasks.add(impl_->tickLoop());
+  }
+}
+
+Client::~Client() = default;
+
+TxnId Client::newTxnId() {
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count();
+  return TxnId{static_cast<uint64_t>(us), randomU64() | 1};
+}
+
+NodeId Client::participantFor(const std::string& key) const {
+  auto ps = cluster_.withRole(runtime::Role::Participant);
+  PC_ASSERT(!ps.empty());
+  return ps[fnv1a64(key) % ps.size()]->id;
+}
+
+kj::Promise<CommitResult> Client::commit(TxnId txn, const std::map<NodeId, std::vector<kv::Op>>& ops) {
+  CommitRequest req;
+  req.txn = txn;
+  for (const auto& [p, list] : ops) req.payloads.push_back(ParticipantPayload{p, kv::encodeOps(list)});
+  if (req.payloads.empty()) {
+    return CommitResult{txn, TxnStatus::Aborted, "empty transaction"};
+  }
+  auto& impl = *impl_;
+  if (impl.commits.count(txn) != 0) {
+    return CommitResult{txn, TxnStatus::Unknown, "a commit of this id is already in flight here"};
+  }
+  auto paf = kj::newPromiseAndFulfiller<CommitResult>();
+  impl.commits[txn] = Impl::Waiting{kj::mv(paf.fulfiller)};
+  if (impl.leader) {
+    if (impl.leader->isActive(txn)) {
+      impl.leader->addWaiter(txn, self_, true);
+    } else {
+      impl.handle(impl.leader->begin(req, self_, impl.now));
+    }
+  } else {
+    if (impl.coordinators.empty()) {
+      impl.commits.erase(txn);
+      return CommitResult{txn, TxnStatus::Unknown, "the cluster file lists no coordinator"};
+    }
+    impl.sendRequest(req, 0);
+    impl.tasks.add(impl.retryLoop(req, 0, 0));
+  }
+  auto timeout = impl.io.provider->getTimer()
+                     .afterDelay(impl.opts.timeoutMs * kj::MILLISECONDS)
+                     .then([this, txn]() {
+                       impl_->commits.erase(txn);
+                       return CommitResult{txn, TxnStatus::Unknown,
+                                           "no outcome within " +
+                                               std::to_string(impl_->opts.timeoutMs) +
+                                               " ms (retry with the same id, or ask `outcome`)"};
+                     });
+  return paf.promise.exclusiveJoin(kj::mv(timeout));
+}
+
+kj::Promise<kv::Versioned> Client::get(const std::string& key, NodeId participant) {
+  if (participant == kNoNode) participant = participantFor(key);
+  return impl_->transport->get(participant, key);
+}
+
+kj::Promise<TxnStatus> Client::outcome(TxnId txn) {
+  auto& impl = *impl_;
+  if (impl.coordinators.empty()) return TxnStatus::Unknown;
+  auto paf = kj::newPromiseAndFulfiller<TxnStatus>();
+  impl.queries[txn].push_back(kj::mv(paf.fulfiller));
+  impl.transport->send(impl.coordinators[impl.preferred], OutcomeQuery{txn, {}});
+  auto timeout = impl.io.provider->getTimer()
+                     .afterDelay(impl.opts.timeoutMs * kj::MILLISECONDS)
+                     .then([this, txn]() {
+                       impl_->queries.erase(txn);
+                       return TxnStatus::Unknown;
+                     });
+  return paf.promise.exclusiveJoin(kj::mv(timeout));
+}
+
+// ---- blocking flavour ----
+
+void Transaction::add(kv::Op op, NodeId participant) {
+  if (participant == kNoNode) participant = client_.async().participantFor(op.key);
+  ops_[participant].push_back(std::move(op));
+}
+
+Transaction& Transaction::put(const std::string& key, const std::string& value, NodeId participant) {
+  add(kv::Op{kv::OpKind::Put, key, value, 0}, participant);
+  return *this;
+}
+
+Transaction& Transaction::del(const std::string& key, NodeId participant) {
+  add(kv::Op{kv::OpKind::Del, key, "", 0}, participant);
+  return *this;
+}
+
+Transaction& Transaction::expect(const std::string& key, uint64_t version, NodeId participant) {
+  add(kv::Op{kv::OpKind::Expect, key, "", version}, participant);
+  return *this;
+}
+
+CommitResult Transaction::commit() { return client_.commit(txn_, ops_); }
+
+BlockingClient::BlockingClient(const std::string& clusterFile, ClientOptions options)
+    : BlockingClient(runtime::loadClusterFile(clusterFile), std::move(options)) {}
+
+BlockingClient::BlockingClient(runtime::ClusterConfig cluster, ClientOptions options)
+    : io_(kj::setupAsyncIo()),
+      client_(std::make_unique<Client>(io_, std::move(cluster), std::move(options))) {}
+
+BlockingClient::~BlockingClient() { client_.reset(); }
+
+Transaction BlockingClient::begin() { return Transaction(*this, client_->newTxnId()); }
+
+CommitResult BlockingClient::commit(TxnId txn, const std::map<NodeId, std::vector<kv::Op>>& ops) {
+  return client_->commit(txn, ops).wait(io_.waitScope);
+}
+
+kv::Versioned BlockingClient::get(const std::string& key, NodeId participant) {
+  return client_->get(key, participant).wait(io_.waitScope);
+}
+
+TxnStatus BlockingClient::outcome(TxnId txn) { return client_->outcome(txn).wait(io_.waitScope); }
+
+}  // namespace pc

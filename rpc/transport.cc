@@ -1,0 +1,359 @@
+#include "rpc/transport.h"
+
+#include <capnp/rpc-twoparty.h>
+#include <capnp/rpc.h>
+
+#include <algorithm>
+
+#include "paxos_commit/assert.h"
+
+namespace pc::rpc {
+
+namespace {
+size_t kindIndex(const Message& m) { return m.index(); }
+}  // namespace
+
+// One established outbound connection: the stream, the two-party network, the RPC system
+// and the peer's bootstrap capability. Destroyed as a whole when it fails.
+struct Transport::Connection {
+  kj::Own<kj::AsyncIoStream> stream;
+  kj::Own<capnp::TwoPartyVatNetwork> network;
+  kj::Own<capnp::RpcSystem<capnp::rpc::twoparty::VatId>> rpc;
+  wire::Node::Client node = nullptr;
+};
+
+struct Transport::Outbound {
+  NodeId id = kNoNode;
+  bool isSink = false;  // a client's attached sink (no reconnect)
+  kj::Own<Connection> conn;
+  kj::Maybe<wire::Peer::Client> sink;
+  bool connecting = false;
+  uint32_t backoffMs = 0;
+  uint32_t inflight = 0;
+  uint64_t generation = 0;  // bumps on each (re)connection; stale callbacks check it
+  struct Item {
+    Message msg;
+    std::function<void()> onDelivered;
+  };
+  std::deque<Item> queue;
+};
+
+// Receives messages (as a node's bootstrap interface, or as a client's attached sink).
+class Transport::SinkImpl : public wire::Peer::Server {
+ public:
+  explicit SinkImpl(Transport& t) : t_(t) {}
+  kj::Promise<void> deliver(DeliverContext context) override {
+    auto p = context.getParams();
+    t_.receive(p.getFrom(), p.getMessages());
+    return kj::READY_NOW;
+  }
+
+ private:
+  Transport& t_;
+};
+
+class Transport::NodeImpl : public wire::Node::Server {
+ public:
+  explicit NodeImpl(Transport& t) : t_(t) {}
+  kj::Promise<void> deliver(DeliverContext context) override {
+    auto p = context.getParams();
+    t_.receive(p.getFrom(), p.getMessages());
+    return kj::READY_NOW;
+  }
+  kj::Promise<void> attach(AttachContext context) override {
+    auto p = context.getParams();
+    t_.attachSink(p.getFrom(), p.getSink());
+    return kj::READY_NOW;
+  }
+  kj::Promise<void> status(StatusContext context) override {
+    if (t_.statusFn_) t_.statusFn_(context.getResults().initStatus());
+    return kj::READY_NOW;
+  }
+  kj::Promise<void> get(GetContext context) override {
+    auto key = context.getParams().getKey();
+    if (key.size() > 4096) throw KJ_EXCEPTION(FAILED, "key too long");
+    auto result = context.getResults().initResult();
+    if (t_.getFn_) {
+      t_.getFn_(std::string(reinterpret_cast<const char*>(key.begin()), key.size()), result);
+    }
+    return kj::READY_NOW;
+  }
+
+ private:
+  Transport& t_;
+};
+
+Transport::Transport(kj::AsyncIoContext& io, TransportOptions options, Handler handler, LogFn log)
+    : io_(io), opts_(std::move(options)), handler_(std::move(handler)), log_(std::move(log)), tasks_(*this) {
+  PC_ASSERT(opts_.self != kNoNode);
+}
+
+Transport::~Transport() = default;
+
+void Transport::taskFailed(kj::Exception&& e) {
+  // A connection or call failed: peers come and go, the protocol retries. Never fatal.
+  if (log_) log_(std::string("transport: ") + e.getDescription().cStr());
+}
+
+kj::Promise<void> Transport::listen(const std::string& host, uint16_t port) {
+  auto addr = io_.provider->getNetwork().parseAddress(host, port).wait(io_.waitScope);
+  auto listener = addr->listen();
+  auto& ref = *listener;
+  return acceptLoop(ref).attach(kj::mv(listener));
+}
+
+kj::Promise<void> Transport::acceptLoop(kj::ConnectionReceiver& listener) {
+  return listener.accept().then([this, &listener](kj::Own<kj::AsyncIoStream> stream) {
+    capnp::ReaderOptions ro;
+    ro.traversalLimitInWords = opts_.traversalLimitWords;
+    ro.nestingLimit = static_cast<int>(opts_.nestingLimit);
+    auto network = kj::heap<capnp::TwoPartyVatNetwork>(*stream, capnp::rpc::twoparty::Side::SERVER, ro);
+    capnp::Capability::Client bootstrap = kj::heap<NodeImpl>(*this);
+    auto rpcSystem = kj::heap(capnp::makeRpcServer(*network, kj::mv(bootstrap)));
+    // The connection lives until the peer goes away (or sends garbage: Cap'n Proto then
+    // fails this connection alone).
+    auto done = network->onDisconnect();
+    tasks_.add(done.attach(kj::mv(rpcSystem), kj::mv(network), kj::mv(stream)));
+    return acceptLoop(listener);
+  });
+}
+
+void Transport::attachSink(NodeId from, wire::Peer::Client sink) {
+  if (from == kNoNode) return;
+  auto& o = outbound(from);
+  o.isSink = true;
+  o.sink = kj::mv(sink);
+  o.generation++;
+  o.inflight = 0;
+  flush(o);
+}
+
+void Transport::logOnce(NodeId from, const std::string& what) {
+  auto [it, inserted] = loggedBad_.emplace(from, what);
+  if (inserted && log_) log_("rejected input from node " + std::to_string(from) + ": " + what);
+}
+
+void Transport::receive(NodeId from, capnp::List<wire::Message>::Reader msgs) {
+  metrics_.rpcCallsReceived++;
+  if (from == kNoNode || msgs.size() > opts_.limits.maxBatch) {
+    metrics_.rejected += msgs.size();
+    logOnce(from, "bad sender id or oversize batch");
+    return;
+  }
+  for (auto r : msgs) {
+    auto result = fromWire(r, opts_.limits);
+    if (auto* why = std::get_if<std::string>(&result)) {
+      metrics_.rejected++;
+      logOnce(from, *why);
+      continue;
+    }
+    auto& m = std::get<Message>(result);
+    metrics_.messagesReceived++;
+    metrics_.receivedByKind[kindIndex(m)]++;
+    handler_(from, std::move(m));
+  }
+}
+
+Transport::Outbound& Transport::outbound(NodeId to) {
+  auto it = out_.find(to);
+  if (it != out_.end()) return *it->second;
+  auto o = std::make_unique<Outbound>();
+  o->id = to;
+  o->backoffMs = opts_.reconnectBackoffMinMs;
+  return *out_.emplace(to, std::move(o)).first->second;
+}
+
+bool Transport::connected(NodeId peer) const {
+  auto it = out_.find(peer);
+  return it != out_.end() && (it->second->conn.get() != nullptr || it->second->sink != nullptr);
+}
+
+void Transport::send(NodeId to, Message msg, std::function<void()> onDelivered) {
+  auto& o = outbound(to);
+  if (o.queue.size() >= opts_.maxQueuedPerPeer) {
+    o.queue.pop_front();  // bounded: a dead peer must not eat our memory
+    metrics_.droppedQueue++;
+  }
+  metrics_.messagesSent++;
+  metrics_.sentByKind[kindIndex(msg)]++;
+  o.queue.push_back(Outbound::Item{std::move(msg), std::move(onDelivered)});
+  scheduleFlush();
+}
+
+void Transport::scheduleFlush() {
+  if (flushScheduled_) return;
+  flushScheduled_ = true;
+  // Everything sent during this turn goes out together: one deliver() per destination.
+  tasks_.add(kj::evalLater([this]() {
+    flushScheduled_ = false;
+    flushAll();
+  }));
+}
+
+void Transport::flushAll() {
+  for (auto& [id, o] : out_) {
+    if (!o->queue.empty()) flush(*o);
+  }
+}
+
+void Transport::flush(Outbound& o) {
+  if (o.queue.empty()) return;
+  wire::Peer::Client target = nullptr;
+  if (o.conn) {
+    target = o.conn->node;
+  } else if (o.sink != nullptr) {
+    KJ_IF_MAYBE(s, o.sink) { target = *s; }
+  } else {
+    if (o.isSink || opts_.peers.count(o.id) == 0) {
+      // No route (a client that went away, or an unknown node): drop.
+      metrics_.droppedFailed += o.queue.size();
+      o.queue.clear();
+      return;
+    }
+    connect(o);
+    return;
+  }
+  while (!o.queue.empty() && o.inflight < opts_.maxInflightCallsPerPeer) {
+    size_t n = std::min(o.queue.size(), opts_.limits.maxBatch);
+    auto req = target.deliverRequest();
+    req.setFrom(opts_.self);
+    auto list = req.initMessages(static_cast<unsigned>(n));
+    std::vector<std::function<void()>> callbacks;
+    for (size_t i = 0; i < n; ++i) {
+      auto& item = o.queue.front();
+      toWire(item.msg, list[static_cast<unsigned>(i)]);
+      if (item.onDelivered) callbacks.push_back(std::move(item.onDelivered));
+      o.queue.pop_front();
+    }
+    metrics_.rpcCallsSent++;
+    o.inflight++;
+    uint64_t gen = o.generation;
+    NodeId id = o.id;
+    tasks_.add(req.send().then(
+        [this, id, gen, callbacks = std::move(callbacks)](auto&&) {
+          auto it = out_.find(id);
+          if (it != out_.end() && it->second->generation == gen) {
+            it->second->inflight--;
+            if (!it->second->queue.empty()) flush(*it->second);
+          }
+          for (auto& cb : callbacks) cb();
+        },
+        [this, id, gen, n](kj::Exception&& e) {
+          metrics_.droppedFailed += n;
+          auto it = out_.find(id);
+          if (it != out_.end() && it->second->generation == gen) onCallFailed(*it->second, e);
+        }));
+  }
+}
+
+void Transport::onCallFailed(Outbound& o, const kj::Exception& e) {
+  metrics_.disconnects++;
+  if (log_) log_("peer " + std::to_string(o.id) + " lost: " + e.getDescription().cStr());
+  o.generation++;
+  o.inflight = 0;
+  if (o.isSink) {
+    o.sink = nullptr;  // the client went away; it reattaches if it comes back
+    metrics_.droppedFailed += o.queue.size();
+    o.queue.clear();
+    return;
+  }
+  // Tear down the connection after this turn (we may be inside one of its callbacks).
+  tasks_.add(kj::evalLater([c = kj::mv(o.conn)]() mutable { c = nullptr; }));
+  o.conn = nullptr;
+  if (!o.queue.empty()) connect(o);
+}
+
+void Transport::connect(Outbound& o) {
+  if (o.connecting || o.conn) return;
+  o.connecting = true;
+  const PeerAddress& a = opts_.peers.at(o.id);
+  NodeId id = o.id;
+  uint64_t gen = ++o.generation;
+  capnp::ReaderOptions ro;
+  ro.traversalLimitInWords = opts_.traversalLimitWords;
+  ro.nestingLimit = static_cast<int>(opts_.nestingLimit);
+  auto p = io_.provider->getNetwork()
+               .parseAddress(a.host, a.port)
+               .then([](kj::Own<kj::NetworkAddress> addr) { return addr->connect().attach(kj::mv(addr)); })
+               .then(
+                   [this, id, gen, ro](kj::Own<kj::AsyncIoStream> stream) {
+                     auto it = out_.find(id);
+                     if (it == out_.end() || it->second->generation != gen) return;
+                     Outbound& ob = *it->second;
+                     auto c = kj::heap<Connection>();
+                     c->stream = kj::mv(stream);
+                     c->network = kj::heap<capnp::TwoPartyVatNetwork>(
+                         *c->stream, capnp::rpc::twoparty::Side::CLIENT, ro);
+                     c->rpc = kj::heap(capnp::makeRpcClient(*c->network));
+                     capnp::MallocMessageBuilder vatMsg;
+                     auto vat = vatMsg.initRoot<capnp::rpc::twoparty::VatId>();
+                     vat.setSide(capnp::rpc::twoparty::Side::SERVER);
+                     c->node = c->rpc->bootstrap(vat).castAs<wire::Node>();
+                     if (opts_.attachSinkOnConnect) {
+                       auto req = c->node.attachRequest();
+                       req.setFrom(opts_.self);
+                       req.setSink(kj::heap<SinkImpl>(*this));
+                       tasks_.add(req.send().ignoreResult());
+                     }
+                     ob.conn = kj::mv(c);
+                     ob.connecting = false;
+                     ob.backoffMs = opts_.reconnectBackoffMinMs;
+                     metrics_.connects++;
+                     if (log_) log_("peer " + std::to_string(id) + " connected");
+                     flush(ob);
+                   },
+                   [this, id, gen](kj::Exception&& e) -> void {
+                     metrics_.connectFailures++;
+                     auto it = out_.find(id);
+                     if (it == out_.end() || it->second->generation != gen) return;
+                     Outbound& ob = *it->second;
+                     uint32_t delay = ob.backoffMs;
+                     ob.backoffMs = std::min(ob.backoffMs * 2, opts_.reconnectBackoffMaxMs);
+                     (void)e;
+                     // Retry with backoff while there is something to send.
+                     tasks_.add(io_.provider->getTimer()
+                                    .afterDelay(delay * kj::MILLISECONDS)
+                                    .then([this, id, gen]() {
+                                      auto it2 = out_.find(id);
+                                      if (it2 == out_.end() || it2->second->generation != gen) return;
+                                      it2->second->connecting = false;
+                                      if (!it2->second->queue.empty()) connect(*it2->second);
+                                    }));
+                   });
+  tasks_.add(kj::mv(p));
+}
+
+void Transport::connectNow(NodeId peer) {
+  auto& o = outbound(peer);
+  if (!o.conn && !o.isSink && opts_.peers.count(peer) != 0) connect(o);
+}
+
+kj::Promise<kv::Versioned> Transport::get(NodeId participant, const std::string& key) {
+  auto it = opts_.peers.find(participant);
+  if (it == opts_.peers.end()) {
+    return KJ_EXCEPTION(FAILED, "no such participant", participant);
+  }
+  return io_.provider->getNetwork()
+      .parseAddress(it->second.host, it->second.port)
+      .then([](kj::Own<kj::NetworkAddress> addr) { return addr->connect().attach(kj::mv(addr)); })
+      .then([key](kj::Own<kj::AsyncIoStream> stream) {
+        auto client = kj::heap<capnp::TwoPartyClient>(*stream);
+        auto node = client->bootstrap().castAs<wire::Node>();
+        auto req = node.getRequest();
+        req.setKey(capnp::Data::Reader(reinterpret_cast<const kj::byte*>(key.data()), key.size()));
+        return req.send()
+            .then([](capnp::Response<wire::Node::GetResults>&& r) {
+              auto v = r.getResult();
+              kv::Versioned out;
+              out.version = v.getVersion();
+              if (v.getFound()) {
+                auto d = v.getValue();
+                out.value = std::string(reinterpret_cast<const char*>(d.begin()), d.size());
+              }
+              return out;
+            })
+            .attach(kj::mv(client), kj::mv(stream));
+      });
+}
+
+}  // namespace pc::rpc

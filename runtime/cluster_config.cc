@@ -1,0 +1,581 @@
+#include "runtime/cluster_config.h"
+
+#include <algorithm>
+#include <boost/program_options.hpp>
+#include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "paxos_commit/assert.h"
+
+namespace po = boost::program_options;
+
+namespace pc::runtime {
+
+const char* toString(Role r) {
+  switch (r) {
+    case Role::Coordinator:
+      return "coordinator";
+    case Role::Participant:
+      return "participant";
+    case Role::Acceptor:
+      return "acceptor";
+  }
+  return "?";
+}
+
+std::optional<Role> parseRole(std::string_view s) {
+  for (Role r : {Role::Coordinator, Role::Participant, Role::Acceptor}) {
+    if (s == toString(r)) return r;
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+constexpr NodeId kParticipantIdBase = 1000;
+constexpr NodeId kAcceptorIdBase = 2000;
+
+constexpr std::string_view kClusterKeys[] = {
+    "protocol", "f", "fanout", "tick-ms", "recovery-timeout-ms", "leader-timeout-ms"};
+constexpr std::string_view kNodeKeys[] = {"role", "address", "data"};
+
+template <size_t N>
+std::string joinKeys(const std::string_view (&keys)[N]) {
+  std::string out;
+  for (size_t i = 0; i < N; ++i) {
+    if (i > 0) out += ", ";
+    out += keys[i];
+  }
+  return out;
+}
+
+template <size_t N>
+bool isOneOf(const std::string_view (&keys)[N], std::string_view key) {
+  return std::find(std::begin(keys), std::end(keys), key) != std::end(keys);
+}
+
+// Boost's config file parser trims exactly these characters.
+std::string trimWs(std::string_view s) {
+  const char* ws = " \t\r\n";
+  size_t b = s.find_first_not_of(ws);
+  if (b == std::string_view::npos) return {};
+  size_t e = s.find_last_not_of(ws);
+  return std::string(s.substr(b, e - b + 1));
+}
+
+// Strict unsigned decimal: digits only, no sign, no spaces, no trailing text.
+template <typename T>
+std::optional<T> parseUnsigned(std::string_view s) {
+  if (s.empty() || s.size() > 12) return std::nullopt;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+  }
+  T v{};
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+// One line of the file as Boost's parser sees it ('#' comments and whitespace stripped).
+// Boost's parsed options carry no line numbers, so we scan the same text with the same
+// rules to name the line of every error.
+struct ScannedLine {
+  enum class Kind { Section, Option, Bad };
+  Kind kind = Kind::Bad;
+  int number = 0;
+  std::string section;  // Section: its name; Option: the section it is in ("" before any)
+  std::string key;      // Option only
+  std::string text;     // the stripped line (for messages)
+};
+
+std::vector<ScannedLine> scanLines(const std::string& text) {
+  std::vector<ScannedLine> out;
+  std::istringstream in(text);
+  std::string raw;
+  std::string section;
+  int number = 0;
+  while (std::getline(in, raw)) {
+    ++number;
+    size_t hash = raw.find('#');
+    std::string s = trimWs(hash == std::string::npos ? std::string_view(raw)
+                                                     : std::string_view(raw).substr(0, hash));
+    if (s.empty()) continue;
+    ScannedLine line;
+    line.number = number;
+    line.text = s;
+    if (s.front() == '[' && s.back() == ']') {
+      line.kind = ScannedLine::Kind::Section;
+      section = s.size() >= 2 ? s.substr(1, s.size() - 2) : std::string();
+      line.section = section;
+    } else if (size_t eq = s.find('='); eq != std::string::npos) {
+      line.kind = ScannedLine::Kind::Option;
+      line.section = section;
+      line.key = trimWs(std::string_view(s).substr(0, eq));
+    } else {
+      line.kind = ScannedLine::Kind::Bad;
+    }
+    out.push_back(std::move(line));
+  }
+  return out;
+}
+
+// Builds messages of the shape `FILE:LINE: SECTION: what (expected ...)`.
+class Reporter {
+ public:
+  explicit Reporter(std::string path) : path_(path.empty() ? "<cluster file>" : std::move(path)) {}
+
+  [[noreturn]] void fail(int line, const std::string& section, const std::string& what) const {
+    std::string msg = path_;
+    if (line > 0) msg += ":" + std::to_string(line);
+    msg += ": ";
+    if (!section.empty()) msg += section + ": ";
+    msg += what;
+    throw ConfigError(msg);
+  }
+
+ private:
+  std::string path_;
+};
+
+struct Value {
+  std::string text;
+  int line = 0;
+};
+
+struct Section {
+  int line = 0;
+  std::map<std::string, Value> values;  // key -> value
+};
+
+std::string inQuotes(const std::string& s) { return "'" + s + "'"; }
+
+uint32_t parseMs(const Reporter& rep, const std::string& key, const Value& v, uint32_t min,
+                 uint32_t max) {
+  auto n = parseUnsigned<uint32_t>(v.text);
+  if (!n || *n < min || *n > max) {
+    rep.fail(v.line, "cluster",
+             "bad " + key + " " + inQuotes(v.text) + " (expected milliseconds, an integer in " +
+                 std::to_string(min) + ".." + std::to_string(max) + ")");
+  }
+  return *n;
+}
+
+// Splits host:port; the port must be 1..65535.
+bool splitAddress(const std::string& text, std::string& host, uint16_t& port) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  host = text.substr(0, colon);
+  if (host.find_first_of(" \t:") != std::string::npos) return false;
+  auto p = parseUnsigned<uint32_t>(std::string_view(text).substr(colon + 1));
+  if (!p || *p == 0 || *p > 65535) return false;
+  port = static_cast<uint16_t>(*p);
+  return true;
+}
+
+std::string nodeNames(const std::vector<const NodeInfo*>& nodes) {
+  std::string out;
+  for (const NodeInfo* n : nodes) {
+    if (!out.empty()) out += ", ";
+    out += n->name;
+  }
+  return out.empty() ? "none" : out;
+}
+
+}  // namespace
+
+std::optional<NodeId> idForName(const std::string& name) {
+  auto role = roleForName(name);
+  if (!role) return std::nullopt;
+  // roleForName checked the number: 1..kMaxNodeNumber, no leading zero.
+  NodeId n = *parseUnsigned<NodeId>(std::string_view(name).substr(1));
+  switch (*role) {
+    case Role::Coordinator:
+      return n;
+    case Role::Participant:
+      return kParticipantIdBase + n;
+    case Role::Acceptor:
+      return kAcceptorIdBase + n;
+  }
+  return std::nullopt;
+}
+
+std::optional<Role> roleForName(const std::string& name) {
+  if (name.size() < 2) return std::nullopt;
+  std::string_view digits = std::string_view(name).substr(1);
+  if (digits.front() == '0') return std::nullopt;  // one spelling per id
+  auto n = parseUnsigned<uint32_t>(digits);
+  if (!n || *n < 1 || *n > static_cast<uint32_t>(kMaxNodeNumber)) return std::nullopt;
+  switch (name.front()) {
+    case 'c':
+      return Role::Coordinator;
+    case 'p':
+      return Role::Participant;
+    case 'a':
+      return Role::Acceptor;
+    default:
+      return std::nullopt;
+  }
+}
+
+std::string nameForId(NodeId id) {
+  const auto max = static_cast<NodeId>(kMaxNodeNumber);
+  if (isClientId(id)) return "client-" + std::to_string(id & 0x7fffffffu);
+  if (id >= 1 && id <= max) return "c" + std::to_string(id);
+  if (id > kParticipantIdBase && id <= kParticipantIdBase + max) {
+    return "p" + std::to_string(id - kParticipantIdBase);
+  }
+  if (id > kAcceptorIdBase && id <= kAcceptorIdBase + max) {
+    return "a" + std::to_string(id - kAcceptorIdBase);
+  }
+  return "node-" + std::to_string(id);
+}
+
+const NodeInfo* ClusterConfig::byName(const std::string& name) const {
+  for (const auto& n : nodes) {
+    if (n.name == name) return &n;
+  }
+  return nullptr;
+}
+
+const NodeInfo* ClusterConfig::byId(NodeId id) const {
+  for (const auto& n : nodes) {
+    if (n.id == id) return &n;
+  }
+  return nullptr;
+}
+
+std::vector<const NodeInfo*> ClusterConfig::withRole(Role r) const {
+  std::vector<const NodeInfo*> out;
+  for (const auto& n : nodes) {
+    if (n.role == r) out.push_back(&n);
+  }
+  return out;
+}
+
+CoreConfig ClusterConfig::coreConfig() const {
+  PC_ASSERT(tickMs > 0, tickMs);
+  auto ticks = [this](uint32_t ms) -> uint64_t { return std::max<uint64_t>(1, ms / tickMs); };
+  CoreConfig c;
+  c.protocol = protocol;
+  c.fanOut = fanOut;
+  c.f = f;
+  for (const NodeInfo* n : withRole(Role::Acceptor)) c.acceptors.push_back(n->id);
+  for (const NodeInfo* n : withRole(Role::Coordinator)) c.coordinators.push_back(n->id);
+  std::sort(c.acceptors.begin(), c.acceptors.end());
+  std::sort(c.coordinators.begin(), c.coordinators.end());
+  c.recoveryTimeoutTicks = ticks(recoveryTimeoutMs);
+  c.leaderTimeoutTicks = ticks(leaderTimeoutMs);
+  // Jitter spreads recovering participants apart; retries back off by a fraction of the
+  // timeout, so both scale with it rather than staying at the core's tick defaults.
+  c.recoveryJitterTicks = std::max<uint64_t>(1, c.recoveryTimeoutTicks / 2);
+  c.ballotRetryTicks = std::max<uint64_t>(1, c.recoveryTimeoutTicks / 3);
+  PC_ASSERT(c.recoveryTimeoutTicks >= 1 && c.leaderTimeoutTicks >= 1, c.recoveryTimeoutTicks,
+            c.leaderTimeoutTicks);
+  return c;
+}
+
+std::string ClusterConfig::dir() const {
+  if (path.empty()) return ".";
+  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  return parent.empty() ? std::string(".") : parent.string();
+}
+
+std::string ClusterConfig::dataDirOf(const NodeInfo& n) const {
+  std::filesystem::path data(n.dataDir.empty() ? n.name : n.dataDir);
+  if (data.is_absolute()) return data.string();
+  return (std::filesystem::path(dir()) / data).lexically_normal().string();
+}
+
+std::string ClusterConfig::render() const {
+  // Values must survive Boost's reader unchanged: no comment sign, no line break, no
+  // surrounding whitespace. Every config we render was built by us or parsed by us.
+  auto checkValue = [](const std::string& v) {
+    PC_ASSERT(!v.empty() && v.find_first_of("#\r\n") == std::string::npos && trimWs(v) == v, v);
+    return v;
+  };
+  auto pad = [](std::string s) {
+    if (s.size() < 30) s += std::string(30 - s.size(), ' ');
+    return s;
+  };
+  std::ostringstream out;
+  out << "# pcommit cluster file (DESIGN.md §4). Every node reads it at start\n"
+         "# (`pcommit serve --config FILE --node ID`), and so do clients.\n"
+         "# Node ids: c<N> coordinators, p<N> participants, a<N> acceptors.\n\n";
+  out << "[cluster]\n";
+  out << pad(std::string("protocol = ") + pc::toString(protocol))
+      << "# 2pc | paxos-classic | paxos | paxos-direct\n";
+  out << pad("f = " + std::to_string(f)) << "# tolerated acceptor failures; 2f+1 acceptors\n";
+  out << pad(std::string("fanout = ") + pc::toString(fanOut))
+      << "# all | quorum: a vote goes to every acceptor, or f+1 first\n";
+  out << pad("tick-ms = " + std::to_string(tickMs)) << "# one logical tick of the core\n";
+  out << pad("recovery-timeout-ms = " + std::to_string(recoveryTimeoutMs))
+      << "# prepared, no outcome -> recovery (Paxos) / ask (2PC)\n";
+  out << pad("leader-timeout-ms = " + std::to_string(leaderTimeoutMs))
+      << "# leader with no decision -> recovery\n";
+  for (const auto& n : nodes) {
+    out << "\n[node." << checkValue(n.name) << "]\n";
+    out << "role = " << toString(n.role) << "\n";
+    out << "address = " << checkValue(n.host) << ":" << n.port << "\n";
+    out << pad("data = " + checkValue(n.dataDir.empty() ? n.name : n.dataDir))
+        << "# relative to this file's folder\n";
+  }
+  return out.str();
+}
+
+ClusterConfig loadClusterFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw ConfigError(
+        path + ": cannot read the cluster file (" +
+        (std::filesystem::exists(path) ? "permission denied or not a file" : "no such file") + ")");
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw ConfigError(path + ": read error");
+  return parseClusterText(text.str(), path);
+}
+
+ClusterConfig parseClusterText(const std::string& text, const std::string& pathForMessages) {
+  const Reporter rep(pathForMessages);
+  const std::vector<ScannedLine> lines = scanLines(text);
+
+  // Pass 1 (our scan): syntax and section names, before Boost sees the text.
+  std::map<std::string, Section> sections;  // "cluster", "node.p1", ...
+  std::vector<const ScannedLine*> optionLines;
+  for (const auto& line : lines) {
+    switch (line.kind) {
+      case ScannedLine::Kind::Bad:
+        rep.fail(line.number, "",
+                 "cannot parse " + inQuotes(line.text) +
+                     " (expected '[section]', 'key = value' or a # comment)");
+      case ScannedLine::Kind::Section: {
+        const std::string& name = line.section;
+        if (name.rfind("node.", 0) == 0) {
+          std::string node = name.substr(5);
+          if (!roleForName(node)) {
+            rep.fail(line.number, "",
+                     "bad node name " + inQuotes(node) + " in [" + name +
+                         "] (expected c<N>, p<N> or a<N> with N in 1.." +
+                         std::to_string(kMaxNodeNumber) + ", no leading zero)");
+          }
+        } else if (name != "cluster") {
+          rep.fail(line.number, "",
+                   "unknown section [" + name + "] (expected [cluster] or [node.NAME])");
+        }
+        auto [it, inserted] = sections.try_emplace(name);
+        if (!inserted) {
+          rep.fail(line.number, "",
+                   "section [" + name + "] appears twice (first at line " +
+                       std::to_string(it->second.line) + ")");
+        }
+        it->second.line = line.number;
+        break;
+      }
+      case ScannedLine::Kind::Option:
+        if (line.section.empty()) {
+          rep.fail(line.number, "",
+                   "key " + inQuotes(line.key) +
+                       " is outside any section (expected it under [cluster] or [node.NAME])");
+        }
+        if (line.key.empty()) {
+          rep.fail(line.number, line.section,
+                   "missing key name before '=' in " + inQuotes(line.text));
+        }
+        optionLines.push_back(&line);
+        break;
+    }
+  }
+
+  // Pass 2 (Boost): the values. Every key is unregistered here, and checked by us below.
+  po::parsed_options parsed(nullptr);
+  try {
+    std::istringstream in(text);
+    parsed = po::parse_config_file(in, po::options_description(), /*allow_unregistered=*/true);
+  } catch (const po::error& e) {
+    rep.fail(0, "", e.what());
+  }
+  if (parsed.options.size() != optionLines.size()) {
+    rep.fail(0, "",
+             "internal: read " + std::to_string(parsed.options.size()) + " keys, expected " +
+                 std::to_string(optionLines.size()));
+  }
+  for (size_t i = 0; i < parsed.options.size(); ++i) {
+    const po::option& opt = parsed.options[i];
+    const ScannedLine& line = *optionLines[i];
+    if (opt.string_key != line.section + "." + line.key || opt.value.size() != 1) {
+      rep.fail(line.number, line.section, "internal: cannot read key " + inQuotes(line.key));
+    }
+    Section& sec = sections[line.section];
+    const bool isCluster = line.section == "cluster";
+    if (isCluster ? !isOneOf(kClusterKeys, line.key) : !isOneOf(kNodeKeys, line.key)) {
+      rep.fail(line.number, line.section,
+               "unknown key " + inQuotes(line.key) + " (expected " +
+                   (isCluster ? joinKeys(kClusterKeys) : joinKeys(kNodeKeys)) + ")");
+    }
+    auto [it, inserted] = sec.values.try_emplace(line.key, Value{opt.value[0], line.number});
+    if (!inserted) {
+      rep.fail(line.number, line.section,
+               "key " + inQuotes(line.key) + " given twice (first at line " +
+                   std::to_string(it->second.line) + ")");
+    }
+    if (opt.value[0].empty()) {
+      rep.fail(line.number, line.section, "empty value for key " + inQuotes(line.key));
+    }
+  }
+
+  // Pass 3: meanings.
+  ClusterConfig config;
+  config.path = pathForMessages;
+  const Section* cluster = nullptr;
+  if (auto it = sections.find("cluster"); it != sections.end()) cluster = &it->second;
+  auto clusterValue = [&](const char* key) -> const Value* {
+    if (!cluster) return nullptr;
+    auto it = cluster->values.find(key);
+    return it == cluster->values.end() ? nullptr : &it->second;
+  };
+  if (const Value* v = clusterValue("protocol")) {
+    auto p = parseProtocol(v->text);
+    if (!p) {
+      rep.fail(v->line, "cluster",
+               "bad protocol " + inQuotes(v->text) +
+                   " (expected 2pc, paxos-classic, paxos or paxos-direct)");
+    }
+    config.protocol = *p;
+  }
+  if (const Value* v = clusterValue("f")) {
+    auto n = parseUnsigned<uint32_t>(v->text);
+    if (!n || *n > static_cast<uint32_t>(kMaxF)) {
+      rep.fail(v->line, "cluster",
+               "bad f " + inQuotes(v->text) + " (expected an integer in 0.." +
+                   std::to_string(kMaxF) + ")");
+    }
+    config.f = static_cast<int>(*n);
+  }
+  if (const Value* v = clusterValue("fanout")) {
+    auto fo = parseFanOut(v->text);
+    if (!fo)
+      rep.fail(v->line, "cluster", "bad fanout " + inQuotes(v->text) + " (expected all or quorum)");
+    config.fanOut = *fo;
+  }
+  if (const Value* v = clusterValue("tick-ms")) {
+    config.tickMs = parseMs(rep, "tick-ms", *v, 1, kMaxTickMs);
+  }
+  if (const Value* v = clusterValue("recovery-timeout-ms")) {
+    config.recoveryTimeoutMs =
+        parseMs(rep, "recovery-timeout-ms", *v, config.tickMs, kMaxTimeoutMs);
+  } else if (config.recoveryTimeoutMs < config.tickMs) {
+    rep.fail(cluster ? cluster->line : 0, "cluster",
+             "recovery-timeout-ms (default " + std::to_string(config.recoveryTimeoutMs) +
+                 ") is shorter than tick-ms (expected recovery-timeout-ms >= tick-ms)");
+  }
+  if (const Value* v = clusterValue("leader-timeout-ms")) {
+    config.leaderTimeoutMs = parseMs(rep, "leader-timeout-ms", *v, config.tickMs, kMaxTimeoutMs);
+  } else if (config.leaderTimeoutMs < config.tickMs) {
+    rep.fail(cluster ? cluster->line : 0, "cluster",
+             "leader-timeout-ms (default " + std::to_string(config.leaderTimeoutMs) +
+                 ") is shorter than tick-ms (expected leader-timeout-ms >= tick-ms)");
+  }
+
+  std::map<std::string, std::pair<std::string, int>> addressOwner;  // address -> node, line
+  std::map<std::string, std::pair<std::string, int>> dataOwner;     // data dir -> node, line
+  // Nodes in file order, so a clash is reported at the later of its two lines.
+  std::vector<std::pair<const std::string*, const Section*>> nodeSections;
+  for (const auto& [name, sec] : sections) {
+    if (name != "cluster") nodeSections.emplace_back(&name, &sec);
+  }
+  std::sort(nodeSections.begin(), nodeSections.end(),
+            [](const auto& a, const auto& b) { return a.second->line < b.second->line; });
+  for (const auto& [namePtr, secPtr] : nodeSections) {
+    const std::string& sectionName = *namePtr;
+    const Section& sec = *secPtr;
+    NodeInfo n;
+    n.name = sectionName.substr(5);
+    n.id = *idForName(n.name);
+    const Role nameRole = *roleForName(n.name);
+    auto need = [&](const char* key, const char* example) -> const Value& {
+      auto it = sec.values.find(key);
+      if (it == sec.values.end()) {
+        rep.fail(
+            sec.line, sectionName,
+            std::string("missing key '") + key + "' (expected e.g. " + key + " = " + example + ")");
+      }
+      return it->second;
+    };
+    const Value& role = need("role", toString(nameRole));
+    auto r = parseRole(role.text);
+    if (!r) {
+      rep.fail(
+          role.line, sectionName,
+          "bad role " + inQuotes(role.text) + " (expected coordinator, participant or acceptor)");
+    }
+    if (*r != nameRole) {
+      rep.fail(role.line, sectionName,
+               "role " + inQuotes(role.text) + " does not match the name (expected role = " +
+                   toString(nameRole) + " for " + n.name + ")");
+    }
+    n.role = *r;
+    const Value& address = need("address", "127.0.0.1:7100");
+    if (!splitAddress(address.text, n.host, n.port)) {
+      rep.fail(address.line, sectionName,
+               "bad address " + inQuotes(address.text) + " (expected HOST:PORT, PORT in 1..65535)");
+    }
+    std::string canonical = n.address();
+    auto [owner, freshAddress] = addressOwner.try_emplace(canonical, n.name, address.line);
+    if (!freshAddress) {
+      rep.fail(address.line, sectionName,
+               "address " + canonical + " is already used by node." + owner->second.first +
+                   " (line " + std::to_string(owner->second.second) +
+                   "; expected one address per node)");
+    }
+    n.dataDir = n.name;
+    int dataLine = sec.line;
+    if (auto it = sec.values.find("data"); it != sec.values.end()) {
+      n.dataDir = it->second.text;
+      dataLine = it->second.line;
+    }
+    std::string resolved = config.dataDirOf(n);
+    auto [dataIt, freshData] = dataOwner.try_emplace(resolved, n.name, dataLine);
+    if (!freshData) {
+      rep.fail(dataLine, sectionName,
+               "data directory " + inQuotes(n.dataDir) + " is already used by node." +
+                   dataIt->second.first + " (line " + std::to_string(dataIt->second.second) +
+                   "; expected one data directory per node)");
+    }
+    config.nodes.push_back(std::move(n));
+  }
+  std::sort(config.nodes.begin(), config.nodes.end(),
+            [](const NodeInfo& a, const NodeInfo& b) { return a.id < b.id; });
+
+  // Whole-cluster rules. Their line is the key that sets the rule, where there is one.
+  const int clusterLine = cluster ? cluster->line : 0;
+  const auto participants = config.withRole(Role::Participant);
+  const auto acceptors = config.withRole(Role::Acceptor);
+  const auto coordinators = config.withRole(Role::Coordinator);
+  if (participants.empty()) {
+    rep.fail(clusterLine, "", "no participant (expected at least one [node.p<N>] section)");
+  }
+  const size_t wantAcceptors = 2 * static_cast<size_t>(config.f) + 1;
+  // 2PC does not use acceptors; a 2PC cluster may have none, or the same 2f+1 as Paxos
+  // (so one cluster file serves both sides of a benchmark).
+  const bool acceptorsOptional = config.protocol == Protocol::TwoPC && acceptors.empty();
+  if (acceptors.size() != wantAcceptors && !acceptorsOptional) {
+    const Value* fv = clusterValue("f");
+    rep.fail(fv ? fv->line : clusterLine, fv ? "cluster" : "",
+             "f = " + std::to_string(config.f) + " needs 2f+1 = " + std::to_string(wantAcceptors) +
+                 " acceptors, found " + std::to_string(acceptors.size()) + " (" +
+                 nodeNames(acceptors) + "; expected [node.a1] .. [node.a" +
+                 std::to_string(wantAcceptors) + "])");
+  }
+  if (coordinators.empty() && config.protocol != Protocol::PaxosDirect) {
+    const Value* pv = clusterValue("protocol");
+    rep.fail(pv ? pv->line : clusterLine, pv ? "cluster" : "",
+             std::string("protocol ") + pc::toString(config.protocol) +
+                 " needs a coordinator (expected at least one [node.c<N>] section)");
+  }
+  return config;
+}
+
+}  // namespace pc::runtime

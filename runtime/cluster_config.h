@@ -1,0 +1,101 @@
+// The cluster file (DESIGN.md §4): every node, its role and address, the protocol mode,
+// F and timing. INI style, read with Boost.Program_options:
+//
+//   # written by `pcommit cluster start`
+//   [cluster]
+//   protocol = paxos            # 2pc | paxos-classic | paxos | paxos-direct
+//   f = 1                       # acceptors must number 2f+1
+//   fanout = all                # all | quorum
+//   tick-ms = 5                 # one logical tick of the core
+//   recovery-timeout-ms = 1000  # prepared with no outcome -> recovery (Paxos) / ask (2PC)
+//   leader-timeout-ms = 1500
+//
+//   [node.c1]
+//   role = coordinator
+//   address = 127.0.0.1:7100
+//   data = c1                   # data directory, relative to the cluster file's folder
+//
+//   [node.p1]
+//   role = participant
+//   ...
+//
+// Node names are c<N> (coordinator), p<N> (participant), a<N> (acceptor), N >= 1. Their
+// protocol ids: c<N> = N, p<N> = 1000 + N, a<N> = 2000 + N (stable, so logs and records
+// read the same everywhere). Client ids have the high bit set.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "paxos_commit/config.h"
+
+namespace pc::runtime {
+
+enum class Role { Coordinator, Participant, Acceptor };
+const char* toString(Role r);  // coordinator | participant | acceptor
+std::optional<Role> parseRole(std::string_view s);
+
+// Bounds the cluster file checks (bad values are refused, never clamped).
+inline constexpr int kMaxF = 15;              // at most 31 acceptors
+inline constexpr int kMaxNodeNumber = 999;    // c999, p999, a999
+inline constexpr uint32_t kMaxTickMs = 1000;  // one tick at most a second
+inline constexpr uint32_t kMaxTimeoutMs = 3600 * 1000;
+
+struct NodeInfo {
+  std::string name;  // c1, p2, a3
+  NodeId id = kNoNode;
+  Role role = Role::Acceptor;
+  std::string host;  // 127.0.0.1
+  uint16_t port = 0;
+  std::string dataDir;  // absolute, or relative to the cluster file's folder as written
+  std::string address() const { return host + ":" + std::to_string(port); }
+};
+
+struct ClusterConfig {
+  std::string path;  // the file it was read from (empty if built in memory)
+  Protocol protocol = Protocol::Paxos;
+  int f = 1;
+  FanOut fanOut = FanOut::All;
+  uint32_t tickMs = 5;
+  uint32_t recoveryTimeoutMs = 1000;
+  uint32_t leaderTimeoutMs = 1500;
+  std::vector<NodeInfo> nodes;  // sorted by id
+
+  const NodeInfo* byName(const std::string& name) const;
+  const NodeInfo* byId(NodeId id) const;
+  std::vector<const NodeInfo*> withRole(Role r) const;
+  // The core's configuration (ticks derived from the millisecond settings).
+  CoreConfig coreConfig() const;
+  // The data directory of a node, resolved against the cluster file's folder.
+  std::string dataDirOf(const NodeInfo& n) const;
+  // The folder of the cluster file ("." when path has none or is empty).
+  std::string dir() const;
+  // Renders the file (cluster start writes it; reading it back gives the same config).
+  std::string render() const;
+};
+
+// A bad cluster file or option: what() names the file, the line or option, and the fix.
+// The CLI prints it and exits 64.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Parses and validates: known keys only, every node has role and address, names match
+// roles, unique names and addresses, ports in range, 2f+1 acceptors, at least one
+// participant, a coordinator unless protocol is paxos-direct (and for 2pc). Throws
+// ConfigError.
+ClusterConfig loadClusterFile(const std::string& path);
+ClusterConfig parseClusterText(const std::string& text, const std::string& pathForMessages);
+
+// Node name <-> id (c3 <-> 3, p2 <-> 1002, a1 <-> 2001); nullopt if malformed.
+std::optional<NodeId> idForName(const std::string& name);
+std::optional<Role> roleForName(const std::string& name);
+std::string nameForId(NodeId id);
+inline bool isClientId(NodeId id) { return (id & 0x80000000u) != 0; }
+
+}  // namespace pc::runtime

@@ -1,0 +1,330 @@
+#include "runtime/node_host.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <sstream>
+
+#include "paxos_commit/acceptor.h"
+#include "paxos_commit/assert.h"
+#include "paxos_commit/coordinator.h"
+#include "paxos_commit/participant.h"
+
+namespace pc::runtime {
+
+namespace {
+
+uint64_t monotonicMs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
+bool isBallotZeroVote(const Message& m) {
+  if (std::holds_alternative<VoteMsg>(m)) return true;
+  if (const auto* a = std::get_if<Phase2a>(&m)) {
+    return !a->votes.empty() && a->votes.front().ballot.isZero();
+  }
+  return false;
+}
+
+}  // namespace
+
+class NodeHost::Errors : public kj::TaskSet::ErrorHandler {
+ public:
+  explicit Errors(const NodeHost& h) : h_(h) {}
+  void taskFailed(kj::Exception&& e) override {
+    h_.log(std::string("task failed: ") + e.getDescription().cStr());
+  }
+
+ private:
+  const NodeHost& h_;
+};
+
+NodeHost::NodeHost(kj::AsyncIoContext& io, const ClusterConfig& cluster, const NodeInfo& me,
+                   storage::Env& env, Failpoints& failpoints, uint64_t seed, LogFn log)
+    : io_(io),
+      cluster_(cluster),
+      me_(me),
+      coreCfg_(cluster.coreConfig()),
+      env_(env),
+      fp_(failpoints),
+      seed_(seed),
+      log_(std::move(log)),
+      startMs_(monotonicMs()),
+      errors_(std::make_unique<Errors>(*this)),
+      tasks_(std::make_unique<kj::TaskSet>(*errors_)) {}
+
+NodeHost::~NodeHost() = default;
+
+void NodeHost::log(const std::string& line) const {
+  if (log_) log_(line);
+}
+
+kj::Promise<void> NodeHost::run() {
+  Recovered rec = env_.load();
+  switch (me_.role) {
+    case Role::Participant:
+      engine_ = std::make_unique<kv::KvEngine>(env_.reader());
+      core_ = std::make_unique<Participant>(me_.id, coreCfg_, *engine_, seed_, rec);
+      break;
+    case Role::Acceptor:
+      core_ = std::make_unique<Acceptor>(me_.id, coreCfg_, rec);
+      break;
+    case Role::Coordinator:
+      if (coreCfg_.protocol == Protocol::TwoPC) {
+        core_ = std::make_unique<TwoPcCoordinator>(me_.id, coreCfg_, rec);
+      } else {
+        core_ = std::make_unique<PaxosCoordinator>(me_.id, coreCfg_, seed_, rec);
+      }
+      break;
+  }
+  size_t inDoubt = 0;
+  for (const auto& p : rec.participantTxns) inDoubt += p.state == ParticipantState::Prepared;
+  log("recovered from " + env_.dir() + ": " + std::to_string(rec.participantTxns.size()) +
+      " participant records (" + std::to_string(inDoubt) + " in doubt), " +
+      std::to_string(rec.acceptorTxns.size()) + " acceptor records, " +
+      std::to_string(rec.decisions.size()) + " decisions, leader round " +
+      std::to_string(rec.leaderRound));
+
+  storage_ = std::make_unique<storage::StorageThread>(env_);
+  durableObserver_ = std::make_unique<kj::UnixEventPort::FdObserver>(
+      io_.unixEventPort, storage_->eventFd(), kj::UnixEventPort::FdObserver::OBSERVE_READ);
+
+  rpc::TransportOptions topts;
+  topts.self = me_.id;
+  for (const auto& n : cluster_.nodes) {
+    if (n.id != me_.id) topts.peers[n.id] = rpc::PeerAddress{n.host, n.port};
+  }
+  transport_ = std::make_unique<rpc::Transport>(
+      io_, topts, [this](NodeId from, Message&& m) { onInbound(from, std::move(m)); },
+      [this](const std::string& l) { log(l); });
+  transport_->setStatusFn([this](wire::NodeStatus::Builder b) { fillStatus(b); });
+  if (engine_) {
+    transport_->setGetFn([this](const std::string& key, wire::Versioned::Builder b) {
+      kv::Versioned v = engine_->read(key);
+      b.setFound(v.value.has_value());
+      b.setVersion(v.version);
+      if (v.value) {
+        b.setValue(capnp::Data::Reader(reinterpret_cast<const kj::byte*>(v.value->data()),
+                                       v.value->size()));
+      }
+    });
+  }
+  auto listening = transport_->listen(me_.host, me_.port);
+  log("ready: " + me_.name + " (" + toString(me_.role) + ", " + toString(coreCfg_.protocol) +
+      ") listening on " + me_.address());
+  return listening.exclusiveJoin(watchDurable()).exclusiveJoin(tickLoop());
+}
+
+kj::Promise<void> NodeHost::tickLoop() {
+  return io_.provider->getTimer()
+      .afterDelay(cluster_.tickMs * kj::MILLISECONDS)
+      .then([this]() {
+        handle(core_->onTick());
+        return tickLoop();
+      });
+}
+
+kj::Promise<void> NodeHost::watchDurable() {
+  return durableObserver_->whenBecomesReadable().then([this]() {
+    onDurable(storage_->pollDurable());
+    return watchDurable();
+  });
+}
+
+void NodeHost::onInbound(NodeId from, Message&& msg) {
+  uint64_t before = core_->rejected();
+  const char* name = messageName(msg);
+  handle(core_->onMessage(Envelope{from, me_.id, std::move(msg)}));
+  if (core_->rejected() > before && rejectedLogged_ < 100) {
+    ++rejectedLogged_;  // bounded: a misbehaving peer cannot flood the log
+    log(std::string("rejected ") + name + " from node " + std::to_string(from));
+  }
+}
+
+void NodeHost::handle(Output&& out) {
+  storage::Seq tag = lastSeq_;
+  if (!out.persist.empty()) {
+    // Failpoints around the write, named after the protocol step they interrupt.
+    for (const auto& r : out.persist) {
+      if (std::holds_alternative<AcceptorTxnRecord>(r)) fp_.hit("acceptor.before_persist");
+    }
+    tag = lastSeq_ + 1;
+    for (const auto& r : out.persist) {
+      if (std::holds_alternative<AcceptorTxnRecord>(r)) {
+        afterPersist_.emplace_back(tag, "acceptor.after_persist_before_reply");
+      } else if (const auto* p = std::get_if<ParticipantTxnRecord>(&r)) {
+        if (p->state == ParticipantState::Prepared) {
+          afterPersist_.emplace_back(tag, "participant.after_prepare_persisted");
+        } else if (p->state == ParticipantState::Committed || p->state == ParticipantState::Aborted) {
+          afterPersist_.emplace_back(tag, "participant.after_outcome_persisted");
+          if (p->state == ParticipantState::Committed) kvDurable_.emplace_back(tag, p->txn);
+        }
+      } else if (const auto* d = std::get_if<DecisionRecord>(&r); d && !d->done) {
+        afterPersist_.emplace_back(tag, "coordinator.after_decision_persisted");
+      }
+    }
+    submit(std::move(out.persist));
+  }
+  for (const auto& ev : out.recoveriesStarted) {
+    if (recovering_.size() < 10000) recovering_.insert(ev.txn);
+    std::ostringstream os;
+    os << "recovery started: txn " << ev.txn << " at ballot " << ev.ballot;
+    log(os.str());
+  }
+  for (const auto& l : out.learned) {
+    if (recovering_.erase(l.txn) != 0) {
+      log("recovery finished: txn " + l.txn.toString() + " " + toString(l.outcome));
+    }
+  }
+  for (auto& e : out.send) route(tag, std::move(e));
+}
+
+void NodeHost::submit(std::vector<Record>&& batch) {
+  ++lastSeq_;
+  if (overflow_.empty()) {
+    if (auto seq = storage_->trySubmit(std::move(batch))) {
+      PC_ASSERT(*seq == lastSeq_, *seq, lastSeq_);
+      return;
+    }
+  }
+  // The storage queue is full: keep the batch here (in order) and stop nothing else; it
+  // goes in as soon as a group completes. Its sends wait for it like any other.
+  overflow_.push_back(std::move(batch));
+}
+
+void NodeHost::route(storage::Seq tag, Envelope&& e) {
+  if (e.to == me_.id) {
+    // To ourselves (a client-as-leader host, or a participant's recovery leader): through
+    // the event loop, never re-entrantly, and still after the records it depends on.
+    if (tag > durableSeq_) {
+      outbox_.push_back(Pending{tag, std::move(e)});
+      return;
+    }
+    tasks_->add(kj::evalLater([this, env = std::move(e)]() mutable {
+      handle(core_->onMessage(env));
+    }));
+    return;
+  }
+  if (tag > durableSeq_) {
+    outbox_.push_back(Pending{tag, std::move(e)});
+    return;
+  }
+  transmit(std::move(e));
+}
+
+void NodeHost::transmit(Envelope&& e) {
+  if (e.to == me_.id) {
+    tasks_->add(kj::evalLater([this, env = std::move(e)]() mutable {
+      handle(core_->onMessage(env));
+    }));
+    return;
+  }
+  std::function<void()> onDelivered;
+  if (const auto* p = std::get_if<Prepare>(&e.msg); p && me_.role == Role::Coordinator) {
+    // coordinator.after_prepare_sent fires once every participant has received its prepare.
+    TxnId txn = p->txn;
+    preparesInFlight_[txn] += 1;
+    onDelivered = [this, txn]() {
+      auto it = preparesInFlight_.find(txn);
+      if (it == preparesInFlight_.end()) return;
+      if (--it->second == 0) {
+        preparesInFlight_.erase(it);
+        fp_.hit("coordinator.after_prepare_sent");
+      }
+    };
+  } else if (me_.role == Role::Participant && isBallotZeroVote(e.msg)) {
+    onDelivered = [this]() { fp_.hit("participant.after_vote_sent"); };
+  } else if (std::holds_alternative<CommitReply>(e.msg)) {
+    fp_.hit("coordinator.before_reply");
+  }
+  transport_->send(e.to, std::move(e.msg), std::move(onDelivered));
+}
+
+void NodeHost::onDurable(storage::Seq seq) {
+  if (seq <= durableSeq_) return;
+  durableSeq_ = seq;
+  // A failpoint "after persist" fires after the write and before any reply leaves.
+  while (!afterPersist_.empty() && afterPersist_.front().first <= seq) {
+    fp_.hit(afterPersist_.front().second);
+    afterPersist_.pop_front();
+  }
+  while (!kvDurable_.empty() && kvDurable_.front().first <= seq) {
+    engine_->forgetDurable(kvDurable_.front().second);
+    kvDurable_.pop_front();
+  }
+  while (!outbox_.empty() && outbox_.front().seq <= seq) {
+    transmit(std::move(outbox_.front().env));
+    outbox_.pop_front();
+  }
+  while (!overflow_.empty()) {
+    auto seqOk = storage_->trySubmit(std::move(overflow_.front()));
+    if (!seqOk) break;
+    overflow_.pop_front();
+  }
+}
+
+void NodeHost::fillStatus(wire::NodeStatus::Builder b) {
+  b.setNodeId(me_.id);
+  b.setName(me_.name);
+  b.setRole(toString(me_.role));
+  b.setProtocol(toString(coreCfg_.protocol));
+  b.setPid(static_cast<uint32_t>(::getpid()));
+  b.setUptimeMs(monotonicMs() - startMs_);
+  if (const auto* p = dynamic_cast<const Participant*>(core_.get())) {
+    auto list = p->inDoubt();
+    auto ib = b.initInDoubt(static_cast<unsigned>(list.size()));
+    for (unsigned i = 0; i < list.size(); ++i) {
+      rpc::setTxn(ib[i].initTxn(), list[i].txn);
+      ib[i].setAgeMs((core_->now() - list[i].sinceTick) * cluster_.tickMs);
+      ib[i].setLeader(list[i].leader);
+      ib[i].setRecovering(list[i].recovering);
+      std::string waiting;
+      if (coreCfg_.protocol == Protocol::TwoPC) {
+        waiting = "the outcome from coordinator " + nameForId(list[i].leader) + " (2PC blocks)";
+      } else if (list[i].recovering) {
+        waiting = "its recovery (phase 1/2 with the acceptors)";
+      } else {
+        waiting = "the acceptors' votes (recovery after its timeout)";
+      }
+      ib[i].setWaitingFor(waiting);
+    }
+  }
+  const auto& tm = transport_->metrics();
+  auto sm = storage_->metrics();
+  std::vector<std::pair<std::string, uint64_t>> counters = {
+      {"messages_sent", tm.messagesSent},
+      {"messages_received", tm.messagesReceived},
+      {"rpc_calls_sent", tm.rpcCallsSent},
+      {"rpc_calls_received", tm.rpcCallsReceived},
+      {"rejected_at_edge", tm.rejected},
+      {"rejected_by_core", core_->rejected()},
+      {"dropped_queue_full", tm.droppedQueue},
+      {"dropped_failed", tm.droppedFailed},
+      {"synced_commits", sm.env.syncedCommits},
+      {"synced_commits_critical", sm.env.criticalCommits},
+      {"synced_commits_background", sm.env.backgroundCommits},
+      {"records_written", sm.env.recordsWritten},
+      {"records_critical", sm.env.criticalRecords},
+      {"storage_pending_records", sm.pendingRecords},
+      {"outbox", outbox_.size()},
+  };
+  // One counter per message kind, in the order of the Message variant.
+  static const char* const kNames[] = {"CommitRequest", "CommitReply", "Prepare", "Vote",
+                                         "Phase1a", "Phase1b", "Phase2a", "Phase2b",
+                                         "Outcome", "Ack", "AckRequest", "OutcomeQuery",
+                                         "OutcomeReply"};
+  static_assert(sizeof(kNames) / sizeof(kNames[0]) == std::variant_size_v<Message>);
+  for (size_t k = 0; k < tm.sentByKind.size(); ++k) {
+    counters.emplace_back(std::string("sent_") + kNames[k], tm.sentByKind[k]);
+  }
+  auto cb = b.initCounters(static_cast<unsigned>(counters.size()));
+  for (unsigned i = 0; i < counters.size(); ++i) {
+    cb[i].setName(counters[i].first);
+    cb[i].setValue(counters[i].second);
+  }
+}
+
+}  // namespace pc::runtime

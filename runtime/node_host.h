@@ -1,0 +1,93 @@
+// NodeHost: runs one node of a cluster -- a coordinator, participant or acceptor core --
+// on a KJ event loop, with its LMDB storage and its Cap'n Proto transport.
+//
+// The driver contract of paxos_commit/output.h, for real:
+//   - the core is called only on the event-loop thread, synchronously;
+//   - an Output's records go to the storage thread as one batch (group commit merges the
+//     batches pending); its sends, and the sends of every later Output, wait until that
+//     batch is durable (FIFO by sequence number), then leave through the transport;
+//   - a message a node sends to itself is delivered through the event loop, never by a
+//     re-entrant call into the core;
+//   - ticks come from a KJ timer every tick-ms.
+// Failpoints (PCOMMIT_FAILPOINTS) fire at the protocol steps named in DESIGN.md §4.
+#pragma once
+
+#include <kj/async-io.h>
+#include <kj/async-unix.h>
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "paxos_commit/kv.h"
+#include "paxos_commit/node.h"
+#include "rpc/transport.h"
+#include "runtime/cluster_config.h"
+#include "runtime/failpoints.h"
+#include "storage/env.h"
+#include "storage/storage_thread.h"
+
+namespace pc::runtime {
+
+using LogFn = std::function<void(const std::string&)>;
+
+class NodeHost {
+ public:
+  // `env` is open for writing and outlives the host. Loads the durable state and builds
+  // the core of `me`'s role from it.
+  NodeHost(kj::AsyncIoContext& io, const ClusterConfig& cluster, const NodeInfo& me,
+           storage::Env& env, Failpoints& failpoints, uint64_t seed, LogFn log);
+  ~NodeHost();
+
+  // Listens on the node's address and runs until the returned promise is dropped.
+  kj::Promise<void> run();
+
+ private:
+  struct Pending {
+    storage::Seq seq;
+    Envelope env;
+  };
+  void handle(Output&& out);
+  void route(storage::Seq tag, Envelope&& e);
+  void transmit(Envelope&& e);
+  void submit(std::vector<Record>&& batch);
+  kj::Promise<void> watchDurable();
+  void onDurable(storage::Seq seq);
+  kj::Promise<void> tickLoop();
+  void onInbound(NodeId from, Message&& msg);
+  void fillStatus(wire::NodeStatus::Builder b);
+  void log(const std::string& line) const;
+
+  kj::AsyncIoContext& io_;
+  const ClusterConfig& cluster_;
+  const NodeInfo me_;
+  CoreConfig coreCfg_;
+  storage::Env& env_;
+  Failpoints& fp_;
+  uint64_t seed_;
+  LogFn log_;
+  std::unique_ptr<kv::KvEngine> engine_;  // participants only
+  std::unique_ptr<Node> core_;
+  std::unique_ptr<storage::StorageThread> storage_;
+  std::unique_ptr<rpc::Transport> transport_;
+  std::unique_ptr<kj::UnixEventPort::FdObserver> durableObserver_;
+
+  storage::Seq lastSeq_ = 0;     // sequence number of the last batch handed to storage
+  storage::Seq durableSeq_ = 0;  // every batch <= this is durable
+  std::deque<std::vector<Record>> overflow_;  // batches waiting for room in the queue
+  std::deque<Pending> outbox_;                // sends waiting for their records
+  std::deque<std::pair<storage::Seq, TxnId>> kvDurable_;     // overlay entries to drop
+  std::deque<std::pair<storage::Seq, std::string>> afterPersist_;  // failpoints to fire
+  std::map<TxnId, size_t> preparesInFlight_;  // coordinator.after_prepare_sent
+  std::set<TxnId> recovering_;                // txns whose recovery we log
+  uint64_t startMs_ = 0;
+  uint64_t rejectedLogged_ = 0;
+  class Errors;
+  std::unique_ptr<Errors> errors_;
+  std::unique_ptr<kj::TaskSet> tasks_;
+};
+
+}  // namespace pc::runtime

@@ -1,0 +1,169 @@
+// Env: the one LMDB environment of a pcommit process, in its data directory.
+//
+// What is stored (one named database per kind; keys of transactions are 16-byte
+// big-endian TxnIds, so LMDB order is TxnId order; values are codec.h encodings):
+//   meta                 "format" -> magic + format version (kFormatVersion)
+//   acceptor             txn -> AcceptorTxnRecord (per instance mbal, bal, val; participants)
+//   acceptor_tombstones  txn -> (empty)       forgotten transactions above the low-water mark
+//   low_water            "acceptor" | "participant" | "decision" -> TxnId
+//   participant          txn -> ParticipantTxnRecord (prepared records, outcomes until acked)
+//   kv_data              kv key -> (version, value)   the built-in KV engine's committed data
+//   kv_locks             txn || index -> kv key       locks of Prepared records (derived)
+//   leader               "round" -> highest ballot round used as a leader
+//   decision             txn -> DecisionRecord        2PC Commit decisions until acked
+//
+// Semantics: writing records gives exactly the image that paxos_commit's applyRecord()
+// gives for the same sequence (load() returns it; its vectors are sorted by TxnId where
+// applyRecord keeps first-insertion order). In addition, when a ParticipantTxnRecord with
+// state Committed is written and the stored record for that txn was not already Committed,
+// its payload's put/del ops are applied to kv_data in the same write transaction (exactly
+// once: versions bump by one per put or del; a deleted key keeps its version).
+//
+// Durability: every write is one LMDB write transaction committed with sync (no
+// MDB_NOSYNC, MDB_NOMETASYNC or MDB_MAPASYNC). When writeGroup() returns, every record
+// given is on disk; a crash at any moment leaves each group entirely present or absent.
+//
+// Errors: opening and load() throw StorageError (see errors.h) with a message naming the
+// path and the cause. While running, an environment failure (a failed commit, EIO, ENOSPC,
+// a corrupted page met by the writer or a reader, the map full at mapSizeMax) calls
+// failStop(): never retried, the process aborts and recovers from disk at restart.
+// MDB_MAP_FULL below mapSizeMax is not a failure: the map doubles and the group is retried.
+//
+// Threads: one writer at a time (writeBatch/writeGroup serialise on a mutex; in a node
+// only the StorageThread writes). read(), load(), forEach*() may run on any thread,
+// concurrently with the writer (read-only LMDB transactions, MDB_NOTLS). No reader may be
+// running when the Env is destroyed.
+#pragma once
+
+#include <lmdb.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "paxos_commit/kv.h"
+#include "paxos_commit/records.h"
+#include "storage/dir_lock.h"
+#include "storage/errors.h"
+
+namespace pc::storage {
+
+inline constexpr uint32_t kFormatVersion = 1;
+
+struct Options {
+  // The map starts at mapSizeStart (or the size already in the file, if larger) and
+  // doubles on MDB_MAP_FULL up to mapSizeMax; a group that does not fit then fail-stops.
+  size_t mapSizeStart = size_t{16} << 20;
+  size_t mapSizeMax = size_t{64} << 30;
+  // Read-only: no pid lock, no writes, safe while the owning node runs (inspect).
+  bool readOnly = false;
+  // Create the data directory (not its parents) if it does not exist.
+  bool createDir = false;
+  // Refuse to open for writing with less free space than this on the data directory's
+  // file system ("full disk"); 0 disables the check.
+  uint64_t minFreeBytes = uint64_t{4} << 20;
+};
+
+// Monotonic counters, readable from any thread.
+struct EnvMetrics {
+  uint64_t syncedCommits = 0;      // LMDB write transactions committed with sync
+  uint64_t criticalCommits = 0;    // ... that held at least one critical record
+  uint64_t backgroundCommits = 0;  // ... that held background records only
+  uint64_t recordsWritten = 0;
+  uint64_t criticalRecords = 0;    // isCriticalRecord()
+  uint64_t backgroundRecords = 0;
+  uint64_t kvOpsApplied = 0;       // put/del ops applied to kv_data
+  uint64_t mapFullRetries = 0;     // groups retried after MDB_MAP_FULL
+  uint64_t mapResizes = 0;
+  uint64_t mapSizeBytes = 0;       // current map size
+};
+
+struct DbStat {
+  std::string name;
+  uint64_t entries = 0;
+};
+
+class Env {
+ public:
+  // Opens (readOnly) or opens-or-initialises the environment in `dir`. Throws
+  // StorageError: DirMissing, NotWritable, DiskFull, InUse (names the holder's pid),
+  // NotPcommit (a non-empty directory without pcommit data, or an LMDB file pcommit did
+  // not write), UnknownFormat, Corrupted (MDB_INVALID, MDB_CORRUPTED, ...), Io.
+  explicit Env(std::string dir, Options options = {});
+  ~Env();
+  Env(const Env&) = delete;
+  Env& operator=(const Env&) = delete;
+
+  // Everything a role needs to recover (vectors sorted by TxnId). Throws StorageError
+  // (Corrupted names the database and key of an undecodable value).
+  Recovered load() const;
+
+  // One synced write transaction holding every record of every batch, in order. Returns
+  // when it is durable. Fail-stops on failure (see above). Precondition: !readOnly.
+  void writeGroup(std::span<const std::vector<Record>> batches);
+  void writeBatch(const std::vector<Record>& records) {
+    writeGroup(std::span<const std::vector<Record>>(&records, 1));
+  }
+
+  // Committed KV data (what a durable write made visible), through a read-only txn.
+  // Any thread. Fail-stops on an LMDB error or a corrupted value.
+  kv::Versioned read(const std::string& key) const;
+  // A kv::KvEngine::Reader over this Env (the Env must outlive it).
+  kv::KvEngine::Reader reader() const {
+    return [this](const std::string& key) { return read(key); };
+  }
+
+  // For inspection: every kv entry in storage order, every lock, entry counts. Throw
+  // StorageError like load().
+  void forEachKv(const std::function<void(const std::string& key, const kv::Versioned&)>& fn) const;
+  void forEachLock(const std::function<void(const TxnId& txn, const std::string& key)>& fn) const;
+  std::vector<DbStat> stats() const;
+
+  const std::string& dir() const { return dir_; }
+  std::string dataPath() const { return dir_ + "/data.mdb"; }
+  bool readOnly() const { return opts_.readOnly; }
+  uint32_t formatVersion() const { return kFormatVersion; }
+  uint64_t usedBytes() const;  // pages in use (last page + 1) * page size
+  EnvMetrics metrics() const;
+
+ private:
+  class ReadTxn;
+  class WriteCtx;
+  struct Dbis {
+    MDB_dbi meta = 0, acceptor = 0, tombstones = 0, lowWater = 0, participant = 0, kvData = 0,
+            kvLocks = 0, leader = 0, decision = 0;
+  };
+
+  void openDatabases();
+  void growMap();
+  void applyRecord(WriteCtx& w, const Record& r);
+  [[noreturn]] void throwMdb(int rc, const std::string& doing) const;
+
+  std::string dir_;
+  Options opts_;
+  std::unique_ptr<DirLock> lock_;
+  MDB_env* env_ = nullptr;
+  Dbis dbi_;
+  size_t maxKeyBytes_ = 511;
+  size_t pageBytes_ = 4096;
+
+  // Readers hold it shared while their txn is live; growing the map (munmap + mmap)
+  // holds it exclusively, since LMDB requires no live transaction in the process then.
+  mutable std::shared_mutex remapMu_;
+  std::mutex writeMu_;
+  mutable std::mutex readPoolMu_;
+  mutable std::vector<MDB_txn*> readPool_;  // reset read-only txns, renewed on use
+
+  std::atomic<uint64_t> mapSize_{0};
+  std::atomic<uint64_t> syncedCommits_{0}, criticalCommits_{0}, backgroundCommits_{0},
+      recordsWritten_{0}, criticalRecords_{0}, backgroundRecords_{0}, kvOpsApplied_{0},
+      mapFullRetries_{0}, mapResizes_{0};
+};
+
+}  // namespace pc::storage

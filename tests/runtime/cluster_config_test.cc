@@ -1,0 +1,389 @@
+// The cluster file (runtime/cluster_config.h): good files parse to the expected config,
+// every kind of bad file is refused with a message naming the line and the bad key, and
+// render() parses back to the same config.
+#define DOCTEST_CONFIG_DOUBLE_STRINGIFY
+#include "runtime/cluster_config.h"
+
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+using namespace pc;
+using namespace pc::runtime;
+
+namespace {
+
+// Line numbers matter to the tests below: keep this text's lines where they are.
+const char* const kGood =
+    "# a hand-written cluster file\n"         // 1
+    "[cluster]\n"                             // 2
+    "protocol = paxos-classic   # comment\n"  // 3
+    "f = 1\n"                                 // 4
+    "fanout = quorum\n"                       // 5
+    "tick-ms = 10\n"                          // 6
+    "recovery-timeout-ms = 1000\n"            // 7
+    "leader-timeout-ms = 2000\n"              // 8
+    "\n"                                      // 9
+    "[node.p2]\n"                             // 10
+    "role = participant\n"                    // 11
+    "address = 127.0.0.1:7102\n"              // 12
+    "[node.c1]\n"                             // 13
+    "  role=coordinator  \n"                  // 14
+    "address = 127.0.0.1:7100\n"              // 15
+    "data = /var/lib/pc/c1\n"                 // 16
+    "[node.p1]\n"                             // 17
+    "role = participant\n"                    // 18
+    "address = localhost:7101\n"              // 19
+    "data = shards/p1\n"                      // 20
+    "[node.a1]\n"                             // 21
+    "role = acceptor\n"                       // 22
+    "address = 127.0.0.1:7201\n"              // 23
+    "[node.a2]\n"                             // 24
+    "role = acceptor\n"                       // 25
+    "address = 127.0.0.1:7202\n"              // 26
+    "[node.a3]\n"                             // 27
+    "role = acceptor\n"                       // 28
+    "address = 127.0.0.1:7203\n";             // 29
+
+// Replaces line `number` (1-based) of kGood; "" deletes its content (the line stays, so
+// the other numbers hold).
+std::string withLine(int number, const std::string& replacement) {
+  std::string text = kGood;
+  size_t start = 0;
+  for (int i = 1; i < number; ++i) start = text.find('\n', start) + 1;
+  size_t end = text.find('\n', start);
+  return text.substr(0, start) + replacement + text.substr(end);
+}
+
+std::string errorOf(const std::string& text) {
+  try {
+    parseClusterText(text, "cluster.conf");
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+bool sameConfig(const ClusterConfig& a, const ClusterConfig& b) {
+  if (a.protocol != b.protocol || a.f != b.f || a.fanOut != b.fanOut || a.tickMs != b.tickMs ||
+      a.recoveryTimeoutMs != b.recoveryTimeoutMs || a.leaderTimeoutMs != b.leaderTimeoutMs ||
+      a.nodes.size() != b.nodes.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < a.nodes.size(); ++i) {
+    const NodeInfo& x = a.nodes[i];
+    const NodeInfo& y = b.nodes[i];
+    if (x.name != y.name || x.id != y.id || x.role != y.role || x.host != y.host ||
+        x.port != y.port || x.dataDir != y.dataDir) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("a good file parses to the config it describes") {
+  // If this fails, nodes would start with settings other than those their file names.
+  ClusterConfig c = parseClusterText(kGood, "dir/cluster.conf");
+  CHECK(c.path == "dir/cluster.conf");
+  CHECK(c.protocol == Protocol::PaxosClassic);
+  CHECK(c.f == 1);
+  CHECK(c.fanOut == FanOut::Quorum);
+  CHECK(c.tickMs == 10);
+  CHECK(c.recoveryTimeoutMs == 1000);
+  CHECK(c.leaderTimeoutMs == 2000);
+  REQUIRE(c.nodes.size() == 6);
+  // Sorted by id: coordinators, participants, acceptors.
+  std::vector<std::string> names;
+  for (const auto& n : c.nodes) names.push_back(n.name);
+  CHECK(names == std::vector<std::string>{"c1", "p1", "p2", "a1", "a2", "a3"});
+  const NodeInfo* p2 = c.byName("p2");
+  REQUIRE(p2 != nullptr);
+  CHECK(p2->id == 1002);
+  CHECK(p2->role == Role::Participant);
+  CHECK(p2->host == "127.0.0.1");
+  CHECK(p2->port == 7102);
+  CHECK(p2->address() == "127.0.0.1:7102");
+  CHECK(p2->dataDir == "p2");  // default: the node's name
+  CHECK(c.byName("p1")->host == "localhost");
+  CHECK(c.byName("c1")->role == Role::Coordinator);
+  CHECK(c.byId(2003)->name == "a3");
+  CHECK(c.byId(77) == nullptr);
+  CHECK(c.byName("p9") == nullptr);
+  CHECK(c.withRole(Role::Acceptor).size() == 3);
+  CHECK(c.withRole(Role::Coordinator).size() == 1);
+
+  CHECK(c.dir() == "dir");
+  CHECK(c.dataDirOf(*c.byName("p2")) == "dir/p2");
+  CHECK(c.dataDirOf(*c.byName("p1")) == "dir/shards/p1");
+  CHECK(c.dataDirOf(*c.byName("c1")) == "/var/lib/pc/c1");
+}
+
+TEST_CASE("defaults: a file with no [cluster] section and the fewest nodes") {
+  // If this fails, minimal hand-written files stop working or defaults drift.
+  ClusterConfig c = parseClusterText(
+      "[node.c1]\nrole = coordinator\naddress = h:1\n"
+      "[node.p1]\nrole = participant\naddress = h:2\n"
+      "[node.a1]\nrole = acceptor\naddress = h:3\n"
+      "[node.a2]\nrole = acceptor\naddress = h:4\n"
+      "[node.a3]\nrole = acceptor\naddress = h:5\n",
+      "");
+  ClusterConfig defaults;
+  CHECK(c.protocol == defaults.protocol);
+  CHECK(c.f == 1);
+  CHECK(c.tickMs == defaults.tickMs);
+  CHECK(c.dir() == ".");
+  CHECK(c.dataDirOf(*c.byName("p1")) == "p1");
+
+  // 2PC needs no acceptors; paxos-direct needs no coordinator.
+  CHECK_NOTHROW(
+      parseClusterText("[cluster]\nprotocol = 2pc\n[node.c1]\nrole = coordinator\naddress = h:1\n"
+                       "[node.p1]\nrole = participant\naddress = h:2\n",
+                       "x"));
+  CHECK_NOTHROW(parseClusterText(
+      "[cluster]\nprotocol = paxos-direct\nf = 0\n"
+      "[node.p1]\nrole = participant\naddress = h:2\n[node.a1]\nrole = acceptor\naddress = h:3\n",
+      "x"));
+}
+
+TEST_CASE("node names and ids map both ways") {
+  // If this fails, logs and records would name the wrong node.
+  CHECK(idForName("c3") == NodeId{3});
+  CHECK(idForName("p2") == NodeId{1002});
+  CHECK(idForName("a1") == NodeId{2001});
+  CHECK(idForName("a999") == NodeId{2999});
+  for (const char* bad : {"", "c", "c0", "c01", "x1", "p1000", "p-1", "p1a", "P1", "a 1"}) {
+    std::string badName = bad;
+    CAPTURE(badName);
+    CHECK_FALSE(idForName(bad).has_value());
+    CHECK_FALSE(roleForName(bad).has_value());
+  }
+  CHECK(roleForName("p7") == Role::Participant);
+  for (NodeId id : {NodeId{1}, NodeId{999}, NodeId{1001}, NodeId{1999}, NodeId{2001}}) {
+    CHECK(idForName(nameForId(id)) == id);
+  }
+  CHECK(nameForId(0x80000005u) == "client-5");
+  CHECK(isClientId(0x80000005u));
+  CHECK_FALSE(isClientId(2001));
+  CHECK(parseRole("acceptor") == Role::Acceptor);
+  CHECK_FALSE(parseRole("Acceptor").has_value());
+}
+
+TEST_CASE("coreConfig maps milliseconds to ticks and lists acceptors and coordinators") {
+  // If this fails, timeouts would run at the wrong speed for the tick length chosen.
+  ClusterConfig c = parseClusterText(kGood, "cluster.conf");
+  CoreConfig core = c.coreConfig();
+  CHECK(core.protocol == Protocol::PaxosClassic);
+  CHECK(core.fanOut == FanOut::Quorum);
+  CHECK(core.f == 1);
+  CHECK(core.acceptors == std::vector<NodeId>{2001, 2002, 2003});
+  CHECK(core.coordinators == std::vector<NodeId>{1});
+  CHECK(core.recoveryTimeoutTicks == 100);  // 1000 ms / 10 ms
+  CHECK(core.leaderTimeoutTicks == 200);
+  CHECK(core.recoveryJitterTicks == 50);
+  CHECK(core.ballotRetryTicks == 33);
+  CoreConfig defaults;
+  CHECK(core.prepareRetryTicks == defaults.prepareRetryTicks);
+
+  // Never zero ticks, even when a timeout is shorter than two ticks.
+  c.tickMs = 1000;
+  c.recoveryTimeoutMs = 1000;
+  c.leaderTimeoutMs = 1999;
+  core = c.coreConfig();
+  CHECK(core.recoveryTimeoutTicks == 1);
+  CHECK(core.leaderTimeoutTicks == 1);
+  CHECK(core.recoveryJitterTicks == 1);
+  CHECK(core.ballotRetryTicks == 1);
+}
+
+TEST_CASE("render parses back to the same config") {
+  // If this fails, `cluster start` would write a file its nodes read differently.
+  ClusterConfig c = parseClusterText(kGood, "a/cluster.conf");
+  std::string text = c.render();
+  CHECK(text.find("# ") != std::string::npos);  // commented
+  ClusterConfig back = parseClusterText(text, "a/cluster.conf");
+  CHECK(sameConfig(c, back));
+  CHECK(back.render() == text);
+
+  // A config built in memory, as `cluster start` builds it.
+  ClusterConfig m;
+  m.protocol = Protocol::TwoPC;
+  m.f = 2;
+  m.fanOut = FanOut::All;
+  m.tickMs = 2;
+  m.recoveryTimeoutMs = 300;
+  m.leaderTimeoutMs = 450;
+  uint16_t port = 9000;
+  for (std::string name : {"c1", "c2", "p1", "a1", "a2", "a3", "a4", "a5"}) {
+    NodeInfo n;
+    n.name = name;
+    n.id = *idForName(name);
+    n.role = *roleForName(name);
+    n.host = "127.0.0.1";
+    n.port = port++;
+    n.dataDir = name;
+    m.nodes.push_back(n);
+  }
+  ClusterConfig mback = parseClusterText(m.render(), "cluster.conf");
+  CHECK(sameConfig(m, mback));
+}
+
+TEST_CASE("loadClusterFile reads a file and names a missing one") {
+  // If this fails, a wrong --config path would give a vague error or none.
+  auto dir = std::filesystem::temp_directory_path() /
+             ("pc_cluster_config_test_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::string path = (dir / "cluster.conf").string();
+  {
+    std::ofstream out(path);
+    out << kGood;
+  }
+  ClusterConfig c = loadClusterFile(path);
+  CHECK(c.path == path);
+  CHECK(c.nodes.size() == 6);
+  std::string missing = (dir / "nope.conf").string();
+  std::string msg;
+  try {
+    loadClusterFile(missing);
+  } catch (const ConfigError& e) {
+    msg = e.what();
+  }
+  CHECK(msg.find(missing) != std::string::npos);
+  CHECK(msg.find("no such file") != std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("every kind of bad file names the file, the line and the bad key or value") {
+  // If this fails, an operator gets a typo silently ignored or an error they cannot place.
+  struct Case {
+    const char* what;
+    std::string text;
+    const char* linePrefix;             // "cluster.conf:N:"
+    std::vector<const char*> mentions;  // substrings the message must contain
+  };
+  const std::vector<Case> cases = {
+      {"unknown node key",
+       withLine(12, "adress = 127.0.0.1:7102"),
+       "cluster.conf:12:",
+       {"node.p2", "unknown key 'adress'", "expected role, address, data"}},
+      {"unknown cluster key",
+       withLine(5, "fan-out = all"),
+       "cluster.conf:5:",
+       {"cluster", "'fan-out'", "expected protocol, f, fanout"}},
+      {"unparsable line",
+       withLine(9, "this is not ini"),
+       "cluster.conf:9:",
+       {"'this is not ini'", "expected"}},
+      {"key outside a section",
+       "f = 1\n" + std::string(kGood),
+       "cluster.conf:1:",
+       {"'f'", "outside any section"}},
+      {"unknown section",
+       withLine(21, "[nodes.a1]"),
+       "cluster.conf:21:",
+       {"[nodes.a1]", "expected [cluster] or [node.NAME]"}},
+      {"empty section name", withLine(9, "[]"), "cluster.conf:9:", {"[]"}},
+      {"bad node name", withLine(21, "[node.x1]"), "cluster.conf:21:", {"'x1'", "c<N>"}},
+      {"node number zero", withLine(21, "[node.a0]"), "cluster.conf:21:", {"'a0'"}},
+      {"node number leading zero", withLine(21, "[node.a01]"), "cluster.conf:21:", {"'a01'"}},
+      {"section twice",
+       withLine(24, "[node.a1]"),
+       "cluster.conf:24:",
+       {"[node.a1]", "twice", "line 21"}},
+      {"key twice", withLine(9, "f = 1"), "cluster.conf:9:", {"'f'", "twice", "line 4"}},
+      {"missing role", withLine(22, ""), "cluster.conf:21:", {"node.a1", "missing key 'role'"}},
+      {"missing address",
+       withLine(23, ""),
+       "cluster.conf:21:",
+       {"node.a1", "missing key 'address'"}},
+      {"role does not match name",
+       withLine(22, "role = participant"),
+       "cluster.conf:22:",
+       {"node.a1", "'participant'", "role = acceptor"}},
+      {"bad role", withLine(22, "role = acceptr"), "cluster.conf:22:", {"node.a1", "'acceptr'"}},
+      {"address without port",
+       withLine(23, "address = 127.0.0.1"),
+       "cluster.conf:23:",
+       {"node.a1", "'127.0.0.1'", "HOST:PORT"}},
+      {"port zero", withLine(23, "address = 127.0.0.1:0"), "cluster.conf:23:", {":0'", "1..65535"}},
+      {"port too big", withLine(23, "address = 127.0.0.1:65536"), "cluster.conf:23:", {"65536"}},
+      {"port not a number", withLine(23, "address = h:71x"), "cluster.conf:23:", {"'h:71x'"}},
+      {"duplicate address",
+       withLine(26, "address = 127.0.0.1:7201"),
+       "cluster.conf:26:",
+       {"node.a2", "127.0.0.1:7201", "node.a1", "line 23"}},
+      {"duplicate data directory",
+       withLine(20, "data = p2"),
+       "cluster.conf:20:",
+       {"node.p1", "data directory 'p2'", "node.p2", "line 10"}},
+      {"empty value", withLine(20, "data ="), "cluster.conf:20:", {"node.p1", "'data'", "empty"}},
+      {"bad protocol",
+       withLine(3, "protocol = paxo"),
+       "cluster.conf:3:",
+       {"'paxo'", "2pc, paxos-classic, paxos or paxos-direct"}},
+      {"negative f", withLine(4, "f = -1"), "cluster.conf:4:", {"bad f '-1'"}},
+      {"f too big", withLine(4, "f = 16"), "cluster.conf:4:", {"bad f '16'", "0..15"}},
+      {"bad fanout", withLine(5, "fanout = some"), "cluster.conf:5:", {"'some'", "all or quorum"}},
+      {"zero tick", withLine(6, "tick-ms = 0"), "cluster.conf:6:", {"tick-ms '0'"}},
+      {"tick with unit", withLine(6, "tick-ms = 5ms"), "cluster.conf:6:", {"tick-ms '5ms'"}},
+      {"timeout shorter than a tick",
+       withLine(7, "recovery-timeout-ms = 5"),
+       "cluster.conf:7:",
+       {"recovery-timeout-ms '5'", "10.."}},
+      {"leader timeout not a number",
+       withLine(8, "leader-timeout-ms = soon"),
+       "cluster.conf:8:",
+       {"leader-timeout-ms 'soon'"}},
+      {"acceptors do not match f",
+       withLine(4, "f = 2"),
+       "cluster.conf:4:",
+       {"f = 2", "2f+1 = 5", "found 3", "a1, a2, a3"}},
+      {"missing key name", withLine(9, "= 5"), "cluster.conf:9:", {"missing key name"}},
+  };
+  for (const auto& c : cases) {
+    std::string what = c.what;
+    CAPTURE(what);
+    std::string msg = errorOf(c.text);
+    CAPTURE(msg);
+    CHECK(msg.rfind(c.linePrefix, 0) == 0);
+    for (std::string m : c.mentions) {
+      CAPTURE(m);
+      CHECK(msg.find(m) != std::string::npos);
+    }
+  }
+
+  // Whole-cluster rules, on small files of their own.
+  std::string noCoordinator =
+      "[cluster]\n"                                      // 1
+      "protocol = 2pc\n"                                 // 2
+      "[node.p1]\nrole = participant\naddress = h:2\n";  // 3-5
+  std::string msg = errorOf(noCoordinator);
+  CHECK(msg.rfind("cluster.conf:2:", 0) == 0);
+  CHECK(msg.find("needs a coordinator") != std::string::npos);
+
+  std::string noParticipant =
+      "[cluster]\nprotocol = 2pc\n[node.c1]\nrole = coordinator\naddress = h:2\n";
+  msg = errorOf(noParticipant);
+  CHECK(msg.rfind("cluster.conf:1:", 0) == 0);
+  CHECK(msg.find("no participant") != std::string::npos);
+
+  std::string twoAcceptorsNoF =
+      "[cluster]\nprotocol = paxos\n"                   // 1-2
+      "[node.c1]\nrole = coordinator\naddress = h:1\n"  // 3-5
+      "[node.p1]\nrole = participant\naddress = h:2\n"  // 6-8
+      "[node.a1]\nrole = acceptor\naddress = h:3\n"     // 9-11
+      "[node.a2]\nrole = acceptor\naddress = h:4\n";    // 12-14
+  msg = errorOf(twoAcceptorsNoF);
+  CHECK(msg.rfind("cluster.conf:1:", 0) == 0);  // the [cluster] section: f is its default
+  CHECK(msg.find("found 2 (a1, a2") != std::string::npos);
+
+  msg = errorOf("");
+  CHECK(msg.rfind("cluster.conf: ", 0) == 0);  // no line to name
+  CHECK(msg.find("no participant") != std::string::npos);
+}

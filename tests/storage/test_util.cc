@@ -1,0 +1,229 @@
+#include "tests/storage/test_util.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+namespace pc::storage::test {
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/pc_storage_test.XXXXXX";
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  REQUIRE(::mkdtemp(buf.data()) != nullptr);
+  path_ = buf.data();
+}
+
+TempDir::~TempDir() { removeTree(path_); }
+
+std::string TempDir::sub(const std::string& name, bool mkdir) const {
+  std::string p = path_ + "/" + name;
+  if (mkdir) std::filesystem::create_directories(p);
+  return p;
+}
+
+void removeTree(const std::string& path) {
+  std::error_code ec;
+  // Restore permissions a test may have taken away, then remove.
+  std::filesystem::permissions(path, std::filesystem::perms::owner_all,
+                               std::filesystem::perm_options::add, ec);
+  std::filesystem::remove_all(path, ec);
+}
+
+ChildResult runInChild(const std::function<void()>& body, int timeoutMs) {
+  int errPipe[2];
+  REQUIRE(::pipe2(errPipe, O_CLOEXEC) == 0);
+  std::cout.flush();
+  std::cerr.flush();
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    // The child is not a test runner: default signal dispositions (doctest's handlers
+    // would report a "crashed test" and hide the real signal), output to the pipe.
+    for (int sig : {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTERM}) ::signal(sig, SIG_DFL);
+    ::dup2(errPipe[1], 1);
+    ::dup2(errPipe[1], 2);
+    ::close(errPipe[0]);
+    int code = 0;
+    try {
+      body();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "child: exception: %s\n", e.what());
+      code = 99;
+    }
+    std::fflush(stdout);
+    std::fflush(stderr);
+    ::_exit(code);
+  }
+  ::close(errPipe[1]);
+  ChildResult r;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+  char buf[4096];
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
+    if (left <= 0) {
+      ::kill(pid, SIGKILL);
+      r.err += "\n[test: child timed out and was killed]";
+      break;
+    }
+    pollfd p{errPipe[0], POLLIN, 0};
+    int n = ::poll(&p, 1, static_cast<int>(left));
+    if (n <= 0) continue;
+    ssize_t got = ::read(errPipe[0], buf, sizeof buf);
+    if (got <= 0) break;
+    r.err.append(buf, static_cast<size_t>(got));
+  }
+  ::close(errPipe[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (WIFEXITED(status)) {
+    r.exited = true;
+    r.exitCode = WEXITSTATUS(status);
+  } else if (WIFSIGNALED(status)) {
+    r.signal = WTERMSIG(status);
+  }
+  return r;
+}
+
+Recovered normalized(Recovered r) {
+  auto byTxn = [](const auto& a, const auto& b) { return a.txn < b.txn; };
+  std::sort(r.acceptorTxns.begin(), r.acceptorTxns.end(), byTxn);
+  std::sort(r.participantTxns.begin(), r.participantTxns.end(), byTxn);
+  std::sort(r.decisions.begin(), r.decisions.end(), byTxn);
+  std::sort(r.acceptorTombstones.begin(), r.acceptorTombstones.end());
+  return r;
+}
+
+std::string describe(const Recovered& r) {
+  std::ostringstream os;
+  os << "acceptorTxns=" << r.acceptorTxns.size() << " [";
+  for (const auto& a : r.acceptorTxns) os << a.txn << "(" << a.instances.size() << ") ";
+  os << "] tombstones=" << r.acceptorTombstones.size() << " [";
+  for (const auto& t : r.acceptorTombstones) os << t << " ";
+  os << "] acceptorLW=" << r.acceptorLowWater << " participantTxns=" << r.participantTxns.size()
+     << " [";
+  for (const auto& p : r.participantTxns) os << p.txn << ":" << toString(p.state) << " ";
+  os << "] participantLW=" << r.participantLowWater << " leaderRound=" << r.leaderRound
+     << " decisions=" << r.decisions.size() << " [";
+  for (const auto& d : r.decisions) os << d.txn << (d.done ? ":done " : ":pending ");
+  os << "] decisionLW=" << r.decisionLowWater;
+  return os.str();
+}
+
+void Reference::apply(const Record& r) {
+  if (const auto* p = std::get_if<ParticipantTxnRecord>(&r)) {
+    if (p->state == ParticipantState::Committed) {
+      bool wasCommitted = false;
+      for (const auto& q : image.participantTxns) {
+        if (q.txn == p->txn) wasCommitted = q.state == ParticipantState::Committed;
+      }
+      if (!wasCommitted) {
+        auto ops = kv::decodeOps(p->payload);
+        REQUIRE(ops.has_value());
+        kv::applyOps(kv, *ops);
+      }
+    }
+  }
+  applyRecord(image, r);
+}
+
+ParticipantList RecordGen::someParticipants() {
+  ParticipantList l;
+  for (NodeId n = 1; n <= 5; ++n) {
+    if (pick(2) == 0) l.push_back(n);
+  }
+  return l;
+}
+
+std::vector<std::string> RecordGen::keys() const {
+  std::string longPrefix(600, 'L');
+  return {"a", "b", "c", std::string("bin\0\xff", 5), longPrefix + "1", longPrefix + "2"};
+}
+
+Bytes RecordGen::somePayload() {
+  auto ks = keys();
+  std::vector<kv::Op> ops;
+  size_t n = 1 + pick(4);
+  for (size_t i = 0; i < n; ++i) {
+    kv::Op op;
+    op.key = ks[pick(ks.size())];
+    switch (pick(3)) {
+      case 0:
+        op.kind = kv::OpKind::Put;
+        op.value = "v" + std::to_string(pick(1000)) + std::string(pick(3) == 0 ? 300 : 0, 'x');
+        break;
+      case 1: op.kind = kv::OpKind::Del; break;
+      default:
+        op.kind = kv::OpKind::Expect;
+        op.version = pick(5);
+        break;
+    }
+    ops.push_back(op);
+  }
+  return kv::encodeOps(ops);
+}
+
+Record RecordGen::next() {
+  switch (pick(20)) {
+    case 0:
+    case 1:
+    case 2:
+    case 3: {
+      AcceptorTxnRecord a;
+      a.txn = someTxn();
+      a.participants = someParticipants();
+      a.leader = static_cast<NodeId>(pick(4));
+      for (NodeId i : a.participants) {
+        AcceptorInstance in;
+        in.instance = i;
+        in.mbal = someBallot();
+        if (pick(2) == 0) {
+          in.bal = someBallot();
+          in.val = pick(2) == 0 ? Vote::Prepared : Vote::Aborted;
+        }
+        a.instances.push_back(in);
+      }
+      return a;
+    }
+    case 4:
+    case 5: return AcceptorForgetRecord{someTxn()};
+    case 6: return AcceptorLowWaterRecord{someTxn()};
+    case 7:
+    case 8:
+    case 9:
+    case 10:
+    case 11:
+    case 12: {
+      ParticipantTxnRecord p;
+      p.txn = someTxn();
+      p.state = static_cast<ParticipantState>(1 + pick(4));
+      p.payload = somePayload();
+      p.participants = someParticipants();
+      p.leader = static_cast<NodeId>(pick(4));
+      if (p.state == ParticipantState::VotedAborted) p.reason = "conflict on \"a\"\n";
+      return p;
+    }
+    case 13: return ParticipantLowWaterRecord{someTxn()};
+    case 14:
+    case 15: return LeaderRoundRecord{pick(50)};
+    case 16:
+    case 17:
+    case 18: return DecisionRecord{someTxn(), someParticipants(), pick(2) == 0};
+    default: return DecisionLowWaterRecord{someTxn()};
+  }
+}
+
+}  // namespace pc::storage::test

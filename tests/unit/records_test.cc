@@ -1,0 +1,160 @@
+// Unit tests of records.cc: applyRecord is the reference semantics of every durable
+// record (the simulator's disk is exactly this; storage/ must match it).
+#include "paxos_commit/records.h"
+
+#include "tests/unit/test_util.h"
+
+namespace pc {
+namespace {
+
+using test::txnId;
+
+AcceptorTxnRecord acceptorRec(const TxnId& t, Ballot mbal) {
+  AcceptorTxnRecord r;
+  r.txn = t;
+  r.participants = {1, 2};
+  r.leader = 50;
+  r.instances = {AcceptorInstance{1, mbal, mbal, Vote::Prepared},
+                 AcceptorInstance{2, mbal, std::nullopt, std::nullopt}};
+  return r;
+}
+
+ParticipantTxnRecord participantRec(const TxnId& t, ParticipantState s) {
+  return ParticipantTxnRecord{t, s, "payload", {1, 2}, 50, ""};
+}
+
+TEST_CASE("AcceptorTxnRecord is an upsert keyed by txn") {
+  // A later acceptor write replaces the earlier one; two copies would reload stale mbal.
+  Recovered img;
+  applyRecord(img, acceptorRec(txnId(1), Ballot::zero()));
+  applyRecord(img, acceptorRec(txnId(2), Ballot::zero()));
+  applyRecord(img, acceptorRec(txnId(1), Ballot{4, 50}));
+  REQUIRE(img.acceptorTxns.size() == 2);
+  const auto* r = test::findAcceptorTxn(img, txnId(1));
+  REQUIRE(r != nullptr);
+  CHECK(r->instances[0].mbal == Ballot{4, 50});
+}
+
+TEST_CASE("AcceptorForgetRecord erases the state and leaves one tombstone") {
+  // Pitfall 7: a collected txn must leave a tombstone, or a late 1a/2a starts afresh.
+  Recovered img;
+  applyRecord(img, acceptorRec(txnId(1), Ballot::zero()));
+  applyRecord(img, acceptorRec(txnId(2), Ballot::zero()));
+  applyRecord(img, AcceptorForgetRecord{txnId(1)});
+  CHECK(test::findAcceptorTxn(img, txnId(1)) == nullptr);
+  CHECK(test::findAcceptorTxn(img, txnId(2)) != nullptr);
+  REQUIRE(img.acceptorTombstones.size() == 1);
+  CHECK(img.acceptorTombstones[0] == txnId(1));
+  applyRecord(img, AcceptorForgetRecord{txnId(1)});  // idempotent
+  CHECK(img.acceptorTombstones.size() == 1);
+}
+
+TEST_CASE("AcceptorLowWaterRecord erases tombstones <= mark and never lowers the mark") {
+  // The low-water mark replaces tombstones below it; lowering it would revive old ids.
+  Recovered img;
+  for (uint64_t i = 1; i <= 4; ++i) applyRecord(img, AcceptorForgetRecord{txnId(i)});
+  applyRecord(img, AcceptorLowWaterRecord{txnId(2)});
+  CHECK(img.acceptorLowWater == txnId(2));
+  CHECK(img.acceptorTombstones == std::vector<TxnId>{txnId(3), txnId(4)});
+  applyRecord(img, AcceptorLowWaterRecord{txnId(1)});
+  CHECK(img.acceptorLowWater == txnId(2));
+  // A forget at or below the mark needs no tombstone: the mark already covers it.
+  applyRecord(img, AcceptorForgetRecord{txnId(2)});
+  CHECK(img.acceptorTombstones.size() == 2);
+}
+
+TEST_CASE("a low-water mark never erases live acceptor state") {
+  // Only tombstones go below the mark; live votes of an old txn must survive reload.
+  Recovered img;
+  applyRecord(img, acceptorRec(txnId(1), Ballot::zero()));
+  applyRecord(img, AcceptorLowWaterRecord{txnId(5)});
+  CHECK(test::findAcceptorTxn(img, txnId(1)) != nullptr);
+}
+
+TEST_CASE("ParticipantTxnRecord is an upsert keyed by txn") {
+  // Prepared then Committed for one txn must reload as Committed, once.
+  Recovered img;
+  applyRecord(img, participantRec(txnId(1), ParticipantState::Prepared));
+  applyRecord(img, participantRec(txnId(1), ParticipantState::Committed));
+  REQUIRE(img.participantTxns.size() == 1);
+  CHECK(img.participantTxns[0].state == ParticipantState::Committed);
+}
+
+TEST_CASE("participant low-water erasures never erase a Prepared record") {
+  // Pitfall 1: erasing a prepared record would drop its locks and let it vote again.
+  Recovered img;
+  applyRecord(img, participantRec(txnId(1), ParticipantState::Prepared));
+  applyRecord(img, participantRec(txnId(2), ParticipantState::Committed));
+  applyRecord(img, participantRec(txnId(3), ParticipantState::Aborted));
+  applyRecord(img, participantRec(txnId(4), ParticipantState::VotedAborted));
+  applyRecord(img, participantRec(txnId(9), ParticipantState::Committed));
+  applyRecord(img, ParticipantLowWaterRecord{txnId(5)});
+  CHECK(img.participantLowWater == txnId(5));
+  REQUIRE(img.participantTxns.size() == 2);
+  CHECK(test::findParticipantTxn(img, txnId(1)) != nullptr);  // Prepared survives
+  CHECK(test::findParticipantTxn(img, txnId(9)) != nullptr);  // above the mark
+  applyRecord(img, ParticipantLowWaterRecord{txnId(3)});
+  CHECK(img.participantLowWater == txnId(5));  // never lowered
+}
+
+TEST_CASE("LeaderRoundRecord only ever raises the round") {
+  // A leader must never reuse a round after restart: the reloaded round is the maximum.
+  Recovered img;
+  applyRecord(img, LeaderRoundRecord{3});
+  applyRecord(img, LeaderRoundRecord{7});
+  applyRecord(img, LeaderRoundRecord{5});
+  CHECK(img.leaderRound == 7);
+}
+
+TEST_CASE("DecisionRecord upserts; the low-water mark erases only done decisions") {
+  // An undone Commit decision must survive GC, or a restarted 2PC coordinator presumes abort.
+  Recovered img;
+  applyRecord(img, DecisionRecord{txnId(1), {1, 2}, false});
+  applyRecord(img, DecisionRecord{txnId(2), {1, 2}, false});
+  applyRecord(img, DecisionRecord{txnId(2), {}, true});
+  applyRecord(img, DecisionRecord{txnId(8), {}, true});
+  REQUIRE(img.decisions.size() == 3);
+  CHECK(test::findDecision(img, txnId(2))->done);
+  applyRecord(img, DecisionLowWaterRecord{txnId(4)});
+  CHECK(img.decisionLowWater == txnId(4));
+  CHECK(test::findDecision(img, txnId(1)) != nullptr);
+  CHECK(test::findDecision(img, txnId(2)) == nullptr);
+  CHECK(test::findDecision(img, txnId(8)) != nullptr);
+  applyRecord(img, DecisionLowWaterRecord{txnId(2)});
+  CHECK(img.decisionLowWater == txnId(4));
+}
+
+TEST_CASE("isCriticalRecord counts exactly the commit-path synced writes") {
+  // The benchmark's "synced writes" column (PROTOCOL.md §7) counts these records.
+  CHECK(isCriticalRecord(acceptorRec(txnId(1), Ballot::zero())));
+  CHECK(isCriticalRecord(participantRec(txnId(1), ParticipantState::Prepared)));
+  CHECK(isCriticalRecord(participantRec(txnId(1), ParticipantState::VotedAborted)));
+  CHECK_FALSE(isCriticalRecord(participantRec(txnId(1), ParticipantState::Committed)));
+  CHECK_FALSE(isCriticalRecord(participantRec(txnId(1), ParticipantState::Aborted)));
+  CHECK(isCriticalRecord(LeaderRoundRecord{1}));
+  CHECK(isCriticalRecord(DecisionRecord{txnId(1), {1}, false}));
+  CHECK_FALSE(isCriticalRecord(DecisionRecord{txnId(1), {}, true}));
+  CHECK_FALSE(isCriticalRecord(AcceptorForgetRecord{txnId(1)}));
+  CHECK_FALSE(isCriticalRecord(AcceptorLowWaterRecord{txnId(1)}));
+  CHECK_FALSE(isCriticalRecord(ParticipantLowWaterRecord{txnId(1)}));
+  CHECK_FALSE(isCriticalRecord(DecisionLowWaterRecord{txnId(1)}));
+}
+
+TEST_CASE("every record kind has a distinct name") {
+  // storage/ maps record kinds to named databases by these names.
+  std::vector<Record> all = {acceptorRec(txnId(1), Ballot::zero()),
+                             AcceptorForgetRecord{},
+                             AcceptorLowWaterRecord{},
+                             participantRec(txnId(1), ParticipantState::Prepared),
+                             ParticipantLowWaterRecord{},
+                             LeaderRoundRecord{},
+                             DecisionRecord{},
+                             DecisionLowWaterRecord{}};
+  std::set<std::string> names;
+  for (const auto& r : all) names.insert(recordName(r));
+  CHECK(names.size() == all.size());
+  CHECK(std::string(toString(ParticipantState::Prepared)) == "prepared");
+}
+
+}  // namespace
+}  // namespace pc
