@@ -37,7 +37,7 @@ int runCluster(const Args& args);
 struct ClusterStartOptions {
   std::string dir;
   int participants = 3;
-  int acceptors = 3;  // must equal 2f+1 (2PC may have 0)
+  int acceptors = 3;  // must equal 2f+1, for every protocol
   int coordinators = 2;
   int f = 1;
   Protocol protocol = Protocol::Paxos;

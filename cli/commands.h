@@ -25,4 +25,7 @@ int runTxn(const Args& args);
 int runGet(const Args& args);
 int runOutcome(const Args& args);
 
+// pcommit demo   (cli/demo.cc)
+int runDemo(const Args& args);
+
 }  // namespace pc::cli

@@ -2,12 +2,13 @@
 // lock, no writes), so it is safe while the node runs. Exit 0; 1 on a storage error
 // (missing directory, not a pcommit directory, unknown format, corruption: the message
 // names the path and the cause); 64 on a usage error.
+#include "storage/inspect.h"
+
 #include <boost/program_options.hpp>
 #include <iostream>
 
 #include "cli/commands.h"
 #include "storage/env.h"
-#include "storage/inspect.h"
 
 namespace po = boost::program_options;
 

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <string_view>
 
+#include "cli/cluster.h"
 #include "cli/commands.h"
 
 namespace {
@@ -18,9 +19,11 @@ struct Command {
 
 constexpr Command kCommands[] = {
     {"serve", "run one node of a cluster file", pc::cli::runServe},
+    {"cluster", "start, stop, check or restart a local cluster", pc::cli::runCluster},
     {"txn", "commit operations atomically across shards", pc::cli::runTxn},
     {"get", "read a key's committed value and version", pc::cli::runGet},
     {"outcome", "ask what became of a transaction", pc::cli::runOutcome},
+    {"demo", "a guided tour: commits, a coordinator crash, recovery", pc::cli::runDemo},
     {"inspect", "dump a node's durable state (read-only, safe while it runs)",
      pc::cli::runInspect},
 };

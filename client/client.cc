@@ -101,6 +101,18 @@ struct Client::Impl {
     transport->send(c, req);
   }
 
+  // Outcome queries move on to the next coordinator when one does not answer in time.
+  kj::Promise<void> queryRetryLoop(TxnId txn, size_t attempt, uint32_t elapsedMs) {
+    uint32_t stepMs = std::min<uint32_t>(opts.retryMs, 1000);
+    return io.provider->getTimer().afterDelay(stepMs * kj::MILLISECONDS).then(
+        [this, txn, attempt, elapsedMs, stepMs]() -> kj::Promise<void> {
+          if (queries.count(txn) == 0 || elapsedMs + stepMs >= opts.queryTimeoutMs) return kj::READY_NOW;
+          NodeId c = coordinators[(preferred + attempt + 1) % coordinators.size()];
+          transport->send(c, OutcomeQuery{txn, {}});
+          return queryRetryLoop(txn, attempt + 1, elapsedMs + stepMs);
+        });
+  }
+
   kj::Promise<void> retryLoop(CommitRequest req, size_t attempt, uint32_t elapsedMs) {
     return io.provider->getTimer().afterDelay(opts.retryMs * kj::MILLISECONDS).then(
         [this, req = std::move(req), attempt, elapsedMs]() mutable -> kj::Promise<void> {
@@ -175,7 +187,7 @@ kj::Promise<CommitResult> Client::commit(TxnId txn, const std::map<NodeId, std::
       return CommitResult{txn, TxnStatus::Unknown, "the cluster file lists no coordinator"};
     }
     impl.sendRequest(req, 0);
-    impl.tasks.add(impl.retryLoop(req, 0, 0));
+    if (impl.opts.commitFailover) impl.tasks.add(impl.retryLoop(req, 0, 0));
   }
   auto timeout = impl.io.provider->getTimer()
                      .afterDelay(impl.opts.timeoutMs * kj::MILLISECONDS)
@@ -200,13 +212,29 @@ kj::Promise<TxnStatus> Client::outcome(TxnId txn) {
   auto paf = kj::newPromiseAndFulfiller<TxnStatus>();
   impl.queries[txn].push_back(kj::mv(paf.fulfiller));
   impl.transport->send(impl.coordinators[impl.preferred], OutcomeQuery{txn, {}});
+  impl.tasks.add(impl.queryRetryLoop(txn, 0, 0));
   auto timeout = impl.io.provider->getTimer()
-                     .afterDelay(impl.opts.timeoutMs * kj::MILLISECONDS)
+                     .afterDelay(impl.opts.queryTimeoutMs * kj::MILLISECONDS)
                      .then([this, txn]() {
                        impl_->queries.erase(txn);
                        return TxnStatus::Unknown;
                      });
   return paf.promise.exclusiveJoin(kj::mv(timeout));
+}
+
+kj::Promise<Client::NodeStatus> Client::status(NodeId node) {
+  return impl_->transport->status(node).then([](capnp::Response<wire::Node::StatusResults>&& r) {
+    auto st = r.getStatus();
+    NodeStatus out;
+    out.name = st.getName();
+    out.role = st.getRole();
+    out.pid = st.getPid();
+    for (auto d : st.getInDoubt()) {
+      out.inDoubt.push_back(InDoubtTxn{rpc::getTxn(d.getTxn()), d.getAgeMs(), d.getWaitingFor()});
+    }
+    for (auto c : st.getCounters()) out.counters[c.getName()] = c.getValue();
+    return out;
+  });
 }
 
 // ---- blocking flavour ----
@@ -253,5 +281,9 @@ kv::Versioned BlockingClient::get(const std::string& key, NodeId participant) {
 }
 
 TxnStatus BlockingClient::outcome(TxnId txn) { return client_->outcome(txn).wait(io_.waitScope); }
+
+Client::NodeStatus BlockingClient::status(NodeId node) {
+  return client_->status(node).wait(io_.waitScope);
+}
 
 }  // namespace pc

@@ -34,6 +34,8 @@ struct ClientOptions {
   std::string coordinator;     // preferred coordinator name (c1...); empty: the first
   uint32_t timeoutMs = 10000;  // a commit or query without an answer by then: Unknown
   uint32_t retryMs = 2000;     // no answer by then: retry (same id) at the next coordinator
+  bool commitFailover = true;  // false: a commit stays with its first coordinator
+  uint32_t queryTimeoutMs = 10000;  // outcome queries (they move on to the next coordinator)
 };
 
 struct CommitResult {
@@ -60,6 +62,21 @@ class Client {
   // What became of `txn`: Committed, Aborted, Unknown (not decided or no answer) or
   // Forgotten (collected long ago).
   kj::Promise<TxnStatus> outcome(TxnId txn);
+
+  // A node's health as it reports it (pcommit cluster status uses the same call).
+  struct InDoubtTxn {
+    TxnId txn;
+    uint64_t ageMs = 0;
+    std::string waitingFor;
+  };
+  struct NodeStatus {
+    std::string name;
+    std::string role;
+    uint32_t pid = 0;
+    std::vector<InDoubtTxn> inDoubt;                 // participants only
+    std::map<std::string, uint64_t> counters;        // messages, synced commits, ...
+  };
+  kj::Promise<NodeStatus> status(NodeId node);
 
   const runtime::ClusterConfig& cluster() const { return cluster_; }
   NodeId id() const { return self_; }
@@ -101,6 +118,7 @@ class BlockingClient {
   CommitResult commit(TxnId txn, const std::map<NodeId, std::vector<kv::Op>>& ops);
   kv::Versioned get(const std::string& key, NodeId participant = kNoNode);
   TxnStatus outcome(TxnId txn);
+  Client::NodeStatus status(NodeId node);
   Client& async() { return *client_; }
 
  private:

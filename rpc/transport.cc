@@ -72,11 +72,17 @@ class Transport::NodeImpl : public wire::Node::Server {
   kj::Promise<void> get(GetContext context) override {
     auto key = context.getParams().getKey();
     if (key.size() > 4096) throw KJ_EXCEPTION(FAILED, "key too long");
-    auto result = context.getResults().initResult();
-    if (t_.getFn_) {
-      t_.getFn_(std::string(reinterpret_cast<const char*>(key.begin()), key.size()), result);
-    }
-    return kj::READY_NOW;
+    if (!t_.getFn_) throw KJ_EXCEPTION(FAILED, "this node holds no data (not a participant)");
+    return t_.getFn_(std::string(reinterpret_cast<const char*>(key.begin()), key.size()))
+        .then([context](kv::Versioned v) mutable {
+          auto result = context.getResults().initResult();
+          result.setFound(v.value.has_value());
+          result.setVersion(v.version);
+          if (v.value) {
+            result.setValue(capnp::Data::Reader(reinterpret_cast<const kj::byte*>(v.value->data()),
+                                                v.value->size()));
+          }
+        });
   }
 
  private:
@@ -84,11 +90,17 @@ class Transport::NodeImpl : public wire::Node::Server {
 };
 
 Transport::Transport(kj::AsyncIoContext& io, TransportOptions options, Handler handler, LogFn log)
-    : io_(io), opts_(std::move(options)), handler_(std::move(handler)), log_(std::move(log)), tasks_(*this) {
+    : io_(io), opts_(std::move(options)), handler_(std::move(handler)), log_(std::move(log)), tasks_(std::make_unique<kj::TaskSet>(static_cast<kj::TaskSet::ErrorHandler&>(*this))) {
   PC_ASSERT(opts_.self != kNoNode);
 }
 
-Transport::~Transport() = default;
+Transport::~Transport() {
+  // Cancel every task first, then drop the connections (members below tasks_ in the
+  // class would be destroyed before it; these are above it, so this order is explicit).
+  tasks_.reset();
+  inbound_.clear();
+  out_.clear();
+}
 
 void Transport::taskFailed(kj::Exception&& e) {
   // A connection or call failed: peers come and go, the protocol retries. Never fatal.
@@ -107,13 +119,19 @@ kj::Promise<void> Transport::acceptLoop(kj::ConnectionReceiver& listener) {
     capnp::ReaderOptions ro;
     ro.traversalLimitInWords = opts_.traversalLimitWords;
     ro.nestingLimit = static_cast<int>(opts_.nestingLimit);
-    auto network = kj::heap<capnp::TwoPartyVatNetwork>(*stream, capnp::rpc::twoparty::Side::SERVER, ro);
+    auto c = kj::heap<Connection>();
+    c->stream = kj::mv(stream);
+    c->network = kj::heap<capnp::TwoPartyVatNetwork>(*c->stream, capnp::rpc::twoparty::Side::SERVER, ro);
     capnp::Capability::Client bootstrap = kj::heap<NodeImpl>(*this);
-    auto rpcSystem = kj::heap(capnp::makeRpcServer(*network, kj::mv(bootstrap)));
+    c->rpc = kj::heap(capnp::makeRpcServer(*c->network, kj::mv(bootstrap)));
     // The connection lives until the peer goes away (or sends garbage: Cap'n Proto then
-    // fails this connection alone).
-    auto done = network->onDisconnect();
-    tasks_.add(done.attach(kj::mv(rpcSystem), kj::mv(network), kj::mv(stream)));
+    // fails this connection alone). It is dropped on a later turn, not inside its callback.
+    uint64_t key = nextInbound_++;
+    auto done = c->network->onDisconnect();
+    inbound_.emplace(key, kj::mv(c));
+    tasks_->add(done.then([this, key]() {
+      return kj::evalLater([this, key]() { inbound_.erase(key); });
+    }));
     return acceptLoop(listener);
   });
 }
@@ -184,7 +202,7 @@ void Transport::scheduleFlush() {
   if (flushScheduled_) return;
   flushScheduled_ = true;
   // Everything sent during this turn goes out together: one deliver() per destination.
-  tasks_.add(kj::evalLater([this]() {
+  tasks_->add(kj::evalLater([this]() {
     flushScheduled_ = false;
     flushAll();
   }));
@@ -229,7 +247,7 @@ void Transport::flush(Outbound& o) {
     o.inflight++;
     uint64_t gen = o.generation;
     NodeId id = o.id;
-    tasks_.add(req.send().then(
+    tasks_->add(req.send().then(
         [this, id, gen, callbacks = std::move(callbacks)](auto&&) {
           auto it = out_.find(id);
           if (it != out_.end() && it->second->generation == gen) {
@@ -258,7 +276,7 @@ void Transport::onCallFailed(Outbound& o, const kj::Exception& e) {
     return;
   }
   // Tear down the connection after this turn (we may be inside one of its callbacks).
-  tasks_.add(kj::evalLater([c = kj::mv(o.conn)]() mutable { c = nullptr; }));
+  tasks_->add(kj::evalLater([c = kj::mv(o.conn)]() mutable { c = nullptr; }));
   o.conn = nullptr;
   if (!o.queue.empty()) connect(o);
 }
@@ -293,7 +311,7 @@ void Transport::connect(Outbound& o) {
                        auto req = c->node.attachRequest();
                        req.setFrom(opts_.self);
                        req.setSink(kj::heap<SinkImpl>(*this));
-                       tasks_.add(req.send().ignoreResult());
+                       tasks_->add(req.send().ignoreResult());
                      }
                      ob.conn = kj::mv(c);
                      ob.connecting = false;
@@ -311,7 +329,7 @@ void Transport::connect(Outbound& o) {
                      ob.backoffMs = std::min(ob.backoffMs * 2, opts_.reconnectBackoffMaxMs);
                      (void)e;
                      // Retry with backoff while there is something to send.
-                     tasks_.add(io_.provider->getTimer()
+                     tasks_->add(io_.provider->getTimer()
                                     .afterDelay(delay * kj::MILLISECONDS)
                                     .then([this, id, gen]() {
                                       auto it2 = out_.find(id);
@@ -320,7 +338,7 @@ void Transport::connect(Outbound& o) {
                                       if (!it2->second->queue.empty()) connect(*it2->second);
                                     }));
                    });
-  tasks_.add(kj::mv(p));
+  tasks_->add(kj::mv(p));
 }
 
 void Transport::connectNow(NodeId peer) {
@@ -353,6 +371,19 @@ kj::Promise<kv::Versioned> Transport::get(NodeId participant, const std::string&
               return out;
             })
             .attach(kj::mv(client), kj::mv(stream));
+      });
+}
+
+kj::Promise<capnp::Response<wire::Node::StatusResults>> Transport::status(NodeId node) {
+  auto it = opts_.peers.find(node);
+  if (it == opts_.peers.end()) return KJ_EXCEPTION(FAILED, "no such node", node);
+  return io_.provider->getNetwork()
+      .parseAddress(it->second.host, it->second.port)
+      .then([](kj::Own<kj::NetworkAddress> addr) { return addr->connect().attach(kj::mv(addr)); })
+      .then([](kj::Own<kj::AsyncIoStream> stream) {
+        auto client = kj::heap<capnp::TwoPartyClient>(*stream);
+        auto req = client->bootstrap().castAs<wire::Node>().statusRequest();
+        return req.send().attach(kj::mv(client), kj::mv(stream));
       });
 }
 

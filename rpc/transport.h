@@ -69,7 +69,9 @@ class Transport : private kj::TaskSet::ErrorHandler {
  public:
   using Handler = std::function<void(NodeId from, Message&& msg)>;
   using StatusFn = std::function<void(wire::NodeStatus::Builder)>;
-  using GetFn = std::function<void(const std::string& key, wire::Versioned::Builder)>;
+  // Reads committed data; may wait (a key locked by a prepared transaction is read once
+  // that transaction is decided), may fail with a kj::Exception the caller sees.
+  using GetFn = std::function<kj::Promise<kv::Versioned>(const std::string& key)>;
   using LogFn = std::function<void(const std::string& line)>;
 
   Transport(kj::AsyncIoContext& io, TransportOptions options, Handler handler, LogFn log);
@@ -92,6 +94,9 @@ class Transport : private kj::TaskSet::ErrorHandler {
 
   // Reads committed data from a participant through its `get` method (its own connection).
   kj::Promise<kv::Versioned> get(NodeId participant, const std::string& key);
+
+  // A node's status (its `status` method), through its own connection.
+  kj::Promise<capnp::Response<wire::Node::StatusResults>> status(NodeId node);
 
   const TransportMetrics& metrics() const { return metrics_; }
   bool connected(NodeId peer) const;
@@ -122,8 +127,12 @@ class Transport : private kj::TaskSet::ErrorHandler {
   TransportMetrics metrics_;
   std::map<NodeId, std::unique_ptr<Outbound>> out_;
   std::map<NodeId, std::string> loggedBad_;  // peers we already logged a rejection for
+  // Inbound connections. Owned here, not by tasks_: they are destroyed after every task
+  // is cancelled (an RpcSystem must not die inside a TaskSet's destructor).
+  std::map<uint64_t, kj::Own<Connection>> inbound_;
+  uint64_t nextInbound_ = 0;
   bool flushScheduled_ = false;
-  kj::TaskSet tasks_;
+  std::unique_ptr<kj::TaskSet> tasks_;
 
   void taskFailed(kj::Exception&& e) override;
 };

@@ -558,10 +558,9 @@ ClusterConfig parseClusterText(const std::string& text, const std::string& pathF
     rep.fail(clusterLine, "", "no participant (expected at least one [node.p<N>] section)");
   }
   const size_t wantAcceptors = 2 * static_cast<size_t>(config.f) + 1;
-  // 2PC does not use acceptors; a 2PC cluster may have none, or the same 2f+1 as Paxos
-  // (so one cluster file serves both sides of a benchmark).
-  const bool acceptorsOptional = config.protocol == Protocol::TwoPC && acceptors.empty();
-  if (acceptors.size() != wantAcceptors && !acceptorsOptional) {
+  // Every protocol has them: the core's participants and recovery leaders expect 2f+1
+  // even under 2PC, and one cluster file then serves both sides of a benchmark.
+  if (acceptors.size() != wantAcceptors) {
     const Value* fv = clusterValue("f");
     rep.fail(fv ? fv->line : clusterLine, fv ? "cluster" : "",
              "f = " + std::to_string(config.f) + " needs 2f+1 = " + std::to_string(wantAcceptors) +

@@ -102,20 +102,26 @@ kj::Promise<void> NodeHost::run() {
       [this](const std::string& l) { log(l); });
   transport_->setStatusFn([this](wire::NodeStatus::Builder b) { fillStatus(b); });
   if (engine_) {
-    transport_->setGetFn([this](const std::string& key, wire::Versioned::Builder b) {
-      kv::Versioned v = engine_->read(key);
-      b.setFound(v.value.has_value());
-      b.setVersion(v.version);
-      if (v.value) {
-        b.setValue(capnp::Data::Reader(reinterpret_cast<const kj::byte*>(v.value->data()),
-                                       v.value->size()));
-      }
-    });
+    transport_->setGetFn([this](const std::string& key) { return readCommitted(key, 0); });
   }
   auto listening = transport_->listen(me_.host, me_.port);
   log("ready: " + me_.name + " (" + toString(me_.role) + ", " + toString(coreCfg_.protocol) +
       ") listening on " + me_.address());
   return listening.exclusiveJoin(watchDurable()).exclusiveJoin(tickLoop());
+}
+
+kj::Promise<kv::Versioned> NodeHost::readCommitted(const std::string& key, uint32_t waitedMs) {
+  // A key locked by a prepared transaction may be committed already (the client may have
+  // been told so): wait for the outcome, so a read after a commit sees it.
+  auto holder = engine_->lockHolder(key);
+  if (!holder) return engine_->read(key);
+  if (waitedMs >= kReadLockWaitMs) {
+    return KJ_EXCEPTION(OVERLOADED, "key is locked by an in-doubt transaction",
+                        holder->toString(), waitedMs);
+  }
+  return io_.provider->getTimer()
+      .afterDelay(cluster_.tickMs * kj::MILLISECONDS)
+      .then([this, key, waitedMs]() { return readCommitted(key, waitedMs + cluster_.tickMs); });
 }
 
 kj::Promise<void> NodeHost::tickLoop() {

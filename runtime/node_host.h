@@ -14,6 +14,7 @@
 
 #include <kj/async-io.h>
 #include <kj/async-unix.h>
+#include <kj/debug.h>
 
 #include <deque>
 #include <functional>
@@ -57,6 +58,8 @@ class NodeHost {
   kj::Promise<void> watchDurable();
   void onDurable(storage::Seq seq);
   kj::Promise<void> tickLoop();
+  kj::Promise<kv::Versioned> readCommitted(const std::string& key, uint32_t waitedMs);
+  static constexpr uint32_t kReadLockWaitMs = 5000;
   void onInbound(NodeId from, Message&& msg);
   void fillStatus(wire::NodeStatus::Builder b);
   void log(const std::string& line) const;

@@ -333,7 +333,8 @@ std::string kvKeyOf(std::string_view slotKey, const KvValue& v) {
 
 std::string lockKey(const TxnId& txn, uint32_t index) {
   std::string k = txnKey(txn);
-  for (int i = 3; i >= 0; --i) k.push_back(static_cast<char>(static_cast<uint8_t>(index >> (8 * i))));
+  for (int i = 3; i >= 0; --i)
+    k.push_back(static_cast<char>(static_cast<uint8_t>(index >> (8 * i))));
   return k;
 }
 
@@ -352,12 +353,14 @@ std::string decodeLock(std::string_view value) {
 
 std::string encodeFormat(uint32_t version) {
   std::string s(kFormatMagic);
-  for (int i = 0; i < 4; ++i) s.push_back(static_cast<char>(static_cast<uint8_t>(version >> (8 * i))));
+  for (int i = 0; i < 4; ++i)
+    s.push_back(static_cast<char>(static_cast<uint8_t>(version >> (8 * i))));
   return s;
 }
 
 std::optional<uint32_t> decodeFormat(std::string_view value) {
-  if (value.size() != kFormatMagic.size() + 4 || value.substr(0, kFormatMagic.size()) != kFormatMagic) {
+  if (value.size() != kFormatMagic.size() + 4 ||
+      value.substr(0, kFormatMagic.size()) != kFormatMagic) {
     return std::nullopt;
   }
   uint32_t v = 0;

@@ -38,8 +38,8 @@ DirLock::DirLock(const std::string& dir) : path_(dir + "/" + kFileName) {
   if (fd_ < 0) {
     int e = errno;
     throw StorageError(ErrorKind::NotWritable, dir,
-                       "data directory " + dir + " is not writable: cannot create " + path_ +
-                           ": " + std::strerror(e));
+                       "data directory " + dir + " is not writable: cannot create " + path_ + ": " +
+                           std::strerror(e));
   }
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
     int e = errno;
@@ -47,11 +47,11 @@ DirLock::DirLock(const std::string& dir) : path_(dir + "/" + kFileName) {
     ::close(fd_);
     fd_ = -1;
     if (e == EWOULDBLOCK) {
-      throw StorageError(ErrorKind::InUse, dir,
-                         "data directory " + dir + " is in use by " +
-                             (pid.empty() ? std::string("another process (pid unknown)")
-                                          : "pid " + pid) +
-                             " (lock held on " + path_ + ")");
+      throw StorageError(
+          ErrorKind::InUse, dir,
+          "data directory " + dir + " is in use by " +
+              (pid.empty() ? std::string("another process (pid unknown)") : "pid " + pid) +
+              " (lock held on " + path_ + ")");
     }
     throw StorageError(ErrorKind::Io, dir, "cannot lock " + path_ + ": " + std::strerror(e));
   }

@@ -40,9 +40,7 @@ struct MdbFail {
   std::string doing;
 };
 
-MDB_val toVal(std::string_view s) {
-  return MDB_val{s.size(), const_cast<char*>(s.data())};
-}
+MDB_val toVal(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
 std::string_view toView(const MDB_val& v) {
   return std::string_view(static_cast<const char*>(v.mv_data), v.mv_size);
 }
@@ -90,6 +88,10 @@ class Env::ReadTxn {
  public:
   explicit ReadTxn(const Env& env) : env_(env) {
     for (int attempt = 0;; ++attempt) {
+      if (env.remapPending_.load()) {
+        std::unique_lock<std::mutex> g(env.gateMu_);
+        env.gateCv_.wait(g, [&] { return !env.remapPending_.load(); });
+      }
       lock_ = std::shared_lock<std::shared_mutex>(env.remapMu_);
       int rc = begin();
       if (rc == 0) return;
@@ -235,8 +237,8 @@ Env::Env(std::string dir, Options options) : dir_(std::move(dir)), opts_(options
     }
     DIR* dh = ::opendir(d.c_str());
     if (dh == nullptr) {
-      throw StorageError(ErrorKind::Io, d, "cannot list data directory " + d + ": " +
-                                               errnoText(errno));
+      throw StorageError(ErrorKind::Io, d,
+                         "cannot list data directory " + d + ": " + errnoText(errno));
     }
     std::string stranger;
     while (dirent* ent = ::readdir(dh)) {
@@ -259,10 +261,10 @@ Env::Env(std::string dir, Options options) : dir_(std::move(dir)), opts_(options
     // Before the pid file: on a full disk even that cannot be written.
     std::optional<uint64_t> freeBytes = freeBytesOf(d);
     if (opts_.minFreeBytes > 0 && freeBytes && *freeBytes < opts_.minFreeBytes) {
-      throw StorageError(ErrorKind::DiskFull, d,
-                         "data directory " + d + " is on a full disk: " +
-                             std::to_string(*freeBytes) + " bytes free, at least " +
-                             std::to_string(opts_.minFreeBytes) + " needed");
+      throw StorageError(
+          ErrorKind::DiskFull, d,
+          "data directory " + d + " is on a full disk: " + std::to_string(*freeBytes) +
+              " bytes free, at least " + std::to_string(opts_.minFreeBytes) + " needed");
     }
     lock_ = std::make_unique<DirLock>(d);
   }
@@ -289,6 +291,11 @@ Env::Env(std::string dir, Options options) : dir_(std::move(dir)), opts_(options
     unsigned got = 0;
     mdb_env_get_flags(env_, &got);
     PC_ASSERT((got & (MDB_NOSYNC | MDB_NOMETASYNC | MDB_MAPASYNC)) == 0, got);
+    if (!opts_.readOnly) {
+      // Reader slots of dead processes (e.g. a SIGKILLed inspector) would pin old pages.
+      int dead = 0;
+      mdb_reader_check(env_, &dead);
+    }
     maxKeyBytes_ = static_cast<size_t>(mdb_env_get_maxkeysize(env_));
     MDB_envinfo info{};
     mdb_env_info(env_, &info);
@@ -350,9 +357,9 @@ void Env::openDatabases() {
     std::optional<uint32_t> version;
     if (rc == 0) version = codec::decodeFormat(toView(v));
     if (!version) {
-      throw StorageError(ErrorKind::NotPcommit, d,
-                         d + " is not a pcommit data directory: " + dataPath() +
-                             " has no pcommit format record");
+      throw StorageError(
+          ErrorKind::NotPcommit, d,
+          d + " is not a pcommit data directory: " + dataPath() + " has no pcommit format record");
     }
     if (*version != kFormatVersion) {
       throw StorageError(ErrorKind::UnknownFormat, d,
@@ -363,10 +370,10 @@ void Env::openDatabases() {
   }
 
   const std::pair<const char*, MDB_dbi*> dbs[] = {
-      {"acceptor", &dbi_.acceptor},       {"acceptor_tombstones", &dbi_.tombstones},
-      {"low_water", &dbi_.lowWater},      {"participant", &dbi_.participant},
-      {"kv_data", &dbi_.kvData},          {"kv_locks", &dbi_.kvLocks},
-      {"leader", &dbi_.leader},           {"decision", &dbi_.decision},
+      {"acceptor", &dbi_.acceptor},  {"acceptor_tombstones", &dbi_.tombstones},
+      {"low_water", &dbi_.lowWater}, {"participant", &dbi_.participant},
+      {"kv_data", &dbi_.kvData},     {"kv_locks", &dbi_.kvLocks},
+      {"leader", &dbi_.leader},      {"decision", &dbi_.decision},
   };
   for (const auto& [name, dbi] : dbs) {
     rc = mdb_dbi_open(txn, name, opts_.readOnly ? 0u : MDB_CREATE, dbi);
@@ -423,6 +430,8 @@ void Env::throwMdb(int rc, const std::string& doing) const {
 // ---- writes ----
 
 void Env::growMap() {
+  int dead = 0;
+  mdb_reader_check(env_, &dead);
   uint64_t cur = mapSize_.load();
   if (cur >= opts_.mapSizeMax) {
     failStop("data directory " + dir_ + ": " + dataPath() + " is full at the configured " +
@@ -432,15 +441,23 @@ void Env::growMap() {
   uint64_t next = std::min<uint64_t>(opts_.mapSizeMax, cur * 2);
   next = std::max<uint64_t>(next, cur + pageBytes_);
   next = roundUp(static_cast<size_t>(next), pageBytes_);
-  std::unique_lock<std::shared_mutex> g(remapMu_);
-  int rc = mdb_env_set_mapsize(env_, static_cast<size_t>(next));
-  if (rc != 0) {
-    failStop("data directory " + dir_ + ": growing the map of " + dataPath() + " to " +
-             std::to_string(next) + " bytes failed: " + describeError(rc));
+  remapPending_ = true;  // new readers wait at the gate; current ones finish
+  {
+    std::unique_lock<std::shared_mutex> g(remapMu_);
+    int rc = mdb_env_set_mapsize(env_, static_cast<size_t>(next));
+    if (rc != 0) {
+      failStop("data directory " + dir_ + ": growing the map of " + dataPath() + " to " +
+               std::to_string(next) + " bytes failed: " + describeError(rc));
+    }
+    MDB_envinfo info{};
+    mdb_env_info(env_, &info);
+    mapSize_ = info.me_mapsize;
   }
-  MDB_envinfo info{};
-  mdb_env_info(env_, &info);
-  mapSize_ = info.me_mapsize;
+  {
+    std::lock_guard<std::mutex> g(gateMu_);
+    remapPending_ = false;
+  }
+  gateCv_.notify_all();
   mapResizes_.fetch_add(1);
 }
 
@@ -475,8 +492,8 @@ void Env::writeGroup(std::span<const std::vector<Record>> batches) {
         growMap();
         continue;
       }
-      failStop("data directory " + dir_ + ": write to " + dataPath() + " failed: " +
-               describeError(f.rc) + " (" + f.doing + ")");
+      failStop("data directory " + dir_ + ": write to " + dataPath() +
+               " failed: " + describeError(f.rc) + " (" + f.doing + ")");
     } catch (const codec::DecodeError& e) {
       mdb_txn_abort(txn);
       failStop("data directory " + dir_ + ": " + dataPath() +
@@ -493,8 +510,8 @@ void Env::writeGroup(std::span<const std::vector<Record>> batches) {
     }
     if (rc != 0) {
       // A failed sync leaves the page cache in an unknown state: never retry it.
-      failStop("data directory " + dir_ + ": synced commit to " + dataPath() + " failed: " +
-               describeError(rc) + diagnoseWriteFailure(dir_));
+      failStop("data directory " + dir_ + ": synced commit to " + dataPath() +
+               " failed: " + describeError(rc) + diagnoseWriteFailure(dir_));
     }
     kvOps = w.kvOps;
     break;
@@ -504,7 +521,10 @@ void Env::writeGroup(std::span<const std::vector<Record>> batches) {
   for (const auto& batch : batches) {
     for (const auto& r : batch) critical += isCriticalRecord(r) ? 1 : 0;
   }
-  syncedCommits_.fetch_add(1);
+  if (syncedCommits_.fetch_add(1) % 1024 == 1023) {
+    int dead = 0;
+    mdb_reader_check(env_, &dead);  // see the constructor
+  }
   (critical > 0 ? criticalCommits_ : backgroundCommits_).fetch_add(1);
   recordsWritten_.fetch_add(records);
   criticalRecords_.fetch_add(critical);
@@ -554,96 +574,95 @@ void Env::applyRecord(WriteCtx& w, const Record& rec) {
     return std::make_pair(std::string(), codec::KvValue{});
   };
 
-  std::visit(
-      Overloaded{
-          [&](const AcceptorTxnRecord& x) {
-            w.put(dbi_.acceptor, codec::txnKey(x.txn), codec::encode(x));
-          },
-          [&](const AcceptorForgetRecord& x) {
-            std::string k = codec::txnKey(x.txn);
-            w.del(dbi_.acceptor, k);
-            // A tombstone only above the low-water mark: below it, "forgotten" is implied.
-            if (x.txn > lowWater(kLowWaterAcceptor)) {
-              w.put(dbi_.tombstones, k, codec::encodeEmpty());
-            }
-          },
-          [&](const AcceptorLowWaterRecord& x) {
-            if (x.mark > lowWater(kLowWaterAcceptor)) {
-              w.put(dbi_.lowWater, kLowWaterAcceptor, codec::encodeTxn(x.mark));
-            }
-            eraseUpTo(dbi_.tombstones, x.mark, [](std::string_view) { return true; });
-          },
-          [&](const ParticipantTxnRecord& x) {
-            std::string k = codec::txnKey(x.txn);
-            auto prev = w.get(dbi_.participant, k);
-            bool wasCommitted =
-                prev && codec::decodeParticipantState(*prev) == ParticipantState::Committed;
-            dropLocks(x.txn);
-            std::optional<std::vector<kv::Op>> ops;
-            if (x.state == ParticipantState::Prepared ||
-                (x.state == ParticipantState::Committed && !wasCommitted)) {
-              ops = kv::decodeOps(x.payload);
-            }
-            if (x.state == ParticipantState::Prepared && ops) {
-              // Derived index of the locks a Prepared record holds (for inspection; the
-              // engine retakes them from the payload at restart).
-              std::vector<std::string> keys;
-              for (const auto& op : *ops) keys.push_back(op.key);
-              std::sort(keys.begin(), keys.end());
-              keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-              for (uint32_t i = 0; i < keys.size(); ++i) {
-                w.put(dbi_.kvLocks, codec::lockKey(x.txn, i), codec::encodeLock(keys[i]));
-              }
-            }
-            if (x.state == ParticipantState::Committed && !wasCommitted) {
-              // Commit applies the writes exactly once, in the transaction that makes the
-              // outcome durable. The engine voted Prepared on this payload, so it decodes.
-              PC_ASSERT(ops.has_value(), x.txn, "committed payload does not decode");
-              for (const auto& op : *ops) {
-                if (op.kind == kv::OpKind::Expect) continue;
-                auto [slot, cur] = kvFind(op.key);
-                cur.versioned.version += 1;
-                if (op.kind == kv::OpKind::Put) {
-                  cur.versioned.value = op.value;
-                } else {
-                  cur.versioned.value.reset();
-                }
-                if (codec::isLongKey(op.key, maxKeyBytes_)) cur.fullKey = op.key;
-                w.put(dbi_.kvData, slot, codec::encode(cur));
-                w.kvOps += 1;
-              }
-            }
-            w.put(dbi_.participant, k, codec::encode(x));
-          },
-          [&](const ParticipantLowWaterRecord& x) {
-            if (x.mark > lowWater(kLowWaterParticipant)) {
-              w.put(dbi_.lowWater, kLowWaterParticipant, codec::encodeTxn(x.mark));
-            }
-            // Finished records go; Prepared ones stay (their outcome is still unknown).
-            eraseUpTo(dbi_.participant, x.mark, [](std::string_view v) {
-              return codec::decodeParticipantState(v) != ParticipantState::Prepared;
-            });
-          },
-          [&](const LeaderRoundRecord& x) {
-            auto v = w.get(dbi_.leader, kLeaderRoundKey);
-            if (!v || x.round > codec::decodeU64(*v)) {
-              w.put(dbi_.leader, kLeaderRoundKey, codec::encodeU64(x.round));
-            }
-          },
-          [&](const DecisionRecord& x) {
-            w.put(dbi_.decision, codec::txnKey(x.txn), codec::encode(x));
-          },
-          [&](const DecisionLowWaterRecord& x) {
-            if (x.mark > lowWater(kLowWaterDecision)) {
-              w.put(dbi_.lowWater, kLowWaterDecision, codec::encodeTxn(x.mark));
-            }
-            eraseUpTo(dbi_.decision, x.mark, [](std::string_view v) {
-              // The key is not needed to tell whether a decision is done.
-              return codec::decodeDecision(TxnId{}, v).done;
-            });
-          },
-      },
-      rec);
+  std::visit(Overloaded{
+                 [&](const AcceptorTxnRecord& x) {
+                   w.put(dbi_.acceptor, codec::txnKey(x.txn), codec::encode(x));
+                 },
+                 [&](const AcceptorForgetRecord& x) {
+                   std::string k = codec::txnKey(x.txn);
+                   w.del(dbi_.acceptor, k);
+                   // A tombstone only above the low-water mark: below it, "forgotten" is implied.
+                   if (x.txn > lowWater(kLowWaterAcceptor)) {
+                     w.put(dbi_.tombstones, k, codec::encodeEmpty());
+                   }
+                 },
+                 [&](const AcceptorLowWaterRecord& x) {
+                   if (x.mark > lowWater(kLowWaterAcceptor)) {
+                     w.put(dbi_.lowWater, kLowWaterAcceptor, codec::encodeTxn(x.mark));
+                   }
+                   eraseUpTo(dbi_.tombstones, x.mark, [](std::string_view) { return true; });
+                 },
+                 [&](const ParticipantTxnRecord& x) {
+                   std::string k = codec::txnKey(x.txn);
+                   auto prev = w.get(dbi_.participant, k);
+                   bool wasCommitted =
+                       prev && codec::decodeParticipantState(*prev) == ParticipantState::Committed;
+                   dropLocks(x.txn);
+                   std::optional<std::vector<kv::Op>> ops;
+                   if (x.state == ParticipantState::Prepared ||
+                       (x.state == ParticipantState::Committed && !wasCommitted)) {
+                     ops = kv::decodeOps(x.payload);
+                   }
+                   if (x.state == ParticipantState::Prepared && ops) {
+                     // Derived index of the locks a Prepared record holds (for inspection; the
+                     // engine retakes them from the payload at restart).
+                     std::vector<std::string> keys;
+                     for (const auto& op : *ops) keys.push_back(op.key);
+                     std::sort(keys.begin(), keys.end());
+                     keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+                     for (uint32_t i = 0; i < keys.size(); ++i) {
+                       w.put(dbi_.kvLocks, codec::lockKey(x.txn, i), codec::encodeLock(keys[i]));
+                     }
+                   }
+                   if (x.state == ParticipantState::Committed && !wasCommitted) {
+                     // Commit applies the writes exactly once, in the transaction that makes the
+                     // outcome durable. The engine voted Prepared on this payload, so it decodes.
+                     PC_ASSERT(ops.has_value(), x.txn, "committed payload does not decode");
+                     for (const auto& op : *ops) {
+                       if (op.kind == kv::OpKind::Expect) continue;
+                       auto [slot, cur] = kvFind(op.key);
+                       cur.versioned.version += 1;
+                       if (op.kind == kv::OpKind::Put) {
+                         cur.versioned.value = op.value;
+                       } else {
+                         cur.versioned.value.reset();
+                       }
+                       if (codec::isLongKey(op.key, maxKeyBytes_)) cur.fullKey = op.key;
+                       w.put(dbi_.kvData, slot, codec::encode(cur));
+                       w.kvOps += 1;
+                     }
+                   }
+                   w.put(dbi_.participant, k, codec::encode(x));
+                 },
+                 [&](const ParticipantLowWaterRecord& x) {
+                   if (x.mark > lowWater(kLowWaterParticipant)) {
+                     w.put(dbi_.lowWater, kLowWaterParticipant, codec::encodeTxn(x.mark));
+                   }
+                   // Finished records go; Prepared ones stay (their outcome is still unknown).
+                   eraseUpTo(dbi_.participant, x.mark, [](std::string_view v) {
+                     return codec::decodeParticipantState(v) != ParticipantState::Prepared;
+                   });
+                 },
+                 [&](const LeaderRoundRecord& x) {
+                   auto v = w.get(dbi_.leader, kLeaderRoundKey);
+                   if (!v || x.round > codec::decodeU64(*v)) {
+                     w.put(dbi_.leader, kLeaderRoundKey, codec::encodeU64(x.round));
+                   }
+                 },
+                 [&](const DecisionRecord& x) {
+                   w.put(dbi_.decision, codec::txnKey(x.txn), codec::encode(x));
+                 },
+                 [&](const DecisionLowWaterRecord& x) {
+                   if (x.mark > lowWater(kLowWaterDecision)) {
+                     w.put(dbi_.lowWater, kLowWaterDecision, codec::encodeTxn(x.mark));
+                   }
+                   eraseUpTo(dbi_.decision, x.mark, [](std::string_view v) {
+                     // The key is not needed to tell whether a decision is done.
+                     return codec::decodeDecision(TxnId{}, v).done;
+                   });
+                 },
+             },
+             rec);
 }
 
 // ---- reads ----
@@ -722,9 +741,9 @@ Recovered Env::load() const {
   img.acceptorLowWater = mark(kLowWaterAcceptor);
   img.participantLowWater = mark(kLowWaterParticipant);
   img.decisionLowWater = mark(kLowWaterDecision);
-  img.leaderRound = readOne<uint64_t>(*this, t.get(), dbi_.leader, "leader", kLeaderRoundKey,
-                                      codec::decodeU64)
-                        .value_or(0);
+  img.leaderRound =
+      readOne<uint64_t>(*this, t.get(), dbi_.leader, "leader", kLeaderRoundKey, codec::decodeU64)
+          .value_or(0);
   return img;
 }
 
@@ -770,10 +789,14 @@ std::vector<DbStat> Env::stats() const {
   ReadTxn t(*this);
   std::vector<DbStat> out;
   const std::pair<const char*, MDB_dbi> dbs[] = {
-      {"meta", dbi_.meta},         {"acceptor", dbi_.acceptor},
-      {"acceptor_tombstones", dbi_.tombstones}, {"low_water", dbi_.lowWater},
-      {"participant", dbi_.participant}, {"kv_data", dbi_.kvData},
-      {"kv_locks", dbi_.kvLocks},  {"leader", dbi_.leader},
+      {"meta", dbi_.meta},
+      {"acceptor", dbi_.acceptor},
+      {"acceptor_tombstones", dbi_.tombstones},
+      {"low_water", dbi_.lowWater},
+      {"participant", dbi_.participant},
+      {"kv_data", dbi_.kvData},
+      {"kv_locks", dbi_.kvLocks},
+      {"leader", dbi_.leader},
       {"decision", dbi_.decision},
   };
   for (const auto& [name, dbi] : dbs) {

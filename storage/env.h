@@ -38,6 +38,7 @@
 #include <lmdb.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -76,12 +77,12 @@ struct EnvMetrics {
   uint64_t criticalCommits = 0;    // ... that held at least one critical record
   uint64_t backgroundCommits = 0;  // ... that held background records only
   uint64_t recordsWritten = 0;
-  uint64_t criticalRecords = 0;    // isCriticalRecord()
+  uint64_t criticalRecords = 0;  // isCriticalRecord()
   uint64_t backgroundRecords = 0;
-  uint64_t kvOpsApplied = 0;       // put/del ops applied to kv_data
-  uint64_t mapFullRetries = 0;     // groups retried after MDB_MAP_FULL
+  uint64_t kvOpsApplied = 0;    // put/del ops applied to kv_data
+  uint64_t mapFullRetries = 0;  // groups retried after MDB_MAP_FULL
   uint64_t mapResizes = 0;
-  uint64_t mapSizeBytes = 0;       // current map size
+  uint64_t mapSizeBytes = 0;  // current map size
 };
 
 struct DbStat {
@@ -155,7 +156,12 @@ class Env {
 
   // Readers hold it shared while their txn is live; growing the map (munmap + mmap)
   // holds it exclusively, since LMDB requires no live transaction in the process then.
+  // glibc's rwlock prefers readers, so a resize raises remapPending_ first and new
+  // readers wait at the gate: the writer cannot be starved by a busy event loop.
   mutable std::shared_mutex remapMu_;
+  std::atomic<bool> remapPending_{false};
+  mutable std::mutex gateMu_;
+  mutable std::condition_variable gateCv_;
   std::mutex writeMu_;
   mutable std::mutex readPoolMu_;
   mutable std::vector<MDB_txn*> readPool_;  // reset read-only txns, renewed on use

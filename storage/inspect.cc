@@ -46,7 +46,9 @@ std::string opsText(const Bytes& payload) {
       case kv::OpKind::Put:
         s += "put:" + codec::printable(op.key) + "=" + codec::printable(op.value);
         break;
-      case kv::OpKind::Del: s += "del:" + codec::printable(op.key); break;
+      case kv::OpKind::Del:
+        s += "del:" + codec::printable(op.key);
+        break;
       case kv::OpKind::Expect:
         s += "expect:" + codec::printable(op.key) + "=" + std::to_string(op.version);
         break;
@@ -67,7 +69,9 @@ std::string opsJson(const Bytes& payload) {
         s += "{\"op\": \"put\", \"key\": " + jsonString(op.key) +
              ", \"value\": " + jsonString(op.value) + "}";
         break;
-      case kv::OpKind::Del: s += "{\"op\": \"del\", \"key\": " + jsonString(op.key) + "}"; break;
+      case kv::OpKind::Del:
+        s += "{\"op\": \"del\", \"key\": " + jsonString(op.key) + "}";
+        break;
       case kv::OpKind::Expect:
         s += "{\"op\": \"expect\", \"key\": " + jsonString(op.key) +
              ", \"version\": " + std::to_string(op.version) + "}";
@@ -108,8 +112,7 @@ void inspectText(const Env& env, std::ostream& out) {
   out << "\n";
 
   out << "acceptor: " << img.acceptorTxns.size() << " transactions, "
-      << img.acceptorTombstones.size() << " tombstones, low-water " << img.acceptorLowWater
-      << "\n";
+      << img.acceptorTombstones.size() << " tombstones, low-water " << img.acceptorLowWater << "\n";
   for (const auto& a : img.acceptorTxns) {
     out << "  txn " << a.txn << " participants " << nodesText(a.participants) << " leader "
         << a.leader << "\n";
@@ -175,8 +178,7 @@ void inspectJson(const Env& env, std::ostream& out) {
       out << (i ? ", " : "") << "{\"instance\": " << in.instance
           << ", \"mbal\": " << ballotJson(in.mbal) << ", \"bal\": " << ballotJson(in.bal)
           << ", \"val\": "
-          << (in.val ? std::string("\"") + toString(*in.val) + "\"" : std::string("null"))
-          << "}";
+          << (in.val ? std::string("\"") + toString(*in.val) + "\"" : std::string("null")) << "}";
     }
     out << "]}";
   }

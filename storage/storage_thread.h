@@ -52,7 +52,7 @@ struct ThreadOptions {
 };
 
 struct ThreadMetrics {
-  EnvMetrics env;                   // synced commits, records, critical vs background
+  EnvMetrics env;  // synced commits, records, critical vs background
   uint64_t batchesSubmitted = 0;
   uint64_t groups = 0;              // group commits done by this thread
   uint64_t trySubmitRefused = 0;    // trySubmit() calls refused for lack of room
@@ -100,7 +100,7 @@ class StorageThread {
     std::vector<Record> records;
     size_t bytes;
   };
-  bool fits(size_t records, size_t bytes) const;  // requires mu_
+  bool fits(size_t records, size_t bytes) const;             // requires mu_
   Seq enqueue(std::vector<Record>&& records, size_t bytes);  // requires mu_
   void run();
 
@@ -109,8 +109,8 @@ class StorageThread {
   int eventFd_ = -1;
 
   mutable std::mutex mu_;
-  std::condition_variable workCv_;          // storage thread: work or stop
-  std::condition_variable roomCv_;          // submit(): room freed
+  std::condition_variable workCv_;             // storage thread: work or stop
+  std::condition_variable roomCv_;             // submit(): room freed
   mutable std::condition_variable durableCv_;  // waitDurable()
   std::deque<Batch> queue_;
   Seq nextSeq_ = 1;

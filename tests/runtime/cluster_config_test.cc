@@ -141,11 +141,7 @@ TEST_CASE("defaults: a file with no [cluster] section and the fewest nodes") {
   CHECK(c.dir() == ".");
   CHECK(c.dataDirOf(*c.byName("p1")) == "p1");
 
-  // 2PC needs no acceptors; paxos-direct needs no coordinator.
-  CHECK_NOTHROW(
-      parseClusterText("[cluster]\nprotocol = 2pc\n[node.c1]\nrole = coordinator\naddress = h:1\n"
-                       "[node.p1]\nrole = participant\naddress = h:2\n",
-                       "x"));
+  // paxos-direct needs no coordinator.
   CHECK_NOTHROW(parseClusterText(
       "[cluster]\nprotocol = paxos-direct\nf = 0\n"
       "[node.p1]\nrole = participant\naddress = h:2\n[node.a1]\nrole = acceptor\naddress = h:3\n",
@@ -360,9 +356,11 @@ TEST_CASE("every kind of bad file names the file, the line and the bad key or va
 
   // Whole-cluster rules, on small files of their own.
   std::string noCoordinator =
-      "[cluster]\n"                                      // 1
-      "protocol = 2pc\n"                                 // 2
-      "[node.p1]\nrole = participant\naddress = h:2\n";  // 3-5
+      "[cluster]\n"                                     // 1
+      "protocol = 2pc\n"                                // 2
+      "f = 0\n"                                         // 3
+      "[node.p1]\nrole = participant\naddress = h:2\n"  // 4-6
+      "[node.a1]\nrole = acceptor\naddress = h:3\n";    // 7-9
   std::string msg = errorOf(noCoordinator);
   CHECK(msg.rfind("cluster.conf:2:", 0) == 0);
   CHECK(msg.find("needs a coordinator") != std::string::npos);

@@ -99,11 +99,19 @@ void Checker::checkOutcomeJustified(const TxnId& txn, Outcome o, const std::stri
        ") but no instance is chosen Aborted and no participant voted Aborted");
 }
 
-void Checker::onLearned(const SimNode& n, const Learned& l, uint64_t now) {
-  if (n.participant) {
-    // A participant's own ballot-0 Aborted settles the transaction at once.
-    auto s = n.participant->stateOf(l.txn);
-    if (s && *s == ParticipantState::VotedAborted) factsFor(l.txn).zeroAbortedSent = true;
+void Checker::onLearned(const SimNode& n, const Learned& l, const Output& out, uint64_t now) {
+  // Binding at once: a leader's decision (it rests on values chosen at durable acceptors)
+  // and a participant's outcome learned from elsewhere. Binding only once durable or sent:
+  // a 2PC coordinator's decision (a Commit is a decision when its record is durable; an
+  // Abort never escaped if it was not sent) and a participant's own ballot-0 Aborted
+  // (until its VotedAborted record is durable a restart may prepare it after all). Those
+  // are observed at onPersist / onSend.
+  if (n.twoPcCoordinator) return;
+  if (n.participant && l.outcome == Outcome::Abort) {
+    for (const auto& r : out.persist) {
+      const auto* p = std::get_if<ParticipantTxnRecord>(&r);
+      if (p && p->txn == l.txn && p->state == ParticipantState::VotedAborted) return;
+    }
   }
   observe(l.txn, l.outcome, n.name + " learned", now);
 }

@@ -43,7 +43,8 @@ class Checker {
   const std::map<TxnId, TxnFacts>& txns() const { return txns_; }
 
   // --- hooks, called by the simulator ---
-  void onLearned(const SimNode& n, const Learned& l, uint64_t now);
+  // `out`: the Output that carries `l` (its records are not durable yet).
+  void onLearned(const SimNode& n, const Learned& l, const Output& out, uint64_t now);
   // Before `r` is applied to n.disk.
   void onPersist(const SimNode& n, const Record& r, uint64_t now);
   // A committed payload reaches participant n's durable data (before it is applied).

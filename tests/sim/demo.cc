@@ -65,6 +65,8 @@ class Narrator {
       return;
     }
     std::string line;
+    if (kind == "learn" && text == lastLearn_) return;  // a leader and its host, same news
+    if (kind == "learn") lastLearn_ = text;
     if (kind == "submit") {
       line = "submit   " + text;
     } else if (kind == "crash") {
@@ -104,7 +106,7 @@ class Narrator {
   }
 
   std::ostream& os_;
-  std::string pendingKey_, pendingFrom_, pendingTo_, pendingRest_;
+  std::string pendingKey_, pendingFrom_, pendingTo_, pendingRest_, lastLearn_;
   uint64_t pendingTick_ = 0;
 };
 
@@ -167,11 +169,12 @@ bool paxosAct(std::ostream& os, Protocol p) {
     sim.runUntilDecided(t2, 500);
     n.say("  => T2 " + std::string(toString(*sim.outcome(t2))) + "; " + statesOf(sim, t2));
   }
-  n.say("-- T3: the coordinator crashes after sending its prepares --");
+  std::string name = classic ? "T3" : "T1";
+  n.say("-- " + name + ": the coordinator crashes after sending its prepares --");
   uint64_t crashTick = 0;
   TxnId t3 = submitAndKillCoordinator(sim, n, crashTick);
   bool ok = sim.runUntil([&] { return allFinished(sim, t3); }, 1000);
-  n.say("  => every participant finished T3 at t=" + std::to_string(sim.now()) + ", " +
+  n.say("  => every participant finished " + name + " at t=" + std::to_string(sim.now()) + ", " +
         std::to_string(sim.now() - crashTick) + " ticks after c1 died, c1 still down: " +
         statesOf(sim, t3));
   if (classic) {
@@ -187,6 +190,10 @@ bool paxosAct(std::ostream& os, Protocol p) {
   auto cs = sim.clientStatus(t3);
   n.say("  => the client retried with c2 and was told: " +
         std::string(cs ? toString(*cs) : "nothing yet"));
+  if (cs && *cs == TxnStatus::Forgotten) {
+    n.say("     (every participant had acked, so the acceptors had collected " + name +
+          "; only the participants still know the outcome)");
+  }
   if (sim.violated()) n.say("  !! checker: " + sim.violation());
   return ok && !sim.violated();
 }

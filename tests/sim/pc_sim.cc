@@ -34,6 +34,7 @@ struct Args {
   bool demo = false;
   bool expectViolation = false;
   bool determinism = false;
+  bool keepGoing = false;
   pc::sim::Overrides overrides;
 };
 
@@ -60,7 +61,7 @@ extern "C" void onAbort(int) {
             << "usage: pc_sim [--mode 2pc|paxos-classic|paxos|paxos-direct|all] [--seeds N]\n"
             << "              [--seed S | --first-seed S] [--trace] [--participants N]\n"
             << "              [--f F] [--fanout all|quorum] [--caps random|tiny|default]\n"
-            << "              [--expect-violation] [--determinism] | --demo\n";
+            << "              [--expect-violation] [--keep-going] [--determinism] | --demo\n";
   std::exit(64);
 }
 
@@ -133,6 +134,8 @@ Args parse(int argc, char** argv) {
       a.demo = true;
     } else if (f == "--expect-violation") {
       a.expectViolation = true;
+    } else if (f == "--keep-going") {
+      a.keepGoing = true;
     } else if (f == "--determinism") {
       a.determinism = true;
     } else if (f == "--help" || f == "-h") {
@@ -179,7 +182,8 @@ std::string summary(Protocol p, uint64_t seeds, uint64_t first, const pc::sim::S
          std::to_string(s.crashesAfterPersist) + " mid-send=" + std::to_string(s.crashesMidSend) +
          ") recoveries=" + std::to_string(s.recoveries) +
          " | max ticks to decide=" + std::to_string(s.maxDecideTicks) +
-         " (after heal " + std::to_string(s.maxDecideAfterHeal) + ")" +
+         " (after heal " + std::to_string(s.maxDecideAfterHeal) + ", seed " +
+         std::to_string(s.maxDecideSeed) + ")" +
          " checks=" + std::to_string(s.checks) + " violations=" + std::to_string(violations) +
          " | " + secs;
 }
@@ -224,6 +228,12 @@ int main(int argc, char** argv) {
       }
       if (!ok) {
         ++violations;
+        if (a.keepGoing) {
+          // One line per failing seed; replay one to see its trace.
+          std::cout << "VIOLATION seed=" << seed << " mode=" << pc::toString(p) << ": "
+                    << sim.violation() << "\n";
+          continue;
+        }
         std::cout << pc::sim::failureReport(sim, gReplay);
         if (a.expectViolation) {
           std::cout << "canary caught at seed " << seed << " (mode " << pc::toString(p)

@@ -54,7 +54,10 @@ void Stats::add(const Stats& o) {
   recoveries += o.recoveries;
   persists += o.persists;
   maxDecideTicks = std::max(maxDecideTicks, o.maxDecideTicks);
-  maxDecideAfterHeal = std::max(maxDecideAfterHeal, o.maxDecideAfterHeal);
+  if (o.maxDecideAfterHeal > maxDecideAfterHeal) {
+    maxDecideAfterHeal = o.maxDecideAfterHeal;
+    maxDecideSeed = o.maxDecideSeed;
+  }
   ticks += o.ticks;
   checks += o.checks;
 }
@@ -72,11 +75,11 @@ SimConfig randomConfig(Protocol protocol, uint64_t seed, const Overrides& o) {
                        : 9 + static_cast<int>(r.below(8));
   c.participants = o.participants > 0 ? o.participants : n;
   c.coordinators = 1 + static_cast<int>(r.below(3));
-  c.clients = 1 + static_cast<int>(r.below(3));
+  c.clients = 1 + static_cast<int>(r.below(4));
   bool quorum = r.below(2) == 0;
   k.fanOut = o.fanOut > 0 ? static_cast<FanOut>(o.fanOut)
                           : (quorum ? FanOut::Quorum : FanOut::All);
-  c.txns = 2 + static_cast<int>(r.below(5));
+  c.txns = 3 + static_cast<int>(r.below(10));
   c.hotKeys = 1 + static_cast<int>(r.below(3));
 
   FaultRates& f = c.faults;
@@ -112,7 +115,7 @@ SimConfig randomConfig(Protocol protocol, uint64_t seed, const Overrides& o) {
     k.outcomeCacheCap = 1 + r.below(3);
   }
   c.clientRetryTicks = 60 + r.below(150);
-  c.safetyTicks = 150 + r.below(350);
+  c.safetyTicks = 200 + r.below(500);
   c.livenessTicksMax = 4000;
   c.gcTailTicks = r.below(10) < 3 ? k.ackRequestTicks * 2 + 50 : 0;
   return c;
@@ -401,6 +404,11 @@ size_t Simulator::releaseHeld(const std::function<bool(const Envelope&)>& pred) 
   return count;
 }
 
+void Simulator::inject(const Envelope& e, uint64_t delay) {
+  log("inject", names_.message(e));
+  enqueue(e, delay, false);
+}
+
 size_t Simulator::dropHeld(const std::function<bool(const Envelope&)>& pred) {
   size_t before = held_.size();
   std::vector<Envelope> keep;
@@ -429,7 +437,7 @@ void Simulator::handleOutput(SimNode& n, Output&& out, const std::set<TxnId>& to
   checker_.afterStep(n, touched);
   for (const auto& l : out.learned) {
     log("learn", n.name + " " + names_.txn(l.txn) + " " + toString(l.outcome));
-    checker_.onLearned(n, l, now_);
+    checker_.onLearned(n, l, out, now_);
   }
   for (const auto& r : out.recoveriesStarted) {
     ++stats_.recoveries;
@@ -734,6 +742,7 @@ void Simulator::updateDecided() {
     if (healTick_ != 0) {
       stats_.maxDecideAfterHeal =
           std::max(stats_.maxDecideAfterHeal, now_ - std::max(healTick_, f->submitTick));
+      stats_.maxDecideSeed = cfg_.seed;
     }
   }
 }

@@ -91,6 +91,7 @@ struct Stats {
   uint64_t persists = 0;
   uint64_t maxDecideTicks = 0;       // submit -> decided, over all transactions
   uint64_t maxDecideAfterHeal = 0;  // heal -> decided, for those open at the heal
+  uint64_t maxDecideSeed = 0;       // the seed of maxDecideAfterHeal
   uint64_t ticks = 0;
   uint64_t checks = 0;
   void add(const Stats& o);
@@ -148,6 +149,9 @@ class Simulator {
   size_t releaseHeld(const std::function<bool(const Envelope&)>& pred);
   size_t dropHeld(const std::function<bool(const Envelope&)>& pred);
   size_t inFlight() const { return network_.size(); }
+  // Puts a copy of a message that already left its sender back on the network (a
+  // duplicate or very late copy, as the network may make): delivered after `delay` ticks.
+  void inject(const Envelope& e, uint64_t delay = 1);
   // Stops random faults, heals partitions, restarts every crashed node.
   void healAll();
 
@@ -160,6 +164,7 @@ class Simulator {
   std::optional<ParticipantState> durableState(NodeId participant, const TxnId& txn) const;
   const std::vector<TxnId>& txnIds() const { return txnOrder_; }
   const Checker& checker() const { return checker_; }
+  Checker& checkerForTest() { return checker_; }  // tests that prove the checker bites
   bool violated() const { return checker_.violated(); }
   const std::string& violation() const { return checker_.violation(); }
   const Stats& stats() const { return stats_; }

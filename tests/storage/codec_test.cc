@@ -1,8 +1,9 @@
 // The on-disk codec: every value round-trips, and every damaged value is refused with a
 // DecodeError rather than read as garbage (a silent misread would corrupt recovery).
+#include "storage/codec.h"
+
 #include <doctest/doctest.h>
 
-#include "storage/codec.h"
 #include "tests/storage/test_util.h"
 
 namespace pc::storage {
@@ -51,9 +52,12 @@ TEST_CASE("acceptor records round-trip, including no-vote instances, and refuse 
 
 TEST_CASE("participant records round-trip for every state and refuse damage") {
   for (int s = 1; s <= 4; ++s) {
-    ParticipantTxnRecord p{txn(5, 6), static_cast<ParticipantState>(s),
+    ParticipantTxnRecord p{txn(5, 6),
+                           static_cast<ParticipantState>(s),
                            kv::encodeOps({{kv::OpKind::Put, "k", std::string("v\0v", 3), 0}}),
-                           {2, 3}, 4, s == 2 ? "conflict" : ""};
+                           {2, 3},
+                           4,
+                           s == 2 ? "conflict" : ""};
     std::string enc = codec::encode(p);
     CHECK(codec::decodeParticipantTxn(p.txn, enc) == p);
     // Parenthesised: doctest's stringifier would find pc::toString(ParticipantState) by ADL.
@@ -63,14 +67,15 @@ TEST_CASE("participant records round-trip for every state and refuse damage") {
   }
   std::string enc = codec::encode(ParticipantTxnRecord{});
   enc[1] = 5;  // state byte
-  CHECK_THROWS_WITH_AS(codec::decodeParticipantState(enc), doctest::Contains("bad participant state"),
-                       codec::DecodeError);
+  CHECK_THROWS_WITH_AS(codec::decodeParticipantState(enc),
+                       doctest::Contains("bad participant state"), codec::DecodeError);
 }
 
 TEST_CASE("decision, low-water, round and tombstone values round-trip and refuse damage") {
   DecisionRecord d{txn(1, 1), {1, 4}, true};
   CHECK(codec::decodeDecision(d.txn, codec::encode(d)) == d);
-  checkRejectsDamage(codec::encode(d), [&](std::string_view v) { return codec::decodeDecision(d.txn, v); });
+  checkRejectsDamage(codec::encode(d),
+                     [&](std::string_view v) { return codec::decodeDecision(d.txn, v); });
   CHECK(codec::decodeTxn(codec::encodeTxn(txn(~0ull, 3))) == txn(~0ull, 3));
   checkRejectsDamage(codec::encodeTxn(txn(1, 2)), codec::decodeTxn);
   CHECK(codec::decodeU64(codec::encodeU64(1234567890123ull)) == 1234567890123ull);
@@ -88,7 +93,8 @@ TEST_CASE("a corrupt length cannot make the decoder allocate or read out of boun
                        codec::DecodeError);
 }
 
-TEST_CASE("kv slots: short keys map to themselves, long keys to a hashed slot with the key inside") {
+TEST_CASE(
+    "kv slots: short keys map to themselves, long keys to a hashed slot with the key inside") {
   const size_t maxKey = 511;
   CHECK(codec::kvSlotKey("abc", maxKey, 0) == std::string("\0abc", 4));
   std::string longKey(4000, 'q');

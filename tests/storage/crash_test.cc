@@ -5,7 +5,6 @@
 // every acknowledged record is present and intact, and no batch is half-visible. If this
 // fails, a node could answer a message whose record a crash then loses.
 #include <doctest/doctest.h>
-
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -149,8 +148,8 @@ TEST_CASE("SIGKILL at random moments never loses an acknowledged batch nor shows
     CAPTURE(kill);
     CAPTURE(n);
     CAPTURE(ackedMax);
-    REQUIRE(int64_t(n) >= ackedMax + 1);  // every acknowledged batch is there
-    REQUIRE(n >= refN);               // durable state never goes back
+    REQUIRE(int64_t(n) >= ackedMax + 1);             // every acknowledged batch is there
+    REQUIRE(n >= refN);                              // durable state never goes back
     if (ackedMax + 1 < int64_t(n)) ++killsMidWrite;  // written, not yet acknowledged
     totalAcked += ackedMax >= int64_t(refN) ? uint64_t(ackedMax + 1) - refN : 0;
     for (; refN < n; ++refN) {

@@ -2,7 +2,6 @@
 // on a directory it cannot trust, never "repair" one silently, and never retry a failed
 // sync. Fail-stops run in child processes (real aborts).
 #include <doctest/doctest.h>
-
 #include <fcntl.h>
 #include <lmdb.h>
 #include <sched.h>
@@ -164,9 +163,12 @@ TEST_CASE("ENOSPC on a synced commit fail-stops with the path and cause, never r
     Env env(mnt);
     for (uint64_t i = 1;; ++i) {
       env.writeBatch({ParticipantTxnRecord{
-          txn(i, 1), ParticipantState::Committed,
+          txn(i, 1),
+          ParticipantState::Committed,
           kv::encodeOps({{kv::OpKind::Put, std::to_string(i), std::string(512 << 10, 'x'), 0}}),
-          {1}, 1, ""}});
+          {1},
+          1,
+          ""}});
     }
   });
   if (r.exitCode == 77) {
@@ -194,9 +196,10 @@ TEST_CASE("a failed sync (EFBIG) fail-stops; the directory then recovers what wa
     rlimit lim{rlim_t(st.st_size) + 65536, rlim_t(st.st_size) + 65536};
     ::setrlimit(RLIMIT_FSIZE, &lim);
     for (uint64_t i = 1;; ++i) {
-      env.writeBatch({LeaderRoundRecord{7 + i},
-                      ParticipantTxnRecord{txn(i, 1), ParticipantState::Prepared,
-                                           std::string(32 << 10, 'x'), {1}, 1, ""}});
+      env.writeBatch(
+          {LeaderRoundRecord{7 + i},
+           ParticipantTxnRecord{
+               txn(i, 1), ParticipantState::Prepared, std::string(32 << 10, 'x'), {1}, 1, ""}});
     }
   });
   INFO(r.err);
@@ -360,7 +363,10 @@ TEST_CASE("corrupted files are refused, never repaired") {
 
 TEST_CASE("an undecodable value is reported with its database and key") {
   TempDir tmp;
-  { Env env(tmp.path()); env.writeBatch({DecisionRecord{txn(1, 1), {1}, false}}); }
+  {
+    Env env(tmp.path());
+    env.writeBatch({DecisionRecord{txn(1, 1), {1}, false}});
+  }
   withRawLmdb(tmp.path(), [](MDB_env*, MDB_txn* t) {
     rawPut(t, "acceptor", codec::txnKey(txn(0xab, 0xcd)), "\x07garbage");
   });

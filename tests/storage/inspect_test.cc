@@ -1,8 +1,9 @@
 // `pcommit inspect`: dumps every kind of durable state as text and JSON, refuses bad
 // usage with exit 64 naming the option, reports storage errors with exit 1, and is safe
 // while the node runs. Runs the real binary: operators and scripts depend on this contract.
-#include <doctest/doctest.h>
+#include "storage/inspect.h"
 
+#include <doctest/doctest.h>
 #include <fcntl.h>
 #include <lmdb.h>
 #include <poll.h>
@@ -14,7 +15,6 @@
 #include <thread>
 
 #include "storage/codec.h"
-#include "storage/inspect.h"
 #include "storage/storage_thread.h"
 #include "tests/storage/test_util.h"
 
@@ -87,13 +87,18 @@ bool looksLikeJson(const std::string& s) {
   for (size_t i = 0; i < s.size(); ++i) {
     char c = s[i];
     if (inString) {
-      if (c == '\\') ++i;
-      else if (c == '"') inString = false;
-      else if (static_cast<unsigned char>(c) < 0x20) return false;
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        inString = false;
+      else if (static_cast<unsigned char>(c) < 0x20)
+        return false;
       continue;
     }
-    if (c == '"') inString = true;
-    else if (c == '{' || c == '[') stack.push_back(c);
+    if (c == '"')
+      inString = true;
+    else if (c == '{' || c == '[')
+      stack.push_back(c);
     else if (c == '}' || c == ']') {
       if (stack.empty() || stack.back() != (c == '}' ? '{' : '[')) return false;
       stack.pop_back();
@@ -105,16 +110,25 @@ bool looksLikeJson(const std::string& s) {
 void populate(const std::string& dir) {
   Env env(dir);
   AcceptorTxnRecord a{txn(1, 2), {3, 4}, 5, {}};
-  a.instances = {{3, Ballot{2, 5}, Ballot{2, 5}, Vote::Prepared}, {4, Ballot{}, std::nullopt, std::nullopt}};
+  a.instances = {{3, Ballot{2, 5}, Ballot{2, 5}, Vote::Prepared},
+                 {4, Ballot{}, std::nullopt, std::nullopt}};
   env.writeBatch({
       a,
       AcceptorForgetRecord{txn(1, 9)},
-      ParticipantTxnRecord{txn(2, 1), ParticipantState::Prepared,
-                           kv::encodeOps({{kv::OpKind::Put, "lockme", "x", 0}}), {3, 4}, 5, ""},
-      ParticipantTxnRecord{txn(2, 2), ParticipantState::Committed,
-                           kv::encodeOps({{kv::OpKind::Put, "color", std::string("bl\"ue\n\xff", 7), 0},
-                                          {kv::OpKind::Del, "gone", "", 0}}),
-                           {3}, 5, ""},
+      ParticipantTxnRecord{txn(2, 1),
+                           ParticipantState::Prepared,
+                           kv::encodeOps({{kv::OpKind::Put, "lockme", "x", 0}}),
+                           {3, 4},
+                           5,
+                           ""},
+      ParticipantTxnRecord{
+          txn(2, 2),
+          ParticipantState::Committed,
+          kv::encodeOps({{kv::OpKind::Put, "color", std::string("bl\"ue\n\xff", 7), 0},
+                         {kv::OpKind::Del, "gone", "", 0}}),
+          {3},
+          5,
+          ""},
       ParticipantTxnRecord{txn(2, 3), ParticipantState::VotedAborted, "", {3}, 5, "expect failed"},
       LeaderRoundRecord{9},
       DecisionRecord{txn(3, 1), {3, 4}, false},
@@ -129,8 +143,11 @@ TEST_CASE("inspect --json dumps every kind of durable state") {
   CHECK(r.err.empty());
   CHECK(looksLikeJson(r.out));
   CHECK(has(r.out, "\"format_version\": 1"));
-  CHECK(has(r.out, "\"txn\": \"" + txn(1, 2).toString() + "\", \"participants\": [3, 4], \"leader\": 5"));
-  CHECK(has(r.out, "{\"instance\": 3, \"mbal\": {\"round\": 2, \"leader\": 5}, \"bal\": {\"round\": 2, \"leader\": 5}, \"val\": \"prepared\"}"));
+  CHECK(has(r.out,
+            "\"txn\": \"" + txn(1, 2).toString() + "\", \"participants\": [3, 4], \"leader\": 5"));
+  CHECK(has(r.out,
+            "{\"instance\": 3, \"mbal\": {\"round\": 2, \"leader\": 5}, \"bal\": {\"round\": 2, "
+            "\"leader\": 5}, \"val\": \"prepared\"}"));
   CHECK(has(r.out, "\"bal\": null, \"val\": null"));
   CHECK(has(r.out, "\"tombstones\": [\"" + txn(1, 9).toString() + "\"]"));
   CHECK(has(r.out, "\"state\": \"prepared\""));
@@ -221,10 +238,14 @@ TEST_CASE("inspect is safe while the node runs and writes (read-only, no pid loc
     Env env(tmp.path(), o);
     StorageThread st(env);
     for (uint64_t i = 1;; ++i) {
-      st.submit({ParticipantTxnRecord{
-          txn(i, 1), ParticipantState::Committed,
-          kv::encodeOps({{kv::OpKind::Put, "k" + std::to_string(i % 100), std::string(2000, 'v'), 0}}),
-          {1}, 1, ""}});
+      st.submit(
+          {ParticipantTxnRecord{txn(i, 1),
+                                ParticipantState::Committed,
+                                kv::encodeOps({{kv::OpKind::Put, "k" + std::to_string(i % 100),
+                                                std::string(2000, 'v'), 0}}),
+                                {1},
+                                1,
+                                ""}});
       if (i == 50) {
         char c = 'r';
         if (::write(ready[1], &c, 1) != 1) ::_exit(1);

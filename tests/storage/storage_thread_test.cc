@@ -1,8 +1,9 @@
 // StorageThread: completions in submission order, group commit that really groups, and
 // bounded memory with back-pressure. If these fail, messages could leave before their
 // records are durable, or a fast producer could exhaust memory.
-#include <doctest/doctest.h>
+#include "storage/storage_thread.h"
 
+#include <doctest/doctest.h>
 #include <poll.h>
 
 #include <atomic>
@@ -11,7 +12,6 @@
 #include <mutex>
 #include <thread>
 
-#include "storage/storage_thread.h"
 #include "tests/storage/test_util.h"
 
 namespace pc::storage {
@@ -89,8 +89,8 @@ TEST_CASE("group commit really groups: 64 producers, synced commits per record w
   ThreadMetrics m = st.metrics();
   double perRecord = double(m.env.syncedCommits) / double(m.env.recordsWritten);
   MESSAGE("group commit: " << m.env.recordsWritten << " records in " << m.env.syncedCommits
-                           << " synced commits = " << perRecord
-                           << " commits/record; largest group " << m.largestGroupRecords);
+                           << " synced commits = " << perRecord << " commits/record; largest group "
+                           << m.largestGroupRecords);
   CHECK(m.env.recordsWritten == kProducers * kPerProducer);
   CHECK(perRecord < 0.25);
   CHECK(m.largestGroupRecords > 8);
@@ -153,15 +153,14 @@ TEST_CASE("memory stays bounded under a producer faster than the disk") {
   Bytes payload(4096, 'p');
   Seq last = 0;
   for (uint64_t i = 1; i <= 5000; ++i) {  // 20 MiB of payload through a 1 MiB queue
-    last = st.submit({ParticipantTxnRecord{txn(i, 1), ParticipantState::Prepared, payload,
-                                           {1}, 1, ""}});
+    last = st.submit(
+        {ParticipantTxnRecord{txn(i, 1), ParticipantState::Prepared, payload, {1}, 1, ""}});
   }
   st.waitDurable(last);
   ThreadMetrics m = st.metrics();
-  MESSAGE("faster-than-disk producer: peak pending " << m.pendingBytesPeak << " bytes ("
-                                                     << m.pendingRecordsPeak << " records), "
-                                                     << m.submitBlocked << " blocked submits, "
-                                                     << m.env.syncedCommits << " commits");
+  MESSAGE("faster-than-disk producer: peak pending "
+          << m.pendingBytesPeak << " bytes (" << m.pendingRecordsPeak << " records), "
+          << m.submitBlocked << " blocked submits, " << m.env.syncedCommits << " commits");
   CHECK(m.pendingBytesPeak <= o.maxPendingBytes);
   CHECK(m.submitBlocked > 0);
   CHECK(m.env.recordsWritten == 5000);

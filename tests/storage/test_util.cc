@@ -165,7 +165,9 @@ Bytes RecordGen::somePayload() {
         op.kind = kv::OpKind::Put;
         op.value = "v" + std::to_string(pick(1000)) + std::string(pick(3) == 0 ? 300 : 0, 'x');
         break;
-      case 1: op.kind = kv::OpKind::Del; break;
+      case 1:
+        op.kind = kv::OpKind::Del;
+        break;
       default:
         op.kind = kv::OpKind::Expect;
         op.version = pick(5);
@@ -199,8 +201,10 @@ Record RecordGen::next() {
       return a;
     }
     case 4:
-    case 5: return AcceptorForgetRecord{someTxn()};
-    case 6: return AcceptorLowWaterRecord{someTxn()};
+    case 5:
+      return AcceptorForgetRecord{someTxn()};
+    case 6:
+      return AcceptorLowWaterRecord{someTxn()};
     case 7:
     case 8:
     case 9:
@@ -216,13 +220,17 @@ Record RecordGen::next() {
       if (p.state == ParticipantState::VotedAborted) p.reason = "conflict on \"a\"\n";
       return p;
     }
-    case 13: return ParticipantLowWaterRecord{someTxn()};
+    case 13:
+      return ParticipantLowWaterRecord{someTxn()};
     case 14:
-    case 15: return LeaderRoundRecord{pick(50)};
+    case 15:
+      return LeaderRoundRecord{pick(50)};
     case 16:
     case 17:
-    case 18: return DecisionRecord{someTxn(), someParticipants(), pick(2) == 0};
-    default: return DecisionLowWaterRecord{someTxn()};
+    case 18:
+      return DecisionRecord{someTxn(), someParticipants(), pick(2) == 0};
+    default:
+      return DecisionLowWaterRecord{someTxn()};
   }
 }
 

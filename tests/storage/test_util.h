@@ -5,8 +5,8 @@
 #include <doctest/doctest.h>
 
 #include <functional>
-#include <ostream>
 #include <map>
+#include <ostream>
 #include <random>
 #include <string>
 #include <vector>

@@ -199,6 +199,38 @@ TEST_CASE("a duplicate ballot-0 2a while held is not counted as another instance
   CHECK(countSent<Phase2b>(o) == 3);
 }
 
+TEST_CASE("a participant's second, different ballot-0 vote is refused") {
+  // §8: a participant never votes twice at ballot 0; accepting a changed vote could turn
+  // a chosen Aborted into Prepared.
+  AcceptorFixture f;
+  TxnId t = txnId(1);
+  f.h.deliver(kP1, vote0(t, kP1, Vote::Aborted, kBoth));
+  uint64_t before = f.h.node().rejected();
+  Output o = f.h.deliver(kP1, vote0(t, kP1, Vote::Prepared, kBoth));
+  CHECK(o.persist.empty());
+  CHECK_FALSE(has2bVote(o, iv0(kP1, Vote::Prepared)));
+  CHECK(f.h.node().rejected() == before + 1);
+  CHECK(f.inst(t, kP1)->val == Vote::Aborted);
+}
+
+TEST_CASE("pitfall 5: a duplicate 2a at b > 0 gets the same 2b; another value is refused") {
+  // A leader resending its 2a must get the same answer; a second value at one ballot
+  // would be two proposals in one ballot.
+  AcceptorFixture f;
+  TxnId t = txnId(1);
+  Ballot b{2, kCoord};
+  Phase2a m = phase2a(t, b, {{kP1, Vote::Prepared}, {kP2, Vote::Aborted}}, kBoth, kCoord);
+  f.h.deliver(kCoord, m);
+  Output dup = f.h.deliver(kCoord, m);
+  auto to = sentTo<Phase2b>(dup, kCoord);
+  REQUIRE(to.size() == 1);
+  CHECK(sortedVotes(to[0].votes) ==
+        std::vector<InstanceVote>{iv(kP1, b, Vote::Prepared), iv(kP2, b, Vote::Aborted)});
+  Output other = f.h.deliver(kCoord, phase2a(t, b, {{kP2, Vote::Prepared}}, kBoth, kCoord));
+  CHECK_FALSE(has2bVote(other, iv(kP2, b, Vote::Prepared)));
+  CHECK(f.inst(t, kP2)->val == Vote::Aborted);
+}
+
 TEST_CASE("phase 1: an acceptor promises b >= mbal, makes mbal durable in the same Output") {
   // Pitfall 3: a 1b whose mbal is not durable lets a restarted acceptor promise twice.
   AcceptorFixture f;

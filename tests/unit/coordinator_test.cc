@@ -141,6 +141,10 @@ TEST_CASE("pitfall 6: a query recovers a Prepared txn as Committed") {
   f.h.deliver(kA1, promise(t, kA1, b, kBoth, reps));
   Output p2 = f.h.deliver(kA2, promise(t, kA2, b, kBoth, reps));
   REQUIRE(countSent<Phase2a>(p2) == 3);
+  for (const auto& s : sent<Phase2a>(p2)) {
+    CHECK(sortedVotes(s.msg.votes) ==
+          std::vector<InstanceVote>{iv(kP1, b, Vote::Prepared), iv(kP2, b, Vote::Prepared)});
+  }
   CHECK_FALSE(records<LeaderRoundRecord>(p2).empty());
   std::vector<InstanceVote> votes = {iv(kP1, b, Vote::Prepared), iv(kP2, b, Vote::Prepared)};
   f.b2(t, kA1, votes);

@@ -401,6 +401,34 @@ TEST_CASE("pitfall 2: a participant's recovery leader proposes the Prepared it i
   CHECK(outcomes[0].outcome == Outcome::Commit);
 }
 
+TEST_CASE("pitfall 9: a co-located recovery leader's decision is durable before the ack") {
+  // The participant hosts its recovery leader in-process; learning from it is still a
+  // message: Committed must be persisted in the Output that carries the acks.
+  ParticipantFixture f;
+  TxnId t = txnId(1);
+  f.prepare(t);
+  Output start = f.h.tickUntil([](const Output& x) { return countSent<Phase1a>(x) > 0; },
+                               f.cfg.recoveryTimeoutTicks + f.cfg.recoveryJitterTicks);
+  auto as = phase1as(start);
+  REQUIRE_FALSE(as.empty());
+  Ballot b = as[0].ballot;
+  std::vector<InstanceReport> reps = {voted(kP1, Ballot::zero(), Vote::Prepared),
+                                      voted(kP2, Ballot::zero(), Vote::Prepared)};
+  f.h.deliver(kA1, promise(t, kA1, b, kBoth, reps));
+  Output p2 = f.h.deliver(kA3, promise(t, kA3, b, kBoth, reps));
+  // The round record comes before the 2a in the same Output (checked by the harness).
+  auto rounds = records<LeaderRoundRecord>(p2);
+  REQUIRE_FALSE(rounds.empty());
+  CHECK(rounds[0].round >= b.round);
+  std::vector<InstanceVote> votes = {iv(kP1, b, Vote::Prepared), iv(kP2, b, Vote::Prepared)};
+  Output o = f.b2(t, kA1, votes);
+  o.append(f.b2(t, kA3, votes));
+  CHECK(hasRecord(o, t, ParticipantState::Committed));
+  CHECK(destinations<Ack>(o) == kAllAcceptors);
+  CHECK(f.engine.count("commit", t) == 1);
+  CHECK(sentTo<OutcomeMsg>(o, kP1).empty());  // nothing "sent" to itself
+}
+
 TEST_CASE("a participant's recovery leader proposes Aborted only where nobody voted") {
   // An instance no acceptor of a quorum voted in cannot have been chosen: Aborted is safe.
   ParticipantFixture f;
@@ -571,6 +599,17 @@ TEST_CASE("2pc: an OutcomeMsg Commit is made durable and acked to the coordinato
   REQUIRE(acks.size() == 1);
   CHECK(acks[0].outcome == Outcome::Commit);
   CHECK(countSent<Ack>(o) == 1);
+}
+
+TEST_CASE("2pc: an Abort outcome needs no ack (presumed abort)") {
+  // The 2PC coordinator keeps no Abort record, so it waits for no Abort ack.
+  ParticipantFixture f(Protocol::TwoPC);
+  TxnId t = txnId(1);
+  f.prepare(t);
+  Output o = f.h.deliver(kCoord, OutcomeMsg{t, Outcome::Abort});
+  CHECK(hasRecord(o, t, ParticipantState::Aborted));
+  CHECK(countSent<Ack>(o) == 0);
+  CHECK(f.engine.count("abort", t) == 1);
 }
 
 TEST_CASE("2pc: an OutcomeReply settles an in-doubt participant; Unknown does not") {

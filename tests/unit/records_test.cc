@@ -158,3 +158,85 @@ TEST_CASE("every record kind has a distinct name") {
 
 }  // namespace
 }  // namespace pc
+
+namespace pc {
+namespace {
+
+using namespace pc::test;
+
+Output sending(Message m, NodeId from = 9, NodeId to = 8) {
+  Output o;
+  o.send.push_back(env(from, to, std::move(m)));
+  return o;
+}
+
+TEST_CASE("test_util: the durable-before-send checker bites") {
+  // A checker that never complains proves nothing (STYLE.md): each promise kind without
+  // its record must be reported, and with it (now or earlier) must not.
+  TxnId t = txnId(1);
+  Recovered empty;
+  // Acceptor 2b.
+  Output b2 = sending(phase2b(t, kA1, {iv0(kP1, Vote::Prepared)}, {kP1}));
+  CHECK(unjustifiedPromises(b2, empty, Role::Acceptor).size() == 1);
+  AcceptorTxnRecord rec{t, {kP1}, kCoord, {{kP1, Ballot::zero(), Ballot::zero(), Vote::Prepared}}};
+  Output b2ok = b2;
+  b2ok.persist.push_back(rec);
+  CHECK(unjustifiedPromises(b2ok, empty, Role::Acceptor).empty());
+  Recovered earlier;
+  applyRecord(earlier, rec);
+  CHECK(unjustifiedPromises(b2, earlier, Role::Acceptor).empty());
+  Output b2wrong = sending(phase2b(t, kA1, {iv0(kP1, Vote::Aborted)}, {kP1}));
+  CHECK(unjustifiedPromises(b2wrong, earlier, Role::Acceptor).size() == 1);
+  // Acceptor 1b: a promise needs a durable mbal >= ballot.
+  Output b1 = sending(promise(t, kA1, Ballot{2, kCoord}, {kP1}, {noVote(kP1)}));
+  CHECK(unjustifiedPromises(b1, earlier, Role::Acceptor).size() == 1);
+  // Participant: ballot-0 vote, 2PC vote and ack need their records.
+  Output v0 = sending(vote0(t, kP1, Vote::Prepared, {kP1}));
+  CHECK(unjustifiedPromises(v0, empty, Role::Participant).size() == 1);
+  Recovered prepared;
+  applyRecord(prepared, ParticipantTxnRecord{t, ParticipantState::Prepared, "", {kP1}, kCoord, ""});
+  CHECK(unjustifiedPromises(v0, prepared, Role::Participant).empty());
+  CHECK(unjustifiedPromises(sending(VoteMsg{t, kP1, Vote::Prepared, ""}), empty, Role::Participant)
+            .size() == 1);
+  CHECK(unjustifiedPromises(sending(Ack{t, kP1, Outcome::Commit}), prepared, Role::Participant)
+            .size() == 1);
+  // Leader: a 2a at b > 0 needs its round durable.
+  Output a2 = sending(phase2a(t, Ballot{3, kCoord}, {{kP1, Vote::Aborted}}, {kP1}, kCoord));
+  CHECK(unjustifiedPromises(a2, empty, Role::Leader).size() == 1);
+  a2.persist.push_back(LeaderRoundRecord{3});
+  CHECK(unjustifiedPromises(a2, empty, Role::Leader).empty());
+  // 2PC: Commit (to participants or the client) needs the decision; Abort does not.
+  CHECK(unjustifiedPromises(sending(OutcomeMsg{t, Outcome::Commit}), empty, Role::TwoPcCoordinator)
+            .size() == 1);
+  CHECK(unjustifiedPromises(sending(CommitReply{t, TxnStatus::Committed, ""}), empty,
+                            Role::TwoPcCoordinator)
+            .size() == 1);
+  CHECK(unjustifiedPromises(sending(OutcomeMsg{t, Outcome::Abort}), empty, Role::TwoPcCoordinator)
+            .empty());
+}
+
+TEST_CASE("test_util: the record invariant checker bites") {
+  // mbal going down or bal above mbal must be reported (PROTOCOL.md §8).
+  TxnId t = txnId(1);
+  Recovered disk;
+  applyRecord(disk, AcceptorTxnRecord{t, {kP1}, kCoord, {{kP1, Ballot{5, kCoord}, {}, {}}}});
+  Output down;
+  down.persist.push_back(AcceptorTxnRecord{t, {kP1}, kCoord, {{kP1, Ballot{4, kCoord}, {}, {}}}});
+  CHECK_FALSE(recordInvariantViolations(down, disk).empty());
+  Output above;
+  above.persist.push_back(AcceptorTxnRecord{
+      t, {kP1}, kCoord, {{kP1, Ballot{5, kCoord}, Ballot{6, kCoord}, Vote::Prepared}}});
+  CHECK_FALSE(recordInvariantViolations(above, disk).empty());
+  Output fine;
+  fine.persist.push_back(AcceptorTxnRecord{
+      t, {kP1}, kCoord, {{kP1, Ballot{6, kCoord}, Ballot{6, kCoord}, Vote::Prepared}}});
+  CHECK(recordInvariantViolations(fine, disk).empty());
+  Output round;
+  round.persist.push_back(LeaderRoundRecord{1});
+  Recovered leader;
+  leader.leaderRound = 3;
+  CHECK_FALSE(recordInvariantViolations(round, leader).empty());
+}
+
+}  // namespace
+}  // namespace pc
