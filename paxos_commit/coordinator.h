@@ -1,7 +1,8 @@
 // Coordinators. Both are Nodes; a coordinator process hosts the one its protocol needs.
 //
 // PaxosCoordinator (`paxos`, `paxos-classic`, `paxos-direct`): hosts a Leader. A
-// CommitRequest starts ballot 0 (not in `paxos-direct`, where clients lead); an
+// CommitRequest starts ballot 0 (in `paxos-direct` clients normally lead themselves, but a
+// client that cannot still gets served by a coordinator); an
 // OutcomeQuery for a transaction it does not know starts recovery (phase 1), never a guessed
 // abort. Persists only LeaderRoundRecord (through its Leader).
 //

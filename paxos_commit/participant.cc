@@ -87,6 +87,15 @@ Output Participant::onPrepare(NodeId from, const Prepare& m) {
   auto it = txns_.find(m.txn);
   if (it != txns_.end()) {
     Txn& t = it->second;
+    if (t.rec.participants.empty()) {
+      // We promised never to vote Prepared for this id (an acceptor asked for an ack before
+      // any prepare reached us): answer this late prepare with that Aborted vote.
+      t.rec.participants = m.participants;
+      t.rec.payload = m.payload;
+      t.rec.leader = m.leader;
+      t.tally = VoteTally(m.participants, cfg_.quorum());
+      return sendVote(t, true);
+    }
     // One id, one payload and participant list: a different request is refused.
     if (t.rec.payload != m.payload || t.rec.participants != m.participants) {
       ++rejected_;
@@ -125,6 +134,7 @@ Output Participant::onPrepare(NodeId from, const Prepare& m) {
   out.append(sendVote(ref, cfg_.fanOut == FanOut::All));
   if (ref.rec.state == ParticipantState::VotedAborted) {
     // Our own ballot-0 Aborted settles the transaction (PROTOCOL.md §4).
+    engine_.abort(m.txn, m.payload);
     ++finishedCount_;
     out.learned.push_back(Learned{m.txn, Outcome::Abort});
     if (isPaxos(cfg_.protocol)) {
@@ -156,11 +166,14 @@ Output Participant::sendVote(Txn& t, bool allAcceptors) {
             {InstanceVote{self_, Ballot::zero(), vote}},
             vote == Vote::Aborted ? t.rec.reason : std::string()};
   size_t n = cfg_.acceptors.size();
-  size_t count = allAcceptors ? n : cfg_.quorum();
-  // Quorum fan-out starts at an acceptor picked by our id, so participants spread load.
-  size_t start = allAcceptors ? 0 : self_ % n;
-  for (size_t k = 0; k < count; ++k) {
-    out.send.push_back(Envelope{self_, cfg_.acceptors[(start + k) % n], m});
+  // Quorum fan-out: F+1 acceptors starting at one picked by our id (participants spread
+  // the load); the rest only if no outcome came in time (see onTick).
+  size_t start = self_ % n;
+  for (size_t k = 0; k < n; ++k) {
+    bool inFirst = k < cfg_.quorum();
+    if (allAcceptors || inFirst) {
+      out.send.push_back(Envelope{self_, cfg_.acceptors[(start + k) % n], m});
+    }
   }
   t.fannedOutAll = allAcceptors;
   if (!allAcceptors) t.fanOutTick = now_ + cfg_.fanOutFallbackTicks;
@@ -281,8 +294,11 @@ Output Participant::onTick() {
     if (t.rec.state != ParticipantState::Prepared) continue;
     if (!t.fannedOutAll) {
       if (now_ >= t.fanOutTick) {
-        // Quorum fan-out fallback: some of the first F+1 acceptors may be down or slow.
-        out.append(sendVote(t, true));
+        // Quorum fan-out fallback: some of the first F+1 acceptors may be down or slow;
+        // the vote goes to the rest now (the first F+1 have it already).
+        Output all = sendVote(t, true);
+        size_t n = cfg_.acceptors.size();
+        for (size_t k = cfg_.quorum(); k < n; ++k) out.send.push_back(all.send[k]);
       } else {
         out.wakeAt(t.fanOutTick);
       }

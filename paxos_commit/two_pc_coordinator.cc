@@ -81,8 +81,10 @@ Output TwoPcCoordinator::onVote(const VoteMsg& m) {
       if (!d->second.rec.done) {
         out.send.push_back(Envelope{self_, m.participant, OutcomeMsg{m.txn, Outcome::Commit}});
       }
-    } else if (m.vote == Vote::Prepared) {
+    } else if (m.vote == Vote::Prepared && m.txn > lowWater_) {
       // No decision and not collecting: presumed abort (e.g. we restarted meanwhile).
+      // At or below the low-water mark it may be a committed transaction whose decision was
+      // collected: say nothing rather than contradict it.
       out.send.push_back(Envelope{self_, m.participant, OutcomeMsg{m.txn, Outcome::Abort}});
       recentAborts_[m.txn] = TxnStatus::Aborted;
     }
