@@ -209,11 +209,14 @@ Output Acceptor::onPhase2a(NodeId from, const Phase2a& m) {
     flushNow = have >= m.participants.size();
   }
   if (bit != bundles_.end() && flushNow) {
+    // The flush writes the whole record (with any higher-ballot vote of this same message)
+    // and answers with one 2b. If every bundled vote was superseded it writes nothing, and
+    // the higher-ballot votes are persisted and answered below.
     out = flushBundle(m.txn, std::move(out));
     if (!reason.empty() && !out.send.empty()) {
       for (auto& e : out.send) std::get<Phase2b>(e.msg).reason = reason;
     }
-    return out;
+    if (!out.persist.empty()) return out;
   }
   if (higherChanged) {
     Live& l = txns_.at(m.txn);

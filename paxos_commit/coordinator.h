@@ -40,7 +40,13 @@ class PaxosCoordinator : public Node {
 
 class TwoPcCoordinator : public Node {
  public:
-  TwoPcCoordinator(NodeId self, const CoreConfig& cfg, const Recovered& rec);
+  // `presumedAbortMark`: transactions with ids <= it that have no decision are aborted
+  // (presumed abort) rather than started afresh -- the runtime passes an id made of the
+  // clock at (re)start, so a retry of a transaction begun before a restart cannot commit
+  // after the coordinator may already have told someone it aborted. The core itself only
+  // ever raises the mark (when it forgets an abort it decided).
+  TwoPcCoordinator(NodeId self, const CoreConfig& cfg, const Recovered& rec,
+                   TxnId presumedAbortMark = {});
   Output onMessage(const Envelope& e) override;
   Output onTick() override;
   void checkInvariants() const override;
@@ -75,6 +81,8 @@ class TwoPcCoordinator : public Node {
   std::map<TxnId, Decision> decisions_;      // done ones are tombstones (Committed)
   std::map<TxnId, TxnStatus> recentAborts_;  // bounded; not durable (presumed abort)
   TxnId lowWater_;
+  TxnId presumedAbortMark_;  // no decision and id <= this: aborted, never started again
+  void rememberAbort(const TxnId& txn);
 };
 
 }  // namespace pc

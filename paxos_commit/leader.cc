@@ -98,7 +98,8 @@ Output Leader::startBallot(Txn& t, uint64_t now) {
     out.send.push_back(Envelope{self_, a, Phase1a{t.txn, t.ballot, t.participants}});
   }
   out.recoveriesStarted.push_back(RecoveryEvent{t.txn, t.ballot});
-  t.retryTick = now + cfg_.ballotRetryTicks + jitter(cfg_.ballotRetryTicks);
+  t.retryTick = now + backoff(t);
+  ++t.attempts;
   out.wakeAt(t.retryTick);
   return out;
 }
@@ -111,8 +112,7 @@ Output Leader::onPhase1b(const Phase1b& m, uint64_t now) {
   for (const auto& r : m.reports) {
     if (r.bal) t.highestRoundSeen = std::max(t.highestRoundSeen, r.bal->round);
   }
-  if (m.forgotten)
-    return finish(t, TxnStatus::Forgotten, "collected after every participant acked");
+  if (m.forgotten) return onForgotten(t, m.acceptor);
 
   if (t.phase == Phase::Query) {
     if (!m.participants.empty() && isSortedUnique(m.participants)) {
@@ -131,9 +131,9 @@ Output Leader::onPhase1b(const Phase1b& m, uint64_t now) {
   if (t.phase != Phase::Phase1 || m.ballot != t.ballot) return {};  // stale
   if (!m.participants.empty() && m.participants != t.participants) return {};
   if (!m.promised) {
-    // Someone promised a higher ballot: try again above it, soon (with jitter, so two
-    // duelling leaders do not keep pre-empting each other).
-    t.retryTick = now + 1 + jitter(cfg_.ballotRetryTicks);
+    // Someone promised a higher ballot: another leader is at work. Give it time, then try
+    // again above it (backed off, with jitter, so duelling leaders do not livelock).
+    t.retryTick = std::max(t.retryTick, now + backoff(t));
     Output out;
     out.wakeAt(t.retryTick);
     return out;
@@ -178,7 +178,7 @@ Output Leader::sendPhase2a(Txn& t, uint64_t now) {
   }
   for (NodeId a : cfg_.acceptors) out.send.push_back(Envelope{self_, a, msg});
   t.phase = Phase::Phase2;
-  t.retryTick = now + cfg_.ballotRetryTicks + jitter(cfg_.ballotRetryTicks);
+  t.retryTick = now + backoff(t);
   out.wakeAt(t.retryTick);
   return out;
 }
@@ -188,8 +188,7 @@ Output Leader::onPhase2b(const Phase2b& m, uint64_t now) {
   auto it = active_.find(m.txn);
   if (it == active_.end()) return {};
   Txn& t = it->second;
-  if (m.forgotten)
-    return finish(t, TxnStatus::Forgotten, "collected after every participant acked");
+  if (m.forgotten) return onForgotten(t, m.acceptor);
   if (t.participants.empty() || m.participants != t.participants) return {};
   for (const auto& v : m.votes) {
     t.tally.add(m.acceptor, v);
@@ -197,6 +196,21 @@ Output Leader::onPhase2b(const Phase2b& m, uint64_t now) {
     if (v.vote == Vote::Aborted && t.reason.empty() && !m.reason.empty()) t.reason = m.reason;
   }
   return checkDecision(t);
+}
+
+// "Forgotten" from one acceptor is not enough (it may only be below that acceptor's
+// low-water mark); from F+1 it is final: none of them holds or will ever take a vote.
+Output Leader::onForgotten(Txn& t, NodeId acceptor) {
+  t.forgottenBy.insert(acceptor);
+  if (t.forgottenBy.size() < cfg_.quorum()) return {};
+  return finish(t, TxnStatus::Forgotten, "collected after every participant acked");
+}
+
+// Retry delay after the attempt-th ballot: doubles up to 16x, with as much jitter, so
+// duelling recovery leaders drift apart instead of pre-empting each other forever.
+uint64_t Leader::backoff(const Txn& t) {
+  uint64_t base = cfg_.ballotRetryTicks << std::min<uint32_t>(t.attempts, 4);
+  return base + jitter(base);
 }
 
 Output Leader::checkDecision(Txn& t) {

@@ -57,6 +57,8 @@ class Leader {
     VoteTally tally;
     std::map<NodeId, Phase1b> promises;  // acceptor -> its 1b at `ballot`
     std::set<NodeId> queryReplies;       // acceptors that answered a participant-list query
+    std::set<NodeId> forgottenBy;        // acceptors that answered "forgotten"
+    uint32_t attempts = 0;               // ballots tried (for back-off)
     uint64_t highestRoundSeen = 0;
     std::string reason;  // first abort reason seen in a 2b
     bool recovery = false;
@@ -71,6 +73,8 @@ class Leader {
   Output sendPhase2a(Txn& t, uint64_t now);
   Output finish(Txn& t, TxnStatus status, const std::string& reason);
   Output checkDecision(Txn& t);
+  Output onForgotten(Txn& t, NodeId acceptor);
+  uint64_t backoff(const Txn& t);
   uint64_t jitter(uint64_t bound);
   void remember(const TxnId& txn, TxnStatus status);
 

@@ -1,5 +1,7 @@
 #include "paxos_commit/participant.h"
 
+#include <algorithm>
+
 #include "paxos_commit/assert.h"
 
 namespace pc {
@@ -68,8 +70,11 @@ Output Participant::onMessage(const Envelope& e) {
     out.append(absorbLeader(leader_.onPhase2b(*m, now_)));
     return out;
   }
-  if (const auto* m = std::get_if<Phase1b>(&e.msg))
-    return absorbLeader(leader_.onPhase1b(*m, now_));
+  if (const auto* m = std::get_if<Phase1b>(&e.msg)) {
+    Output out = m->forgotten ? onForgotten(m->txn, m->acceptor) : Output{};
+    out.append(absorbLeader(leader_.onPhase1b(*m, now_)));
+    return out;
+  }
   if (const auto* m = std::get_if<OutcomeMsg>(&e.msg)) return onOutcome(m->txn, m->outcome);
   if (const auto* m = std::get_if<AckRequest>(&e.msg)) return onAckRequest(e.from, *m);
   if (const auto* m = std::get_if<OutcomeReply>(&e.msg)) return onOutcomeReply(*m);
@@ -180,9 +185,28 @@ Output Participant::sendVote(Txn& t, bool allAcceptors) {
   return out;
 }
 
+// An acceptor answers "forgotten" for a transaction it holds no state for and that lies
+// below its low-water mark. For a transaction we hold Prepared this cannot be a real
+// collection (that needs our own ack, and we have not acked), so that acceptor never voted
+// in it and never will. Once F+1 acceptors say so, no instance of the transaction can ever
+// be chosen: it can never commit, and aborting it is safe. (This happens to a transaction
+// whose prepare arrived after the acceptors' low-water mark had passed its id.)
+Output Participant::onForgotten(const TxnId& txn, NodeId acceptor) {
+  auto it = txns_.find(txn);
+  if (it == txns_.end() || it->second.rec.state != ParticipantState::Prepared) return {};
+  if (std::find(cfg_.acceptors.begin(), cfg_.acceptors.end(), acceptor) == cfg_.acceptors.end()) {
+    return {};
+  }
+  Txn& t = it->second;
+  t.forgottenBy.insert(acceptor);
+  if (t.forgottenBy.size() < cfg_.quorum()) return {};
+  return learn(t, Outcome::Abort);
+}
+
 Output Participant::onPhase2b(const Phase2b& m) {
+  if (m.forgotten) return onForgotten(m.txn, m.acceptor);
   auto it = txns_.find(m.txn);
-  if (it == txns_.end() || m.forgotten) return {};
+  if (it == txns_.end()) return {};
   Txn& t = it->second;
   if (m.participants != t.rec.participants) return {};
   for (const auto& v : m.votes) t.tally.add(m.acceptor, v);
@@ -274,6 +298,12 @@ Output Participant::onOutcomeReply(const OutcomeReply& m) {
   if (it == txns_.end()) return {};
   if (m.status == TxnStatus::Committed) return learn(it->second, Outcome::Commit);
   if (m.status == TxnStatus::Aborted) return learn(it->second, Outcome::Abort);
+  if (m.status == TxnStatus::Forgotten && cfg_.protocol == Protocol::TwoPC &&
+      it->second.rec.state == ParticipantState::Prepared) {
+    // The 2PC coordinator collects a Commit decision only after every participant acked
+    // it; we are prepared and have not acked, so it holds no Commit for us: presumed abort.
+    return learn(it->second, Outcome::Abort);
+  }
   return {};  // unknown: keep waiting, keep asking
 }
 

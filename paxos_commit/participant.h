@@ -53,10 +53,12 @@ class Participant : public Node {
     uint64_t recoveryTick = 0;  // next recovery attempt / 2PC outcome query
     uint64_t fanOutTick = 0;    // quorum fan-out: when to send to the rest
     bool fannedOutAll = true;
+    std::set<NodeId> forgottenBy;  // acceptors that answered "forgotten" (volatile)
   };
 
   Output onPrepare(NodeId from, const Prepare& m);
   Output onPhase2b(const Phase2b& m);
+  Output onForgotten(const TxnId& txn, NodeId acceptor);
   Output onOutcome(const TxnId& txn, Outcome o);
   Output onAckRequest(NodeId from, const AckRequest& m);
   Output onOutcomeReply(const OutcomeReply& m);

@@ -1,14 +1,29 @@
+#include <algorithm>
+
 #include "paxos_commit/assert.h"
 #include "paxos_commit/coordinator.h"
 
 namespace pc {
 
-TwoPcCoordinator::TwoPcCoordinator(NodeId self, const CoreConfig& cfg, const Recovered& rec)
-    : Node(self), cfg_(cfg), lowWater_(rec.decisionLowWater) {
+TwoPcCoordinator::TwoPcCoordinator(NodeId self, const CoreConfig& cfg, const Recovered& rec,
+                                   TxnId presumedAbortMark)
+    : Node(self),
+      cfg_(cfg),
+      lowWater_(rec.decisionLowWater),
+      presumedAbortMark_(presumedAbortMark) {
   PC_ASSERT(cfg.protocol == Protocol::TwoPC);
   // Restart: every Commit decision not yet acked by all is sent again (on the first tick).
   // Transactions that were collecting votes are forgotten: presumed abort.
   for (const auto& d : rec.decisions) decisions_.emplace(d.txn, Decision{d, {}, 0});
+}
+
+void TwoPcCoordinator::rememberAbort(const TxnId& txn) {
+  recentAborts_[txn] = TxnStatus::Aborted;
+  while (recentAborts_.size() > cfg_.outcomeCacheCap) {
+    // Forgetting an abort: raise the mark above it, so a retry is still refused.
+    presumedAbortMark_ = std::max(presumedAbortMark_, recentAborts_.begin()->first);
+    recentAborts_.erase(recentAborts_.begin());
+  }
 }
 
 std::optional<TxnStatus> TwoPcCoordinator::statusOf(const TxnId& txn) const {
@@ -54,6 +69,17 @@ Output TwoPcCoordinator::onCommitRequest(NodeId from, const CommitRequest& m) {
     reply(TxnStatus::Forgotten, "");
     return out;
   }
+  if (m.txn <= presumedAbortMark_) {
+    // Begun before our restart (or an abort we forgot): it may have been aborted and told
+    // so; starting it again could commit it. Presumed abort, and tell the participants.
+    for (const auto& p : m.payloads) {
+      out.send.push_back(Envelope{self_, p.participant, OutcomeMsg{m.txn, Outcome::Abort}});
+    }
+    out.learned.push_back(Learned{m.txn, Outcome::Abort});
+    rememberAbort(m.txn);
+    reply(TxnStatus::Aborted, "presumed abort: the coordinator restarted since it began");
+    return out;
+  }
   if (active_.size() >= cfg_.maxActiveTxns) {
     reply(TxnStatus::Unknown, "overloaded: too many transactions in flight");
     return out;
@@ -86,7 +112,7 @@ Output TwoPcCoordinator::onVote(const VoteMsg& m) {
       // At or below the low-water mark it may be a committed transaction whose decision was
       // collected: say nothing rather than contradict it.
       out.send.push_back(Envelope{self_, m.participant, OutcomeMsg{m.txn, Outcome::Abort}});
-      recentAborts_[m.txn] = TxnStatus::Aborted;
+      rememberAbort(m.txn);
     }
     return out;
   }
@@ -126,8 +152,7 @@ Output TwoPcCoordinator::decideAbort(const TxnId& txn, const std::string& reason
   for (NodeId c : it->second.clients)
     out.send.push_back(Envelope{self_, c, CommitReply{txn, TxnStatus::Aborted, reason}});
   out.learned.push_back(Learned{txn, Outcome::Abort});
-  recentAborts_[txn] = TxnStatus::Aborted;
-  while (recentAborts_.size() > cfg_.outcomeCacheCap) recentAborts_.erase(recentAborts_.begin());
+  rememberAbort(txn);
   active_.erase(it);
   return out;
 }
@@ -183,8 +208,7 @@ Output TwoPcCoordinator::onQuery(NodeId from, const OutcomeQuery& m) {
     // Presumed abort: no decision record means it never committed. Remember it, so a
     // late retry of the same request cannot commit it now.
     s = TxnStatus::Aborted;
-    recentAborts_[m.txn] = TxnStatus::Aborted;
-    while (recentAborts_.size() > cfg_.outcomeCacheCap) recentAborts_.erase(recentAborts_.begin());
+    rememberAbort(m.txn);
   }
   out.send.push_back(Envelope{self_, from, OutcomeReply{m.txn, s}});
   return out;

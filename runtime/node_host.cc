@@ -21,6 +21,12 @@ uint64_t monotonicMs() {
                                    .count());
 }
 
+uint64_t wallClockMicros() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
 bool isBallotZeroVote(const Message& m) {
   if (std::holds_alternative<VoteMsg>(m)) return true;
   if (const auto* a = std::get_if<Phase2a>(&m)) {
@@ -74,7 +80,10 @@ kj::Promise<void> NodeHost::run() {
       break;
     case Role::Coordinator:
       if (coreCfg_.protocol == Protocol::TwoPC) {
-        core_ = std::make_unique<TwoPcCoordinator>(me_.id, coreCfg_, rec);
+        // Presumed abort across restarts: a transaction begun before now (client clocks
+        // are in the ids) and not decided is aborted, never started afresh.
+        core_ = std::make_unique<TwoPcCoordinator>(me_.id, coreCfg_, rec,
+                                                   TxnId{wallClockMicros(), ~uint64_t{0}});
       } else {
         core_ = std::make_unique<PaxosCoordinator>(me_.id, coreCfg_, seed_, rec);
       }

@@ -5,8 +5,8 @@ namespace pc::sim::test {
 // The same seed replays to the same trace, event for event. If this failed, a printed
 // seed would not reproduce its failure (unordered containers, uninitialised state, ...).
 TEST_CASE("a seed replays to the same trace hash") {
-  for (Protocol p : {Protocol::TwoPC, Protocol::PaxosClassic, Protocol::Paxos,
-                     Protocol::PaxosDirect}) {
+  for (Protocol p :
+       {Protocol::TwoPC, Protocol::PaxosClassic, Protocol::Paxos, Protocol::PaxosDirect}) {
     CAPTURE(toString(p));
     for (uint64_t seed : {3u, 1234u, 98765u}) {
       SimConfig c = randomConfig(p, seed, Overrides{});

@@ -6,8 +6,8 @@ namespace pc::sim::test {
 // 2b, a second Commit is a no-op, a duplicate 2b counts once). If this failed, pitfalls 4
 // and 5 of PROTOCOL.md §6 would be back.
 TEST_CASE("every message duplicated") {
-  for (Protocol p : {Protocol::TwoPC, Protocol::PaxosClassic, Protocol::Paxos,
-                     Protocol::PaxosDirect}) {
+  for (Protocol p :
+       {Protocol::TwoPC, Protocol::PaxosClassic, Protocol::Paxos, Protocol::PaxosDirect}) {
     CAPTURE(toString(p));
     Simulator sim(quietConfig(p));
     sim.setFilter([](const Envelope&) { return Fate::Duplicate; });

@@ -23,8 +23,8 @@ TEST_CASE("duelling recovery leaders agree") {
 // A participant votes Aborted (its expect fails): everyone aborts, the client is told
 // why. If this failed, one participant's refusal would not veto the transaction.
 TEST_CASE("a participant votes Aborted: the transaction aborts everywhere") {
-  for (Protocol p : {Protocol::TwoPC, Protocol::PaxosClassic, Protocol::Paxos,
-                     Protocol::PaxosDirect}) {
+  for (Protocol p :
+       {Protocol::TwoPC, Protocol::PaxosClassic, Protocol::Paxos, Protocol::PaxosDirect}) {
     CAPTURE(toString(p));
     Simulator sim(quietConfig(p));
     std::vector<ParticipantPayload> pl;

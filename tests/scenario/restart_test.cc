@@ -6,15 +6,15 @@ namespace pc::sim::test {
 // disk: the transaction still reaches one outcome everywhere. If this failed, some role
 // would keep state it does not persist (a restart is supposed to be just a long pause).
 TEST_CASE("restart of every role mid-transaction") {
-  for (Protocol p : {Protocol::TwoPC, Protocol::PaxosClassic, Protocol::Paxos,
-                     Protocol::PaxosDirect}) {
+  for (Protocol p :
+       {Protocol::TwoPC, Protocol::PaxosClassic, Protocol::Paxos, Protocol::PaxosDirect}) {
     CAPTURE(toString(p));
     Simulator sim(quietConfig(p));
     TxnId t = sim.submit();
     sim.runTicks(3);  // prepares out, votes on their way
     std::vector<NodeId> all;
-    for (const auto* ids : {&sim.coordinatorIds(), &sim.participantIds(), &sim.acceptorIds(),
-                            &sim.clientIds()}) {
+    for (const auto* ids :
+         {&sim.coordinatorIds(), &sim.participantIds(), &sim.acceptorIds(), &sim.clientIds()}) {
       for (NodeId id : *ids) {
         if (p == Protocol::TwoPC && ids == &sim.acceptorIds()) continue;  // none in 2PC
         all.push_back(id);

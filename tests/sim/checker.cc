@@ -10,7 +10,12 @@ namespace {
 std::string optBallot(const Names& names, const std::optional<Ballot>& b) {
   return b ? names.ballot(*b) : std::string("-");
 }
-const char* optVote(const std::optional<Vote>& v) { return v ? toString(*v) : "-"; }
+// "b2.p1=prepared", or "-" for no vote.
+std::string voteText(const Names& names, const std::optional<Ballot>& b,
+                     const std::optional<Vote>& v) {
+  if (!b) return v ? std::string("-=") + toString(*v) : std::string("-");
+  return names.ballot(*b) + "=" + (v ? toString(*v) : "-");
+}
 }  // namespace
 
 void Checker::fail(const std::string& what) {
@@ -63,8 +68,8 @@ void Checker::observe(const TxnId& txn, Outcome o, const std::string& where, uin
   // An outcome, once learned anywhere, never changes (TCConsistent).
   if (*f.outcome != o) {
     fail("outcome changed: " + names_.txn(txn) + " was " + toString(*f.outcome) + " (" +
-         f.outcomeWhere + ", t=" + std::to_string(f.outcomeTick) + ") but is now " +
-         toString(o) + " (" + where + ")");
+         f.outcomeWhere + ", t=" + std::to_string(f.outcomeTick) + ") but is now " + toString(o) +
+         " (" + where + ")");
   }
 }
 
@@ -76,8 +81,8 @@ void Checker::checkOutcomeJustified(const TxnId& txn, Outcome o, const std::stri
     for (NodeId p : f.participants) {
       auto v = f.firstVote.find(p);
       if (v == f.firstVote.end() || v->second != Vote::Prepared) {
-        fail("commit without a Prepared vote: " + names_.txn(txn) + " learned commit (" +
-             where + ") but " + names_.node(p) + " never sent a Prepared vote");
+        fail("commit without a Prepared vote: " + names_.txn(txn) + " learned commit (" + where +
+             ") but " + names_.node(p) + " never sent a Prepared vote");
         return;
       }
       if (isPaxos(core_.protocol)) {
@@ -94,6 +99,23 @@ void Checker::checkOutcomeJustified(const TxnId& txn, Outcome o, const std::stri
   if (!isPaxos(core_.protocol) || f.zeroAbortedSent) return;
   for (const auto& [p, c] : f.chosen) {
     if (c.second == Vote::Aborted) return;
+  }
+  // Or F+1 acceptors refuse the transaction for good (durably: no state for it, and it is
+  // tombstoned or below their low-water mark): nothing can ever be chosen, so it can never
+  // commit, and a prepared participant may abort it (Participant::onForgotten).
+  if (nodes_ != nullptr) {
+    size_t refusing = 0;
+    for (const auto& [id, n] : *nodes_) {
+      if (n.role != Role::Acceptor) continue;
+      const Recovered& d = n.disk;
+      bool live = std::any_of(d.acceptorTxns.begin(), d.acceptorTxns.end(),
+                              [&](const AcceptorTxnRecord& r) { return r.txn == txn; });
+      bool gone = txn <= d.acceptorLowWater ||
+                  std::find(d.acceptorTombstones.begin(), d.acceptorTombstones.end(), txn) !=
+                      d.acceptorTombstones.end();
+      if (!live && gone) ++refusing;
+    }
+    if (refusing >= core_.quorum()) return;
   }
   fail("abort without reason: " + names_.txn(txn) + " learned abort (" + where +
        ") but no instance is chosen Aborted and no participant voted Aborted");
@@ -174,8 +196,8 @@ void Checker::onAcceptorRecord(const SimNode& n, const AcceptorTxnRecord& r) {
          " instances for " + std::to_string(r.participants.size()) + " participants");
     return;
   }
-  if (const TxnFacts* f = facts(r.txn); f && !f->participants.empty() &&
-                                        f->participants != r.participants) {
+  if (const TxnFacts* f = facts(r.txn);
+      f && !f->participants.empty() && f->participants != r.participants) {
     fail(n.name + " stored participant list " + names_.list(r.participants) + " for " + t +
          ", the request has " + names_.list(f->participants));
     return;
@@ -197,8 +219,7 @@ void Checker::onAcceptorRecord(const SimNode& n, const AcceptorTxnRecord& r) {
       return;
     }
     if (i.bal && !(*i.bal <= i.mbal)) {
-      fail(where + ": durable bal " + names_.ballot(*i.bal) + " > mbal " +
-           names_.ballot(i.mbal));
+      fail(where + ": durable bal " + names_.ballot(*i.bal) + " > mbal " + names_.ballot(i.mbal));
       return;
     }
     if (prev) {
@@ -222,8 +243,8 @@ void Checker::onAcceptorRecord(const SimNode& n, const AcceptorTxnRecord& r) {
   }
 }
 
-void Checker::noteDurableVote(NodeId acceptor, const TxnId& txn, NodeId instance,
-                              const Ballot& b, Vote v) {
+void Checker::noteDurableVote(NodeId acceptor, const TxnId& txn, NodeId instance, const Ballot& b,
+                              Vote v) {
   auto key = std::make_tuple(acceptor, txn, instance, b);
   auto [it, inserted] = durableVotes_.emplace(key, v);
   if (!inserted) {
@@ -252,8 +273,8 @@ void Checker::noteDurableVote(NodeId acceptor, const TxnId& txn, NodeId instance
   if (c != f.chosen.end()) {
     if (c->second.second != v) {
       fail("two values chosen for " + names_.txn(txn) + " instance " + names_.node(instance) +
-           ": " + toString(c->second.second) + " at " + names_.ballot(c->second.first) +
-           " and " + toString(v) + " at " + names_.ballot(b));
+           ": " + toString(c->second.second) + " at " + names_.ballot(c->second.first) + " and " +
+           toString(v) + " at " + names_.ballot(b));
     }
     return;
   }
@@ -472,8 +493,8 @@ void Checker::onSend(const SimNode& n, const Envelope& e, uint64_t now) {
   }
   if (const auto* m = std::get_if<Phase1a>(&e.msg)) {
     if (!m->participants.empty() && m->ballot.leader != n.id) {
-      fail(n.name + " sent 1a for " + t + " at a ballot it does not own: " +
-           names_.ballot(m->ballot));
+      fail(n.name + " sent 1a for " + t +
+           " at a ballot it does not own: " + names_.ballot(m->ballot));
     }
     return;
   }
@@ -501,8 +522,8 @@ void Checker::onSend(const SimNode& n, const Envelope& e, uint64_t now) {
         return;
       }
       if (d->bal != r.bal || d->val != r.val) {
-        fail(what + " reporting " + optBallot(names_, r.bal) + "=" + optVote(r.val) +
-             " but durable is " + optBallot(names_, d->bal) + "=" + optVote(d->val));
+        fail(what + " reporting " + voteText(names_, r.bal, r.val) + " but durable is " +
+             voteText(names_, d->bal, d->val));
         return;
       }
     }
@@ -556,11 +577,12 @@ void Checker::onSend(const SimNode& n, const Envelope& e, uint64_t now) {
     const std::pair<NodeId, TxnId> key{n.id, txn};
     auto dout = durableOutcome_.find(key);
     auto dv = durableVote_.find(key);
-    bool ok = (dout != durableOutcome_.end() && dout->second == m->outcome) ||
-              (m->outcome == Outcome::Abort && dv != durableVote_.end() &&
-               dv->second == Vote::Aborted) ||
-              txn <= n.disk.participantLowWater;
-    if (!ok) fail(n.name + " acked " + toString(m->outcome) + " for " + t + " before it was durable");
+    bool ok =
+        (dout != durableOutcome_.end() && dout->second == m->outcome) ||
+        (m->outcome == Outcome::Abort && dv != durableVote_.end() && dv->second == Vote::Aborted) ||
+        txn <= n.disk.participantLowWater;
+    if (!ok)
+      fail(n.name + " acked " + toString(m->outcome) + " for " + t + " before it was durable");
   }
 }
 
@@ -597,10 +619,10 @@ void Checker::checkAcceptorState(const SimNode& n, const TxnId& txn, bool strict
         return;
       }
       if (strictReload && (i.mbal != d->mbal || i.bal != d->bal || i.val != d->val)) {
-        fail(where + ": restart reloaded mbal=" + names_.ballot(i.mbal) + " bal=" +
-             optBallot(names_, i.bal) + "=" + optVote(i.val) + " but durable is mbal=" +
-             names_.ballot(d->mbal) + " bal=" + optBallot(names_, d->bal) + "=" +
-             optVote(d->val) + " (mbal and bal never decrease across restarts)");
+        fail(where + ": restart reloaded mbal=" + names_.ballot(i.mbal) + " vote " +
+             voteText(names_, i.bal, i.val) + " but durable is mbal=" + names_.ballot(d->mbal) +
+             " vote " + voteText(names_, d->bal, d->val) +
+             " (mbal and bal never decrease across restarts)");
         return;
       }
       if (i.mbal < d->mbal || (d->bal && (!i.bal || *i.bal < *d->bal))) {
@@ -640,8 +662,7 @@ void Checker::afterStep(const SimNode& n, const std::set<TxnId>& touched) {
       auto s = n.participant->stateOf(txn);
       if (d == nullptr || d->state == ParticipantState::Prepared) continue;
       if (s && *s == ParticipantState::Prepared) {
-        fail(n.name + " is prepared for " + names_.txn(txn) + " but durably " +
-             toString(d->state));
+        fail(n.name + " is prepared for " + names_.txn(txn) + " but durably " + toString(d->state));
         return;
       }
     }

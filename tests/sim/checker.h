@@ -27,7 +27,7 @@ struct TxnFacts {
   std::optional<Outcome> outcome;  // the first outcome observed anywhere
   std::string outcomeWhere;
   uint64_t outcomeTick = 0;
-  std::map<NodeId, Vote> firstVote;                 // the first vote each participant sent
+  std::map<NodeId, Vote> firstVote;                  // the first vote each participant sent
   std::map<NodeId, std::pair<Ballot, Vote>> chosen;  // per instance (Paxos)
   bool zeroAbortedSent = false;                      // some participant sent 2a(0, Aborted)
 };
@@ -64,8 +64,8 @@ class Checker {
   uint64_t checksRun() const { return checks_; }
 
  private:
-  using InstanceKey = std::tuple<TxnId, NodeId>;               // txn, instance
-  using AcceptorKey = std::tuple<NodeId, TxnId, NodeId>;       // acceptor, txn, instance
+  using InstanceKey = std::tuple<TxnId, NodeId>;          // txn, instance
+  using AcceptorKey = std::tuple<NodeId, TxnId, NodeId>;  // acceptor, txn, instance
   struct Seen {
     Ballot mbal;
     std::optional<Ballot> bal;
@@ -77,8 +77,7 @@ class Checker {
   void checkOutcomeJustified(const TxnId& txn, Outcome o, const std::string& where);
   void onAcceptorRecord(const SimNode& n, const AcceptorTxnRecord& r);
   void onParticipantRecord(const SimNode& n, const ParticipantTxnRecord& r, uint64_t now);
-  void noteDurableVote(NodeId acceptor, const TxnId& txn, NodeId instance, const Ballot& b,
-                       Vote v);
+  void noteDurableVote(NodeId acceptor, const TxnId& txn, NodeId instance, const Ballot& b, Vote v);
   void noteTwoA(const SimNode& n, const Phase2a& m);
   void checkAcceptorState(const SimNode& n, const TxnId& txn, bool strictReload);
   static const AcceptorTxnRecord* durableAcceptor(const SimNode& n, const TxnId& txn);

@@ -147,10 +147,12 @@ TxnId submitAndKillCoordinator(Simulator& sim, Narrator& n, uint64_t& crashTick)
 bool paxosAct(std::ostream& os, Protocol p) {
   Narrator n(os);
   Simulator sim(demoConfig(p));
-  sim.setNarrator([&](uint64_t t, const std::string& k, const std::string& x) { n.event(t, k, x); });
+  sim.setNarrator(
+      [&](uint64_t t, const std::string& k, const std::string& x) { n.event(t, k, x); });
   bool classic = p == Protocol::PaxosClassic;
-  n.say(std::string("== ") + (classic ? "Paxos Commit, classic (`paxos-classic`)"
-                                      : "Faster Paxos Commit (`paxos`, the default)") +
+  n.say(std::string("== ") +
+        (classic ? "Paxos Commit, classic (`paxos-classic`)"
+                 : "Faster Paxos Commit (`paxos`, the default)") +
         ": 3 participants, 3 acceptors (F=1), coordinators c1 c2, client cl1 ==");
   if (classic) {
     n.say("-- T1: a put on every participant, no faults --");
@@ -175,8 +177,8 @@ bool paxosAct(std::ostream& os, Protocol p) {
   TxnId t3 = submitAndKillCoordinator(sim, n, crashTick);
   bool ok = sim.runUntil([&] { return allFinished(sim, t3); }, 1000);
   n.say("  => every participant finished " + name + " at t=" + std::to_string(sim.now()) + ", " +
-        std::to_string(sim.now() - crashTick) + " ticks after c1 died, c1 still down: " +
-        statesOf(sim, t3));
+        std::to_string(sim.now() - crashTick) +
+        " ticks after c1 died, c1 still down: " + statesOf(sim, t3));
   if (classic) {
     n.say("     (classic: the acceptors' 2b went to the dead leader; a participant timed out,");
     n.say("      ran phase 1 at a higher ballot, saw the Prepared votes, and chose Commit)");
@@ -202,7 +204,8 @@ bool twoPcAct(std::ostream& os) {
   Narrator n(os);
   SimConfig cfg = demoConfig(Protocol::TwoPC);
   Simulator sim(cfg);
-  sim.setNarrator([&](uint64_t t, const std::string& k, const std::string& x) { n.event(t, k, x); });
+  sim.setNarrator(
+      [&](uint64_t t, const std::string& k, const std::string& x) { n.event(t, k, x); });
   n.say("== Two-phase commit (`2pc`): the same 3 participants, coordinators c1 c2 ==");
   n.say("-- T1: the coordinator crashes after sending its prepares --");
   uint64_t crashTick = 0;
@@ -213,8 +216,7 @@ bool twoPcAct(std::ostream& os) {
   sim.runTicks(400);
   n.quiet = false;
   n.say("  => t=" + std::to_string(sim.now()) + ", " + std::to_string(sim.now() - crashTick) +
-        " ticks after the crash, still blocked: " + statesOf(sim, t1) +
-        " (their locks are held)");
+        " ticks after the crash, still blocked: " + statesOf(sim, t1) + " (their locks are held)");
   sim.restart(sim.coordinatorIds()[0]);
   bool ok = sim.runUntil([&] { return allFinished(sim, t1); }, 1000);
   auto o = sim.outcome(t1);

@@ -6,10 +6,14 @@ namespace pc::sim {
 
 const char* toString(Role r) {
   switch (r) {
-    case Role::Coordinator: return "coordinator";
-    case Role::Participant: return "participant";
-    case Role::Acceptor: return "acceptor";
-    case Role::Client: return "client";
+    case Role::Coordinator:
+      return "coordinator";
+    case Role::Participant:
+      return "participant";
+    case Role::Acceptor:
+      return "acceptor";
+    case Role::Client:
+      return "client";
   }
   return "?";
 }

@@ -80,7 +80,7 @@ struct SimNode {
   uint32_t incarnation = 0;
   uint64_t restartTick = 0;  // random faults: when to come back (0 = not scheduled)
 
-  Recovered disk;                    // durable: survives crashes
+  Recovered disk;                      // durable: survives crashes
   std::deque<PendingOutput> pipeline;  // volatile: lost on crash
   bool crashAfterNextPersist = false;  // scripted "persisted, not yet sent"
 

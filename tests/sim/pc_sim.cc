@@ -87,8 +87,7 @@ Args parse(int argc, char** argv) {
       std::string m = v;
       ++i;
       if (m == "all") {
-        a.modes = {Protocol::TwoPC, Protocol::PaxosClassic, Protocol::Paxos,
-                   Protocol::PaxosDirect};
+        a.modes = {Protocol::TwoPC, Protocol::PaxosClassic, Protocol::Paxos, Protocol::PaxosDirect};
       } else if (auto p = pc::parseProtocol(m)) {
         a.modes = {*p};
       } else {
@@ -150,14 +149,16 @@ Args parse(int argc, char** argv) {
 }
 
 std::string replayCommand(const char* argv0, Protocol p, uint64_t seed, const Args& a) {
-  std::string s = std::string(argv0) + " --mode " + pc::toString(p) + " --seed " +
-                  std::to_string(seed);
-  if (a.overrides.participants > 0) s += " --participants " + std::to_string(a.overrides.participants);
+  std::string s =
+      std::string(argv0) + " --mode " + pc::toString(p) + " --seed " + std::to_string(seed);
+  if (a.overrides.participants > 0)
+    s += " --participants " + std::to_string(a.overrides.participants);
   if (a.overrides.f >= 0) s += " --f " + std::to_string(a.overrides.f);
   if (a.overrides.fanOut > 0) {
     s += std::string(" --fanout ") + pc::toString(static_cast<pc::FanOut>(a.overrides.fanOut));
   }
-  if (a.overrides.tinyCaps >= 0) s += a.overrides.tinyCaps == 1 ? " --caps tiny" : " --caps default";
+  if (a.overrides.tinyCaps >= 0)
+    s += a.overrides.tinyCaps == 1 ? " --caps tiny" : " --caps default";
   return s + " --trace";
 }
 
@@ -173,17 +174,17 @@ std::string summary(Protocol p, uint64_t seeds, uint64_t first, const pc::sim::S
   return std::string("mode=") + pc::toString(p) + " seeds=" + std::to_string(seeds) + " (" +
          std::to_string(first) + ".." + std::to_string(first + seeds - 1) + ")" +
          " txns=" + std::to_string(s.txns) + " committed=" + std::to_string(s.committed) +
-         " aborted=" + std::to_string(s.aborted) + " forgotten=" + std::to_string(s.forgotten) + " undecided=" + std::to_string(s.undecided) +
-         " | msgs=" + std::to_string(s.messagesSent) + " dropped=" + std::to_string(s.dropped) +
-         " duplicated=" + std::to_string(s.duplicated) + " late=" + std::to_string(s.late) +
-         " partitions=" + std::to_string(s.partitions) + " crashes: coord=" +
-         crashes(Role::Coordinator) + " part=" + crashes(Role::Participant) + " acc=" +
-         crashes(Role::Acceptor) + " client=" + crashes(Role::Client) + " (after-persist=" +
-         std::to_string(s.crashesAfterPersist) + " mid-send=" + std::to_string(s.crashesMidSend) +
+         " aborted=" + std::to_string(s.aborted) + " forgotten=" + std::to_string(s.forgotten) +
+         " undecided=" + std::to_string(s.undecided) + " | msgs=" + std::to_string(s.messagesSent) +
+         " dropped=" + std::to_string(s.dropped) + " duplicated=" + std::to_string(s.duplicated) +
+         " late=" + std::to_string(s.late) + " partitions=" + std::to_string(s.partitions) +
+         " crashes: coord=" + crashes(Role::Coordinator) + " part=" + crashes(Role::Participant) +
+         " acc=" + crashes(Role::Acceptor) + " client=" + crashes(Role::Client) +
+         " (after-persist=" + std::to_string(s.crashesAfterPersist) +
+         " mid-send=" + std::to_string(s.crashesMidSend) +
          ") recoveries=" + std::to_string(s.recoveries) +
-         " | max ticks to decide=" + std::to_string(s.maxDecideTicks) +
-         " (after heal " + std::to_string(s.maxDecideAfterHeal) + ", seed " +
-         std::to_string(s.maxDecideSeed) + ")" +
+         " | max ticks to decide=" + std::to_string(s.maxDecideTicks) + " (after heal " +
+         std::to_string(s.maxDecideAfterHeal) + ", seed " + std::to_string(s.maxDecideSeed) + ")" +
          " checks=" + std::to_string(s.checks) + " violations=" + std::to_string(violations) +
          " | " + secs;
 }
@@ -203,6 +204,7 @@ int main(int argc, char** argv) {
     pc::sim::Stats total;
     uint64_t violations = 0;
     uint64_t ran = 0;
+    bool nondeterministic = false;
     for (uint64_t k = 0; k < a.seeds; ++k) {
       uint64_t seed = a.firstSeed + k;
       pc::sim::SimConfig cfg = pc::sim::randomConfig(p, seed, a.overrides);
@@ -214,7 +216,8 @@ int main(int argc, char** argv) {
       gSim = nullptr;
       ++ran;
       total.add(sim.stats());
-      if (a.determinism && ok) {
+      if (a.determinism) {
+        // A failing seed must replay exactly too: that is what makes it debuggable.
         Simulator again(cfg);
         again.runRandom();
         if (again.trace().hash() != sim.trace().hash() ||
@@ -223,12 +226,13 @@ int main(int argc, char** argv) {
                     << ": trace hash " << sim.trace().hash() << " then " << again.trace().hash()
                     << "\n";
           exitCode = 1;
+          nondeterministic = true;
           break;
         }
       }
       if (!ok) {
         ++violations;
-        if (a.keepGoing) {
+        if (a.keepGoing || a.determinism) {
           // One line per failing seed; replay one to see its trace.
           std::cout << "VIOLATION seed=" << seed << " mode=" << pc::toString(p) << ": "
                     << sim.violation() << "\n";
@@ -242,13 +246,14 @@ int main(int argc, char** argv) {
         break;
       }
     }
-    auto seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::cout << summary(p, ran, a.firstSeed, total, violations, seconds) << "\n";
-    if (a.determinism && exitCode == 0) {
+    if (a.determinism && !nondeterministic) {
       std::cout << "determinism: " << ran << " seeds each ran twice with identical trace hashes\n";
     }
-    if (a.expectViolation) {
+    if (a.determinism) {
+      // Only a replay that differs fails a determinism run.
+    } else if (a.expectViolation) {
       if (violations == 0) {
         std::cout << "expected a violation in mode " << pc::toString(p) << " within " << ran
                   << " seeds, found none: the checker does not bite\n";

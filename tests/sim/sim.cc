@@ -70,16 +70,15 @@ SimConfig randomConfig(Protocol protocol, uint64_t seed, const Overrides& o) {
   k.protocol = protocol;
   k.f = o.f >= 0 ? o.f : static_cast<int>(r.below(3));
   uint64_t shape = r.below(100);
-  int n = shape < 45 ? 1 + static_cast<int>(r.below(3))
+  int n = shape < 45   ? 1 + static_cast<int>(r.below(3))
           : shape < 85 ? 4 + static_cast<int>(r.below(5))
                        : 9 + static_cast<int>(r.below(8));
   c.participants = o.participants > 0 ? o.participants : n;
   c.coordinators = 1 + static_cast<int>(r.below(3));
   c.clients = 1 + static_cast<int>(r.below(4));
   bool quorum = r.below(2) == 0;
-  k.fanOut = o.fanOut > 0 ? static_cast<FanOut>(o.fanOut)
-                          : (quorum ? FanOut::Quorum : FanOut::All);
-  c.txns = 3 + static_cast<int>(r.below(10));
+  k.fanOut = o.fanOut > 0 ? static_cast<FanOut>(o.fanOut) : (quorum ? FanOut::Quorum : FanOut::All);
+  c.txns = 3 + static_cast<int>(r.below(14));
   c.hotKeys = 1 + static_cast<int>(r.below(3));
 
   FaultRates& f = c.faults;
@@ -115,7 +114,7 @@ SimConfig randomConfig(Protocol protocol, uint64_t seed, const Overrides& o) {
     k.outcomeCacheCap = 1 + r.below(3);
   }
   c.clientRetryTicks = 60 + r.below(150);
-  c.safetyTicks = 200 + r.below(500);
+  c.safetyTicks = 200 + r.below(700);
   c.livenessTicksMax = 4000;
   c.gcTailTicks = r.below(10) < 3 ? k.ackRequestTicks * 2 + 50 : 0;
   return c;
@@ -204,7 +203,9 @@ void Simulator::startNode(SimNode& n) {
       if (isPaxos(k.protocol)) {
         n.paxosCoordinator = std::make_unique<PaxosCoordinator>(n.id, k, seed, n.disk);
       } else {
-        n.twoPcCoordinator = std::make_unique<TwoPcCoordinator>(n.id, k, n.disk);
+        // The mark a real coordinator takes from its clock at start: every id issued so far.
+        n.twoPcCoordinator = std::make_unique<TwoPcCoordinator>(
+            n.id, k, n.disk, TxnId{now_, ~uint64_t{0}});
       }
       break;
     case Role::Participant: {
@@ -216,7 +217,9 @@ void Simulator::startNode(SimNode& n) {
       n.participant = std::make_unique<Participant>(n.id, k, *n.engine, seed, n.disk);
       break;
     }
-    case Role::Acceptor: n.acceptor = std::make_unique<Acceptor>(n.id, k, n.disk); break;
+    case Role::Acceptor:
+      n.acceptor = std::make_unique<Acceptor>(n.id, k, n.disk);
+      break;
     case Role::Client:
       n.client = std::make_unique<SimClient>(n.id, k, seed, cfg_.clientRetryTicks, n.disk,
                                              n.journal, now_);
@@ -525,7 +528,8 @@ void Simulator::leave(SimNode& n, const Envelope& e) {
       enqueue(e, 1, false);
       enqueue(e, 2, false);
       return;
-    case Fate::Random: break;
+    case Fate::Random:
+      break;
   }
   const FaultRates& f = cfg_.faults;
   if (chance(f.dropPerMille)) {
@@ -558,9 +562,8 @@ bool Simulator::partitioned(NodeId a, NodeId b) const {
 void Simulator::deliver(const Envelope& e) {
   auto it = nodes_.find(e.to);
   if (it == nodes_.end()) {
-    checker_.fail(names_.node(e.from) + " sent " + messageName(e.msg) + " to " +
-                  names_.node(e.to) + ", which does not exist in " +
-                  toString(cfg_.core.protocol));
+    checker_.fail(names_.node(e.from) + " sent " + messageName(e.msg) + " to " + names_.node(e.to) +
+                  ", which does not exist in " + toString(cfg_.core.protocol));
     return;
   }
   SimNode& n = it->second;

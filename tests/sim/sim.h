@@ -33,12 +33,12 @@ namespace pc::sim {
 struct FaultRates {
   uint32_t dropPerMille = 0;
   uint32_t duplicatePerMille = 0;
-  uint32_t latePerMille = 0;  // a message delayed by up to lateTicksMax
+  uint32_t latePerMille = 0;   // a message delayed by up to lateTicksMax
   uint64_t delayTicksMax = 1;  // normal delivery delay: uniform in [1, max]
   uint64_t lateTicksMax = 0;
-  uint64_t diskTicksMax = 0;  // persist latency: uniform in [0, max]
-  uint32_t crashPer10k = 0;   // per tick: some node crashes
-  uint64_t downTicksMax = 0;  // a crashed node returns after [1, max] ticks
+  uint64_t diskTicksMax = 0;               // persist latency: uniform in [0, max]
+  uint32_t crashPer10k = 0;                // per tick: some node crashes
+  uint64_t downTicksMax = 0;               // a crashed node returns after [1, max] ticks
   uint32_t crashAfterPersistPerMille = 0;  // per durable write: crash before its sends
   uint32_t crashMidSendPerMille = 0;       // per output with sends: crash halfway through
   uint32_t partitionPer10k = 0;            // per tick: a random group is cut off
@@ -67,7 +67,7 @@ struct SimConfig {
 struct Overrides {
   int participants = -1;
   int f = -1;
-  int fanOut = -1;  // 1 all, 2 quorum
+  int fanOut = -1;    // 1 all, 2 quorum
   int tinyCaps = -1;  // 1: tiny GC caps (low-water marks move all the time), 0: default caps
 };
 SimConfig randomConfig(Protocol protocol, uint64_t seed, const Overrides& o);
@@ -89,7 +89,7 @@ struct Stats {
   uint64_t crashesMidSend = 0;
   uint64_t recoveries = 0;  // recovery leaders that began phase 1
   uint64_t persists = 0;
-  uint64_t maxDecideTicks = 0;       // submit -> decided, over all transactions
+  uint64_t maxDecideTicks = 0;      // submit -> decided, over all transactions
   uint64_t maxDecideAfterHeal = 0;  // heal -> decided, for those open at the heal
   uint64_t maxDecideSeed = 0;       // the seed of maxDecideAfterHeal
   uint64_t ticks = 0;
@@ -179,8 +179,8 @@ class Simulator {
   void finalCheck();
 
   // Optional human-readable narration (the demo): called for every trace event.
-  void setNarrator(std::function<void(uint64_t tick, const std::string& kind,
-                                      const std::string& text)> n) {
+  void setNarrator(
+      std::function<void(uint64_t tick, const std::string& kind, const std::string& text)> n) {
     narrator_ = std::move(n);
   }
 

@@ -67,56 +67,55 @@ std::string Names::list(const ParticipantList& l) const {
 }
 
 std::string Names::message(const Envelope& e) const {
-  std::string s = node(e.from) + "->" + node(e.to) + " " + messageName(e.msg) + " " +
-                  txn(messageTxn(e.msg));
+  std::string s =
+      node(e.from) + "->" + node(e.to) + " " + messageName(e.msg) + " " + txn(messageTxn(e.msg));
   auto votes = [&](const std::vector<InstanceVote>& vs) {
     for (const auto& v : vs) {
       s += " " + node(v.instance) + ":" + ballot(v.ballot) + "=" + toString(v.vote);
     }
   };
-  std::visit(Overloaded{
-                 [&](const CommitRequest& m) {
-                   s += " parts=" + std::to_string(m.payloads.size());
-                 },
-                 [&](const CommitReply& m) {
-                   s += std::string(" ") + toString(m.status);
-                   if (!m.reason.empty()) s += " (" + m.reason + ")";
-                 },
-                 [&](const Prepare& m) { s += " " + list(m.participants); },
-                 [&](const VoteMsg& m) { s += std::string(" ") + toString(m.vote); },
-                 [&](const Phase1a& m) {
-                   s += m.participants.empty() ? std::string(" query") : " " + ballot(m.ballot);
-                 },
-                 [&](const Phase1b& m) {
-                   s += " " + ballot(m.ballot);
-                   if (m.forgotten) {
-                     s += " forgotten";
-                   } else if (m.promised) {
-                     s += " promised";
-                     for (const auto& r : m.reports) {
-                       s += " " + node(r.instance) + ":" +
-                            (r.bal ? ballot(*r.bal) + "=" + toString(*r.val) : std::string("-"));
-                     }
-                   } else if (m.participants.empty() && m.ballot.isZero()) {
-                     s += " unknown";
-                   } else if (m.ballot.isZero()) {
-                     s += " knows " + list(m.participants);
-                   } else {
-                     s += " refused mbal=" + ballot(m.mbal);
-                   }
-                 },
-                 [&](const Phase2a& m) { votes(m.votes); },
-                 [&](const Phase2b& m) {
-                   if (m.forgotten) s += " forgotten";
-                   votes(m.votes);
-                 },
-                 [&](const OutcomeMsg& m) { s += std::string(" ") + toString(m.outcome); },
-                 [&](const Ack& m) { s += std::string(" ") + toString(m.outcome); },
-                 [&](const AckRequest&) {},
-                 [&](const OutcomeQuery&) {},
-                 [&](const OutcomeReply& m) { s += std::string(" ") + toString(m.status); },
-             },
-             e.msg);
+  std::visit(
+      Overloaded{
+          [&](const CommitRequest& m) { s += " parts=" + std::to_string(m.payloads.size()); },
+          [&](const CommitReply& m) {
+            s += std::string(" ") + toString(m.status);
+            if (!m.reason.empty()) s += " (" + m.reason + ")";
+          },
+          [&](const Prepare& m) { s += " " + list(m.participants); },
+          [&](const VoteMsg& m) { s += std::string(" ") + toString(m.vote); },
+          [&](const Phase1a& m) {
+            s += m.participants.empty() ? std::string(" query") : " " + ballot(m.ballot);
+          },
+          [&](const Phase1b& m) {
+            s += " " + ballot(m.ballot);
+            if (m.forgotten) {
+              s += " forgotten";
+            } else if (m.promised) {
+              s += " promised";
+              for (const auto& r : m.reports) {
+                s += " " + node(r.instance) + ":" +
+                     (r.bal ? ballot(*r.bal) + "=" + toString(*r.val) : std::string("-"));
+              }
+            } else if (m.participants.empty() && m.ballot.isZero()) {
+              s += " unknown";
+            } else if (m.ballot.isZero()) {
+              s += " knows " + list(m.participants);
+            } else {
+              s += " refused mbal=" + ballot(m.mbal);
+            }
+          },
+          [&](const Phase2a& m) { votes(m.votes); },
+          [&](const Phase2b& m) {
+            if (m.forgotten) s += " forgotten";
+            votes(m.votes);
+          },
+          [&](const OutcomeMsg& m) { s += std::string(" ") + toString(m.outcome); },
+          [&](const Ack& m) { s += std::string(" ") + toString(m.outcome); },
+          [&](const AckRequest&) {},
+          [&](const OutcomeQuery&) {},
+          [&](const OutcomeReply& m) { s += std::string(" ") + toString(m.status); },
+      },
+      e.msg);
   return s;
 }
 
@@ -126,8 +125,8 @@ std::string Names::record(const Record& r) const {
           [&](const AcceptorTxnRecord& x) {
             std::string s = "AcceptorTxn " + txn(x.txn);
             for (const auto& i : x.instances) {
-              s += " " + node(i.instance) + ":mbal=" + ballot(i.mbal) + ",bal=" +
-                   (i.bal ? ballot(*i.bal) + "=" + toString(*i.val) : std::string("-"));
+              s += " " + node(i.instance) + ":mbal=" + ballot(i.mbal) +
+                   ",bal=" + (i.bal ? ballot(*i.bal) + "=" + toString(*i.val) : std::string("-"));
             }
             return s;
           },
@@ -136,9 +135,7 @@ std::string Names::record(const Record& r) const {
           [&](const ParticipantTxnRecord& x) {
             return "ParticipantTxn " + txn(x.txn) + " " + toString(x.state);
           },
-          [&](const ParticipantLowWaterRecord& x) {
-            return "ParticipantLowWater " + txn(x.mark);
-          },
+          [&](const ParticipantLowWaterRecord& x) { return "ParticipantLowWater " + txn(x.mark); },
           [&](const LeaderRoundRecord& x) { return "LeaderRound " + std::to_string(x.round); },
           [&](const DecisionRecord& x) {
             return "Decision " + txn(x.txn) + (x.done ? " done" : " commit");

@@ -229,7 +229,9 @@ TEST_CASE("recovery: a refusal with a higher mbal makes the next ballot go above
   Output r = f.b1(no);
   no.acceptor = kA2;
   r.append(f.b1(no));
-  r.append(f.ticks(3 * f.cfg.ballotRetryTicks));
+  // The retry is backed off (up to 4x ballotRetryTicks after the first ballot, jitter
+  // included) so duelling leaders drift apart; within 8x it must have happened.
+  r.append(f.ticks(8 * f.cfg.ballotRetryTicks));
   auto as = sent<Phase1a>(r);
   REQUIRE_FALSE(as.empty());
   CHECK(as.back().msg.ballot.round > 20);

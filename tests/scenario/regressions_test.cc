@@ -1,8 +1,7 @@
 #include "tests/scenario/scenario_util.h"
 
-// Core bugs the simulator found, each scripted as a named scenario so it stays fixed. They
-// are marked may_fail while the bug is open: the failure is printed but does not fail the
-// run. Remove `* doctest::may_fail()` with the fix.
+// Core bugs the simulator found, each scripted as a named scenario so it stays fixed
+// (STYLE.md: a failing seed becomes a named scenario in the same commit as the fix).
 
 namespace pc::sim::test {
 
@@ -10,12 +9,11 @@ namespace pc::sim::test {
 // the bundle-flush path in onPhase2a and returns without persisting (or answering) its
 // new votes; the next duplicate is then answered from memory, before durability. If this
 // fails, an acceptor can vote, forget the vote in a crash, and let a chosen value change.
-TEST_CASE("acceptor: a higher-ballot 2a that completes a ballot-0 bundle is persisted" *
-          doctest::may_fail()) {
+TEST_CASE("acceptor: a higher-ballot 2a that completes a ballot-0 bundle is persisted") {
   SimConfig c = quietConfig(Protocol::PaxosClassic, 3, 1);
-  c.core.bundleCapTicks = 1000;      // ballot-0 votes wait for the third one
-  c.core.prepareRetryTicks = 1000;   // c1 does not resend prepares
-  c.core.leaderTimeoutTicks = 40;    // c1 soon leads recovery itself
+  c.core.bundleCapTicks = 1000;     // ballot-0 votes wait for the third one
+  c.core.prepareRetryTicks = 1000;  // c1 does not resend prepares
+  c.core.leaderTimeoutTicks = 40;   // c1 soon leads recovery itself
   c.core.recoveryTimeoutTicks = 1000;
   Simulator sim(c);
   NodeId p3 = sim.participantIds()[2];
@@ -38,8 +36,7 @@ TEST_CASE("acceptor: a higher-ballot 2a that completes a ballot-0 bundle is pers
 // 2PC, presumed abort: c1 aborts T1 on its deadline (its Abort messages are slow), then
 // restarts and forgets that; the client's retried CommitRequest starts 2PC afresh and
 // c1 commits T1. If this fails, a 2PC transaction can be told both outcomes.
-TEST_CASE("2pc: a retried request after a restart must not commit an aborted transaction" *
-          doctest::may_fail()) {
+TEST_CASE("2pc: a retried request after a restart must not commit an aborted transaction") {
   SimConfig c = quietConfig(Protocol::TwoPC, 1, 0);
   c.coordinators = 1;
   c.core.leaderTimeoutTicks = 30;
@@ -95,8 +92,7 @@ TEST_CASE("2pc: a late vote for a collected Commit decision is not answered Abor
 // passes T1, they answer "forgotten" when its votes finally come, the recovery leader gives
 // up on that answer, and the prepared participant waits (locks held) forever. If this
 // fails, one delayed request can wedge a participant.
-TEST_CASE("acceptor low-water mark: a delayed transaction still finishes" *
-          doctest::may_fail()) {
+TEST_CASE("acceptor low-water mark: a delayed transaction still finishes") {
   SimConfig c = quietConfig(Protocol::Paxos, 1, 1);
   c.core.tombstoneCap = 1;
   c.core.ackRequestTicks = 20;
@@ -119,17 +115,31 @@ TEST_CASE("acceptor low-water mark: a delayed transaction still finishes" *
 }
 
 // Duelling recovery leaders without back-off: 16 participants in doubt at once each lead
-// recovery; a refused leader retries within 1 + jitter(ballotRetryTicks) ticks, so with
-// 8-tick messages the leaders keep pre-empting each other and no ballot completes for
-// 4,000 ticks after the faults stop. Pinned to the seed the simulator found (the random
-// configuration of pc_sim --mode paxos --seed 1546 --caps default). If this fails,
-// recovery can livelock (PROTOCOL.md §5: duelling must cost time, not forever).
-TEST_CASE("sixteen duelling recovery leaders still decide (paxos seed 1546)" *
-          doctest::may_fail()) {
-  Overrides o;
-  o.tinyCaps = 0;
-  Simulator sim(randomConfig(Protocol::Paxos, 1546, o));
-  CHECK_MESSAGE(sim.runRandom(), sim.violation());
+// recovery, and a refused leader retries within 1 + jitter(ballotRetryTicks); with a retry
+// shorter than a ballot's round trip they pre-empt each other for ever (a normal recovery
+// here takes under 100 ticks; with ballotRetryTicks = 5 it took 1,538). If this fails,
+// recovery can livelock (PROTOCOL.md §5: duelling leaders must cost time, not liveness).
+TEST_CASE("sixteen duelling recovery leaders still decide") {
+  SimConfig c = quietConfig(Protocol::Paxos, 16, 2);
+  c.coordinators = 1;
+  c.faults.delayTicksMax = 4;
+  c.faults.diskTicksMax = 3;
+  c.core.recoveryTimeoutTicks = 70;
+  c.core.recoveryJitterTicks = 20;
+  c.core.ballotRetryTicks = 3;
+  c.core.leaderTimeoutTicks = 5000;
+  c.core.prepareRetryTicks = 5000;
+  c.seed = 1;
+  Simulator sim(c);
+  // Only a1 receives the ballot-0 votes: no quorum, so recovery must decide.
+  sim.setFilter([&](const Envelope& e) {
+    const auto* m = std::get_if<Phase2a>(&e.msg);
+    bool zero = m && m->votes[0].ballot.isZero();
+    return zero && e.to != sim.acceptorIds()[0] ? Fate::Drop : Fate::Random;
+  });
+  TxnId t = sim.submit();
+  CHECK(sim.runUntil([&] { return sim.outcome(t).has_value(); }, 3000));
+  PC_CHECK_SAFE(sim);
 }
 
 }  // namespace pc::sim::test
