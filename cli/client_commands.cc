@@ -62,7 +62,8 @@ std::optional<kv::Op> parseOp(const std::string& s, std::string& err) {
   } else if (kind == "put" || kind == "expect") {
     auto eq = rest.find('=');
     if (eq == std::string::npos) {
-      err = "'" + s + "': missing '=' (" + kind + ":KEY=" + (kind == "put" ? "VALUE" : "VERSION") + ")";
+      err = "'" + s + "': missing '=' (" + kind + ":KEY=" + (kind == "put" ? "VALUE" : "VERSION") +
+            ")";
       return std::nullopt;
     }
     op.key = rest.substr(0, eq);
@@ -176,20 +177,26 @@ int runTxn(const Args& args) {
   for (auto& op : parsed) byParticipant[client.async().participantFor(op.key)].push_back(op);
   auto start = std::chrono::steady_clock::now();
   CommitResult r = client.commit(txn, byParticipant);
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                                  start)
+                .count();
   if (vm.count("json")) {
     std::cout << "{\"txid\": \"" << txn.toString() << "\", \"status\": \"" << toString(r.status)
-              << "\", \"reason\": " << jsonString(r.reason) << ", \"participants\": "
-              << byParticipant.size() << ", \"latency_us\": " << us << "}\n";
+              << "\", \"reason\": " << jsonString(r.reason)
+              << ", \"participants\": " << byParticipant.size() << ", \"latency_us\": " << us
+              << "}\n";
   } else if (r.status == TxnStatus::Committed) {
     std::cout << "committed " << txn.toString() << "\n";
   } else {
     std::cout << toString(r.status) << " " << txn.toString() << ": " << r.reason << "\n";
   }
   switch (r.status) {
-    case TxnStatus::Committed: return 0;
-    case TxnStatus::Aborted: return 1;
-    default: return 2;
+    case TxnStatus::Committed:
+      return 0;
+    case TxnStatus::Aborted:
+      return 1;
+    default:
+      return 2;
   }
 }
 
@@ -217,7 +224,8 @@ int runGet(const Args& args) {
   try {
     v = client.get(key);
   } catch (const kj::Exception& e) {
-    std::cerr << "pcommit get: participant " << runtime::nameForId(client.async().participantFor(key))
+    std::cerr << "pcommit get: participant "
+              << runtime::nameForId(client.async().participantFor(key))
               << " did not answer: " << e.getDescription().cStr() << "\n";
     return 2;
   }
@@ -257,15 +265,20 @@ int runOutcome(const Args& args) {
   BlockingClient client(cluster);
   TxnStatus s = client.outcome(*txn);
   if (vm.count("json")) {
-    std::cout << "{\"txid\": \"" << txn->toString() << "\", \"status\": \"" << toString(s) << "\"}\n";
+    std::cout << "{\"txid\": \"" << txn->toString() << "\", \"status\": \"" << toString(s)
+              << "\"}\n";
   } else {
     std::cout << toString(s) << " " << txn->toString() << "\n";
   }
   switch (s) {
-    case TxnStatus::Committed: return 0;
-    case TxnStatus::Aborted: return 1;
-    case TxnStatus::Unknown: return 2;
-    case TxnStatus::Forgotten: return 3;
+    case TxnStatus::Committed:
+      return 0;
+    case TxnStatus::Aborted:
+      return 1;
+    case TxnStatus::Unknown:
+      return 2;
+    case TxnStatus::Forgotten:
+      return 3;
   }
   return 2;
 }

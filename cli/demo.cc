@@ -11,8 +11,8 @@
 #include <chrono>
 #include <filesystem>
 #include <iostream>
-#include <sstream>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "cli/cluster.h"
@@ -64,8 +64,8 @@ size_t inDoubtTotal(BlockingClient& client, const runtime::ClusterConfig& cluste
 std::vector<std::string> pickAccounts(BlockingClient& client) {
   std::vector<std::string> out;
   std::set<NodeId> shards;
-  for (const char* k : {"alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi",
-                        "ivan", "judy", "mallory", "niaj", "olivia", "peggy", "rupert"}) {
+  for (const char* k : {"alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan",
+                        "judy", "mallory", "niaj", "olivia", "peggy", "rupert"}) {
     if (shards.insert(client.async().participantFor(k)).second) out.push_back(k);
     if (out.size() == 3) break;
   }
@@ -193,10 +193,12 @@ int runDemo(const Args& args) {
         say("  none: in the faster variant the acceptors' phase 2b reached the participants\n"
             "  directly, so they decided without c1 -- the client alone is left wondering.");
       } else {
-        step("Paxos Commit: no coordinator needed -- after their recovery timeout (1 s) the "
-             "participants run phase 1/2 with the acceptors themselves");
+        step(
+            "Paxos Commit: no coordinator needed -- after their recovery timeout (1 s) the "
+            "participants run phase 1/2 with the acceptors themselves");
       }
-      while (inDoubtTotal(client, cluster, nullptr) > 0 && Clock::now() - start < std::chrono::seconds(15)) {
+      while (inDoubtTotal(client, cluster, nullptr) > 0 &&
+             Clock::now() - start < std::chrono::seconds(15)) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
@@ -212,7 +214,8 @@ int runDemo(const Args& args) {
       step("restarting coordinator c1");
       onOwnThread([&] { return restartNode(dir, "c1", std::cout, std::cerr); });
       auto restarted = Clock::now();
-      while (inDoubtTotal(client, cluster, nullptr) > 0 && Clock::now() - restarted < std::chrono::seconds(15)) {
+      while (inDoubtTotal(client, cluster, nullptr) > 0 &&
+             Clock::now() - restarted < std::chrono::seconds(15)) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
@@ -223,8 +226,8 @@ int runDemo(const Args& args) {
     }
     auto final = client.outcome(t.id());
     say("  the client asks again (`pcommit outcome`, answered by " +
-        std::string(paxos ? "any live coordinator, c2 here" : "c1") +
-        "): transaction 4 " + std::string(toString(final)));
+        std::string(paxos ? "any live coordinator, c2 here" : "c1") + "): transaction 4 " +
+        std::string(toString(final)));
     say("  balances: " + balances(client, acct));
   } catch (const std::exception& e) {
     std::cerr << "pcommit demo: " << e.what() << "\n";

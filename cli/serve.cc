@@ -49,7 +49,8 @@ int runServe(const Args& args) {
   std::string nodeName;
   desc.add_options()("help,h", "print this help")(
       "config", po::value<std::string>(&configPath)->value_name("FILE"), "the cluster file")(
-      "node", po::value<std::string>(&nodeName)->value_name("ID"), "this node's id (c1, p2, a3...)");
+      "node", po::value<std::string>(&nodeName)->value_name("ID"),
+      "this node's id (c1, p2, a3...)");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(args).options(desc).run(), vm);

@@ -50,7 +50,12 @@ struct Client::Impl {
   kj::TaskSet tasks;
 
   Impl(kj::AsyncIoContext& ioc, const runtime::ClusterConfig& c, ClientOptions o, NodeId id)
-      : io(ioc), cluster(c), opts(std::move(o)), self(id), coreCfg(c.coreConfig()), rng(randomU64()),
+      : io(ioc),
+        cluster(c),
+        opts(std::move(o)),
+        self(id),
+        coreCfg(c.coreConfig()),
+        rng(randomU64()),
         tasks(errors) {}
 
   void onMessage(NodeId from, Message&& m) {
@@ -81,7 +86,8 @@ struct Client::Impl {
     for (auto& e : out.send) {
       if (e.to == self) {
         Message m = std::move(e.msg);
-        tasks.add(kj::evalLater([this, m = std::move(m)]() mutable { onMessage(self, std::move(m)); }));
+        tasks.add(
+            kj::evalLater([this, m = std::move(m)]() mutable { onMessage(self, std::move(m)); }));
       } else {
         transport->send(e.to, std::move(e.msg));
       }
@@ -104,9 +110,11 @@ struct Client::Impl {
   // Outcome queries move on to the next coordinator when one does not answer in time.
   kj::Promise<void> queryRetryLoop(TxnId txn, size_t attempt, uint32_t elapsedMs) {
     uint32_t stepMs = std::min<uint32_t>(opts.retryMs, 1000);
-    return io.provider->getTimer().afterDelay(stepMs * kj::MILLISECONDS).then(
-        [this, txn, attempt, elapsedMs, stepMs]() -> kj::Promise<void> {
-          if (queries.count(txn) == 0 || elapsedMs + stepMs >= opts.queryTimeoutMs) return kj::READY_NOW;
+    return io.provider->getTimer()
+        .afterDelay(stepMs * kj::MILLISECONDS)
+        .then([this, txn, attempt, elapsedMs, stepMs]() -> kj::Promise<void> {
+          if (queries.count(txn) == 0 || elapsedMs + stepMs >= opts.queryTimeoutMs)
+            return kj::READY_NOW;
           NodeId c = coordinators[(preferred + attempt + 1) % coordinators.size()];
           transport->send(c, OutcomeQuery{txn, {}});
           return queryRetryLoop(txn, attempt + 1, elapsedMs + stepMs);
@@ -114,8 +122,9 @@ struct Client::Impl {
   }
 
   kj::Promise<void> retryLoop(CommitRequest req, size_t attempt, uint32_t elapsedMs) {
-    return io.provider->getTimer().afterDelay(opts.retryMs * kj::MILLISECONDS).then(
-        [this, req = std::move(req), attempt, elapsedMs]() mutable -> kj::Promise<void> {
+    return io.provider->getTimer()
+        .afterDelay(opts.retryMs * kj::MILLISECONDS)
+        .then([this, req = std::move(req), attempt, elapsedMs]() mutable -> kj::Promise<void> {
           if (commits.count(req.txn) == 0) return kj::READY_NOW;
           uint32_t spent = elapsedMs + opts.retryMs;
           if (spent >= opts.timeoutMs) return kj::READY_NOW;
@@ -134,7 +143,8 @@ Client::Client(kj::AsyncIoContext& io, runtime::ClusterConfig cluster, ClientOpt
   topts.attachSinkOnConnect = true;
   for (const auto& n : cluster_.nodes) topts.peers[n.id] = rpc::PeerAddress{n.host, n.port};
   impl_->transport = std::make_unique<rpc::Transport>(
-      io, topts, [this](NodeId from, Message&& m) { impl_->onMessage(from, std::move(m)); }, nullptr);
+      io, topts, [this](NodeId from, Message&& m) { impl_->onMessage(from, std::move(m)); },
+      nullptr);
   for (const auto* c : cluster_.withRole(runtime::Role::Coordinator)) {
     if (c->name == impl_->opts.coordinator) impl_->preferred = impl_->coordinators.size();
     impl_->coordinators.push_back(c->id);
@@ -162,10 +172,12 @@ NodeId Client::participantFor(const std::string& key) const {
   return ps[fnv1a64(key) % ps.size()]->id;
 }
 
-kj::Promise<CommitResult> Client::commit(TxnId txn, const std::map<NodeId, std::vector<kv::Op>>& ops) {
+kj::Promise<CommitResult> Client::commit(TxnId txn,
+                                         const std::map<NodeId, std::vector<kv::Op>>& ops) {
   CommitRequest req;
   req.txn = txn;
-  for (const auto& [p, list] : ops) req.payloads.push_back(ParticipantPayload{p, kv::encodeOps(list)});
+  for (const auto& [p, list] : ops)
+    req.payloads.push_back(ParticipantPayload{p, kv::encodeOps(list)});
   if (req.payloads.empty()) {
     return CommitResult{txn, TxnStatus::Aborted, "empty transaction"};
   }
@@ -189,15 +201,15 @@ kj::Promise<CommitResult> Client::commit(TxnId txn, const std::map<NodeId, std::
     impl.sendRequest(req, 0);
     if (impl.opts.commitFailover) impl.tasks.add(impl.retryLoop(req, 0, 0));
   }
-  auto timeout = impl.io.provider->getTimer()
-                     .afterDelay(impl.opts.timeoutMs * kj::MILLISECONDS)
-                     .then([this, txn]() {
-                       impl_->commits.erase(txn);
-                       return CommitResult{txn, TxnStatus::Unknown,
-                                           "no outcome within " +
-                                               std::to_string(impl_->opts.timeoutMs) +
-                                               " ms (retry with the same id, or ask `outcome`)"};
-                     });
+  auto timeout =
+      impl.io.provider->getTimer()
+          .afterDelay(impl.opts.timeoutMs * kj::MILLISECONDS)
+          .then([this, txn]() {
+            impl_->commits.erase(txn);
+            return CommitResult{txn, TxnStatus::Unknown,
+                                "no outcome within " + std::to_string(impl_->opts.timeoutMs) +
+                                    " ms (retry with the same id, or ask `outcome`)"};
+          });
   return paf.promise.exclusiveJoin(kj::mv(timeout));
 }
 
@@ -244,7 +256,8 @@ void Transaction::add(kv::Op op, NodeId participant) {
   ops_[participant].push_back(std::move(op));
 }
 
-Transaction& Transaction::put(const std::string& key, const std::string& value, NodeId participant) {
+Transaction& Transaction::put(const std::string& key, const std::string& value,
+                              NodeId participant) {
   add(kv::Op{kv::OpKind::Put, key, value, 0}, participant);
   return *this;
 }

@@ -31,10 +31,10 @@
 namespace pc {
 
 struct ClientOptions {
-  std::string coordinator;     // preferred coordinator name (c1...); empty: the first
-  uint32_t timeoutMs = 10000;  // a commit or query without an answer by then: Unknown
-  uint32_t retryMs = 2000;     // no answer by then: retry (same id) at the next coordinator
-  bool commitFailover = true;  // false: a commit stays with its first coordinator
+  std::string coordinator;          // preferred coordinator name (c1...); empty: the first
+  uint32_t timeoutMs = 10000;       // a commit or query without an answer by then: Unknown
+  uint32_t retryMs = 2000;          // no answer by then: retry (same id) at the next coordinator
+  bool commitFailover = true;       // false: a commit stays with its first coordinator
   uint32_t queryTimeoutMs = 10000;  // outcome queries (they move on to the next coordinator)
 };
 
@@ -73,8 +73,8 @@ class Client {
     std::string name;
     std::string role;
     uint32_t pid = 0;
-    std::vector<InDoubtTxn> inDoubt;                 // participants only
-    std::map<std::string, uint64_t> counters;        // messages, synced commits, ...
+    std::vector<InDoubtTxn> inDoubt;           // participants only
+    std::map<std::string, uint64_t> counters;  // messages, synced commits, ...
   };
   kj::Promise<NodeStatus> status(NodeId node);
 

@@ -19,7 +19,7 @@ Acceptor::Acceptor(NodeId self, const CoreConfig& cfg, const Recovered& recovere
     l.ackRequestTick = cfg_.ackRequestTicks;
     txns_.emplace(r.txn, std::move(l));
   }
-  for (const auto& t : recovered.acceptorTombstones) tombstones_.insert(t);
+  for (const auto& t : recovered.acceptorTombstones) tombstones_.emplace(t.txn, t.outcome);
 }
 
 bool Acceptor::forgotten(const TxnId& txn) const {
@@ -28,6 +28,12 @@ bool Acceptor::forgotten(const TxnId& txn) const {
 }
 
 bool Acceptor::isForgotten(const TxnId& txn) const { return forgotten(txn); }
+
+std::optional<Outcome> Acceptor::tombstoneOutcome(const TxnId& txn) const {
+  auto it = tombstones_.find(txn);
+  if (it == tombstones_.end()) return std::nullopt;
+  return it->second;  // may be nullopt too: no ack said which
+}
 
 const AcceptorTxnRecord* Acceptor::state(const TxnId& txn) const {
   auto it = txns_.find(txn);
@@ -90,12 +96,14 @@ Output Acceptor::replyForgotten(NodeId to, const TxnId& txn, bool phase1, const 
     r.acceptor = self_;
     r.ballot = b;
     r.forgotten = true;
+    r.outcome = tombstoneOutcome(txn);
     out.send.push_back(Envelope{self_, to, r});
   } else {
     Phase2b r;
     r.txn = txn;
     r.acceptor = self_;
     r.forgotten = true;
+    r.outcome = tombstoneOutcome(txn);
     out.send.push_back(Envelope{self_, to, r});
   }
   return out;
@@ -336,19 +344,21 @@ Output Acceptor::onAck(const Ack& m) {
     return {};
   }
   l.acked.insert(m.participant);
+  if (m.outcome) l.ackedOutcome = m.outcome;  // every participant that knows acks the same
   if (l.acked.size() < l.rec.participants.size()) return {};
   // Every participant made its outcome durable: nobody needs this state any more
   // (pitfall 7). Keep a tombstone so a late 1a/2a is refused, not a fresh instance.
   Output out;
-  out.persist.push_back(AcceptorForgetRecord{m.txn});
+  std::optional<Outcome> outcome = l.ackedOutcome;
+  out.persist.push_back(AcceptorForgetRecord{m.txn, outcome});
   txns_.erase(it);
   bundles_.erase(m.txn);
-  if (m.txn > lowWater_) tombstones_.insert(m.txn);
+  if (m.txn > lowWater_) tombstones_.emplace(m.txn, outcome);
   if (tombstones_.size() > cfg_.tombstoneCap) {
     size_t drop = tombstones_.size() - cfg_.tombstoneCap;
     TxnId mark;
     for (size_t k = 0; k < drop; ++k) {
-      mark = *tombstones_.begin();
+      mark = tombstones_.begin()->first;
       tombstones_.erase(tombstones_.begin());
     }
     lowWater_ = mark;

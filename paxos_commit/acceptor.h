@@ -42,7 +42,8 @@ class Acceptor : public Node {
   };
   struct Live {
     AcceptorTxnRecord rec;
-    std::set<NodeId> acked;  // volatile
+    std::set<NodeId> acked;               // volatile
+    std::optional<Outcome> ackedOutcome;  // from the acks that knew it
     bool bundleExpired = false;
     uint64_t ackRequestTick = 0;
   };
@@ -57,11 +58,13 @@ class Acceptor : public Node {
   AcceptorInstance* instance(AcceptorTxnRecord& r, NodeId i);
   Live& liveFor(const TxnId& txn, const ParticipantList& participants, NodeId leader);
   bool forgotten(const TxnId& txn) const;
+  std::optional<Outcome> tombstoneOutcome(const TxnId& txn) const;
 
   const CoreConfig cfg_;
   std::map<TxnId, Live> txns_;
   std::map<TxnId, Bundle> bundles_;
-  std::set<TxnId> tombstones_;
+  std::map<TxnId, std::optional<Outcome>>
+      tombstones_;  // txn -> the outcome every participant acked
   TxnId lowWater_;
 };
 

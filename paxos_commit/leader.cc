@@ -112,7 +112,7 @@ Output Leader::onPhase1b(const Phase1b& m, uint64_t now) {
   for (const auto& r : m.reports) {
     if (r.bal) t.highestRoundSeen = std::max(t.highestRoundSeen, r.bal->round);
   }
-  if (m.forgotten) return onForgotten(t, m.acceptor);
+  if (m.forgotten) return onForgotten(t, m.acceptor, m.outcome);
 
   if (t.phase == Phase::Query) {
     if (!m.participants.empty() && isSortedUnique(m.participants)) {
@@ -188,7 +188,7 @@ Output Leader::onPhase2b(const Phase2b& m, uint64_t now) {
   auto it = active_.find(m.txn);
   if (it == active_.end()) return {};
   Txn& t = it->second;
-  if (m.forgotten) return onForgotten(t, m.acceptor);
+  if (m.forgotten) return onForgotten(t, m.acceptor, m.outcome);
   if (t.participants.empty() || m.participants != t.participants) return {};
   for (const auto& v : m.votes) {
     t.tally.add(m.acceptor, v);
@@ -200,7 +200,11 @@ Output Leader::onPhase2b(const Phase2b& m, uint64_t now) {
 
 // "Forgotten" from one acceptor is not enough (it may only be below that acceptor's
 // low-water mark); from F+1 it is final: none of them holds or will ever take a vote.
-Output Leader::onForgotten(Txn& t, NodeId acceptor) {
+Output Leader::onForgotten(Txn& t, NodeId acceptor, std::optional<Outcome> outcome) {
+  if (outcome) {
+    // A tombstone that kept the outcome: every participant acked it, so it is final.
+    return finish(t, *outcome == Outcome::Commit ? TxnStatus::Committed : TxnStatus::Aborted, "");
+  }
   t.forgottenBy.insert(acceptor);
   if (t.forgottenBy.size() < cfg_.quorum()) return {};
   return finish(t, TxnStatus::Forgotten, "collected after every participant acked");

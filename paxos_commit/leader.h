@@ -73,7 +73,7 @@ class Leader {
   Output sendPhase2a(Txn& t, uint64_t now);
   Output finish(Txn& t, TxnStatus status, const std::string& reason);
   Output checkDecision(Txn& t);
-  Output onForgotten(Txn& t, NodeId acceptor);
+  Output onForgotten(Txn& t, NodeId acceptor, std::optional<Outcome> outcome);
   uint64_t backoff(const Txn& t);
   uint64_t jitter(uint64_t bound);
   void remember(const TxnId& txn, TxnStatus status);

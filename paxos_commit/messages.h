@@ -86,6 +86,7 @@ struct Phase1b {
   Ballot ballot;
   bool promised = false;
   bool forgotten = false;
+  std::optional<Outcome> outcome = std::nullopt;  // forgotten: the acked outcome, if kept
   Ballot mbal;
   ParticipantList participants;  // as stored with the votes; empty if none known
   std::vector<InstanceReport> reports;
@@ -113,6 +114,7 @@ struct Phase2b {
   std::vector<InstanceVote> votes;
   bool forgotten = false;
   std::string reason;  // why a participant voted Aborted, when this 2b carries that vote
+  std::optional<Outcome> outcome = std::nullopt;  // forgotten: the acked outcome, if kept
   bool operator==(const Phase2b&) const = default;
 };
 
@@ -128,7 +130,9 @@ struct OutcomeMsg {
 struct Ack {
   TxnId txn;
   NodeId participant = kNoNode;
-  Outcome outcome = Outcome::Abort;
+  // The outcome it made durable; nullopt when it finished and forgot the transaction long
+  // ago and no longer knows (it acks so that the acceptor can collect, nothing more).
+  std::optional<Outcome> outcome = std::nullopt;
   bool operator==(const Ack&) const = default;
 };
 

@@ -275,7 +275,7 @@ Output Participant::onAckRequest(NodeId from, const AckRequest& m) {
   Output out;
   if (m.txn <= lowWater_) {
     // Finished and forgotten here: our outcome was durable long ago.
-    out.send.push_back(Envelope{self_, from, Ack{m.txn, self_, Outcome::Abort}});
+    out.send.push_back(Envelope{self_, from, Ack{m.txn, self_, std::nullopt}});
     return out;
   }
   if (!isPaxos(cfg_.protocol)) return out;

@@ -79,15 +79,21 @@ void applyRecord(Recovered& img, const Record& r) {
           [&](const AcceptorTxnRecord& x) { upsert(img.acceptorTxns, x); },
           [&](const AcceptorForgetRecord& x) {
             eraseIf(img.acceptorTxns, [&](const AcceptorTxnRecord& a) { return a.txn == x.txn; });
-            if (x.txn > img.acceptorLowWater &&
-                std::find(img.acceptorTombstones.begin(), img.acceptorTombstones.end(), x.txn) ==
-                    img.acceptorTombstones.end()) {
-              img.acceptorTombstones.push_back(x.txn);
+            if (x.txn > img.acceptorLowWater) {
+              // An upsert, like every keyed record: a second forget replaces the first.
+              auto it = std::find_if(img.acceptorTombstones.begin(), img.acceptorTombstones.end(),
+                                     [&](const AcceptorTombstone& t) { return t.txn == x.txn; });
+              if (it != img.acceptorTombstones.end()) {
+                it->outcome = x.outcome;
+              } else {
+                img.acceptorTombstones.push_back(AcceptorTombstone{x.txn, x.outcome});
+              }
             }
           },
           [&](const AcceptorLowWaterRecord& x) {
             if (x.mark > img.acceptorLowWater) img.acceptorLowWater = x.mark;
-            eraseIf(img.acceptorTombstones, [&](const TxnId& t) { return t <= x.mark; });
+            eraseIf(img.acceptorTombstones,
+                    [&](const AcceptorTombstone& t) { return t.txn <= x.mark; });
           },
           [&](const ParticipantTxnRecord& x) { upsert(img.participantTxns, x); },
           [&](const ParticipantLowWaterRecord& x) {

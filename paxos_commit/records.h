@@ -36,10 +36,20 @@ struct AcceptorTxnRecord {
 };
 
 // Erase the acceptor state of `txn` and keep a tombstone, so a late 1a/2a for it is
-// refused ("forgotten") instead of starting a fresh instance (PROTOCOL.md §6.7).
+// refused ("forgotten") instead of starting a fresh instance (PROTOCOL.md §6.7). The
+// tombstone keeps the outcome every participant acked, so an outcome query after
+// collection still gets the real answer (until the low-water mark passes it).
 struct AcceptorForgetRecord {
   TxnId txn;
+  std::optional<Outcome> outcome = std::nullopt;  // nullopt if no ack said which
   bool operator==(const AcceptorForgetRecord&) const = default;
+};
+
+struct AcceptorTombstone {
+  TxnId txn;
+  std::optional<Outcome> outcome = std::nullopt;
+  bool operator==(const AcceptorTombstone&) const = default;
+  auto operator<=>(const AcceptorTombstone&) const = default;
 };
 
 // Raise the acceptor's low-water mark: erase every tombstone <= mark; from now on any
@@ -126,7 +136,7 @@ bool isCriticalRecord(const Record& r);
 // load() builds it from LMDB; the simulator from its durable map.
 struct Recovered {
   std::vector<AcceptorTxnRecord> acceptorTxns;
-  std::vector<TxnId> acceptorTombstones;
+  std::vector<AcceptorTombstone> acceptorTombstones;
   TxnId acceptorLowWater;
   std::vector<ParticipantTxnRecord> participantTxns;
   TxnId participantLowWater;

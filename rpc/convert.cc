@@ -10,16 +10,22 @@ struct Invalid {
   std::string why;
 };
 
-wire::Vote voteToWire(Vote v) { return v == Vote::Prepared ? wire::Vote::PREPARED : wire::Vote::ABORTED; }
+wire::Vote voteToWire(Vote v) {
+  return v == Vote::Prepared ? wire::Vote::PREPARED : wire::Vote::ABORTED;
+}
 wire::Outcome outcomeToWire(Outcome o) {
   return o == Outcome::Commit ? wire::Outcome::COMMIT : wire::Outcome::ABORT;
 }
 wire::TxnStatus statusToWire(TxnStatus s) {
   switch (s) {
-    case TxnStatus::Committed: return wire::TxnStatus::COMMITTED;
-    case TxnStatus::Aborted: return wire::TxnStatus::ABORTED;
-    case TxnStatus::Unknown: return wire::TxnStatus::UNKNOWN;
-    case TxnStatus::Forgotten: return wire::TxnStatus::FORGOTTEN;
+    case TxnStatus::Committed:
+      return wire::TxnStatus::COMMITTED;
+    case TxnStatus::Aborted:
+      return wire::TxnStatus::ABORTED;
+    case TxnStatus::Unknown:
+      return wire::TxnStatus::UNKNOWN;
+    case TxnStatus::Forgotten:
+      return wire::TxnStatus::FORGOTTEN;
   }
   return wire::TxnStatus::NONE;
 }
@@ -36,11 +42,16 @@ Outcome outcomeFromWire(wire::Outcome o) {
 }
 TxnStatus statusFromWire(wire::TxnStatus s) {
   switch (s) {
-    case wire::TxnStatus::COMMITTED: return TxnStatus::Committed;
-    case wire::TxnStatus::ABORTED: return TxnStatus::Aborted;
-    case wire::TxnStatus::UNKNOWN: return TxnStatus::Unknown;
-    case wire::TxnStatus::FORGOTTEN: return TxnStatus::Forgotten;
-    default: break;
+    case wire::TxnStatus::COMMITTED:
+      return TxnStatus::Committed;
+    case wire::TxnStatus::ABORTED:
+      return TxnStatus::Aborted;
+    case wire::TxnStatus::UNKNOWN:
+      return TxnStatus::Unknown;
+    case wire::TxnStatus::FORGOTTEN:
+      return TxnStatus::Forgotten;
+    default:
+      break;
   }
   throw Invalid{"invalid status"};
 }
@@ -104,7 +115,9 @@ void setVotes(capnp::List<wire::InstanceVote>::Builder b, const std::vector<Inst
 std::vector<InstanceVote> getVotes(capnp::List<wire::InstanceVote>::Reader r, const Limits& lim) {
   if (r.size() > lim.maxParticipants) throw Invalid{"too many votes"};
   std::vector<InstanceVote> v;
-  for (auto x : r) v.push_back(InstanceVote{nodeOf(x.getInstance()), getBallot(x.getBallot()), voteFromWire(x.getVote())});
+  for (auto x : r)
+    v.push_back(
+        InstanceVote{nodeOf(x.getInstance()), getBallot(x.getBallot()), voteFromWire(x.getVote())});
   return v;
 }
 
@@ -116,18 +129,20 @@ Message convert(wire::Message::Reader r, const Limits& lim) {
       c.txn = txnOf(m.getTxn());
       if (m.getPayloads().size() > lim.maxParticipants) throw Invalid{"too many participants"};
       for (auto p : m.getPayloads()) {
-        c.payloads.push_back(ParticipantPayload{nodeOf(p.getParticipant()), getData(p.getPayload(), lim)});
+        c.payloads.push_back(
+            ParticipantPayload{nodeOf(p.getParticipant()), getData(p.getPayload(), lim)});
       }
       return c;
     }
     case wire::Message::COMMIT_REPLY: {
       auto m = r.getCommitReply();
-      return CommitReply{txnOf(m.getTxn()), statusFromWire(m.getStatus()), getText(m.getReason(), lim)};
+      return CommitReply{txnOf(m.getTxn()), statusFromWire(m.getStatus()),
+                         getText(m.getReason(), lim)};
     }
     case wire::Message::PREPARE: {
       auto m = r.getPrepare();
-      return Prepare{txnOf(m.getTxn()), getData(m.getPayload(), lim), getList(m.getParticipants(), lim),
-                     nodeOf(m.getLeader())};
+      return Prepare{txnOf(m.getTxn()), getData(m.getPayload(), lim),
+                     getList(m.getParticipants(), lim), nodeOf(m.getLeader())};
     }
     case wire::Message::VOTE: {
       auto m = r.getVote();
@@ -136,7 +151,8 @@ Message convert(wire::Message::Reader r, const Limits& lim) {
     }
     case wire::Message::PHASE1A: {
       auto m = r.getPhase1a();
-      return Phase1a{txnOf(m.getTxn()), getBallot(m.getBallot()), getList(m.getParticipants(), lim)};
+      return Phase1a{txnOf(m.getTxn()), getBallot(m.getBallot()),
+                     getList(m.getParticipants(), lim)};
     }
     case wire::Message::PHASE1B: {
       auto m = r.getPhase1b();
@@ -158,6 +174,7 @@ Message convert(wire::Message::Reader r, const Limits& lim) {
         }
         b.reports.push_back(rep);
       }
+      if (m.getOutcome() != wire::Outcome::NONE) b.outcome = outcomeFromWire(m.getOutcome());
       return b;
     }
     case wire::Message::PHASE2A: {
@@ -174,6 +191,7 @@ Message convert(wire::Message::Reader r, const Limits& lim) {
       b.votes = getVotes(m.getVotes(), lim);
       b.forgotten = m.getForgotten();
       b.reason = getText(m.getReason(), lim);
+      if (m.getOutcome() != wire::Outcome::NONE) b.outcome = outcomeFromWire(m.getOutcome());
       return b;
     }
     case wire::Message::OUTCOME: {
@@ -182,7 +200,9 @@ Message convert(wire::Message::Reader r, const Limits& lim) {
     }
     case wire::Message::ACK: {
       auto m = r.getAck();
-      return Ack{txnOf(m.getTxn()), nodeOf(m.getParticipant()), outcomeFromWire(m.getOutcome())};
+      std::optional<Outcome> o;
+      if (m.getOutcome() != wire::Outcome::NONE) o = outcomeFromWire(m.getOutcome());
+      return Ack{txnOf(m.getTxn()), nodeOf(m.getParticipant()), o};
     }
     case wire::Message::ACK_REQUEST:
       return AckRequest{txnOf(r.getAckRequest().getTxn())};
@@ -212,13 +232,13 @@ std::variant<Message, std::string> fromWire(wire::Message::Reader r, const Limit
   std::variant<Message, std::string> result = std::string("unreadable message");
   // A malformed pointer or a traversal-limit overrun throws kj::Exception inside the
   // reader; a field we refuse throws Invalid. Neither escapes: the caller drops and counts.
-  KJ_IF_MAYBE(e, kj::runCatchingExceptions([&]() {
-                try {
-                  result = convert(r, limits);
-                } catch (const Invalid& inv) {
-                  result = inv.why;
-                }
-              })) {
+  KJ_IF_MAYBE (e, kj::runCatchingExceptions([&]() {
+                 try {
+                   result = convert(r, limits);
+                 } catch (const Invalid& inv) {
+                   result = inv.why;
+                 }
+               })) {
     result = std::string("malformed: ") + e->getDescription().cStr();
   }
   return result;
@@ -276,6 +296,7 @@ void toWire(const Message& msg, wire::Message::Builder b) {
               rs[i].setVal(voteToWire(*m.reports[i].val));
             }
           }
+          if (m.outcome) w.setOutcome(outcomeToWire(*m.outcome));
         } else if constexpr (std::is_same_v<T, Phase2a>) {
           auto w = b.initPhase2a();
           setTxn(w.initTxn(), m.txn);
@@ -291,6 +312,7 @@ void toWire(const Message& msg, wire::Message::Builder b) {
           setVotes(w.initVotes(static_cast<unsigned>(m.votes.size())), m.votes);
           w.setForgotten(m.forgotten);
           w.setReason(asText(m.reason));
+          if (m.outcome) w.setOutcome(outcomeToWire(*m.outcome));
         } else if constexpr (std::is_same_v<T, OutcomeMsg>) {
           auto w = b.initOutcome();
           setTxn(w.initTxn(), m.txn);
@@ -299,7 +321,7 @@ void toWire(const Message& msg, wire::Message::Builder b) {
           auto w = b.initAck();
           setTxn(w.initTxn(), m.txn);
           w.setParticipant(m.participant);
-          w.setOutcome(outcomeToWire(m.outcome));
+          if (m.outcome) w.setOutcome(outcomeToWire(*m.outcome));
         } else if constexpr (std::is_same_v<T, AckRequest>) {
           setTxn(b.initAckRequest().initTxn(), m.txn);
         } else if constexpr (std::is_same_v<T, OutcomeQuery>) {

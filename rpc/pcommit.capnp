@@ -89,6 +89,7 @@ struct Phase1b {
   mbal @5 :Ballot;               # if not promised: the higher ballot promised already
   participants @6 :List(UInt32); # as stored with the votes; empty if unknown
   reports @7 :List(InstanceReport);
+  outcome @8 :Outcome;           # forgotten: the outcome every participant acked, if kept
 }
 
 # participant (ballot 0, own instance) or leader (ballot > 0) -> acceptors: phase 2a.
@@ -108,6 +109,7 @@ struct Phase2b {
   votes @3 :List(InstanceVote);
   forgotten @4 :Bool;
   reason @5 :Text;
+  outcome @6 :Outcome;           # forgotten: the outcome every participant acked, if kept
 }
 
 # leader / 2PC coordinator -> participants: the decision (phase 3).
@@ -120,7 +122,7 @@ struct OutcomeMsg {
 struct Ack {
   txn @0 :TxnId;
   participant @1 :UInt32;
-  outcome @2 :Outcome;
+  outcome @2 :Outcome;      # none: finished and forgotten long ago, no longer known
 }
 
 # acceptor / coordinator -> participant: ack please, if your outcome is durable.

@@ -90,7 +90,11 @@ class Transport::NodeImpl : public wire::Node::Server {
 };
 
 Transport::Transport(kj::AsyncIoContext& io, TransportOptions options, Handler handler, LogFn log)
-    : io_(io), opts_(std::move(options)), handler_(std::move(handler)), log_(std::move(log)), tasks_(std::make_unique<kj::TaskSet>(static_cast<kj::TaskSet::ErrorHandler&>(*this))) {
+    : io_(io),
+      opts_(std::move(options)),
+      handler_(std::move(handler)),
+      log_(std::move(log)),
+      tasks_(std::make_unique<kj::TaskSet>(static_cast<kj::TaskSet::ErrorHandler&>(*this))) {
   PC_ASSERT(opts_.self != kNoNode);
 }
 
@@ -121,7 +125,8 @@ kj::Promise<void> Transport::acceptLoop(kj::ConnectionReceiver& listener) {
     ro.nestingLimit = static_cast<int>(opts_.nestingLimit);
     auto c = kj::heap<Connection>();
     c->stream = kj::mv(stream);
-    c->network = kj::heap<capnp::TwoPartyVatNetwork>(*c->stream, capnp::rpc::twoparty::Side::SERVER, ro);
+    c->network =
+        kj::heap<capnp::TwoPartyVatNetwork>(*c->stream, capnp::rpc::twoparty::Side::SERVER, ro);
     capnp::Capability::Client bootstrap = kj::heap<NodeImpl>(*this);
     c->rpc = kj::heap(capnp::makeRpcServer(*c->network, kj::mv(bootstrap)));
     // The connection lives until the peer goes away (or sends garbage: Cap'n Proto then
@@ -129,9 +134,8 @@ kj::Promise<void> Transport::acceptLoop(kj::ConnectionReceiver& listener) {
     uint64_t key = nextInbound_++;
     auto done = c->network->onDisconnect();
     inbound_.emplace(key, kj::mv(c));
-    tasks_->add(done.then([this, key]() {
-      return kj::evalLater([this, key]() { inbound_.erase(key); });
-    }));
+    tasks_->add(
+        done.then([this, key]() { return kj::evalLater([this, key]() { inbound_.erase(key); }); }));
     return acceptLoop(listener);
   });
 }
@@ -220,7 +224,9 @@ void Transport::flush(Outbound& o) {
   if (o.conn) {
     target = o.conn->node;
   } else if (o.sink != nullptr) {
-    KJ_IF_MAYBE(s, o.sink) { target = *s; }
+    KJ_IF_MAYBE (s, o.sink) {
+      target = *s;
+    }
   } else {
     if (o.isSink || opts_.peers.count(o.id) == 0) {
       // No route (a client that went away, or an unknown node): drop.
@@ -292,7 +298,9 @@ void Transport::connect(Outbound& o) {
   ro.nestingLimit = static_cast<int>(opts_.nestingLimit);
   auto p = io_.provider->getNetwork()
                .parseAddress(a.host, a.port)
-               .then([](kj::Own<kj::NetworkAddress> addr) { return addr->connect().attach(kj::mv(addr)); })
+               .then([](kj::Own<kj::NetworkAddress> addr) {
+                 return addr->connect().attach(kj::mv(addr));
+               })
                .then(
                    [this, id, gen, ro](kj::Own<kj::AsyncIoStream> stream) {
                      auto it = out_.find(id);
@@ -330,13 +338,14 @@ void Transport::connect(Outbound& o) {
                      (void)e;
                      // Retry with backoff while there is something to send.
                      tasks_->add(io_.provider->getTimer()
-                                    .afterDelay(delay * kj::MILLISECONDS)
-                                    .then([this, id, gen]() {
-                                      auto it2 = out_.find(id);
-                                      if (it2 == out_.end() || it2->second->generation != gen) return;
-                                      it2->second->connecting = false;
-                                      if (!it2->second->queue.empty()) connect(*it2->second);
-                                    }));
+                                     .afterDelay(delay * kj::MILLISECONDS)
+                                     .then([this, id, gen]() {
+                                       auto it2 = out_.find(id);
+                                       if (it2 == out_.end() || it2->second->generation != gen)
+                                         return;
+                                       it2->second->connecting = false;
+                                       if (!it2->second->queue.empty()) connect(*it2->second);
+                                     }));
                    });
   tasks_->add(kj::mv(p));
 }

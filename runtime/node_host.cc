@@ -125,8 +125,8 @@ kj::Promise<kv::Versioned> NodeHost::readCommitted(const std::string& key, uint3
   auto holder = engine_->lockHolder(key);
   if (!holder) return engine_->read(key);
   if (waitedMs >= kReadLockWaitMs) {
-    return KJ_EXCEPTION(OVERLOADED, "key is locked by an in-doubt transaction",
-                        holder->toString(), waitedMs);
+    return KJ_EXCEPTION(OVERLOADED, "key is locked by an in-doubt transaction", holder->toString(),
+                        waitedMs);
   }
   return io_.provider->getTimer()
       .afterDelay(cluster_.tickMs * kj::MILLISECONDS)
@@ -134,12 +134,10 @@ kj::Promise<kv::Versioned> NodeHost::readCommitted(const std::string& key, uint3
 }
 
 kj::Promise<void> NodeHost::tickLoop() {
-  return io_.provider->getTimer()
-      .afterDelay(cluster_.tickMs * kj::MILLISECONDS)
-      .then([this]() {
-        handle(core_->onTick());
-        return tickLoop();
-      });
+  return io_.provider->getTimer().afterDelay(cluster_.tickMs * kj::MILLISECONDS).then([this]() {
+    handle(core_->onTick());
+    return tickLoop();
+  });
 }
 
 kj::Promise<void> NodeHost::watchDurable() {
@@ -173,7 +171,8 @@ void NodeHost::handle(Output&& out) {
       } else if (const auto* p = std::get_if<ParticipantTxnRecord>(&r)) {
         if (p->state == ParticipantState::Prepared) {
           afterPersist_.emplace_back(tag, "participant.after_prepare_persisted");
-        } else if (p->state == ParticipantState::Committed || p->state == ParticipantState::Aborted) {
+        } else if (p->state == ParticipantState::Committed ||
+                   p->state == ParticipantState::Aborted) {
           afterPersist_.emplace_back(tag, "participant.after_outcome_persisted");
           if (p->state == ParticipantState::Committed) kvDurable_.emplace_back(tag, p->txn);
         }
@@ -218,9 +217,8 @@ void NodeHost::route(storage::Seq tag, Envelope&& e) {
       outbox_.push_back(Pending{tag, std::move(e)});
       return;
     }
-    tasks_->add(kj::evalLater([this, env = std::move(e)]() mutable {
-      handle(core_->onMessage(env));
-    }));
+    tasks_->add(
+        kj::evalLater([this, env = std::move(e)]() mutable { handle(core_->onMessage(env)); }));
     return;
   }
   if (tag > durableSeq_) {
@@ -232,9 +230,8 @@ void NodeHost::route(storage::Seq tag, Envelope&& e) {
 
 void NodeHost::transmit(Envelope&& e) {
   if (e.to == me_.id) {
-    tasks_->add(kj::evalLater([this, env = std::move(e)]() mutable {
-      handle(core_->onMessage(env));
-    }));
+    tasks_->add(
+        kj::evalLater([this, env = std::move(e)]() mutable { handle(core_->onMessage(env)); }));
     return;
   }
   std::function<void()> onDelivered;
@@ -327,10 +324,10 @@ void NodeHost::fillStatus(wire::NodeStatus::Builder b) {
       {"outbox", outbox_.size()},
   };
   // One counter per message kind, in the order of the Message variant.
-  static const char* const kNames[] = {"CommitRequest", "CommitReply", "Prepare", "Vote",
-                                         "Phase1a", "Phase1b", "Phase2a", "Phase2b",
-                                         "Outcome", "Ack", "AckRequest", "OutcomeQuery",
-                                         "OutcomeReply"};
+  static const char* const kNames[] = {"CommitRequest", "CommitReply", "Prepare",    "Vote",
+                                       "Phase1a",       "Phase1b",     "Phase2a",    "Phase2b",
+                                       "Outcome",       "Ack",         "AckRequest", "OutcomeQuery",
+                                       "OutcomeReply"};
   static_assert(sizeof(kNames) / sizeof(kNames[0]) == std::variant_size_v<Message>);
   for (size_t k = 0; k < tm.sentByKind.size(); ++k) {
     counters.emplace_back(std::string("sent_") + kNames[k], tm.sentByKind[k]);

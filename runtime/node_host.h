@@ -78,14 +78,14 @@ class NodeHost {
   std::unique_ptr<rpc::Transport> transport_;
   std::unique_ptr<kj::UnixEventPort::FdObserver> durableObserver_;
 
-  storage::Seq lastSeq_ = 0;     // sequence number of the last batch handed to storage
-  storage::Seq durableSeq_ = 0;  // every batch <= this is durable
+  storage::Seq lastSeq_ = 0;                  // sequence number of the last batch handed to storage
+  storage::Seq durableSeq_ = 0;               // every batch <= this is durable
   std::deque<std::vector<Record>> overflow_;  // batches waiting for room in the queue
   std::deque<Pending> outbox_;                // sends waiting for their records
-  std::deque<std::pair<storage::Seq, TxnId>> kvDurable_;     // overlay entries to drop
+  std::deque<std::pair<storage::Seq, TxnId>> kvDurable_;           // overlay entries to drop
   std::deque<std::pair<storage::Seq, std::string>> afterPersist_;  // failpoints to fire
-  std::map<TxnId, size_t> preparesInFlight_;  // coordinator.after_prepare_sent
-  std::set<TxnId> recovering_;                // txns whose recovery we log
+  std::map<TxnId, size_t> preparesInFlight_;                       // coordinator.after_prepare_sent
+  std::set<TxnId> recovering_;                                     // txns whose recovery we log
   uint64_t startMs_ = 0;
   uint64_t rejectedLogged_ = 0;
   class Errors;

@@ -285,6 +285,24 @@ void decodeEmpty(std::string_view value) {
   r.end();
 }
 
+// 0 = not known, else the Outcome's value.
+std::string encodeOutcome(std::optional<Outcome> o) {
+  Writer w(1);
+  w.u8(o ? static_cast<uint8_t>(*o) : 0);
+  return w.take();
+}
+
+std::optional<Outcome> decodeOutcome(std::string_view value) {
+  Reader r(value, "tombstone");
+  uint8_t o = r.u8();
+  r.end();
+  if (o == 0) return std::nullopt;
+  if (o != static_cast<uint8_t>(Outcome::Commit) && o != static_cast<uint8_t>(Outcome::Abort)) {
+    r.fail("bad outcome " + std::to_string(o));
+  }
+  return static_cast<Outcome>(o);
+}
+
 bool isLongKey(std::string_view key, size_t maxKeyBytes) { return key.size() + 1 > maxKeyBytes; }
 
 std::string kvSlotKey(std::string_view key, size_t maxKeyBytes, uint8_t probe) {

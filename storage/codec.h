@@ -46,6 +46,9 @@ std::string encodeU64(uint64_t v);
 uint64_t decodeU64(std::string_view value);
 std::string encodeEmpty();
 void decodeEmpty(std::string_view value);
+// A tombstone's value: the outcome every participant acked (one byte).
+std::string encodeOutcome(std::optional<Outcome> o);
+std::optional<Outcome> decodeOutcome(std::string_view value);
 
 // The built-in KV engine's data. LMDB keys are at most maxKeyBytes (511 by default) while
 // kv keys may be up to kv::kMaxKeyBytes, so:

@@ -583,7 +583,7 @@ void Env::applyRecord(WriteCtx& w, const Record& rec) {
                    w.del(dbi_.acceptor, k);
                    // A tombstone only above the low-water mark: below it, "forgotten" is implied.
                    if (x.txn > lowWater(kLowWaterAcceptor)) {
-                     w.put(dbi_.tombstones, k, codec::encodeEmpty());
+                     w.put(dbi_.tombstones, k, codec::encodeOutcome(x.outcome));
                    }
                  },
                  [&](const AcceptorLowWaterRecord& x) {
@@ -725,8 +725,8 @@ Recovered Env::load() const {
     img.acceptorTxns.push_back(codec::decodeAcceptorTxn(codec::parseTxnKey(k), v));
   });
   readAll(*this, t.get(), dbi_.tombstones, "acceptor_tombstones", [&](auto k, auto v) {
-    codec::decodeEmpty(v);
-    img.acceptorTombstones.push_back(codec::parseTxnKey(k));
+    img.acceptorTombstones.push_back(
+        AcceptorTombstone{codec::parseTxnKey(k), codec::decodeOutcome(v)});
   });
   readAll(*this, t.get(), dbi_.participant, "participant", [&](auto k, auto v) {
     img.participantTxns.push_back(codec::decodeParticipantTxn(codec::parseTxnKey(k), v));

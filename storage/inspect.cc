@@ -122,7 +122,10 @@ void inspectText(const Env& env, std::ostream& out) {
           << (i.val ? toString(*i.val) : "-") << "\n";
     }
   }
-  for (const auto& t : img.acceptorTombstones) out << "  tombstone " << t << "\n";
+  for (const auto& t : img.acceptorTombstones) {
+    out << "  tombstone " << t.txn << " " << (t.outcome ? toString(*t.outcome) : "outcome-unknown")
+        << "\n";
+  }
 
   out << "participant: " << img.participantTxns.size() << " transactions, low-water "
       << img.participantLowWater << "\n";
@@ -165,7 +168,12 @@ void inspectJson(const Env& env, std::ostream& out) {
   out << "},\n  \"acceptor\": {\"low_water\": " << txnJson(img.acceptorLowWater)
       << ", \"tombstones\": [";
   for (size_t i = 0; i < img.acceptorTombstones.size(); ++i) {
-    out << (i ? ", " : "") << txnJson(img.acceptorTombstones[i]);
+    out << (i ? ", " : "") << "{\"txn\": " << txnJson(img.acceptorTombstones[i].txn)
+        << ", \"outcome\": "
+        << (img.acceptorTombstones[i].outcome
+                ? "\"" + std::string(toString(*img.acceptorTombstones[i].outcome)) + "\""
+                : std::string("null"))
+        << "}";
   }
   out << "], \"transactions\": [";
   for (size_t k = 0; k < img.acceptorTxns.size(); ++k) {

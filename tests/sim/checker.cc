@@ -111,8 +111,8 @@ void Checker::checkOutcomeJustified(const TxnId& txn, Outcome o, const std::stri
       bool live = std::any_of(d.acceptorTxns.begin(), d.acceptorTxns.end(),
                               [&](const AcceptorTxnRecord& r) { return r.txn == txn; });
       bool gone = txn <= d.acceptorLowWater ||
-                  std::find(d.acceptorTombstones.begin(), d.acceptorTombstones.end(), txn) !=
-                      d.acceptorTombstones.end();
+                  std::any_of(d.acceptorTombstones.begin(), d.acceptorTombstones.end(),
+                              [&](const AcceptorTombstone& t) { return t.txn == txn; });
       if (!live && gone) ++refusing;
     }
     if (refusing >= core_.quorum()) return;
@@ -445,7 +445,9 @@ void Checker::onSend(const SimNode& n, const Envelope& e, uint64_t now) {
   }
   auto durablyForgotten = [&]() {
     const auto& ts = n.disk.acceptorTombstones;
-    return std::find(ts.begin(), ts.end(), txn) != ts.end() || txn <= n.disk.acceptorLowWater;
+    return std::any_of(ts.begin(), ts.end(),
+                       [&](const AcceptorTombstone& x) { return x.txn == txn; }) ||
+           txn <= n.disk.acceptorLowWater;
   };
   if (const auto* m = std::get_if<Prepare>(&e.msg)) {
     const TxnFacts* f = facts(txn);
@@ -582,7 +584,8 @@ void Checker::onSend(const SimNode& n, const Envelope& e, uint64_t now) {
         (m->outcome == Outcome::Abort && dv != durableVote_.end() && dv->second == Vote::Aborted) ||
         txn <= n.disk.participantLowWater;
     if (!ok)
-      fail(n.name + " acked " + toString(m->outcome) + " for " + t + " before it was durable");
+      fail(n.name + " acked " + (m->outcome ? toString(*m->outcome) : "(forgotten)") + " for " + t +
+           " before it was durable");
   }
 }
 

@@ -110,7 +110,9 @@ std::string Names::message(const Envelope& e) const {
             votes(m.votes);
           },
           [&](const OutcomeMsg& m) { s += std::string(" ") + toString(m.outcome); },
-          [&](const Ack& m) { s += std::string(" ") + toString(m.outcome); },
+          [&](const Ack& m) {
+            s += std::string(" ") + (m.outcome ? toString(*m.outcome) : "(forgotten)");
+          },
           [&](const AckRequest&) {},
           [&](const OutcomeQuery&) {},
           [&](const OutcomeReply& m) { s += std::string(" ") + toString(m.status); },

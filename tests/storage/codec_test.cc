@@ -82,6 +82,16 @@ TEST_CASE("decision, low-water, round and tombstone values round-trip and refuse
   checkRejectsDamage(codec::encodeU64(7), codec::decodeU64);
   CHECK_NOTHROW(codec::decodeEmpty(codec::encodeEmpty()));
   CHECK_THROWS_AS(codec::decodeEmpty(codec::encodeEmpty() + "x"), codec::DecodeError);
+  // Tombstones keep the acked outcome; anything else in their value is refused.
+  CHECK(codec::decodeOutcome(codec::encodeOutcome(Outcome::Commit)) ==
+        std::optional(Outcome::Commit));
+  CHECK(codec::decodeOutcome(codec::encodeOutcome(Outcome::Abort)) ==
+        std::optional(Outcome::Abort));
+  CHECK_FALSE(codec::decodeOutcome(codec::encodeOutcome(std::nullopt)).has_value());
+  std::string bad = codec::encodeOutcome(Outcome::Commit);
+  bad.back() = '\x07';
+  CHECK_THROWS_AS(codec::decodeOutcome(bad), codec::DecodeError);
+  CHECK_THROWS_AS(codec::decodeOutcome(codec::encodeEmpty()), codec::DecodeError);
 }
 
 TEST_CASE("a corrupt length cannot make the decoder allocate or read out of bounds") {

@@ -114,7 +114,7 @@ void populate(const std::string& dir) {
                  {4, Ballot{}, std::nullopt, std::nullopt}};
   env.writeBatch({
       a,
-      AcceptorForgetRecord{txn(1, 9)},
+      AcceptorForgetRecord{txn(1, 9), Outcome::Commit},
       ParticipantTxnRecord{txn(2, 1),
                            ParticipantState::Prepared,
                            kv::encodeOps({{kv::OpKind::Put, "lockme", "x", 0}}),
@@ -149,7 +149,8 @@ TEST_CASE("inspect --json dumps every kind of durable state") {
             "{\"instance\": 3, \"mbal\": {\"round\": 2, \"leader\": 5}, \"bal\": {\"round\": 2, "
             "\"leader\": 5}, \"val\": \"prepared\"}"));
   CHECK(has(r.out, "\"bal\": null, \"val\": null"));
-  CHECK(has(r.out, "\"tombstones\": [\"" + txn(1, 9).toString() + "\"]"));
+  CHECK(has(r.out, "\"tombstones\": [{\"txn\": \"" + txn(1, 9).toString() +
+                       "\", \"outcome\": \"commit\"}]"));
   CHECK(has(r.out, "\"state\": \"prepared\""));
   CHECK(has(r.out, "\"state\": \"voted-aborted\""));
   CHECK(has(r.out, "\"reason\": \"expect failed\""));

@@ -112,7 +112,8 @@ std::string describe(const Recovered& r) {
   os << "acceptorTxns=" << r.acceptorTxns.size() << " [";
   for (const auto& a : r.acceptorTxns) os << a.txn << "(" << a.instances.size() << ") ";
   os << "] tombstones=" << r.acceptorTombstones.size() << " [";
-  for (const auto& t : r.acceptorTombstones) os << t << " ";
+  for (const auto& t : r.acceptorTombstones)
+    os << t.txn << ":" << (t.outcome ? toString(*t.outcome) : "?") << " ";
   os << "] acceptorLW=" << r.acceptorLowWater << " participantTxns=" << r.participantTxns.size()
      << " [";
   for (const auto& p : r.participantTxns) os << p.txn << ":" << toString(p.state) << " ";
@@ -202,7 +203,7 @@ Record RecordGen::next() {
     }
     case 4:
     case 5:
-      return AcceptorForgetRecord{someTxn()};
+      return AcceptorForgetRecord{someTxn(), pick(2) == 0 ? Outcome::Commit : Outcome::Abort};
     case 6:
       return AcceptorLowWaterRecord{someTxn()};
     case 7:

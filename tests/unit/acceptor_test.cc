@@ -395,9 +395,16 @@ TEST_CASE("pitfall 7: acks from every participant collect the state and leave a 
   CHECK(records<AcceptorForgetRecord>(a1).empty());
   CHECK(f.h.node().state(t) != nullptr);
   Output a2 = f.h.deliver(kP2, Ack{t, kP2, Outcome::Commit});
-  CHECK(records<AcceptorForgetRecord>(a2) == std::vector<AcceptorForgetRecord>{{t}});
+  // The tombstone keeps the outcome the participants acked, for later outcome queries.
+  CHECK(records<AcceptorForgetRecord>(a2) ==
+        std::vector<AcceptorForgetRecord>{{t, Outcome::Commit}});
   CHECK(f.h.node().state(t) == nullptr);
   CHECK(f.h.node().isForgotten(t));
+  Output late = f.h.deliver(kCoord, Phase1a{t, Ballot{9, kCoord}, {kP1, kP2}});
+  auto bs = sent<Phase1b>(late);
+  REQUIRE(bs.size() == 1);
+  CHECK(bs[0].msg.forgotten);
+  CHECK(bs[0].msg.outcome == std::optional(Outcome::Commit));
   CHECK(f.h.node().liveCount() == 0);
   CHECK(f.h.node().tombstoneCount() == 1);
 }

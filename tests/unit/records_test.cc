@@ -40,11 +40,12 @@ TEST_CASE("AcceptorForgetRecord erases the state and leaves one tombstone") {
   Recovered img;
   applyRecord(img, acceptorRec(txnId(1), Ballot::zero()));
   applyRecord(img, acceptorRec(txnId(2), Ballot::zero()));
-  applyRecord(img, AcceptorForgetRecord{txnId(1)});
+  applyRecord(img, AcceptorForgetRecord{txnId(1), Outcome::Commit});
   CHECK(test::findAcceptorTxn(img, txnId(1)) == nullptr);
   CHECK(test::findAcceptorTxn(img, txnId(2)) != nullptr);
   REQUIRE(img.acceptorTombstones.size() == 1);
-  CHECK(img.acceptorTombstones[0] == txnId(1));
+  // The tombstone keeps the outcome the participants acked, for later outcome queries.
+  CHECK(img.acceptorTombstones[0] == AcceptorTombstone{txnId(1), Outcome::Commit});
   applyRecord(img, AcceptorForgetRecord{txnId(1)});  // idempotent
   CHECK(img.acceptorTombstones.size() == 1);
 }
@@ -55,7 +56,7 @@ TEST_CASE("AcceptorLowWaterRecord erases tombstones <= mark and never lowers the
   for (uint64_t i = 1; i <= 4; ++i) applyRecord(img, AcceptorForgetRecord{txnId(i)});
   applyRecord(img, AcceptorLowWaterRecord{txnId(2)});
   CHECK(img.acceptorLowWater == txnId(2));
-  CHECK(img.acceptorTombstones == std::vector<TxnId>{txnId(3), txnId(4)});
+  CHECK(img.acceptorTombstones == std::vector<AcceptorTombstone>{{txnId(3)}, {txnId(4)}});
   applyRecord(img, AcceptorLowWaterRecord{txnId(1)});
   CHECK(img.acceptorLowWater == txnId(2));
   // A forget at or below the mark needs no tombstone: the mark already covers it.

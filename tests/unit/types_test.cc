@@ -134,7 +134,7 @@ TEST_CASE("messageName and messageTxn cover every message") {
                               Prepare{t, "", {1}, 50},
                               VoteMsg{t, 1, Vote::Prepared, ""},
                               Phase1a{t, {1, 2}, {1}},
-                              Phase1b{t, 101, {}, false, false, {}, {}, {}},
+                              Phase1b{t, 101, {}, false, false, {}, {}, {}, {}},
                               test::vote0(t, 1, Vote::Prepared, {1}),
                               test::phase2b(t, 101, {}, {1}),
                               OutcomeMsg{t, Outcome::Commit},
