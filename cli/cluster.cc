@@ -718,6 +718,7 @@ runtime::ClusterConfig buildConfig(const ClusterStartOptions& o, const ClusterPa
   c.tickMs = o.tickMs;
   c.recoveryTimeoutMs = o.recoveryTimeoutMs;
   c.leaderTimeoutMs = o.leaderTimeoutMs;
+  c.gcCap = o.gcCap;
   uint16_t port = portBase;
   auto add = [&](char prefix, int count) {
     for (int i = 1; i <= count; ++i) {
@@ -809,7 +810,9 @@ int runStart(const Args& args) {
       po::value<uint32_t>(&o.recoveryTimeoutMs)->value_name("MS")->default_value(1000),
       "prepared with no outcome this long -> recovery (leader timeout: 1.5x)")(
       "fanout", po::value<std::string>(&fanout)->value_name("all|quorum")->default_value("all"),
-      "a participant's vote goes to all acceptors, or to F+1 first");
+      "a participant's vote goes to all acceptors, or to F+1 first")(
+      "gc-cap", po::value<uint32_t>(&o.gcCap)->value_name("N")->default_value(100000),
+      "collected transactions each node remembers before a low-water mark replaces them");
   po::variables_map vm;
   if (auto done = parseOptions("start", desc, nullptr, args, vm)) return *done;
   const std::string sub = "start";
@@ -880,6 +883,11 @@ int runStart(const Args& args) {
                           std::to_string(runtime::kMaxTimeoutMs * 2 / 3));
   }
   o.leaderTimeoutMs = o.recoveryTimeoutMs + o.recoveryTimeoutMs / 2;
+  if (o.gcCap < 1 || o.gcCap > runtime::kMaxGcCap) {
+    return usageError(std::cerr, sub,
+                      "--gc-cap " + std::to_string(o.gcCap) + ": expected 1.." +
+                          std::to_string(runtime::kMaxGcCap));
+  }
   if (vm.count("port-base")) {
     const int nodes = o.participants + o.acceptors + o.coordinators;
     if (portBase < 1 || portBase + nodes - 1 > 65535) {

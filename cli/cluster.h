@@ -45,6 +45,7 @@ struct ClusterStartOptions {
   std::optional<uint16_t> portBase;  // none: the first free consecutive range from 7100
   uint32_t tickMs = 5;
   uint32_t recoveryTimeoutMs = 1000;
+  uint32_t gcCap = 100000;  // see ClusterConfig::gcCap
   uint32_t leaderTimeoutMs = 1500;
   int readyTimeoutMs = 20000;  // every node must answer `status` within this
 };

@@ -24,7 +24,8 @@ struct Transport::Connection {
 
 struct Transport::Outbound {
   NodeId id = kNoNode;
-  bool isSink = false;  // a client's attached sink (no reconnect)
+  bool isSink = false;          // a client's attached sink (no reconnect)
+  uint64_t sinkConnection = 0;  // the inbound connection it came through
   kj::Own<Connection> conn;
   kj::Maybe<wire::Peer::Client> sink;
   bool connecting = false;
@@ -54,7 +55,7 @@ class Transport::SinkImpl : public wire::Peer::Server {
 
 class Transport::NodeImpl : public wire::Node::Server {
  public:
-  explicit NodeImpl(Transport& t) : t_(t) {}
+  NodeImpl(Transport& t, uint64_t connection) : t_(t), connection_(connection) {}
   kj::Promise<void> deliver(DeliverContext context) override {
     auto p = context.getParams();
     t_.receive(p.getFrom(), p.getMessages());
@@ -62,7 +63,7 @@ class Transport::NodeImpl : public wire::Node::Server {
   }
   kj::Promise<void> attach(AttachContext context) override {
     auto p = context.getParams();
-    t_.attachSink(p.getFrom(), p.getSink());
+    t_.attachSink(p.getFrom(), p.getSink(), connection_);
     return kj::READY_NOW;
   }
   kj::Promise<void> status(StatusContext context) override {
@@ -87,6 +88,7 @@ class Transport::NodeImpl : public wire::Node::Server {
 
  private:
   Transport& t_;
+  uint64_t connection_;  // the inbound connection this bootstrap object serves
 };
 
 Transport::Transport(kj::AsyncIoContext& io, TransportOptions options, Handler handler, LogFn log)
@@ -127,23 +129,39 @@ kj::Promise<void> Transport::acceptLoop(kj::ConnectionReceiver& listener) {
     c->stream = kj::mv(stream);
     c->network =
         kj::heap<capnp::TwoPartyVatNetwork>(*c->stream, capnp::rpc::twoparty::Side::SERVER, ro);
-    capnp::Capability::Client bootstrap = kj::heap<NodeImpl>(*this);
+    uint64_t key = nextInbound_++;
+    capnp::Capability::Client bootstrap = kj::heap<NodeImpl>(*this, key);
     c->rpc = kj::heap(capnp::makeRpcServer(*c->network, kj::mv(bootstrap)));
     // The connection lives until the peer goes away (or sends garbage: Cap'n Proto then
-    // fails this connection alone). It is dropped on a later turn, not inside its callback.
-    uint64_t key = nextInbound_++;
+    // fails this connection alone). It is dropped on a later turn, not inside its callback,
+    // together with the sinks of the clients that attached through it (a client that comes
+    // back attaches again), so client churn cannot grow memory.
     auto done = c->network->onDisconnect();
     inbound_.emplace(key, kj::mv(c));
-    tasks_->add(
-        done.then([this, key]() { return kj::evalLater([this, key]() { inbound_.erase(key); }); }));
+    tasks_->add(done.then([this, key]() {
+      return kj::evalLater([this, key]() {
+        inbound_.erase(key);
+        auto it = sinksByConnection_.find(key);
+        if (it == sinksByConnection_.end()) return;
+        for (NodeId client : it->second) {
+          auto o = out_.find(client);
+          if (o != out_.end() && o->second->isSink && o->second->sinkConnection == key) {
+            out_.erase(o);
+          }
+        }
+        sinksByConnection_.erase(it);
+      });
+    }));
     return acceptLoop(listener);
   });
 }
 
-void Transport::attachSink(NodeId from, wire::Peer::Client sink) {
+void Transport::attachSink(NodeId from, wire::Peer::Client sink, uint64_t connection) {
   if (from == kNoNode) return;
   auto& o = outbound(from);
   o.isSink = true;
+  o.sinkConnection = connection;
+  sinksByConnection_[connection].insert(from);
   o.sink = kj::mv(sink);
   o.generation++;
   o.inflight = 0;

@@ -21,6 +21,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "paxos_commit/kv.h"
@@ -115,7 +116,7 @@ class Transport : private kj::TaskSet::ErrorHandler {
   void connect(Outbound& o);
   void onCallFailed(Outbound& o, const kj::Exception& e);
   void receive(NodeId from, capnp::List<wire::Message>::Reader msgs);
-  void attachSink(NodeId from, wire::Peer::Client sink);
+  void attachSink(NodeId from, wire::Peer::Client sink, uint64_t connection);
   void logOnce(NodeId from, const std::string& what);
 
   kj::AsyncIoContext& io_;
@@ -130,6 +131,7 @@ class Transport : private kj::TaskSet::ErrorHandler {
   // Inbound connections. Owned here, not by tasks_: they are destroyed after every task
   // is cancelled (an RpcSystem must not die inside a TaskSet's destructor).
   std::map<uint64_t, kj::Own<Connection>> inbound_;
+  std::map<uint64_t, std::set<NodeId>> sinksByConnection_;  // clients attached per connection
   uint64_t nextInbound_ = 0;
   bool flushScheduled_ = false;
   std::unique_ptr<kj::TaskSet> tasks_;

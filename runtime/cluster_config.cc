@@ -39,7 +39,7 @@ constexpr NodeId kParticipantIdBase = 1000;
 constexpr NodeId kAcceptorIdBase = 2000;
 
 constexpr std::string_view kClusterKeys[] = {
-    "protocol", "f", "fanout", "tick-ms", "recovery-timeout-ms", "leader-timeout-ms"};
+    "protocol", "f", "fanout", "tick-ms", "recovery-timeout-ms", "leader-timeout-ms", "gc-cap"};
 constexpr std::string_view kNodeKeys[] = {"role", "address", "data"};
 
 template <size_t N>
@@ -268,6 +268,9 @@ CoreConfig ClusterConfig::coreConfig() const {
   std::sort(c.coordinators.begin(), c.coordinators.end());
   c.recoveryTimeoutTicks = ticks(recoveryTimeoutMs);
   c.leaderTimeoutTicks = ticks(leaderTimeoutMs);
+  c.tombstoneCap = gcCap;
+  c.finishedCap = gcCap;
+  c.outcomeCacheCap = gcCap;
   // Jitter spreads recovering participants apart; retries back off by a fraction of the
   // timeout, so both scale with it rather than staying at the core's tick defaults.
   c.recoveryJitterTicks = std::max<uint64_t>(1, c.recoveryTimeoutTicks / 2);
@@ -315,6 +318,8 @@ std::string ClusterConfig::render() const {
       << "# prepared, no outcome -> recovery (Paxos) / ask (2PC)\n";
   out << pad("leader-timeout-ms = " + std::to_string(leaderTimeoutMs))
       << "# leader with no decision -> recovery\n";
+  out << pad("gc-cap = " + std::to_string(gcCap))
+      << "# collected transactions remembered per node before a low-water mark\n";
   for (const auto& n : nodes) {
     out << "\n[node." << checkValue(n.name) << "]\n";
     out << "role = " << toString(n.role) << "\n";
@@ -477,6 +482,16 @@ ClusterConfig parseClusterText(const std::string& text, const std::string& pathF
     rep.fail(cluster ? cluster->line : 0, "cluster",
              "leader-timeout-ms (default " + std::to_string(config.leaderTimeoutMs) +
                  ") is shorter than tick-ms (expected leader-timeout-ms >= tick-ms)");
+  }
+
+  if (const Value* v = clusterValue("gc-cap")) {
+    auto n = parseUnsigned<uint32_t>(v->text);
+    if (!n || *n < 1 || *n > kMaxGcCap) {
+      rep.fail(v->line, "cluster",
+               "bad gc-cap " + inQuotes(v->text) + " (expected an integer in 1.." +
+                   std::to_string(kMaxGcCap) + ")");
+    }
+    config.gcCap = *n;
   }
 
   std::map<std::string, std::pair<std::string, int>> addressOwner;  // address -> node, line

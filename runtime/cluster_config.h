@@ -44,6 +44,7 @@ inline constexpr int kMaxF = 15;              // at most 31 acceptors
 inline constexpr int kMaxNodeNumber = 999;    // c999, p999, a999
 inline constexpr uint32_t kMaxTickMs = 1000;  // one tick at most a second
 inline constexpr uint32_t kMaxTimeoutMs = 3600 * 1000;
+inline constexpr uint32_t kMaxGcCap = 100000000;
 
 struct NodeInfo {
   std::string name;  // c1, p2, a3
@@ -63,6 +64,10 @@ struct ClusterConfig {
   uint32_t tickMs = 5;
   uint32_t recoveryTimeoutMs = 1000;
   uint32_t leaderTimeoutMs = 1500;
+  // Collected transactions each node remembers (acceptor tombstones, finished participant
+  // records, 2PC done decisions, coordinators' outcome caches) before a low-water mark of
+  // transaction ids replaces the oldest: what bounds storage and memory under load.
+  uint32_t gcCap = 100000;
   std::vector<NodeInfo> nodes;  // sorted by id
 
   const NodeInfo* byName(const std::string& name) const;

@@ -204,8 +204,8 @@ void Simulator::startNode(SimNode& n) {
         n.paxosCoordinator = std::make_unique<PaxosCoordinator>(n.id, k, seed, n.disk);
       } else {
         // The mark a real coordinator takes from its clock at start: every id issued so far.
-        n.twoPcCoordinator = std::make_unique<TwoPcCoordinator>(
-            n.id, k, n.disk, TxnId{now_, ~uint64_t{0}});
+        n.twoPcCoordinator =
+            std::make_unique<TwoPcCoordinator>(n.id, k, n.disk, TxnId{now_, ~uint64_t{0}});
       }
       break;
     case Role::Participant: {
