@@ -1,15 +1,8 @@
 #include "paxos_commit/messages.h"
 
-namespace pc {
+#include "paxos_commit/overloaded.h"
 
-namespace {
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
-}  // namespace
+namespace pc {
 
 const char* messageName(const Message& m) {
   return std::visit(Overloaded{

@@ -3,17 +3,11 @@
 #include <algorithm>
 
 #include "paxos_commit/output.h"
+#include "paxos_commit/overloaded.h"
 
 namespace pc {
 
 namespace {
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
-
 template <class T, class Pred>
 void eraseIf(std::vector<T>& v, Pred p) {
   v.erase(std::remove_if(v.begin(), v.end(), p), v.end());

@@ -12,18 +12,12 @@
 #include <optional>
 
 #include "paxos_commit/assert.h"
+#include "paxos_commit/overloaded.h"
 #include "storage/codec.h"
 
 namespace pc::storage {
 
 namespace {
-
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
 
 constexpr const char* kLowWaterAcceptor = "acceptor";
 constexpr const char* kLowWaterParticipant = "participant";

@@ -8,17 +8,9 @@
 #include <cstring>
 
 #include "paxos_commit/assert.h"
+#include "paxos_commit/overloaded.h"
 
 namespace pc::storage {
-
-namespace {
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
-}  // namespace
 
 size_t estimateBytes(const Record& r) {
   size_t extra = std::visit(

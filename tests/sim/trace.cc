@@ -2,16 +2,11 @@
 
 #include <cstdio>
 
+#include "paxos_commit/overloaded.h"
+
 namespace pc::sim {
 
 namespace {
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
-
 std::string tickPrefix(uint64_t tick) {
   char buf[24];
   std::snprintf(buf, sizeof buf, "t=%06llu ", static_cast<unsigned long long>(tick));
