@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <random>
+#include <set>
 
 #include "paxos_commit/assert.h"
 #include "paxos_commit/leader.h"
@@ -12,7 +13,7 @@ namespace pc {
 namespace {
 
 uint64_t fnv1a64(const std::string& s) {
-  uint64_t h = 1469598103934665603ULL;
+  uint64_t h = 14695981039346656037ULL;  // FNV-1a 64 offset basis
   for (unsigned char c : s) {
     h ^= c;
     h *= 1099511628211ULL;
@@ -43,7 +44,11 @@ struct Client::Impl {
     kj::Own<kj::PromiseFulfiller<CommitResult>> fulfiller;
   };
   std::map<TxnId, Waiting> commits;
-  std::map<TxnId, std::vector<kj::Own<kj::PromiseFulfiller<TxnStatus>>>> queries;
+  struct Query {
+    std::vector<kj::Own<kj::PromiseFulfiller<TxnStatus>>> waiters;
+    std::set<NodeId> unknownFrom;  // coordinators that answered "unknown"
+  };
+  std::map<TxnId, Query> queries;
   struct Errors : kj::TaskSet::ErrorHandler {
     void taskFailed(kj::Exception&&) override {}  // lost connections: retries handle them
   } errors;
@@ -59,13 +64,26 @@ struct Client::Impl {
         tasks(errors) {}
 
   void onMessage(NodeId from, Message&& m) {
-    (void)from;
     if (auto* r = std::get_if<CommitReply>(&m)) {
       finishCommit(r->txn, r->status, r->reason);
     } else if (auto* q = std::get_if<OutcomeReply>(&m)) {
       auto it = queries.find(q->txn);
       if (it == queries.end()) return;
-      for (auto& f : it->second) f->fulfill(TxnStatus(q->status));
+      if (q->status == TxnStatus::Unknown) {
+        // This coordinator does not know (in 2PC it may not be the transaction's own):
+        // ask the next one now; "unknown" only once every coordinator said so.
+        it->second.unknownFrom.insert(from);
+        if (it->second.unknownFrom.size() < coordinators.size()) {
+          for (NodeId c : coordinators) {
+            if (it->second.unknownFrom.count(c) == 0) {
+              transport->send(c, OutcomeQuery{q->txn, {}});
+              break;
+            }
+          }
+          return;
+        }
+      }
+      for (auto& f : it->second.waiters) f->fulfill(TxnStatus(q->status));
       queries.erase(it);
     } else if (leader) {
       if (auto* b = std::get_if<Phase2b>(&m)) handle(leader->onPhase2b(*b, now));
@@ -103,6 +121,9 @@ struct Client::Impl {
   }
 
   void sendRequest(const CommitRequest& req, size_t attempt) {
+    // 2PC: a transaction belongs to the coordinator that prepared it (participants refuse
+    // another), so a retry goes to the same one. Paxos: any coordinator can finish it.
+    if (cluster.protocol == Protocol::TwoPC) attempt = 0;
     NodeId c = coordinators[(preferred + attempt) % coordinators.size()];
     transport->send(c, req);
   }
@@ -222,7 +243,7 @@ kj::Promise<TxnStatus> Client::outcome(TxnId txn) {
   auto& impl = *impl_;
   if (impl.coordinators.empty()) return TxnStatus::Unknown;
   auto paf = kj::newPromiseAndFulfiller<TxnStatus>();
-  impl.queries[txn].push_back(kj::mv(paf.fulfiller));
+  impl.queries[txn].waiters.push_back(kj::mv(paf.fulfiller));
   impl.transport->send(impl.coordinators[impl.preferred], OutcomeQuery{txn, {}});
   impl.tasks.add(impl.queryRetryLoop(txn, 0, 0));
   auto timeout = impl.io.provider->getTimer()

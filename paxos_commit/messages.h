@@ -144,7 +144,9 @@ struct AckRequest {
 };
 
 // anyone -> coordinator (or, in 2PC, a participant -> its coordinator): what became of
-// this transaction? The participant list helps a Paxos coordinator that never saw it.
+// this transaction? The participant list helps a Paxos coordinator that never saw it; a
+// 2PC coordinator presumes abort only when the asker is in it (a participant asks only
+// the coordinator that prepared it; a client may be asking the wrong one).
 struct OutcomeQuery {
   TxnId txn;
   ParticipantList participants;

@@ -75,9 +75,9 @@ Output Participant::onMessage(const Envelope& e) {
     out.append(absorbLeader(leader_.onPhase1b(*m, now_)));
     return out;
   }
-  if (const auto* m = std::get_if<OutcomeMsg>(&e.msg)) return onOutcome(m->txn, m->outcome);
+  if (const auto* m = std::get_if<OutcomeMsg>(&e.msg)) return onOutcome(e.from, m->txn, m->outcome);
   if (const auto* m = std::get_if<AckRequest>(&e.msg)) return onAckRequest(e.from, *m);
-  if (const auto* m = std::get_if<OutcomeReply>(&e.msg)) return onOutcomeReply(*m);
+  if (const auto* m = std::get_if<OutcomeReply>(&e.msg)) return onOutcomeReply(e.from, *m);
   ++rejected_;
   return {};
 }
@@ -253,10 +253,16 @@ Output Participant::learn(Txn& t, Outcome o) {
   return out;
 }
 
-Output Participant::onOutcome(const TxnId& txn, Outcome o) {
+Output Participant::onOutcome(NodeId from, const TxnId& txn, Outcome o) {
   auto it = txns_.find(txn);
   if (it == txns_.end()) return {};
   Txn& t = it->second;
+  if (cfg_.protocol == Protocol::TwoPC && from != t.rec.leader) {
+    // 2PC: only the coordinator that prepared us decides. Another one (a client retried
+    // there) knows nothing of our vote; its "abort" could contradict a durable Commit.
+    ++rejected_;
+    return {};
+  }
   bool wasFinished = finished(t.rec.state);
   Output out = learn(t, o);
   if (wasFinished && outcomeOf(t.rec.state) == o && cfg_.protocol == Protocol::TwoPC &&
@@ -293,9 +299,10 @@ Output Participant::onAckRequest(NodeId from, const AckRequest& m) {
   return out;
 }
 
-Output Participant::onOutcomeReply(const OutcomeReply& m) {
+Output Participant::onOutcomeReply(NodeId from, const OutcomeReply& m) {
   auto it = txns_.find(m.txn);
   if (it == txns_.end()) return {};
+  if (from != it->second.rec.leader) return {};  // we ask only our own coordinator
   if (m.status == TxnStatus::Committed) return learn(it->second, Outcome::Commit);
   if (m.status == TxnStatus::Aborted) return learn(it->second, Outcome::Abort);
   if (m.status == TxnStatus::Forgotten && cfg_.protocol == Protocol::TwoPC &&

@@ -59,9 +59,9 @@ class Participant : public Node {
   Output onPrepare(NodeId from, const Prepare& m);
   Output onPhase2b(const Phase2b& m);
   Output onForgotten(const TxnId& txn, NodeId acceptor);
-  Output onOutcome(const TxnId& txn, Outcome o);
+  Output onOutcome(NodeId from, const TxnId& txn, Outcome o);
   Output onAckRequest(NodeId from, const AckRequest& m);
-  Output onOutcomeReply(const OutcomeReply& m);
+  Output onOutcomeReply(NodeId from, const OutcomeReply& m);
   Output sendVote(Txn& t, bool allAcceptors);
   Output learn(Txn& t, Outcome o);
   Output absorbLeader(Output&& leaderOut);

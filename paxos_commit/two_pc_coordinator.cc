@@ -204,11 +204,16 @@ Output TwoPcCoordinator::onQuery(NodeId from, const OutcomeQuery& m) {
     s = *known;
   } else if (m.txn <= lowWater_) {
     s = TxnStatus::Forgotten;
-  } else {
-    // Presumed abort: no decision record means it never committed. Remember it, so a
-    // late retry of the same request cannot commit it now.
+  } else if (contains(m.participants, from)) {
+    // Presumed abort: no decision record means it never committed. Valid here because the
+    // asker is a participant of the transaction, and a participant asks only the
+    // coordinator that prepared it. Remember it, so a late retry cannot commit it now.
     s = TxnStatus::Aborted;
     rememberAbort(m.txn);
+  } else {
+    // A client asking: we may not be this transaction's coordinator (another one may hold
+    // its Commit), so presuming abort here could be wrong. We do not know.
+    s = TxnStatus::Unknown;
   }
   out.send.push_back(Envelope{self_, from, OutcomeReply{m.txn, s}});
   return out;

@@ -69,6 +69,36 @@ expect_outcome "$decided" committed
 all_at v2 2
 committed_everywhere "$decided"
 info "after c1's restart it resent Commit: $decided committed everywhere"
+
+step "2pc: the same crash, but the client fails over to c2 (txn's default behaviour)"
+kill9 c2
+restart_node c2 # c2 unarmed
+kill9 c1
+PCOMMIT_FAILPOINTS="coordinator.after_decision_persisted=crash" restart_node c1
+# Timeout 3 s: the client retries the same id at c2 after 750 ms.
+txn --coordinator c1 --timeout-ms 3000 "put:$k1=v3" "put:$k2=v3" "put:$k3=v3"
+failover=$TXID
+client_said="$OUT"
+info "client: $OUT (exit $RC)"
+wait_dead c1
+expect_failpoint_fired c1 coordinator.after_decision_persisted
+"$PCOMMIT" inspect --data "$DIR/c1" --json | grep -qF "$failover" ||
+  fail "c1's durable state does not hold the Commit decision for $failover" c1
+# c1 holds a durable Commit: nobody may call it aborted, and it must end committed.
+[[ "$client_said" != aborted* ]] ||
+  soft_fail "2pc failover: txn printed '$client_said' although its coordinator c1 had made Commit durable (c2 timed out on prepares the participants rejected, then decided abort)"
+restart_node c1
+wait_no_in_doubt 5
+run_pc outcome --cluster "$CONF" "$failover"
+outcome_said="$OUT"
+states=""
+for p in p1 p2 p3; do states+="$p=$(participant_state "$p" "$failover") "; done
+run_pc get --cluster "$CONF" "$k1"
+data="$OUT"
+info "after c1's restart: outcome '$outcome_said'; participants: $states; $k1 = $data"
+if [[ "$outcome_said" == "committed $failover" && "$states" != "p1=committed p2=committed p3=committed " ]]; then
+  soft_fail "2pc failover: c1 holds a durable Commit and 'outcome' says committed, but the participants hold $failover as: $states ($k1 = '$data'): they applied c2's Abort (participant accepts an Outcome from a coordinator other than the txn's own)"
+fi
 run_pc cluster stop --dir "$DIR"
 
 # ---- acceptor.after_persist_before_reply and acceptor.before_persist -----------------------

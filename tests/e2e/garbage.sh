@@ -37,19 +37,23 @@ k1=$(key_on g 1 3)
 k2=$(key_on g 2 3)
 k3=$(key_on g 3 3)
 expect_txn 0 "put:$k1=v1" "put:$k2=v1" "put:$k3=v1"
-nodes=$(coordinators; participants; acceptors)
+all_nodes=$(coordinators; participants; acceptors)
 declare -A port peak
-for n in $nodes; do
+for n in $all_nodes; do
   port[$n]=$(sed -n "/^\[node\.$n\]/,/^\[/s/^address = 127\.0\.0\.1:\([0-9]*\).*/\1/p" "$CONF")
   [[ -n "${port[$n]}" ]] || fail "no port for $n in $CONF"
   peak[$n]=$(vm_peak_kb "$n")
 done
 
-step "every payload to every port ($(ls "$P" | wc -l) payloads x $(wc -w <<<"$nodes") nodes)"
+step "every payload to every port ($(ls "$P" | wc -l) payloads x $(wc -w <<<"$all_nodes") nodes)"
 for f in "$P"/*; do
-  for n in $nodes; do send "${port[$n]}" "$f" & done
-  wait
-  for n in $nodes; do
+  senders=()
+  for n in $all_nodes; do
+    send "${port[$n]}" "$f" &
+    senders+=($!)
+  done
+  wait "${senders[@]}"
+  for n in $all_nodes; do
     node_alive "$n" || fail "$n died after '$(basename "$f")'" "$n"
   done
   info "$(basename "$f"): every node still alive"
@@ -67,7 +71,7 @@ for fd in "${fds[@]}"; do exec {fd}>&-; done
 info "committed with 100 stalled connections open at p1"
 
 step "afterwards: alive, healthy, no big allocation, transactions commit"
-for n in $nodes; do
+for n in $all_nodes; do
   node_alive "$n" || fail "$n died" "$n"
   now=$(vm_peak_kb "$n")
   # A 0x7fffffff-word (16 GiB) segment taken at its word would show here.
@@ -79,7 +83,7 @@ run_pc cluster status --dir "$DIR"
 expect_txn 0 "expect:$k1=2" "put:$k1=v3" "put:$k2=v3" "put:$k3=v3"
 expect_get "$k2" v3 3
 wait_no_in_doubt 5
-for n in $nodes; do
+for n in $all_nodes; do
   # One start banner, no restart, no fatal error or failed assertion.
   [[ $(grep -c 'pcommit cluster: starting' "$DIR/$n.log") == 1 ]] || fail "$n was restarted" "$n"
   if grep -vF "$E2E_TMP" "$DIR/$n.log" | grep -qiE 'fatal|assert|terminate|abort\(|segmentation|stopping on'; then
@@ -89,7 +93,7 @@ done
 info "node logs show no crash, restart or fatal error"
 # What the nodes say about the bad connections (informational: framing errors are dropped
 # by Cap'n Proto with the connection).
-for n in $nodes; do
+for n in $all_nodes; do
   lines=$(grep -vF "$E2E_TMP" "$DIR/$n.log" | grep -ciE 'reject|garbage|invalid|transport:' || true)
   counter=$(status_line "$n" | sed -n 's/.*"rejected_at_edge": \([0-9]*\).*/\1/p')
   info "$n: $lines log line(s) about rejected input, rejected_at_edge=$counter"

@@ -44,11 +44,13 @@ dump_logs() {
   done
 }
 
-# fail REASON [NODE...]: prints the reason, the cluster status and the nodes' log tails.
+# fail REASON [NODE...]: prints the reason, the cluster status and the nodes' log tails
+# (every node's when none is named; none when the only NODE is "-").
 fail() {
   local reason="$1"
   shift
   echo "[$E2E_NAME +$((SECONDS - E2E_START))s] FAIL: $reason" >&2
+  if [[ "${1:-}" == - ]]; then exit 1; fi
   if [[ -n "$CONF" && -f "$CONF" ]]; then
     echo "---- pcommit cluster status ----" >&2
     "$PCOMMIT" cluster status --dir "$DIR" >&2 2>&1 || true
@@ -81,11 +83,12 @@ e2e_pass() {
 
 # ---- setup and cleanup --------------------------------------------------------------
 
-e2e_cleanup() {
-  local rc=$?
-  set +e
-  trap - EXIT INT TERM
+# Stops every cluster under E2E_TMP and kills any of our node processes left.
+e2e_stop_nodes() {
   if [[ -n "$E2E_TMP" && -d "$E2E_TMP" ]]; then
+    # Nodes see the canonical path; the temp dir's unique name matches either way.
+    local tag
+    tag=$(basename "$E2E_TMP")
     local d
     for d in "$E2E_TMP"/*/; do
       d="${d%/}"
@@ -96,16 +99,26 @@ e2e_cleanup() {
       for pf in "$d"/*.pid; do
         [[ -e "$pf" ]] || continue
         pid=$(cat "$pf" 2>/dev/null)
-        if [[ -n "$pid" ]] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$d/"; then
+        if [[ -n "$pid" ]] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$tag/"; then
           kill -9 "$pid" 2>/dev/null
         fi
       done
     done
     local pid
-    for pid in $(pgrep -f -- "$E2E_TMP/" 2>/dev/null); do
+    for pid in $(pgrep -f -- "$tag/" 2>/dev/null); do
       [[ "$pid" == "$$" ]] && continue
       kill -9 "$pid" 2>/dev/null
     done
+  fi
+}
+
+e2e_cleanup() {
+  local rc=$?
+  set +e
+  trap - EXIT INT TERM
+  if [[ -n "$E2E_TIMER" ]]; then kill "$E2E_TIMER" 2>/dev/null; fi
+  if [[ -n "$E2E_TMP" && -d "$E2E_TMP" ]]; then
+    e2e_stop_nodes
     if [[ "${E2E_KEEP:-0}" == 1 ]]; then
       echo "[$E2E_NAME] kept $E2E_TMP" >&2
     else
@@ -115,12 +128,29 @@ e2e_cleanup() {
   exit "$rc"
 }
 
-# e2e_init NAME: private temp dir and the cleanup trap; DIR is the cluster directory.
+# e2e_init NAME: private temp dir, the cleanup trap and a deadline; DIR is the cluster
+# directory. The deadline (E2E_DEADLINE_S, below CTest's TIMEOUT) stops the nodes and ends
+# the script, so a hang still cleans up: nodes are detached, a killed script leaks them.
+E2E_TIMER=""
+E2E_DEADLINE_S="${E2E_DEADLINE_S:-150}"
 e2e_init() {
   E2E_NAME="$1"
   E2E_TMP="$(mktemp -d "${TMPDIR:-/tmp}/pcommit-e2e-$1.XXXXXX")"
   trap e2e_cleanup EXIT
   trap 'exit 130' INT TERM
+  (
+    trap - EXIT INT TERM
+    waited=0
+    while ((waited < E2E_DEADLINE_S)); do
+      kill -0 $$ 2>/dev/null || exit 0
+      sleep 1 </dev/null >/dev/null 2>&1
+      waited=$((waited + 1))
+    done
+    echo "[$E2E_NAME] FAIL: still running after ${E2E_DEADLINE_S}s: stopping the nodes" >&2
+    e2e_stop_nodes
+    kill -TERM $$ 2>/dev/null
+  ) &
+  E2E_TIMER=$!
   DIR="$E2E_TMP/cluster"
   CONF="$DIR/cluster.conf"
   step "temp dir $E2E_TMP, pcommit $PCOMMIT"
@@ -144,8 +174,8 @@ start_cluster() {
       break
     fi
   done
-  local attempt base out rc p busy
-  for attempt in 1 2 3 4 5 6; do
+  local base out rc p busy _
+  for _ in 1 2 3 4 5 6; do
     base=$((10000 + (RANDOM % 1300) * 16)) # 10000..30784, 16 ports each
     busy=0
     for ((p = base; p < base + 16; p++)); do
@@ -285,7 +315,10 @@ node_alive() {
   local st
   st=$(sed -n 's/^[0-9]* (.*) \([A-Z]\).*/\1/p' "/proc/$pid/stat" 2>/dev/null)
   [[ -n "$st" && "$st" != Z && "$st" != X ]] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "--node $1"
+  # Our node: its command line names it and our (uniquely named) temp dir.
+  local cmd
+  cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)
+  [[ "$cmd" == *"--node $1"* && "$cmd" == *"$(basename "$E2E_TMP")/"* ]]
 }
 
 # wait_dead NODE [SECONDS]: the node's process is gone (a crash failpoint fired, kill -9).

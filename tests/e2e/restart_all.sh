@@ -33,6 +33,7 @@ check_all() {
 kill_all() {
   local n pids=()
   for n in $(coordinators) $(participants) $(acceptors); do
+    node_alive "$n" || fail "$n is not running before the kill" "$n"
     pids+=("$(node_pid "$n")")
   done
   kill -9 "${pids[@]}"

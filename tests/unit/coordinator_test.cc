@@ -315,16 +315,16 @@ TEST_CASE("2pc: no decision within leaderTimeoutTicks aborts") {
 }
 
 TEST_CASE("2pc: a query for an unknown txn is Aborted, below the low-water mark Forgotten") {
-  // Presumed abort answers unknown as Aborted; below the mark a Commit may have been
-  // collected, so the honest answer is Forgotten.
+  // Presumed abort answers a participant's query for an unknown txn as Aborted; below the
+  // mark a Commit may have been collected, so the honest answer is Forgotten.
   Recovered img;
   img.decisionLowWater = txnId(10);
   TwoPcFixture f(img);
-  Output o = f.h.deliver(kP1, OutcomeQuery{txnId(20), {}});
+  Output o = f.h.deliver(kP1, OutcomeQuery{txnId(20), {kP1, kP2}});
   auto r = sentTo<OutcomeReply>(o, kP1);
   REQUIRE(r.size() == 1);
   CHECK(r[0].status == TxnStatus::Aborted);
-  Output old = f.h.deliver(kP1, OutcomeQuery{txnId(5), {}});
+  Output old = f.h.deliver(kP1, OutcomeQuery{txnId(5), {kP1, kP2}});
   auto r2 = sentTo<OutcomeReply>(old, kP1);
   REQUIRE(r2.size() == 1);
   CHECK(r2[0].status == TxnStatus::Forgotten);
@@ -427,9 +427,18 @@ TEST_CASE("2pc: a txn undecided at a crash is presumed aborted after restart") {
   f.vote(t, kP1, Vote::Prepared);
   f.h.restart();
   CHECK(f.h.node().activeCount() == 0);
-  auto r = sentTo<OutcomeReply>(f.h.deliver(kP1, OutcomeQuery{t, {}}), kP1);
+  auto r = sentTo<OutcomeReply>(f.h.deliver(kP1, OutcomeQuery{t, {kP1, kP2}}), kP1);
   REQUIRE(r.size() == 1);
   CHECK(r[0].status == TxnStatus::Aborted);
+}
+
+TEST_CASE("2pc: a client's query for a txn this coordinator does not know is Unknown") {
+  // Presumed abort holds only at the transaction's own coordinator; a client may ask
+  // another one, which must not answer Aborted for a transaction its peer committed.
+  TwoPcFixture f;
+  auto r = sentTo<OutcomeReply>(f.h.deliver(kClient, OutcomeQuery{txnId(3), {}}), kClient);
+  REQUIRE(r.size() == 1);
+  CHECK(r[0].status == TxnStatus::Unknown);
 }
 
 TEST_CASE("2pc: a crash after the decision keeps Commit") {
