@@ -59,11 +59,14 @@ struct Prepare {
 };
 
 // participant -> 2PC coordinator.
+// `owner` (not kNoNode): the participant is already prepared for this transaction under
+// another coordinator, `owner`; the receiver is not its coordinator and must not decide it.
 struct VoteMsg {
   TxnId txn;
   NodeId participant = kNoNode;
   Vote vote = Vote::Aborted;
   std::string reason;
+  NodeId owner = kNoNode;
   bool operator==(const VoteMsg&) const = default;
 };
 

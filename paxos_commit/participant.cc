@@ -108,8 +108,14 @@ Output Participant::onPrepare(NodeId from, const Prepare& m) {
     }
     if (cfg_.protocol == Protocol::TwoPC) {
       if (m.leader != t.rec.leader) {
-        ++rejected_;  // 2PC: one coordinator per transaction
-        return {};
+        // 2PC: one coordinator per transaction. Tell this one whose it is, so it steps
+        // back instead of timing out and reporting an abort it cannot decide.
+        Output out;
+        out.send.push_back(Envelope{
+            self_, m.leader,
+            VoteMsg{m.txn, self_, voteOf(t.rec.state),
+                    "prepared under coordinator " + std::to_string(t.rec.leader), t.rec.leader}});
+        return out;
       }
     } else {
       t.rec.leader = m.leader;  // a new leader retried: its 2b should reach it

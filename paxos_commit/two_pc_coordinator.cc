@@ -102,6 +102,9 @@ Output TwoPcCoordinator::onCommitRequest(NodeId from, const CommitRequest& m) {
 Output TwoPcCoordinator::onVote(const VoteMsg& m) {
   Output out;
   auto it = active_.find(m.txn);
+  if (m.owner != kNoNode && m.owner != self_ && it == active_.end()) {
+    return out;  // another coordinator's transaction, and we already stepped back
+  }
   if (it == active_.end()) {
     if (auto d = decisions_.find(m.txn); d != decisions_.end()) {
       if (!d->second.rec.done) {
@@ -119,6 +122,19 @@ Output TwoPcCoordinator::onVote(const VoteMsg& m) {
   Active& a = it->second;
   if (!contains(a.participants, m.participant)) {
     ++rejected_;
+    return out;
+  }
+  if (m.owner != kNoNode && m.owner != self_) {
+    // Another coordinator prepared this transaction (a client retried here): it alone
+    // decides. Step back without deciding; the client asks again or asks `outcome`.
+    for (NodeId c : a.clients) {
+      out.send.push_back(
+          Envelope{self_, c,
+                   CommitReply{m.txn, TxnStatus::Unknown,
+                               "the transaction belongs to coordinator " + std::to_string(m.owner) +
+                                   "; ask it (or `outcome`)"}});
+    }
+    active_.erase(it);
     return out;
   }
   a.votes[m.participant] = m.vote;

@@ -147,7 +147,7 @@ Message convert(wire::Message::Reader r, const Limits& lim) {
     case wire::Message::VOTE: {
       auto m = r.getVote();
       return VoteMsg{txnOf(m.getTxn()), nodeOf(m.getParticipant()), voteFromWire(m.getVote()),
-                     getText(m.getReason(), lim)};
+                     getText(m.getReason(), lim), m.getOwner()};
     }
     case wire::Message::PHASE1A: {
       auto m = r.getPhase1a();
@@ -273,6 +273,7 @@ void toWire(const Message& msg, wire::Message::Builder b) {
           w.setParticipant(m.participant);
           w.setVote(voteToWire(m.vote));
           w.setReason(asText(m.reason));
+          w.setOwner(m.owner);
         } else if constexpr (std::is_same_v<T, Phase1a>) {
           auto w = b.initPhase1a();
           setTxn(w.initTxn(), m.txn);

@@ -69,6 +69,7 @@ struct VoteMsg {
   participant @1 :UInt32;
   vote @2 :Vote;
   reason @3 :Text;      # why Aborted
+  owner @4 :UInt32;     # non-zero: prepared under that other coordinator; do not decide
 }
 
 # leader -> acceptors: phase 1a at ballot (> 0) for every instance of participants; an

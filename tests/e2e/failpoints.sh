@@ -87,6 +87,16 @@ expect_failpoint_fired c1 coordinator.after_decision_persisted
 # c1 holds a durable Commit: nobody may call it aborted, and it must end committed.
 [[ "$client_said" != aborted* ]] ||
   soft_fail "2pc failover: txn printed '$client_said' although its coordinator c1 had made Commit durable (c2 timed out on prepares the participants rejected, then decided abort)"
+# An explicit retry of the same id at c2 must not be decided there: the participants tell
+# c2 that c1 owns it, and c2 answers unknown (never aborted); c2 must not remember it as
+# aborted either, so `outcome` while c1 is down is unknown too.
+txn --coordinator c2 --timeout-ms 3000 --txid "$failover" "put:$k1=v3" "put:$k2=v3" "put:$k3=v3"
+info "explicit retry at c2: $OUT (exit $RC)"
+[[ "$RC" == 2 && "$OUT" == *"belongs to coordinator"* ]] ||
+  soft_fail "2pc: a retry at c2 of c1's transaction printed '$OUT' (exit $RC), expected unknown naming the owner"
+run_pc outcome --cluster "$CONF" "$failover"
+[[ "$OUT" != aborted* ]] ||
+  soft_fail "2pc: outcome while c1 is down said '$OUT' for a transaction c1 committed"
 restart_node c1
 wait_no_in_doubt 5
 run_pc outcome --cluster "$CONF" "$failover"
