@@ -28,4 +28,7 @@ int runOutcome(const Args& args);
 // pcommit demo   (cli/demo.cc)
 int runDemo(const Args& args);
 
+// pcommit bench   (cli/bench.cc)
+int runBench(const Args& args);
+
 }  // namespace pc::cli

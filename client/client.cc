@@ -270,6 +270,26 @@ kj::Promise<Client::NodeStatus> Client::status(NodeId node) {
   });
 }
 
+std::map<std::string, uint64_t> Client::transportCounters() const {
+  const auto& tm = impl_->transport->metrics();
+  std::map<std::string, uint64_t> out = {
+      {"messages_sent", tm.messagesSent},
+      {"messages_received", tm.messagesReceived},
+      {"rpc_calls_sent", tm.rpcCallsSent},
+      {"rpc_calls_received", tm.rpcCallsReceived},
+  };
+  // The names of runtime/node_host.cc, in the order of the Message variant.
+  static const char* const kNames[] = {"CommitRequest", "CommitReply", "Prepare",    "Vote",
+                                       "Phase1a",       "Phase1b",     "Phase2a",    "Phase2b",
+                                       "Outcome",       "Ack",         "AckRequest", "OutcomeQuery",
+                                       "OutcomeReply"};
+  static_assert(sizeof(kNames) / sizeof(kNames[0]) == std::variant_size_v<Message>);
+  for (size_t k = 0; k < tm.sentByKind.size(); ++k) {
+    out[std::string("sent_") + kNames[k]] = tm.sentByKind[k];
+  }
+  return out;
+}
+
 // ---- blocking flavour ----
 
 void Transaction::add(kv::Op op, NodeId participant) {

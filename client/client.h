@@ -81,6 +81,11 @@ class Client {
   const runtime::ClusterConfig& cluster() const { return cluster_; }
   NodeId id() const { return self_; }
 
+  // This client's own transport counters, named as a node's status counters are:
+  // messages_sent, messages_received, rpc_calls_sent, sent_<Kind> per message kind (logical
+  // messages; status and get calls are not messages). For benchmarks.
+  std::map<std::string, uint64_t> transportCounters() const;
+
  private:
   struct Impl;
   runtime::ClusterConfig cluster_;

@@ -7,6 +7,12 @@
 
 namespace pc {
 
+ParticipantList participantsOf(const CommitRequest& req) {
+  ParticipantList l;
+  for (const auto& p : req.payloads) l.push_back(p.participant);
+  return l;
+}
+
 Leader::Leader(NodeId self, const CoreConfig& cfg, Rng& rng, uint64_t persistedRound)
     : self_(self),
       cfg_(cfg),
@@ -26,7 +32,7 @@ Output Leader::begin(const CommitRequest& req, NodeId client, uint64_t now) {
   Txn t;
   t.txn = req.txn;
   t.phase = Phase::Ballot0;
-  for (const auto& p : req.payloads) t.participants.push_back(p.participant);
+  t.participants = participantsOf(req);
   PC_ASSERT(isSortedUnique(t.participants), req.txn);
   t.request = req;
   t.tally = VoteTally(t.participants, cfg_.quorum());
@@ -37,10 +43,7 @@ Output Leader::begin(const CommitRequest& req, NodeId client, uint64_t now) {
 
   Output out;
   // Ballot 0 needs no phase 1: each participant's own vote is ballot 0 of its instance.
-  for (const auto& p : req.payloads) {
-    out.send.push_back(
-        Envelope{self_, p.participant, Prepare{req.txn, p.payload, t.participants, self_}});
-  }
+  appendPrepares(out, self_, req, [](NodeId) { return true; });
   out.wakeAt(t.retryTick);
   active_.emplace(req.txn, std::move(t));
   return out;
@@ -288,14 +291,8 @@ Output Leader::onTick(uint64_t now) {
           out.append(startBallot(t, now));
         } else {
           // Resend prepare to participants we have not heard of (prepare may be lost).
-          for (NodeId p : t.tally.silentInstances()) {
-            for (const auto& pp : t.request.payloads) {
-              if (pp.participant == p) {
-                out.send.push_back(
-                    Envelope{self_, p, Prepare{t.txn, pp.payload, t.participants, self_}});
-              }
-            }
-          }
+          ParticipantList silent = t.tally.silentInstances();
+          appendPrepares(out, self_, t.request, [&](NodeId p) { return contains(silent, p); });
           t.retryTick = now + cfg_.prepareRetryTicks;
           out.wakeAt(std::min(t.retryTick, t.deadlineTick));
         }

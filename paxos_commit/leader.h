@@ -19,6 +19,21 @@
 
 namespace pc {
 
+// The participants of a request, sorted (the request is valid: payloads sorted, unique).
+ParticipantList participantsOf(const CommitRequest& req);
+
+// Appends a Prepare from `leader` for every participant of `req` for which `wanted`
+// holds (ballot 0 of Paxos Commit, phase 1 of 2PC, and their resends).
+template <class Pred>
+void appendPrepares(Output& out, NodeId leader, const CommitRequest& req, Pred wanted) {
+  ParticipantList all = participantsOf(req);
+  for (const auto& p : req.payloads) {
+    if (wanted(p.participant)) {
+      out.send.push_back(Envelope{leader, p.participant, Prepare{req.txn, p.payload, all, leader}});
+    }
+  }
+}
+
 class Leader {
  public:
   Leader(NodeId self, const CoreConfig& cfg, Rng& rng, uint64_t persistedRound);

@@ -86,14 +86,11 @@ Output TwoPcCoordinator::onCommitRequest(NodeId from, const CommitRequest& m) {
   }
   Active a;
   a.request = m;
-  for (const auto& p : m.payloads) a.participants.push_back(p.participant);
+  a.participants = participantsOf(m);
   a.clients.insert(from);
   a.retryTick = now_ + cfg_.prepareRetryTicks;
   a.deadlineTick = now_ + cfg_.leaderTimeoutTicks;
-  for (const auto& p : m.payloads) {
-    out.send.push_back(
-        Envelope{self_, p.participant, Prepare{m.txn, p.payload, a.participants, self_}});
-  }
+  appendPrepares(out, self_, m, [](NodeId) { return true; });
   out.wakeAt(a.retryTick);
   active_.emplace(m.txn, std::move(a));
   return out;
@@ -245,12 +242,7 @@ Output TwoPcCoordinator::onTick() {
       continue;
     }
     if (now_ >= a.retryTick) {
-      for (const auto& p : a.request.payloads) {
-        if (a.votes.count(p.participant) == 0) {
-          out.send.push_back(
-              Envelope{self_, p.participant, Prepare{id, p.payload, a.participants, self_}});
-        }
-      }
+      appendPrepares(out, self_, a.request, [&](NodeId p) { return a.votes.count(p) == 0; });
       a.retryTick = now_ + cfg_.prepareRetryTicks;
     }
     out.wakeAt(std::min(a.retryTick, a.deadlineTick));
