@@ -1,5 +1,6 @@
 #include "bench/bench.h"
 
+#include <kj/vector.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -10,8 +11,6 @@
 #include <ostream>
 #include <sstream>
 #include <thread>
-
-#include <kj/vector.h>
 
 #include "client/client.h"
 
@@ -73,19 +72,21 @@ class Load {
       : io_(io), client_(client), opts_(o) {
     auto participants = client_.cluster().withRole(runtime::Role::Participant);
     std::string value(opts_.payloadBytes, 'x');
+    size_t pool = std::max<size_t>(opts_.keysPerParticipant, 1);
     for (int c = 0; c < opts_.clients; ++c) {
-      std::map<NodeId, std::vector<kv::Op>> ops;
+      std::vector<std::map<NodeId, std::vector<kv::Op>>> txns(pool);
       for (const auto* p : participants) {
-        // The first name of this client's series that routes to p.
-        for (uint64_t i = 0;; ++i) {
+        // The first names of this client's series that route to p.
+        size_t found = 0;
+        for (uint64_t i = 0; found < pool; ++i) {
           std::string key = "bench-c" + std::to_string(c) + "-" + p->name + "-" + std::to_string(i);
           if (client_.participantFor(key) == p->id) {
-            ops[p->id].push_back(kv::Op{kv::OpKind::Put, key, value, 0});
-            break;
+            txns[found++][p->id].push_back(kv::Op{kv::OpKind::Put, key, value, 0});
           }
         }
       }
-      ops_.push_back(std::move(ops));
+      ops_.push_back(std::move(txns));
+      next_.push_back(0);
     }
   }
 
@@ -115,13 +116,17 @@ class Load {
     return std::move(result_);
   }
 
-  void sleep(int ms) { io_.provider->getTimer().afterDelay(ms * kj::MILLISECONDS).wait(io_.waitScope); }
+  void sleep(int ms) {
+    io_.provider->getTimer().afterDelay(ms * kj::MILLISECONDS).wait(io_.waitScope);
+  }
 
  private:
   kj::Promise<void> clientLoop(size_t c) {
     if (stop_) return kj::READY_NOW;
     auto sent = Clock::now();
-    return client_.commit(client_.newTxnId(), ops_[c]).then([this, c, sent](CommitResult r) {
+    const auto& ops = ops_[c][next_[c]];
+    next_[c] = (next_[c] + 1) % ops_[c].size();
+    return client_.commit(client_.newTxnId(), ops).then([this, c, sent](CommitResult r) {
       auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - sent).count();
       result_.latenciesUs.push_back(static_cast<uint64_t>(us));
       if (r.status == TxnStatus::Committed) {
@@ -136,8 +141,9 @@ class Load {
   }
 
   kj::Promise<void> tickLoop(std::string name, double seconds) {
-    return io_.provider->getTimer().afterDelay(1 * kj::SECONDS).then(
-        [this, name = std::move(name), seconds]() mutable -> kj::Promise<void> {
+    return io_.provider->getTimer()
+        .afterDelay(1 * kj::SECONDS)
+        .then([this, name = std::move(name), seconds]() mutable -> kj::Promise<void> {
           if (opts_.interrupted && opts_.interrupted()) {
             stop_ = true;
             result_.interrupted = true;
@@ -146,7 +152,8 @@ class Load {
             double el = std::chrono::duration<double>(Clock::now() - start_).count();
             *opts_.progress << "\r  " << opts_.label << " " << name << " " << fixed(el, 0) << "/"
                             << fixed(seconds, 0) << " s  committed " << result_.committed
-                            << "  tps " << fixed(el > 0 ? static_cast<double>(result_.committed) / el : 0, 1)
+                            << "  tps "
+                            << fixed(el > 0 ? static_cast<double>(result_.committed) / el : 0, 1)
                             << "        " << std::flush;
           }
           if (stop_) return kj::READY_NOW;
@@ -157,7 +164,8 @@ class Load {
   kj::AsyncIoContext& io_;
   Client& client_;
   const LoadOptions& opts_;
-  std::vector<std::map<NodeId, std::vector<kv::Op>>> ops_;
+  std::vector<std::vector<std::map<NodeId, std::vector<kv::Op>>>> ops_;  // [client][turn]
+  std::vector<size_t> next_;                                             // [client]
   PhaseResult result_;
   bool stop_ = false;
   Clock::time_point start_;
@@ -321,9 +329,10 @@ void writeJson(std::ostream& out, const std::string& machine, const std::vector<
         << ", \"f\": " << r.f << ", \"fanout\": \"all\", \"clients\": " << r.clients
         << ", \"seconds\": " << fixed(r.seconds, 3) << ", \"committed\": " << r.committed
         << ", \"aborted\": " << r.aborted << ", \"unknown\": " << r.unknown
-        << ", \"throughput_tps\": " << fixed(r.throughputTps, 1) << ", \"latency_us\": {\"p50\": "
-        << r.latencyUs.p50 << ", \"p90\": " << r.latencyUs.p90 << ", \"p99\": " << r.latencyUs.p99
-        << ", \"max\": " << r.latencyUs.max << "}, \"messages_per_txn\": " << fixed(r.messagesPerTxn, 4)
+        << ", \"throughput_tps\": " << fixed(r.throughputTps, 1)
+        << ", \"latency_us\": {\"p50\": " << r.latencyUs.p50 << ", \"p90\": " << r.latencyUs.p90
+        << ", \"p99\": " << r.latencyUs.p99 << ", \"max\": " << r.latencyUs.max
+        << "}, \"messages_per_txn\": " << fixed(r.messagesPerTxn, 4)
         << ", \"client_messages_per_txn\": " << fixed(r.clientMessagesPerTxn, 4)
         << ", \"rpc_calls_per_txn\": " << fixed(r.rpcCallsPerTxn, 4)
         << ", \"synced_writes_per_txn\": " << fixed(r.syncedWritesPerTxn, 4)

@@ -2,7 +2,11 @@
 //
 // The driver runs C closed-loop clients on the caller's KJ event loop, all through one
 // pc::Client: each transaction puts one key on every participant (each client has its own
-// keys, so there are no conflicts), and the next starts when its answer arrives. A run is
+// keys, so there are no conflicts), and the next starts when its answer arrives. A client
+// takes its keys in turn from a pool per participant (keysPerParticipant): with a single
+// key, back-to-back transactions of one client can find the previous one's lock still held
+// at a participant that has not learned its outcome yet (the reply can overtake it), and
+// abort -- measurable with `--keys 1`, not the conflict-free load this is meant to be. A run is
 // a warm-up phase and a measured phase; both end by letting the transactions in flight
 // finish, so the node counters read before and after the measured phase (Client::status
 // on every node, plus the client's own transport counters) hold exactly the measured
@@ -43,6 +47,7 @@ struct LoadOptions {
   double warmupSeconds = 1.0;
   double durationSeconds = 10.0;
   size_t payloadBytes = 100;
+  size_t keysPerParticipant = 8;     // each client's keys per participant, used in turn
   std::ostream* progress = nullptr;  // if set: a `\r` line once per second
   std::string label;                 // shown in the progress line
   // Polled once per second; returning true ends the current phase early (e.g. SIGINT).
@@ -64,9 +69,9 @@ struct RunResult {
   uint64_t committed = 0, aborted = 0, unknown = 0;
   double throughputTps = 0;  // committed / seconds
   Latency latencyUs;
-  Counters nodes;   // counter deltas over the measured phase, summed over every node
-  Counters client;  // the benchmark client's own transport counter deltas
-  double messagesPerTxn = 0;        // nodes + client, logical, without Ack/AckRequest
+  Counters nodes;             // counter deltas over the measured phase, summed over every node
+  Counters client;            // the benchmark client's own transport counter deltas
+  double messagesPerTxn = 0;  // nodes + client, logical, without Ack/AckRequest
   double clientMessagesPerTxn = 0;  // of which the client sent
   double rpcCallsPerTxn = 0;        // nodes + client
   double syncedWritesPerTxn = 0;    // synced_commits_critical

@@ -4,6 +4,8 @@
 // synced writes per transaction the nodes counted beside PROTOCOL.md §7's formulas. The
 // load and reporting live in bench/ (pc_bench); this file owns the clusters: each is
 // stopped and its directory removed afterwards, also on error or Ctrl-C.
+#include "bench/bench.h"
+
 #include <signal.h>
 #include <stdlib.h>
 
@@ -15,7 +17,6 @@
 #include <sstream>
 #include <thread>
 
-#include "bench/bench.h"
 #include "cli/cluster.h"
 #include "cli/commands.h"
 
@@ -97,7 +98,8 @@ std::vector<std::string> splitComma(const std::string& s) {
 int runBench(const Args& args) {
   po::options_description desc(
       "usage: pcommit bench [--protocol P,...] [--participants N] [--f F] [--clients C]\n"
-      "                     [--duration S] [--warmup S] [--payload-bytes B] [--json FILE]\n\n"
+      "                     [--duration S] [--warmup S] [--payload-bytes B] [--keys K]\n"
+      "                     [--json FILE]\n\n"
       "For each protocol: starts a local cluster in a temporary directory (N participants,\n"
       "2F+1 acceptors, 2 coordinators, fan-out all), runs C closed-loop clients (each\n"
       "transaction puts one key on every participant; no conflicts) for a warm-up and then\n"
@@ -115,16 +117,20 @@ int runBench(const Args& args) {
       "comma-separated: 2pc, paxos-classic, paxos, paxos-direct (default: all four)")(
       "participants", po::value<int>(&participants)->value_name("N")->default_value(3),
       "participants (shards); every transaction writes to each")(
-      "f", po::value<int>(&f)->value_name("F")->default_value(1), "faults tolerated: 2F+1 acceptors")(
+      "f", po::value<int>(&f)->value_name("F")->default_value(1),
+      "faults tolerated: 2F+1 acceptors")(
       "clients", po::value<int>(&lo.clients)->value_name("C")->default_value(1),
-      "closed-loop clients")("duration",
-                             po::value<double>(&lo.durationSeconds)->value_name("S")->default_value(10),
-                             "measured seconds per protocol")(
+      "closed-loop clients")(
+      "duration", po::value<double>(&lo.durationSeconds)->value_name("S")->default_value(10),
+      "measured seconds per protocol")(
       "warmup", po::value<double>(&lo.warmupSeconds)->value_name("S")->default_value(1),
       "warm-up seconds before measuring (not counted)")(
       "payload-bytes", po::value<size_t>(&lo.payloadBytes)->value_name("B")->default_value(100),
-      "bytes per value written")("json", po::value<std::string>(&jsonFile)->value_name("FILE"),
-                                 "also write the results as JSON (DESIGN.md §6)");
+      "bytes per value written")(
+      "keys", po::value<size_t>(&lo.keysPerParticipant)->value_name("K")->default_value(8),
+      "keys per client and participant, written in turn (1: back-to-back rewrites of one key)")(
+      "json", po::value<std::string>(&jsonFile)->value_name("FILE"),
+      "also write the results as JSON (DESIGN.md §6)");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(args).options(desc).run(), vm);
@@ -144,7 +150,8 @@ int runBench(const Args& args) {
   std::vector<Protocol> list;
   for (const auto& p : splitComma(protocols)) {
     auto parsed = parseProtocol(p);
-    if (!parsed) return usage("--protocol " + p + ": expected 2pc, paxos-classic, paxos or paxos-direct");
+    if (!parsed)
+      return usage("--protocol " + p + ": expected 2pc, paxos-classic, paxos or paxos-direct");
     list.push_back(*parsed);
   }
   if (list.empty()) return usage("--protocol: name at least one protocol");
@@ -153,8 +160,11 @@ int runBench(const Args& args) {
   if (lo.clients < 1 || lo.clients > 10000) return usage("--clients: expected 1..10000");
   if (!(lo.durationSeconds > 0) || lo.durationSeconds > 86400)
     return usage("--duration: expected seconds > 0");
-  if (!(lo.warmupSeconds >= 0) || lo.warmupSeconds > 3600) return usage("--warmup: expected seconds >= 0");
+  if (!(lo.warmupSeconds >= 0) || lo.warmupSeconds > 3600)
+    return usage("--warmup: expected seconds >= 0");
   if (lo.payloadBytes > (size_t{1} << 20)) return usage("--payload-bytes: at most 1 MiB");
+  if (lo.keysPerParticipant < 1 || lo.keysPerParticipant > 1000)
+    return usage("--keys: expected 1..1000");
   std::ofstream json;
   if (!jsonFile.empty()) {
     json.open(jsonFile);
@@ -196,6 +206,7 @@ int runBench(const Args& args) {
       rc = kExitFailure;
       break;
     }
+    if (interrupted()) break;
     try {
       auto cluster = runtime::loadClusterFile(tc.dir() + "/cluster.conf");
       lo.label = toString(p);
@@ -212,7 +223,8 @@ int runBench(const Args& args) {
   }
   if (interrupted() && rc == kExitOk) rc = 130;
 
-  std::cout << "\n" << participants << " participants, F=" << f << " (" << 2 * f + 1
+  std::cout << "\n"
+            << participants << " participants, F=" << f << " (" << 2 * f + 1
             << " acceptors, fan-out all), " << lo.clients << " client(s), " << lo.durationSeconds
             << " s measured after " << lo.warmupSeconds << " s warm-up, " << lo.payloadBytes
             << "-byte values\n";

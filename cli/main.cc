@@ -24,7 +24,8 @@ constexpr Command kCommands[] = {
     {"get", "read a key's committed value and version", pc::cli::runGet},
     {"outcome", "ask what became of a transaction", pc::cli::runOutcome},
     {"demo", "a guided tour: commits, a coordinator crash, recovery", pc::cli::runDemo},
-    {"bench", "measure throughput, latency and costs per protocol on local clusters", pc::cli::runBench},
+    {"bench", "measure throughput, latency and costs per protocol on local clusters",
+     pc::cli::runBench},
     {"inspect", "dump a node's durable state (read-only, safe while it runs)", pc::cli::runInspect},
 };
 

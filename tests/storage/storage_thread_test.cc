@@ -9,6 +9,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <iostream>
+#include <chrono>
 #include <mutex>
 #include <thread>
 
@@ -55,6 +56,15 @@ TEST_CASE("batches become durable in submission order, signalled by seq, eventfd
   CHECK(readable(st.eventFd()));
   CHECK(st.pollDurable() == 301);
   CHECK_FALSE(readable(st.eventFd()));
+  // onDurable runs on the storage thread after durableSeq() is published, so it may lag
+  // waitDurable() by a moment: wait (bounded) for the last call.
+  for (int i = 0; i < 1000; ++i) {
+    {
+      std::lock_guard<std::mutex> g(mu);
+      if (!seen.empty() && seen.back() == 301) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   {
     std::lock_guard<std::mutex> g(mu);
     REQUIRE_FALSE(seen.empty());
