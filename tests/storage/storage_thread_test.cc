@@ -7,9 +7,9 @@
 #include <poll.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <iostream>
-#include <chrono>
 #include <mutex>
 #include <thread>
 
