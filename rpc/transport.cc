@@ -29,6 +29,7 @@ struct Transport::Outbound {
   kj::Own<Connection> conn;
   kj::Maybe<wire::Peer::Client> sink;
   bool connecting = false;
+  bool inBackoff = false;  // a failed connect waits for its retry timer
   uint32_t backoffMs = 0;
   uint32_t inflight = 0;
   uint64_t generation = 0;  // bumps on each (re)connection; stale callbacks check it
@@ -175,6 +176,16 @@ void Transport::logOnce(NodeId from, const std::string& what) {
 
 void Transport::receive(NodeId from, capnp::List<wire::Message>::Reader msgs) {
   metrics_.rpcCallsReceived++;
+  // The peer is back (it just called us): skip what is left of our reconnect back-off to
+  // it, or a restarted node would wait up to the maximum back-off for our answers.
+  if (auto it = out_.find(from); it != out_.end() && it->second->inBackoff) {
+    Outbound& o = *it->second;
+    o.inBackoff = false;
+    o.connecting = false;
+    o.generation++;  // the pending retry timer sees a new generation and does nothing
+    o.backoffMs = opts_.reconnectBackoffMinMs;
+    if (!o.queue.empty()) connect(o);
+  }
   if (from == kNoNode || msgs.size() > opts_.limits.maxBatch) {
     metrics_.rejected += msgs.size();
     logOnce(from, "bad sender id or oversize batch");
@@ -353,6 +364,7 @@ void Transport::connect(Outbound& o) {
                      Outbound& ob = *it->second;
                      uint32_t delay = ob.backoffMs;
                      ob.backoffMs = std::min(ob.backoffMs * 2, opts_.reconnectBackoffMaxMs);
+                     ob.inBackoff = true;
                      (void)e;
                      // Retry with backoff while there is something to send.
                      tasks_->add(io_.provider->getTimer()
@@ -362,6 +374,7 @@ void Transport::connect(Outbound& o) {
                                        if (it2 == out_.end() || it2->second->generation != gen)
                                          return;
                                        it2->second->connecting = false;
+                                       it2->second->inBackoff = false;
                                        if (!it2->second->queue.empty()) connect(*it2->second);
                                      }));
                    });
