@@ -432,6 +432,27 @@ TEST_CASE("2pc: a txn undecided at a crash is presumed aborted after restart") {
   CHECK(r[0].status == TxnStatus::Aborted);
 }
 
+TEST_CASE("2pc: a coordinator told another one owns the txn steps back without deciding") {
+  // Participants prepared under c1 answer c2's prepare with a vote naming c1; c2 must not
+  // time out into an Abort it cannot decide (e2e: a client was told "aborted" while c1
+  // had made Commit durable). Later votes for it are ignored, not presumed aborted.
+  TwoPcFixture f;
+  TxnId t = txnId(1);
+  f.h.deliver(kClient, req(t));
+  VoteMsg owned{t, kP1, Vote::Prepared, "prepared under coordinator 51", kCoord2};
+  Output o = f.h.deliver(kP1, owned);
+  auto replies = sentTo<CommitReply>(o, kClient);
+  REQUIRE(replies.size() == 1);
+  CHECK(replies[0].status == TxnStatus::Unknown);
+  CHECK(countSent<OutcomeMsg>(o) == 0);
+  CHECK(o.persist.empty());
+  CHECK(o.learned.empty());
+  owned.participant = kP2;
+  Output late = f.h.deliver(kP2, owned);
+  CHECK(countSent<OutcomeMsg>(late) == 0);
+  CHECK_FALSE(f.h.node().statusOf(t).has_value());
+}
+
 TEST_CASE("2pc: a client's query for a txn this coordinator does not know is Unknown") {
   // Presumed abort holds only at the transaction's own coordinator; a client may ask
   // another one, which must not answer Aborted for a transaction its peer committed.

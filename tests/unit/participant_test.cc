@@ -630,5 +630,29 @@ TEST_CASE("2pc: an OutcomeReply settles an in-doubt participant; Unknown does no
   CHECK(f.state(u) == ParticipantState::Aborted);
 }
 
+TEST_CASE("2pc: only the coordinator that prepared us decides; another is told the owner") {
+  // A client that retried at a second coordinator must not let that one abort what the
+  // first may have committed durably: its outcome is ignored, its prepare answered with a
+  // vote naming the owner (e2e found a participant applying such an Abort).
+  ParticipantFixture f(Protocol::TwoPC);
+  TxnId t = txnId(1);
+  f.prepare(t);
+  Output foreignAbort = f.h.deliver(kCoord2, OutcomeMsg{t, Outcome::Abort});
+  CHECK(foreignAbort.learned.empty());
+  CHECK(f.state(t) == ParticipantState::Prepared);
+  CHECK(f.engine.count("abort", t) == 0);
+  Output foreignReply = f.h.deliver(kCoord2, OutcomeReply{t, TxnStatus::Aborted});
+  CHECK(foreignReply.learned.empty());
+  CHECK(f.state(t) == ParticipantState::Prepared);
+  Output foreignPrepare = f.h.deliver(kCoord2, prepareMsg(t, "pay1", kBoth, kCoord2));
+  auto votes = sentTo<VoteMsg>(foreignPrepare, kCoord2);
+  REQUIRE(votes.size() == 1);
+  CHECK(votes[0].owner == kCoord);
+  CHECK(f.state(t) == ParticipantState::Prepared);
+  // The owner's decision still counts.
+  Output own = f.h.deliver(kCoord, OutcomeMsg{t, Outcome::Commit});
+  CHECK(learnedOutcome(own, t, Outcome::Commit));
+}
+
 }  // namespace
 }  // namespace pc
