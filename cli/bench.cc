@@ -19,6 +19,7 @@
 
 #include "cli/cluster.h"
 #include "cli/commands.h"
+#include "cli/options.h"
 
 namespace po = boost::program_options;
 
@@ -132,17 +133,7 @@ int runBench(const Args& args) {
       "json", po::value<std::string>(&jsonFile)->value_name("FILE"),
       "also write the results as JSON (DESIGN.md §6)");
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(desc).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "pcommit bench: " << e.what() << "\ntry 'pcommit bench --help'\n";
-    return kExitUsage;
-  }
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return kExitOk;
-  }
+  if (auto done = parseCommand("bench", args, desc, nullptr, vm)) return *done;
   auto usage = [](const std::string& msg) {
     std::cerr << "pcommit bench: " << msg << "\n";
     return kExitUsage;

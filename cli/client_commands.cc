@@ -14,6 +14,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "client/client.h"
 #include "storage/inspect.h"
 
@@ -28,17 +29,7 @@ using storage::jsonString;
 // Parses the common options; returns an exit code to stop with, or -1 to go on.
 int parseArgs(const char* cmd, const Args& args, po::options_description& desc,
               po::positional_options_description& pos, po::variables_map& vm) {
-  try {
-    po::store(po::command_line_parser(args).options(desc).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "pcommit " << cmd << ": " << e.what() << "\ntry 'pcommit " << cmd << " --help'\n";
-    return kExitUsage;
-  }
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return kExitOk;
-  }
+  if (auto done = parseCommand(cmd, args, desc, &pos, vm)) return *done;
   if (!vm.count("cluster")) {
     std::cerr << "pcommit " << cmd << ": the option '--cluster' is required\ntry 'pcommit " << cmd
               << " --help'\n";

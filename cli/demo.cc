@@ -17,6 +17,7 @@
 
 #include "cli/cluster.h"
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "client/client.h"
 
 namespace po = boost::program_options;
@@ -95,17 +96,7 @@ int runDemo(const Args& args) {
       "protocol", po::value<std::string>(&protocolText)->value_name("P"),
       "paxos (default), paxos-classic or 2pc")("keep", "keep the cluster directory afterwards");
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(desc).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "pcommit demo: " << e.what() << "\ntry 'pcommit demo --help'\n";
-    return kExitUsage;
-  }
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return kExitOk;
-  }
+  if (auto done = parseCommand("demo", args, desc, nullptr, vm)) return *done;
   auto protocol = parseProtocol(protocolText);
   if (!protocol || *protocol == Protocol::PaxosDirect) {
     std::cerr << "pcommit demo: --protocol '" << protocolText

@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "storage/env.h"
 
 namespace po = boost::program_options;
@@ -25,18 +26,7 @@ int runInspect(const Args& args) {
       "data", po::value<std::string>(&dir)->value_name("DIR"), "the node's data directory")(
       "json", "print one JSON object instead of text");
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(desc).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "pcommit inspect: " << e.what() << "\n"
-              << "try 'pcommit inspect --help'\n";
-    return kExitUsage;
-  }
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return kExitOk;
-  }
+  if (auto done = parseCommand("inspect", args, desc, nullptr, vm)) return *done;
   if (!vm.count("data")) {
     std::cerr << "pcommit inspect: the option '--data' is required\n"
               << "try 'pcommit inspect --help'\n";

@@ -12,6 +12,7 @@
 #include <random>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "runtime/cluster_config.h"
 #include "runtime/failpoints.h"
 #include "runtime/node_host.h"
@@ -52,17 +53,7 @@ int runServe(const Args& args) {
       "node", po::value<std::string>(&nodeName)->value_name("ID"),
       "this node's id (c1, p2, a3...)");
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(desc).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "pcommit serve: " << e.what() << "\ntry 'pcommit serve --help'\n";
-    return kExitUsage;
-  }
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return kExitOk;
-  }
+  if (auto done = parseCommand("serve", args, desc, nullptr, vm)) return *done;
   for (const char* required : {"config", "node"}) {
     if (!vm.count(required)) {
       std::cerr << "pcommit serve: the option '--" << required << "' is required\n"

@@ -386,45 +386,45 @@ void Transport::connectNow(NodeId peer) {
   if (!o.conn && !o.isSink && opts_.peers.count(peer) != 0) connect(o);
 }
 
-kj::Promise<kv::Versioned> Transport::get(NodeId participant, const std::string& key) {
-  auto it = opts_.peers.find(participant);
-  if (it == opts_.peers.end()) {
-    return KJ_EXCEPTION(FAILED, "no such participant", participant);
-  }
-  return io_.provider->getNetwork()
-      .parseAddress(it->second.host, it->second.port)
-      .then([](kj::Own<kj::NetworkAddress> addr) { return addr->connect().attach(kj::mv(addr)); })
-      .then([key](kj::Own<kj::AsyncIoStream> stream) {
-        auto client = kj::heap<capnp::TwoPartyClient>(*stream);
-        auto node = client->bootstrap().castAs<wire::Node>();
-        auto req = node.getRequest();
-        req.setKey(capnp::Data::Reader(reinterpret_cast<const kj::byte*>(key.data()), key.size()));
-        return req.send()
-            .then([](capnp::Response<wire::Node::GetResults>&& r) {
-              auto v = r.getResult();
-              kv::Versioned out;
-              out.version = v.getVersion();
-              if (v.getFound()) {
-                auto d = v.getValue();
-                out.value = std::string(reinterpret_cast<const char*>(d.begin()), d.size());
-              }
-              return out;
-            })
-            .attach(kj::mv(client), kj::mv(stream));
-      });
-}
-
-kj::Promise<capnp::Response<wire::Node::StatusResults>> Transport::status(NodeId node) {
+// Opens a connection of its own to `node`, calls `call(node capability)` and keeps the
+// connection until the call's promise settles (one-off requests: get, status).
+template <class Call>
+auto Transport::withOwnConnection(NodeId node, Call call)
+    -> decltype(call(std::declval<wire::Node::Client>())) {
   auto it = opts_.peers.find(node);
   if (it == opts_.peers.end()) return KJ_EXCEPTION(FAILED, "no such node", node);
   return io_.provider->getNetwork()
       .parseAddress(it->second.host, it->second.port)
       .then([](kj::Own<kj::NetworkAddress> addr) { return addr->connect().attach(kj::mv(addr)); })
-      .then([](kj::Own<kj::AsyncIoStream> stream) {
+      .then([call = kj::mv(call)](kj::Own<kj::AsyncIoStream> stream) mutable {
         auto client = kj::heap<capnp::TwoPartyClient>(*stream);
-        auto req = client->bootstrap().castAs<wire::Node>().statusRequest();
-        return req.send().attach(kj::mv(client), kj::mv(stream));
+        auto cap = client->bootstrap().castAs<wire::Node>();
+        return call(kj::mv(cap)).attach(kj::mv(client), kj::mv(stream));
       });
+}
+
+kj::Promise<kv::Versioned> Transport::get(NodeId participant, const std::string& key) {
+  return withOwnConnection(participant, [key](wire::Node::Client node) {
+    auto req = node.getRequest();
+    req.setKey(capnp::Data::Reader(reinterpret_cast<const kj::byte*>(key.data()), key.size()));
+    return req.send().then([](capnp::Response<wire::Node::GetResults>&& r) {
+      auto v = r.getResult();
+      kv::Versioned out;
+      out.version = v.getVersion();
+      if (v.getFound()) {
+        auto d = v.getValue();
+        out.value = std::string(reinterpret_cast<const char*>(d.begin()), d.size());
+      }
+      return out;
+    });
+  });
+}
+
+kj::Promise<capnp::Response<wire::Node::StatusResults>> Transport::status(NodeId node) {
+  return withOwnConnection(node, [](wire::Node::Client n) {
+    return n.statusRequest().send().then(
+        [](capnp::Response<wire::Node::StatusResults>&& r) { return kj::mv(r); });
+  });
 }
 
 }  // namespace pc::rpc

@@ -110,6 +110,9 @@ class Transport : private kj::TaskSet::ErrorHandler {
 
   Outbound& outbound(NodeId to);
   kj::Promise<void> acceptLoop(kj::ConnectionReceiver& listener);
+  template <class Call>
+  auto withOwnConnection(NodeId node, Call call)
+      -> decltype(call(std::declval<wire::Node::Client>()));
   void scheduleFlush();
   void flushAll();
   void flush(Outbound& o);

@@ -210,17 +210,7 @@ void NodeHost::submit(std::vector<Record>&& batch) {
 }
 
 void NodeHost::route(storage::Seq tag, Envelope&& e) {
-  if (e.to == me_.id) {
-    // To ourselves (a client-as-leader host, or a participant's recovery leader): through
-    // the event loop, never re-entrantly, and still after the records it depends on.
-    if (tag > durableSeq_) {
-      outbox_.push_back(Pending{tag, std::move(e)});
-      return;
-    }
-    tasks_->add(
-        kj::evalLater([this, env = std::move(e)]() mutable { handle(core_->onMessage(env)); }));
-    return;
-  }
+  // Every send waits for the records it depends on (FIFO by batch sequence number).
   if (tag > durableSeq_) {
     outbox_.push_back(Pending{tag, std::move(e)});
     return;
@@ -230,6 +220,8 @@ void NodeHost::route(storage::Seq tag, Envelope&& e) {
 
 void NodeHost::transmit(Envelope&& e) {
   if (e.to == me_.id) {
+    // To ourselves (a participant's recovery leader): through the event loop, never by a
+    // re-entrant call into the core.
     tasks_->add(
         kj::evalLater([this, env = std::move(e)]() mutable { handle(core_->onMessage(env)); }));
     return;
