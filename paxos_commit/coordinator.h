@@ -79,6 +79,8 @@ class TwoPcCoordinator : public Node {
   const CoreConfig cfg_;
   std::map<TxnId, Active> active_;
   std::map<TxnId, Decision> decisions_;      // done ones are tombstones (Committed)
+  std::set<TxnId> undone_;                   // decisions_ not yet acked by every participant
+  size_t doneCount_ = 0;                     // decisions_ that are done
   std::map<TxnId, TxnStatus> recentAborts_;  // bounded; not durable (presumed abort)
   TxnId lowWater_;
   TxnId presumedAbortMark_;  // no decision and id <= this: aborted, never started again

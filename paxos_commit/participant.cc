@@ -37,6 +37,7 @@ Participant::Participant(NodeId self, const CoreConfig& cfg, Engine& engine, uin
       // never aborted on our own (pitfall 1). Recovery starts after the usual timeout.
       engine_.restorePrepared(r.txn, r.payload);
       t.recoveryTick = recoveryDelay();
+      prepared_.insert(r.txn);
     } else {
       ++finishedCount_;
     }
@@ -137,6 +138,7 @@ Output Participant::onPrepare(NodeId from, const Prepare& m) {
   t.tally = VoteTally(m.participants, cfg_.quorum());
   t.sinceTick = now_;
   Txn& ref = txns_.emplace(m.txn, std::move(t)).first->second;
+  if (ref.rec.state == ParticipantState::Prepared) prepared_.insert(m.txn);
 
   Output out;
   // The vote is durable before it leaves: a restarted participant must never vote
@@ -247,6 +249,7 @@ Output Participant::learn(Txn& t, Outcome o) {
     engine_.abort(t.rec.txn, t.rec.payload);
     t.rec.state = ParticipantState::Aborted;
   }
+  prepared_.erase(t.rec.txn);
   ++finishedCount_;
   // The outcome is durable before the ack: acceptors collect their state on all acks.
   out.persist.push_back(t.rec);
@@ -333,8 +336,14 @@ Output Participant::absorbLeader(Output&& leaderOut) {
 Output Participant::onTick() {
   ++now_;
   Output out = absorbLeader(leader_.onTick(now_));
-  for (auto& [id, t] : txns_) {
-    if (t.rec.state != ParticipantState::Prepared) continue;
+  // Only the prepared transactions have timers; finished records (up to the GC cap, 10^5
+  // by default) are not walked on every tick.
+  // (A copy: a recovery leader may learn an outcome at once, which erases from prepared_.)
+  const std::vector<TxnId> due(prepared_.begin(), prepared_.end());
+  for (const TxnId& id : due) {
+    auto found = txns_.find(id);
+    if (found == txns_.end() || found->second.rec.state != ParticipantState::Prepared) continue;
+    Txn& t = found->second;
     if (!t.fannedOutAll) {
       if (now_ >= t.fanOutTick) {
         // Quorum fan-out fallback: some of the first F+1 acceptors may be down or slow;
@@ -395,6 +404,10 @@ void Participant::checkInvariants() const {
     if (!t.rec.participants.empty()) PC_ASSERT(contains(t.rec.participants, self_), id);
   }
   PC_ASSERT(fin == finishedCount_, fin, finishedCount_);
+  PC_ASSERT(prepared_.size() + fin == txns_.size(), prepared_.size(), fin, txns_.size());
+  for (const TxnId& id : prepared_) {
+    PC_ASSERT(txns_.at(id).rec.state == ParticipantState::Prepared, id);
+  }
 }
 
 }  // namespace pc

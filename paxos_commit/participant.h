@@ -74,6 +74,7 @@ class Participant : public Node {
   Rng rng_;
   Leader leader_;
   std::map<TxnId, Txn> txns_;
+  std::set<TxnId> prepared_;  // the txns_ in state Prepared: the only ones with timers
   TxnId lowWater_;
   size_t finishedCount_ = 0;
 };

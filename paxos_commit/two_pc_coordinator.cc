@@ -14,7 +14,14 @@ TwoPcCoordinator::TwoPcCoordinator(NodeId self, const CoreConfig& cfg, const Rec
   PC_ASSERT(cfg.protocol == Protocol::TwoPC);
   // Restart: every Commit decision not yet acked by all is sent again (on the first tick).
   // Transactions that were collecting votes are forgotten: presumed abort.
-  for (const auto& d : rec.decisions) decisions_.emplace(d.txn, Decision{d, {}, 0});
+  for (const auto& d : rec.decisions) {
+    decisions_.emplace(d.txn, Decision{d, {}, 0});
+    if (d.done) {
+      ++doneCount_;
+    } else {
+      undone_.insert(d.txn);
+    }
+  }
 }
 
 void TwoPcCoordinator::rememberAbort(const TxnId& txn) {
@@ -150,6 +157,7 @@ Output TwoPcCoordinator::onVote(const VoteMsg& m) {
     out.send.push_back(Envelope{self_, c, CommitReply{m.txn, TxnStatus::Committed, ""}});
   out.learned.push_back(Learned{m.txn, Outcome::Commit});
   decisions_.emplace(m.txn, Decision{rec, {}, now_ + cfg_.ackRequestTicks});
+  undone_.insert(m.txn);
   out.wakeAt(now_ + cfg_.ackRequestTicks);
   active_.erase(it);
   return out;
@@ -184,21 +192,23 @@ Output TwoPcCoordinator::onAck(const Ack& m) {
   // Everyone made Commit durable: keep only a small tombstone for outcome queries.
   d.rec.done = true;
   d.rec.participants.clear();
+  undone_.erase(m.txn);
+  ++doneCount_;
   out.persist.push_back(d.rec);
   pruneDone(out);
   return out;
 }
 
 void TwoPcCoordinator::pruneDone(Output& out) {
-  size_t done = 0;
-  for (const auto& [id, d] : decisions_) done += d.rec.done ? 1 : 0;
-  if (done <= cfg_.tombstoneCap) return;
-  size_t drop = done - cfg_.tombstoneCap + cfg_.tombstoneCap / 10;
+  // O(1) unless over the cap (then a tenth of the cap goes at once, so this runs rarely).
+  if (doneCount_ <= cfg_.tombstoneCap) return;
+  size_t drop = doneCount_ - cfg_.tombstoneCap + cfg_.tombstoneCap / 10;
   TxnId mark = lowWater_;
   for (auto it = decisions_.begin(); it != decisions_.end() && drop > 0;) {
     if (it->second.rec.done) {
       mark = it->first;
       it = decisions_.erase(it);
+      --doneCount_;
       --drop;
     } else {
       ++it;
@@ -249,8 +259,9 @@ Output TwoPcCoordinator::onTick() {
   }
   for (const auto& id : expired)
     out.append(decideAbort(id, "timeout: not every participant voted"));
-  for (auto& [id, d] : decisions_) {
-    if (d.rec.done) continue;
+  // Only decisions not yet acked by all have timers (done ones are tombstones).
+  for (const TxnId& id : undone_) {
+    Decision& d = decisions_.at(id);
     if (now_ >= d.resendTick) {
       for (NodeId p : d.rec.participants) {
         if (d.acked.count(p) == 0)
@@ -272,7 +283,9 @@ void TwoPcCoordinator::checkInvariants() const {
     PC_ASSERT(id == d.rec.txn, id);
     PC_ASSERT(d.rec.done || !d.rec.participants.empty(), id);
     PC_ASSERT(recentAborts_.count(id) == 0, id);
+    PC_ASSERT(d.rec.done != (undone_.count(id) == 1), id);
   }
+  PC_ASSERT(undone_.size() + doneCount_ == decisions_.size(), undone_.size(), doneCount_);
 }
 
 }  // namespace pc
