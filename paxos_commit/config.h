@@ -27,8 +27,10 @@ struct CoreConfig {
   // A recovery leader retries phase 1/2 with a higher ballot after this long (+ jitter).
   uint64_t ballotRetryTicks = 40;
   // An acceptor holds ballot-0 votes of a transaction at most this long waiting for the
-  // other instances, then writes and answers per instance (PROTOCOL.md §6.8).
-  uint64_t bundleCapTicks = 2;
+  // other instances, then writes and answers per instance (PROTOCOL.md §6.8). Waiting
+  // longer costs no latency (the decision needs every instance anyway); a cap shorter than
+  // the spread of vote arrivals under load writes and answers twice. 50 ms at 5 ms ticks.
+  uint64_t bundleCapTicks = 10;
   // Quorum fan-out: send 2a to the remaining acceptors after this long with no decision.
   uint64_t fanOutFallbackTicks = 20;
   // Acceptors / 2PC coordinators ask missing participants for acks after this long.
