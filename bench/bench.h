@@ -1,23 +1,31 @@
 // pc_bench: the load driver and reporting behind `pcommit bench` (DESIGN.md §6).
 //
 // The driver runs C closed-loop clients on the caller's KJ event loop, all through one
-// pc::Client: each transaction puts one key on every participant (each client has its own
-// keys, so there are no conflicts), and the next starts when its answer arrives. A client
-// takes its keys in turn from a pool per participant (keysPerParticipant): with a single
-// key, back-to-back transactions of one client can find the previous one's lock still held
-// at a participant that has not learned its outcome yet (the reply can overtake it), and
-// abort -- measurable with `--keys 1`, not the conflict-free load this is meant to be. A run is
-// a warm-up phase and a measured phase; both end by letting the transactions in flight
-// finish, so the node counters read before and after the measured phase (Client::status
-// on every node, plus the client's own transport counters) hold exactly the measured
-// transactions' messages and synced writes.
+// pc::Client: each transaction puts one key on each of the first N participants, and a
+// client's next transaction starts when the answer to its previous one arrives. A client
+// takes its keys in turn from a pool of its own per participant (keysPerParticipant), so
+// there are no conflicts between clients -- except that a fraction conflictRate of the
+// transactions write hot keys instead: one of hotKeys rows, shared by every client (row i
+// is one key on each participant). Two hot transactions in flight on the same row
+// conflict, and the later one aborts (a prepared key is locked; there is no waiting).
+// With a single own key, back-to-back transactions of one client can find the previous
+// one's lock still held at a participant that has not learned its outcome yet (the reply
+// can overtake it) and abort: measurable with `--keys 1`.
+//
+// A run is a warm-up phase and a measured phase; both end by letting the transactions in
+// flight finish, so the node counters read before and after the measured phase (Client::
+// status on every node, plus the client's own transport counters) hold exactly the
+// measured transactions' messages and synced writes (on a cluster nobody else uses).
 //
 // What "messages per txn" counts: every logical protocol message (several in one RPC count
 // one each) sent by any node or by the benchmark's client, except Ack and AckRequest (the
 // background GC of PROTOCOL.md §7), divided by committed + aborted + unknown. Synced
 // writes per txn: the nodes' synced_commits_critical (LMDB commits a protocol step waits
-// for), divided the same way. Cluster management (startCluster) is not here: it lives in
-// the pcommit binary (cli/bench.cc), and this library takes a running cluster.
+// for), divided the same way. RPC calls per txn: Cap'n Proto calls carrying messages.
+//
+// The physical floor (floor.h) and the recovery mode (recovery.h) live beside this file;
+// cluster management lives in the pcommit binary (cli/bench.cc): this library takes a
+// running cluster.
 #pragma once
 
 #include <kj/async-io.h>
@@ -35,23 +43,36 @@ namespace pc::bench {
 
 using Counters = std::map<std::string, uint64_t>;
 
-// PROTOCOL.md §7, pcommit's own flow, fan-out all (A = 2F+1), failure-free.
+// PROTOCOL.md §7, pcommit's own flow, failure-free. A = acceptors each vote goes to: 2F+1
+// with fan-out all, F+1 with fan-out quorum. Message delays are those to the client.
 struct Expected {
   double messagesPerTxn = 0;
   double syncedWritesPerTxn = 0;
+  int messageDelays = 0;
+  int syncedWriteDelays = 2;
 };
-Expected expectedCosts(Protocol protocol, int participants, int f);
+Expected expectedCosts(Protocol protocol, int participants, int f, FanOut fanOut = FanOut::All);
 
 struct LoadOptions {
   int clients = 1;
   double warmupSeconds = 1.0;
   double durationSeconds = 10.0;
   size_t payloadBytes = 100;
-  size_t keysPerParticipant = 8;     // each client's keys per participant, used in turn
-  std::ostream* progress = nullptr;  // if set: a `\r` line once per second
+  size_t keysPerParticipant = 8;  // each client's keys per participant, used in turn
+  int participants = 0;           // transactions span the first N participants; 0: all
+  double conflictRate = 0;        // fraction of transactions that write a hot row
+  size_t hotKeys = 4;             // hot rows (one key per participant each)
+  uint64_t seed = 1;              // picks hot transactions and rows
+  // Lead ballot 0 from the client (paxos-direct) on a paxos cluster: the client's copy of
+  // the cluster file says paxos-direct; the nodes behave the same in both protocols.
+  bool clientAsLeader = false;
+  std::ostream* progress = nullptr;  // if set: a `\r` line once per second (a terminal)
   std::string label;                 // shown in the progress line
   // Polled once per second; returning true ends the current phase early (e.g. SIGINT).
   bool (*interrupted)() = nullptr;
+  // Sample every node's RSS and LMDB file size at the start, middle and end of the
+  // measured phase (nodes must be on this machine; their pids come from `status`).
+  bool sampleResources = true;
 };
 
 // Exact percentiles (nearest rank on the sorted latencies), in microseconds.
@@ -59,16 +80,51 @@ struct Latency {
   uint64_t p50 = 0, p90 = 0, p99 = 0, max = 0;
 };
 Latency summarize(std::vector<uint64_t> latenciesUs);
+// Nearest-rank quantile q in [0, 1] of sorted values (0 if empty).
+uint64_t quantile(const std::vector<uint64_t>& sorted, double q);
+
+// One node's resources at one moment.
+struct NodeResources {
+  std::string name;
+  uint32_t pid = 0;
+  uint64_t rssKiB = 0;    // VmRSS of /proc/PID/status (0: not readable)
+  uint64_t mdbBytes = 0;  // disk blocks of DATA/data.mdb (du), 0 if not found
+};
+struct ResourceSample {
+  std::string when;  // start | middle | end
+  double atSeconds = 0;
+  std::vector<NodeResources> nodes;
+};
+
+// The machine-level physical floor of floor.h, as the report uses it.
+struct FloorSummary {
+  bool measured = false;
+  double syncedWriteUs = 0;  // p50 of a bare synced LMDB commit
+  double rttUs = 0;          // p50 of a Cap'n Proto round trip on loopback
+  double syncedWriteP90Us = 0, rttP90Us = 0;
+  std::string dir;  // where the LMDB floor was measured
+  // 2 synced writes + the mode's message delays x one-way delay (rtt / 2).
+  double forMode(const Expected& e) const {
+    return e.syncedWriteDelays * syncedWriteUs + e.messageDelays * rttUs / 2;
+  }
+};
 
 struct RunResult {
-  std::string protocol;
-  int participants = 0;
+  std::string protocol;  // the mode: 2pc | paxos-classic | paxos | paxos-direct
+  int participants = 0;  // per transaction
   int f = 0;
+  std::string fanOut = "all";
   int clients = 0;
+  size_t payloadBytes = 0;
+  size_t keysPerParticipant = 0;
+  double conflictRate = 0;
   double seconds = 0;  // measured phase: first commit sent to last answer received
   uint64_t committed = 0, aborted = 0, unknown = 0;
-  double throughputTps = 0;  // committed / seconds
+  std::map<std::string, uint64_t> abortReasons;    // reason, ids and numbers elided
+  std::map<std::string, uint64_t> unknownReasons;  // likewise
+  double throughputTps = 0;                        // committed / seconds
   Latency latencyUs;
+  std::vector<uint64_t> sortedLatenciesUs;  // every measured transaction (CDF plots)
   Counters nodes;             // counter deltas over the measured phase, summed over every node
   Counters client;            // the benchmark client's own transport counter deltas
   double messagesPerTxn = 0;  // nodes + client, logical, without Ack/AckRequest
@@ -77,6 +133,9 @@ struct RunResult {
   double syncedWritesPerTxn = 0;    // synced_commits_critical
   double syncedCommitsPerTxn = 0;   // synced_commits (critical + background)
   Expected expected;
+  FloorSummary floor;  // measured just before this cluster's runs (not measured: none)
+  double floorUs = 0;  // floor.forMode(expected); 0 if not measured
+  std::vector<ResourceSample> resources;
   bool interrupted = false;
 };
 
@@ -87,10 +146,44 @@ RunResult runLoad(kj::AsyncIoContext& io, const runtime::ClusterConfig& cluster,
 
 // Logical messages in a counter set: the sum of sent_<Kind> without Ack and AckRequest.
 uint64_t logicalMessages(const Counters& c);
+// An abort or unknown reason with the parts that differ per transaction (quoted keys,
+// transaction ids, node ids) replaced, so equal causes count together.
+std::string reasonClass(const std::string& reason);
 
-std::string machineDescription();  // "hostname, N cpus, Linux release machine"
+// RSS and data.mdb size of every node of `cluster`, pids as the nodes report them.
+ResourceSample sampleResources(kj::AsyncIoContext& io, const runtime::ClusterConfig& cluster,
+                               const std::string& when, double atSeconds);
+
+std::string machineDescription();  // "hostname, N cpus, model, Linux release machine"
 void printTable(std::ostream& out, const std::vector<RunResult>& runs);
+// perNode: a table per run; otherwise one line per run (largest RSS, total data.mdb).
+void printResources(std::ostream& out, const std::vector<RunResult>& runs, bool perNode);
+
+// The latency and throughput targets of issue 6 that these runs can judge (one client:
+// paxos-direct p50 < 2pc p50, paxos p50 <= 1.15 x 2pc p50, every p50 <= 1.5 x its floor;
+// 64+ clients: paxos throughput >= 0.9 x 2pc), met or missed, with the ratios.
+void printTargets(std::ostream& out, const std::vector<RunResult>& runs);
+
+// A recovery measurement (recovery.h), reported beside the runs.
+struct RecoveryResult {
+  std::string protocol;
+  std::string crashed;          // what died: c1, or the client (paxos-direct)
+  double crashAtSeconds = 0;    // after the load started
+  uint64_t inDoubtSeen = 0;     // distinct transactions seen in doubt after the crash
+  uint64_t inDoubtAtCrash = 0;  // distinct transactions in doubt at the first poll
+  bool resolved = false;        // every in-doubt transaction decided by the deadline
+  double resolvedAfterMs = 0;   // crash -> no participant in doubt
+  double recoveryTimeoutMs = 0;
+  double recoveryJitterMs = 0;       // the participants' random extra (0..jitter)
+  double restartAfterMs = 0;         // 2PC: the coordinator was restarted this long after
+  double blockedAfterRestartMs = 0;  // 2PC: restart -> resolved
+  uint64_t committedAfter = 0, abortedAfter = 0, unknownAfter = 0;  // outcomes of those seen
+  std::string note;
+};
+void printRecovery(std::ostream& out, const std::vector<RecoveryResult>& results);
+
 // DESIGN.md §6 shape (plus a few fields), one run per line.
-void writeJson(std::ostream& out, const std::string& machine, const std::vector<RunResult>& runs);
+void writeJson(std::ostream& out, const std::string& machine, const std::string& command,
+               const std::vector<RunResult>& runs, const std::vector<RecoveryResult>& recoveries);
 
 }  // namespace pc::bench

@@ -1,9 +1,21 @@
 #!/usr/bin/env bash
-# pcommit bench smoke test: two short runs (paxos, 2pc) with one client, then checks the
-# JSON: both runs present, committed > 0, nothing aborted or unknown, and the logical
-# messages and synced writes per transaction equal PROTOCOL.md §7's formulas (within 1%),
-# as they must with one client and no faults. Also checks that bench removed its temporary
-# cluster directories (it runs with TMPDIR set to this test's own directory).
+# pcommit bench smoke test (CI, about 25 s), three short invocations:
+#  1. paxos and 2pc, one client: both runs in the JSON, committed > 0, nothing aborted or
+#     unknown, and the logical messages and synced writes per transaction equal PROTOCOL.md
+#     §7's formulas (within 1%; see below for the two timing effects allowed), as they must
+#     with one client and no faults; the physical floor was measured and each run carries
+#     its multiple of it.
+#  2. a sweep of two points (participants 1,2) with --svg: two rows, and every plot file is
+#     a complete SVG document with a drawn line.
+#  3. --recovery for paxos with one client: c1 crashes after sending its 20th transaction's
+#     prepares; every in-doubt transaction must be resolved, with c1 still dead, within the
+#     recovery timeout + 200 ms. With one client the only transaction in flight is the
+#     crashing one, whose prepares all arrived, so in faster Paxos Commit the participants
+#     learn its outcome from the acceptors in a few milliseconds: the bound holds on a
+#     loaded machine too. (With more clients, a transaction whose prepare reached only some
+#     participants waits for their recovery timeout plus a jitter of up to half of it, which
+#     is the bound `pcommit bench --recovery` reports.)
+# Also checks that bench removed its temporary cluster directories (TMPDIR is this test's).
 set -euo pipefail
 PCOMMIT="${1:?usage: $0 PATH-TO-pcommit}"
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/pc-bench-smoke-XXXXXX")"
@@ -11,22 +23,23 @@ trap 'rm -rf "$TMP"' EXIT
 mkdir "$TMP/work"
 JSON="$TMP/bench.json"
 
-TMPDIR="$TMP/work" "$PCOMMIT" bench --protocol paxos,2pc --participants 3 --clients 1 \
-  --duration 2 --json "$JSON"
-cat "$JSON"
-
 fail() {
   echo "FAIL: $*" >&2
   exit 1
 }
-# Field $2 of the run line of protocol $1 (the JSON has one run per line).
-field() {
-  grep "\"protocol\": \"$1\"," "$JSON" | sed -n "s/.*\"$2\": \([0-9.]*\).*/\1/p"
+# Field $3 of the run line of protocol $2 in JSON file $1 (one run per line).
+field_in() {
+  grep "\"protocol\": \"$2\"," "$1" | head -1 | sed -n "s/.*\"$3\": \([0-9.a-z]*\).*/\1/p"
 }
+field() { field_in "$JSON" "$@"; }
 close() {  # close A B: |A - B| <= 1% of B
   awk -v a="$1" -v b="$2" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 0.01 * b) }'
 }
 
+echo "== 1. formulas at one client"
+TMPDIR="$TMP/work" "$PCOMMIT" bench --protocol paxos,2pc --participants 3 --clients 1 \
+  --duration 2 --json "$JSON"
+cat "$JSON"
 for p in paxos 2pc; do
   [[ "$(grep -c "\"protocol\": \"$p\"," "$JSON")" == 1 ]] || fail "no single $p run in the JSON"
   committed="$(field "$p" committed)"
@@ -35,11 +48,70 @@ for p in paxos 2pc; do
   [[ "$(field "$p" unknown)" == 0 ]] || fail "$p: unknown $(field "$p" unknown)"
   m="$(field "$p" messages_per_txn)"
   em="$(field "$p" expected_messages_per_txn)"
-  close "$m" "$em" || fail "$p: messages_per_txn $m, expected $em"
   w="$(field "$p" synced_writes_per_txn)"
   ew="$(field "$p" expected_synced_writes_per_txn)"
-  close "$w" "$ew" || fail "$p: synced_writes_per_txn $w, expected $ew"
-  echo "$p: committed $committed, messages/txn $m (expected $em), synced writes/txn $w (expected $ew)"
+  if ! close "$m" "$em" || ! close "$w" "$ew"; then
+    # Two timing effects, both seen on a loaded 2-core machine, move paxos off the formula
+    # with one client, and nothing else may:
+    #  - an acceptor holds a transaction's votes at most bundleCapTicks (10 ms) waiting for
+    #    the other participants' (PROTOCOL.md §6.8); when the participants' synced prepares
+    #    finish further apart it writes and answers per vote: more Phase2b and synced
+    #    writes, never other messages;
+    #  - the coordinator decides on F+1 acceptors' 2b, so the client's next transaction can
+    #    start while the last acceptor still writes; its next write then carries both
+    #    transactions' votes (group commit): fewer synced writes, at least N + F + 1.
+    # So: every message but Phase2b exactly as the formula; Phase2b between the formula's
+    # 12 and 25% over; synced writes between N + F + 1 = 5 and 25% over the formula.
+    [[ "$p" == paxos ]] || fail "$p: messages_per_txn $m (expected $em), synced_writes_per_txn $w (expected $ew)"
+    kinds="$(grep '"protocol": "paxos",' "$JSON" | sed -n 's/.*"sent_by_kind": {\([^}]*\)}.*/\1/p')"
+    b2="$(sed -n 's/.*"Phase2b": \([0-9]*\).*/\1/p' <<<"$kinds")"
+    txns=$((committed))
+    # N=3, F=1, fan-out all: 3 acceptors x (3 participants + the coordinator) = 12 2b per txn.
+    awk -v m="$m" -v b="$b2" -v t="$txns" -v em="$em" -v w="$w" -v ew="$ew" 'BEGIN {
+      other = m - b / t; b2 = b / t
+      ok = (other > em - 12 - 0.01 && other < em - 12 + 0.01 && b2 >= 12 - 0.01 && b2 <= 12 * 1.25 \
+            && w >= 5 - 0.01 && w <= ew * 1.25)
+      exit !ok }' ||
+      fail "$p: messages_per_txn $m (expected $em; Phase2b $b2 in $txns txns), synced_writes_per_txn $w (expected $ew)"
+    echo "note: $p: timing on a loaded machine: Phase2b $(awk -v b="$b2" -v t="$txns" 'BEGIN{printf "%.2f", b/t}')/txn (formula 12), synced writes $w/txn (formula $ew); every other message as the formula says"
+  fi
+  x="$(field "$p" p50_over_floor)"
+  fw="$(field "$p" floor_synced_write_us)"
+  fr="$(field "$p" floor_rtt_us)"
+  awk -v x="$x" -v w="$fw" -v r="$fr" 'BEGIN { exit !(x > 0 && w > 0 && r > 0) }' ||
+    fail "$p: no floor measured (p50_over_floor $x, synced write $fw us, round trip $fr us)"
+  echo "$p: committed $committed, messages/txn $m (expected $em), synced writes/txn $w (expected $ew), p50 = $x x floor"
 done
+
+echo "== 2. a two-point sweep with plots"
+SWEEP="$TMP/sweep.json"
+TMPDIR="$TMP/work" "$PCOMMIT" bench --protocol paxos-direct --participants 1,2 --clients 1 \
+  --duration 1 --warmup 0.3 --no-floor --json "$SWEEP" --svg "$TMP/svg"
+[[ "$(grep -c '"protocol": "paxos-direct",' "$SWEEP")" == 2 ]] || fail "the sweep has not 2 rows"
+grep -q '"participants": 1,' "$SWEEP" && grep -q '"participants": 2,' "$SWEEP" ||
+  fail "the sweep lacks N=1 or N=2"
+for f in latency-cdf-n1-c1 latency-cdf-n2-c1 latency-vs-participants; do
+  svg="$TMP/svg/$f.svg"
+  [[ -s "$svg" ]] || fail "no plot $f.svg (have: $(ls "$TMP/svg" 2>/dev/null))"
+  head -c 100 "$svg" | grep -q '<?xml' || fail "$f.svg: no XML declaration"
+  grep -q '<svg xmlns="http://www.w3.org/2000/svg"' "$svg" || fail "$f.svg: no svg element"
+  tail -n 1 "$svg" | grep -q '</svg>' || fail "$f.svg: not closed"
+  grep -q '<polyline' "$svg" || fail "$f.svg: no line drawn"
+  if command -v xmllint >/dev/null; then xmllint --noout "$svg" || fail "$f.svg: not well-formed"; fi
+done
+echo "plots: $(ls "$TMP/svg" | tr '\n' ' ')"
+
+echo "== 3. recovery: paxos, coordinator crash, no restart"
+REC="$TMP/recovery.json"
+TMPDIR="$TMP/work" "$PCOMMIT" bench --recovery --protocol paxos --clients 1 --crash-after 20 \
+  --recovery-timeout-ms 500 --no-floor --json "$REC"
+line="$(grep '"crashed": "c1"' "$REC")" || fail "no recovery result in the JSON"
+[[ "$line" == *'"resolved": true'* ]] || fail "recovery: not resolved: $line"
+after="$(sed -n 's/.*"resolved_after_ms": \([0-9.]*\).*/\1/p' <<<"$line")"
+timeout="$(sed -n 's/.*"recovery_timeout_ms": \([0-9.]*\).*/\1/p' <<<"$line")"
+awk -v a="$after" -v t="$timeout" 'BEGIN { exit !(a <= t + 200) }' ||
+  fail "recovery: resolved after $after ms, more than the recovery timeout $timeout + 200 ms"
+echo "recovery: resolved $after ms after the crash (timeout $timeout ms)"
+
 [[ -z "$(ls -A "$TMP/work")" ]] || fail "bench left behind: $(ls -A "$TMP/work")"
 echo "PASS bench_smoke"

@@ -1,0 +1,39 @@
+// The physical floor of a commit on this machine, measured in the same run as the load
+// (DESIGN.md §6): what a protocol cannot go below, whatever its code does.
+//
+//   synced write   one put of a small value and a synced mdb_txn_commit on a fresh LMDB
+//                  environment in `dir` (the disk the nodes' data is on), the flags pcommit
+//                  uses (sync on; no MDB_NOSYNC, MDB_NOMETASYNC, MDB_MAPASYNC);
+//   round trip     one Cap'n Proto call and its return between two threads, each on its own
+//                  KJ event loop, over a real TCP connection on 127.0.0.1 (the request
+//                  carries payloadBytes, as a prepare does).
+//
+// Each is reported as the median (and p90) of many back-to-back samples. A mode's floor
+// is then 2 synced writes (every mode has two synced-write delays: participant prepare,
+// then the decision -- coordinator Commit or acceptor votes) plus its message delays x
+// one-way delay (half the round trip): 2pc 4, paxos-classic 5, paxos 5 (the client hears
+// at 5; participants learn at 4), paxos-direct 3 (PROTOCOL.md §7). What this leaves out:
+// the cores' CPU per message, batching waits, and queueing under load -- the latency above
+// the floor is exactly that overhead.
+#pragma once
+
+#include <kj/async-io.h>
+
+#include <string>
+
+#include "bench/bench.h"
+
+namespace pc::bench {
+
+struct FloorOptions {
+  std::string dir;            // a directory on the nodes' disk; a temp dir is made inside
+  size_t payloadBytes = 100;  // carried by each ping
+  double secondsEach =
+      0.5;  // time spent on each of the two measurements (at least 20 and 200 samples)
+  int samplesMax = 5000;  // and at most this many samples each
+};
+
+// Throws std::runtime_error naming the step that failed (LMDB, socket).
+FloorSummary measureFloor(kj::AsyncIoContext& io, const FloorOptions& options);
+
+}  // namespace pc::bench

@@ -1,0 +1,406 @@
+#include "bench/svg.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <map>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+namespace pc::bench {
+
+namespace {
+
+constexpr double kWidth = 820, kHeight = 480;
+constexpr double kLeft = 78, kRight = 215, kTop = 78, kBottom = 58;
+
+std::string esc(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+std::string num(double v) {
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(1) << v;
+  return os.str();
+}
+
+// A tick label: no trailing zeros, thousands as "k".
+std::string label(double v) {
+  std::ostringstream os;
+  double a = std::fabs(v);
+  if (a >= 10000) {
+    os << v / 1000 << "k";
+  } else if (a >= 1 || a == 0) {
+    os << std::setprecision(6) << v;
+  } else {
+    os << std::setprecision(3) << v;
+  }
+  return os.str();
+}
+
+struct Axis {
+  bool log = false;
+  double lo = 0, hi = 1;  // data range shown (log: > 0)
+  std::vector<double> ticks;
+
+  double frac(double v) const {
+    if (log) {
+      v = std::max(v, lo);
+      return (std::log10(v) - std::log10(lo)) / (std::log10(hi) - std::log10(lo));
+    }
+    return (v - lo) / (hi - lo);
+  }
+};
+
+// Linear: about 5 ticks at 1, 2 or 5 x 10^k; the range widened to whole ticks.
+Axis linearAxis(double lo, double hi, bool fromZero) {
+  Axis a;
+  if (fromZero) lo = std::min(0.0, lo);
+  if (!(hi > lo)) hi = lo + 1;
+  double raw = (hi - lo) / 5;
+  double p = std::pow(10, std::floor(std::log10(raw)));
+  double step = p;
+  for (double m : {1.0, 2.0, 5.0, 10.0}) {
+    if (m * p >= raw) {
+      step = m * p;
+      break;
+    }
+  }
+  a.lo = std::floor(lo / step) * step;
+  a.hi = std::ceil(hi / step) * step;
+  if (!(a.hi > a.lo)) a.hi = a.lo + step;
+  for (double t = a.lo; t <= a.hi + step * 1e-9; t += step) a.ticks.push_back(t);
+  return a;
+}
+
+// Log: whole decades, ticks at 1, 2, 5 x 10^k (only 1 x 10^k over many decades).
+Axis logAxis(double lo, double hi) {
+  Axis a;
+  a.log = true;
+  lo = std::max(lo, 1e-9);
+  hi = std::max(hi, lo * 1.0001);
+  a.lo = std::pow(10, std::floor(std::log10(lo)));
+  a.hi = std::pow(10, std::ceil(std::log10(hi)));
+  if (a.hi <= a.lo) a.hi = a.lo * 10;
+  int decades = static_cast<int>(std::lround(std::log10(a.hi / a.lo)));
+  for (double d = a.lo; d <= a.hi * 1.0001; d *= 10) {
+    for (double m : decades > 4 ? std::vector<double>{1} : std::vector<double>{1, 2, 5}) {
+      if (m * d <= a.hi * 1.0001) a.ticks.push_back(m * d);
+    }
+  }
+  return a;
+}
+
+}  // namespace
+
+std::string modeColor(const std::string& mode) {
+  static const std::map<std::string, std::string> kColors = {
+      {"2pc", "#d62728"},
+      {"paxos-classic", "#ff7f0e"},
+      {"paxos", "#1f77b4"},
+      {"paxos-direct", "#2ca02c"},
+  };
+  auto it = kColors.find(mode);
+  return it == kColors.end() ? "#7f7f7f" : it->second;
+}
+
+std::string renderSvg(const Plot& plot) {
+  double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
+  for (const auto& s : plot.series) {
+    for (auto [x, y] : s.points) {
+      if (plot.logX && x <= 0) continue;
+      if (plot.logY && y <= 0) continue;
+      xmin = std::min(xmin, x);
+      xmax = std::max(xmax, x);
+      ymin = std::min(ymin, y);
+      ymax = std::max(ymax, y);
+    }
+  }
+  if (!(xmax >= xmin)) xmin = 0, xmax = 1;
+  if (!(ymax >= ymin)) ymin = 0, ymax = 1;
+  Axis ax = plot.logX ? logAxis(xmin, xmax) : linearAxis(xmin, xmax, false);
+  if (!plot.xTicks.empty()) {
+    // The swept values themselves, with a margin so no point sits on the frame.
+    ax.ticks = plot.xTicks;
+    double lo = *std::min_element(ax.ticks.begin(), ax.ticks.end());
+    double hi = *std::max_element(ax.ticks.begin(), ax.ticks.end());
+    if (plot.logX) {
+      double pad = std::pow(std::max(hi / std::max(lo, 1e-9), 2.0), 0.06);
+      ax.lo = lo / pad;
+      ax.hi = hi * pad;
+    } else {
+      double pad = std::max(hi - lo, 1.0) * 0.06;
+      ax.lo = lo - pad;
+      ax.hi = hi + pad;
+    }
+  }
+  Axis ay = plot.logY ? logAxis(ymin, ymax) : linearAxis(ymin, ymax, plot.yFromZero);
+  const double pw = kWidth - kLeft - kRight, ph = kHeight - kTop - kBottom;
+  auto px = [&](double x) { return kLeft + ax.frac(x) * pw; };
+  auto py = [&](double y) { return kTop + (1 - ay.frac(y)) * ph; };
+
+  std::ostringstream o;
+  o << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+    << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << kWidth << "\" height=\"" << kHeight
+    << "\" viewBox=\"0 0 " << kWidth << " " << kHeight
+    << "\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n"
+    << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+    << "<text x=\"" << kLeft << "\" y=\"24\" font-size=\"16\" font-weight=\"bold\">"
+    << esc(plot.title) << "</text>\n";
+  // The subtitle, wrapped at "; " (and at ", " inside a part still too long) to fit.
+  {
+    const size_t maxChars = 125;
+    std::vector<std::string> pieces;
+    std::string rest = plot.subtitle;
+    while (!rest.empty()) {
+      size_t cut = rest.find("; ");
+      std::string part = rest.substr(0, cut);
+      rest = cut == std::string::npos ? "" : rest.substr(cut + 2);
+      while (part.size() > maxChars) {
+        size_t at = part.rfind(", ", maxChars);
+        if (at == std::string::npos) at = maxChars - 2;
+        pieces.push_back(part.substr(0, at + 1));
+        part = part.substr(at + 2);
+      }
+      if (!part.empty()) pieces.push_back(part);
+    }
+    std::vector<std::string> lines;
+    for (const auto& piece : pieces) {
+      if (!lines.empty() && lines.back().size() + 2 + piece.size() <= maxChars) {
+        lines.back() += "; " + piece;
+      } else {
+        lines.push_back(piece);
+      }
+    }
+    double y = 42;
+    for (const auto& l : lines) {
+      o << "<text x=\"" << kLeft << "\" y=\"" << y << "\" font-size=\"11\" fill=\"#555\">" << esc(l)
+        << "</text>\n";
+      y += 14;
+    }
+  }
+  // Grid and ticks.
+  o << "<g stroke=\"#e4e4e4\" stroke-width=\"1\">\n";
+  for (double t : ax.ticks) {
+    o << "<line x1=\"" << num(px(t)) << "\" y1=\"" << kTop << "\" x2=\"" << num(px(t)) << "\" y2=\""
+      << kTop + ph << "\"/>\n";
+  }
+  for (double t : ay.ticks) {
+    o << "<line x1=\"" << kLeft << "\" y1=\"" << num(py(t)) << "\" x2=\"" << kLeft + pw
+      << "\" y2=\"" << num(py(t)) << "\"/>\n";
+  }
+  o << "</g>\n<g fill=\"#333\">\n";
+  for (double t : ax.ticks) {
+    o << "<text x=\"" << num(px(t)) << "\" y=\"" << kTop + ph + 17 << "\" text-anchor=\"middle\">"
+      << esc(label(t)) << "</text>\n";
+  }
+  for (double t : ay.ticks) {
+    o << "<text x=\"" << kLeft - 7 << "\" y=\"" << num(py(t) + 4) << "\" text-anchor=\"end\">"
+      << esc(label(t)) << "</text>\n";
+  }
+  o << "</g>\n"
+    << "<rect x=\"" << kLeft << "\" y=\"" << kTop << "\" width=\"" << pw << "\" height=\"" << ph
+    << "\" fill=\"none\" stroke=\"#333\"/>\n"
+    << "<text x=\"" << kLeft + pw / 2 << "\" y=\"" << kHeight - 16
+    << "\" text-anchor=\"middle\" font-size=\"13\">" << esc(plot.xLabel) << "</text>\n"
+    << "<text transform=\"translate(20," << kTop + ph / 2
+    << ") rotate(-90)\" text-anchor=\"middle\" font-size=\"13\">" << esc(plot.yLabel)
+    << "</text>\n";
+  // Series, then the legend beside the plot.
+  for (const auto& s : plot.series) {
+    std::ostringstream pts;
+    for (auto [x, y] : s.points) {
+      if ((plot.logX && x <= 0) || (plot.logY && y <= 0)) continue;
+      pts << num(px(x)) << "," << num(py(y)) << " ";
+    }
+    o << "<polyline fill=\"none\" stroke=\"" << s.color << "\" stroke-width=\"2\""
+      << (s.dash.empty() ? "" : " stroke-dasharray=\"" + s.dash + "\"") << " points=\"" << pts.str()
+      << "\"/>\n";
+    if (s.markers) {
+      for (auto [x, y] : s.points) {
+        if ((plot.logX && x <= 0) || (plot.logY && y <= 0)) continue;
+        o << "<circle cx=\"" << num(px(x)) << "\" cy=\"" << num(py(y)) << "\" r=\"3\" fill=\""
+          << s.color << "\"><title>" << esc(s.label) << ": " << label(x) << ", " << label(y)
+          << "</title></circle>\n";
+      }
+    }
+  }
+  double ly = kTop + 8;
+  for (const auto& s : plot.series) {
+    double lx = kLeft + pw + 14;
+    o << "<line x1=\"" << lx << "\" y1=\"" << ly << "\" x2=\"" << lx + 24 << "\" y2=\"" << ly
+      << "\" stroke=\"" << s.color << "\" stroke-width=\"2\""
+      << (s.dash.empty() ? "" : " stroke-dasharray=\"" + s.dash + "\"") << "/>\n"
+      << "<text x=\"" << lx + 30 << "\" y=\"" << ly + 4 << "\">" << esc(s.label) << "</text>\n";
+    ly += 18;
+  }
+  o << "</svg>\n";
+  return o.str();
+}
+
+namespace {
+
+void writeFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text;
+  out.close();
+  if (!out) throw std::runtime_error("cannot write " + path);
+}
+
+// The CDF of sorted latencies, in ms, as at most ~400 points (every point of a short run).
+std::vector<std::pair<double, double>> cdfPoints(const std::vector<uint64_t>& sorted) {
+  std::vector<std::pair<double, double>> pts;
+  size_t n = sorted.size();
+  if (n == 0) return pts;
+  size_t step = std::max<size_t>(1, n / 400);
+  for (size_t i = 0; i < n; i += step) {
+    pts.emplace_back(static_cast<double>(sorted[i]) / 1000.0,
+                     static_cast<double>(i + 1) / static_cast<double>(n));
+  }
+  // The tail matters: the last points exactly.
+  for (size_t i = n > 5 ? n - 5 : 0; i < n; ++i) {
+    if (pts.back().second < static_cast<double>(i + 1) / static_cast<double>(n)) {
+      pts.emplace_back(static_cast<double>(sorted[i]) / 1000.0,
+                       static_cast<double>(i + 1) / static_cast<double>(n));
+    }
+  }
+  return pts;
+}
+
+}  // namespace
+
+std::vector<std::string> writePlots(const std::string& dir, const std::vector<RunResult>& runs,
+                                    const std::string& subtitle) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw std::runtime_error("cannot create " + dir + ": " + ec.message());
+  std::vector<std::string> written;
+  // Modes in the order they ran.
+  std::vector<std::string> modes;
+  for (const auto& r : runs) {
+    if (std::find(modes.begin(), modes.end(), r.protocol) == modes.end())
+      modes.push_back(r.protocol);
+  }
+  std::set<int> ns, cs;
+  for (const auto& r : runs) {
+    ns.insert(r.participants);
+    cs.insert(r.clients);
+  }
+
+  // Latency CDF per (N, C).
+  for (int n : ns) {
+    for (int c : cs) {
+      Plot p;
+      p.title = "Latency CDF, " + std::to_string(n) + " participant" + (n == 1 ? "" : "s") + ", " +
+                std::to_string(c) + " client" + (c == 1 ? "" : "s");
+      p.subtitle = subtitle;
+      p.xLabel = "commit latency (ms, log scale)";
+      p.yLabel = "fraction of transactions at or below";
+      p.logX = true;
+      for (const auto& r : runs) {
+        if (r.participants != n || r.clients != c || r.sortedLatenciesUs.empty()) continue;
+        std::ostringstream p50;
+        p50 << std::setprecision(3) << static_cast<double>(r.latencyUs.p50) / 1000;
+        PlotSeries s{r.protocol + "  p50 " + p50.str() + " ms", modeColor(r.protocol), "", false,
+                     cdfPoints(r.sortedLatenciesUs)};
+        p.series.push_back(std::move(s));
+      }
+      if (p.series.empty()) continue;
+      std::string f =
+          dir + "/latency-cdf-n" + std::to_string(n) + "-c" + std::to_string(c) + ".svg";
+      writeFile(f, renderSvg(p));
+      written.push_back(f);
+    }
+  }
+
+  // Throughput against clients, one line per mode (and N, if several).
+  if (cs.size() >= 2) {
+    Plot p;
+    p.title = "Throughput against closed-loop clients";
+    p.subtitle = subtitle;
+    p.xLabel = "clients (log scale)";
+    p.yLabel = "committed transactions per second";
+    p.logX = true;
+    p.xTicks.assign(cs.begin(), cs.end());
+    int dash = 0;
+    for (int n : ns) {
+      for (const auto& m : modes) {
+        PlotSeries s;
+        s.label = m + (ns.size() > 1 ? " N=" + std::to_string(n) : "");
+        s.color = modeColor(m);
+        static const char* const kDashes[] = {"", "7 4", "2 3", "10 3 2 3"};
+        s.dash = kDashes[dash % 4];
+        for (const auto& r : runs) {
+          if (r.protocol == m && r.participants == n)
+            s.points.emplace_back(r.clients, r.throughputTps);
+        }
+        std::sort(s.points.begin(), s.points.end());
+        if (s.points.size() >= 2) p.series.push_back(std::move(s));
+      }
+      ++dash;
+    }
+    if (!p.series.empty()) {
+      std::string f = dir + "/throughput-vs-clients.svg";
+      writeFile(f, renderSvg(p));
+      written.push_back(f);
+    }
+  }
+
+  // Latency against participants: p50 solid, p99 dashed (per C, if several).
+  if (ns.size() >= 2) {
+    for (int c : cs) {
+      Plot p;
+      p.title = "Latency against participants per transaction, " + std::to_string(c) + " client" +
+                (c == 1 ? "" : "s");
+      p.subtitle = subtitle;
+      p.xLabel = "participants (N)";
+      p.yLabel = "commit latency (ms)";
+      p.xTicks.assign(ns.begin(), ns.end());
+      for (const auto& m : modes) {
+        PlotSeries p50{m + " p50", modeColor(m), "", true, {}};
+        PlotSeries p99{m + " p99", modeColor(m), "7 4", true, {}};
+        for (const auto& r : runs) {
+          if (r.protocol != m || r.clients != c) continue;
+          p50.points.emplace_back(r.participants, static_cast<double>(r.latencyUs.p50) / 1000);
+          p99.points.emplace_back(r.participants, static_cast<double>(r.latencyUs.p99) / 1000);
+        }
+        std::sort(p50.points.begin(), p50.points.end());
+        std::sort(p99.points.begin(), p99.points.end());
+        if (p50.points.size() >= 2) {
+          p.series.push_back(std::move(p50));
+          p.series.push_back(std::move(p99));
+        }
+      }
+      if (p.series.empty()) continue;
+      std::string f = dir + "/latency-vs-participants" +
+                      (cs.size() > 1 ? "-c" + std::to_string(c) : std::string()) + ".svg";
+      writeFile(f, renderSvg(p));
+      written.push_back(f);
+    }
+  }
+  return written;
+}
+
+}  // namespace pc::bench
