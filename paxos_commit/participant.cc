@@ -179,9 +179,11 @@ Output Participant::sendVote(Txn& t, bool allAcceptors) {
             {InstanceVote{self_, Ballot::zero(), vote}},
             vote == Vote::Aborted ? t.rec.reason : std::string()};
   size_t n = cfg_.acceptors.size();
-  // Quorum fan-out: F+1 acceptors starting at one picked by our id (participants spread
-  // the load); the rest only if no outcome came in time (see onTick).
-  size_t start = self_ % n;
+  // Quorum fan-out: F+1 acceptors starting at one picked by the transaction id, so every
+  // participant of a transaction picks the same F+1 (their bundles complete: F+1 writes and
+  // (F+1)(N+1) 2b, PROTOCOL.md §7) and transactions spread the load over all acceptors; the
+  // rest only if no outcome came in time (see onTick).
+  size_t start = static_cast<size_t>((t.rec.txn.hi ^ t.rec.txn.lo) % n);
   for (size_t k = 0; k < n; ++k) {
     bool inFirst = k < cfg_.quorum();
     if (allAcceptors || inFirst) {

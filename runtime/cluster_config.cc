@@ -271,9 +271,11 @@ CoreConfig ClusterConfig::coreConfig() const {
   c.tombstoneCap = gcCap;
   c.finishedCap = gcCap;
   c.outcomeCacheCap = gcCap;
-  // Jitter spreads recovering participants apart; retries back off by a fraction of the
-  // timeout, so both scale with it rather than staying at the core's tick defaults.
-  c.recoveryJitterTicks = std::max<uint64_t>(1, c.recoveryTimeoutTicks / 2);
+  // Jitter spreads recovering participants apart (a tenth of the timeout: enough to let
+  // the first recovery leader finish, ~2 round trips, before the next one starts, and a
+  // bound on how late recovery can start); retries back off by a fraction of the timeout,
+  // so both scale with it rather than staying at the core's tick defaults.
+  c.recoveryJitterTicks = std::max<uint64_t>(1, c.recoveryTimeoutTicks / 10);
   c.ballotRetryTicks = std::max<uint64_t>(1, c.recoveryTimeoutTicks / 3);
   PC_ASSERT(c.recoveryTimeoutTicks >= 1 && c.leaderTimeoutTicks >= 1, c.recoveryTimeoutTicks,
             c.leaderTimeoutTicks);
