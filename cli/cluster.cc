@@ -21,7 +21,8 @@
 //           {"txn": "<32 hex digits>", "age_ms": 1520, "leader": "c1", // null if none
 //            "recovering": false, "waiting_for": "..."}
 //         ],
-//         "counters": {"name": 0}          // the node's metrics; null unless healthy
+//         "counters": {"name": 0},         // the node's metrics; null unless healthy
+//         "external": false                // left to the user (cluster start --external)
 //       }
 //     ]
 //   }
@@ -43,11 +44,13 @@
 #include <boost/program_options.hpp>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -94,6 +97,7 @@ struct ClusterPaths {
   fs::path conf;  // dir/cluster.conf
   fs::path pidFile(const std::string& node) const { return dir / (node + ".pid"); }
   fs::path logFile(const std::string& node) const { return dir / (node + ".log"); }
+  fs::path externalFile() const { return dir / "external"; }
 };
 
 ClusterPaths pathsFor(const fs::path& canonicalDir) {
@@ -188,6 +192,29 @@ bool isOurNode(pid_t pid, const ClusterPaths& paths, const std::string& node) {
   return argv.size() == want.size() + 1 && std::equal(want.begin(), want.end(), argv.begin() + 1);
 }
 
+// The nodes `cluster start --external` left to the user (DIR/external, one name a line).
+std::set<std::string> readExternal(const ClusterPaths& paths) {
+  std::set<std::string> out;
+  std::ifstream in(paths.externalFile());
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) out.insert(line);
+  }
+  return out;
+}
+
+// Whether `pid` runs external node `node` of this cluster: whatever the program, its
+// command line has `--config CONF` (this cluster file, as written) and `--node NODE`.
+bool isExternalNode(pid_t pid, const ClusterPaths& paths, const std::string& node) {
+  std::vector<std::string> argv = cmdlineOf(pid);
+  bool config = false;
+  bool named = false;
+  for (size_t i = 1; i + 1 < argv.size(); ++i) {
+    config = config || (argv[i] == "--config" && argv[i + 1] == paths.conf.string());
+    named = named || (argv[i] == "--node" && argv[i + 1] == node);
+  }
+  return config && named;
+}
+
 enum class PidState { None, Gone, Foreign, Running };
 struct NodeProcess {
   PidState state = PidState::None;
@@ -198,7 +225,9 @@ NodeProcess processOf(const ClusterPaths& paths, const std::string& node) {
   auto pid = readPidFile(paths.pidFile(node));
   if (!pid) return {};
   if (!processExists(*pid)) return {PidState::Gone, *pid};
-  if (!isOurNode(*pid, paths, node)) return {PidState::Foreign, *pid};
+  bool ours = isOurNode(*pid, paths, node) ||
+              (readExternal(paths).count(node) != 0 && isExternalNode(*pid, paths, node));
+  if (!ours) return {PidState::Foreign, *pid};
   return {PidState::Running, *pid};
 }
 
@@ -518,9 +547,18 @@ bool stopNodes(const ClusterPaths& paths, const std::vector<const runtime::NodeI
     bool done = false;
   };
   std::vector<Target> targets;
+  const std::set<std::string> external = readExternal(paths);
   for (const auto* n : nodes) {
     NodeProcess p = processOf(paths, n->name);
     const std::string pidFile = paths.pidFile(n->name).string();
+    if (external.count(n->name) != 0 && p.state != PidState::Running) {
+      // Started by the user: stopped only through a pid file naming its process.
+      out << n->name << ": external, left alone ("
+          << (p.state == PidState::None ? "no pid file"
+                                        : "pid file " + pidFile + " names no process running it")
+          << ")\n";
+      continue;
+    }
     switch (p.state) {
       case PidState::None:
         out << n->name << ": not running (no pid file)\n";
@@ -812,11 +850,28 @@ int runStart(const Args& args) {
       "fanout", po::value<std::string>(&fanout)->value_name("all|quorum")->default_value("all"),
       "a participant's vote goes to all acceptors, or to F+1 first")(
       "gc-cap", po::value<uint32_t>(&o.gcCap)->value_name("N")->default_value(100000),
-      "collected transactions each node remembers before a low-water mark replaces them");
+      "collected transactions each node remembers before a low-water mark replaces them")(
+      "external", po::value<std::vector<std::string>>()->value_name("NODE,...")->composing(),
+      "nodes left to you (e.g. an embedded participant): in the cluster file, not started, "
+      "not waited for; run them with --config DIR/cluster.conf --node NODE. Remembered in "
+      "DIR/external for later starts. `cluster stop` stops one only if DIR/NODE.pid names a "
+      "process whose command line has --config DIR/cluster.conf --node NODE (the absolute "
+      "path); `cluster restart` refuses them; `cluster status` shows them");
   po::variables_map vm;
   if (auto done = parseOptions("start", desc, nullptr, args, vm)) return *done;
   const std::string sub = "start";
   if (!vm.count("dir")) return usageError(std::cerr, sub, "the option '--dir' is required");
+  if (vm.count("external")) {
+    for (const auto& list : vm["external"].as<std::vector<std::string>>()) {
+      std::istringstream names(list);
+      for (std::string name; std::getline(names, name, ',');) {
+        if (name.empty()) continue;
+        auto role = runtime::roleForName(name);
+        if (!role) return usageError(std::cerr, sub, "--external " + name + ": not a node id");
+        o.external.push_back(name);
+      }
+    }
+  }
   auto p = parseProtocol(protocol);
   if (!p) {
     return usageError(
@@ -1004,6 +1059,16 @@ std::string jsonString(std::string_view s) {
 // ---- the library entry points (cluster.h) ---------------------------------------------
 
 int startCluster(const ClusterStartOptions& o, std::ostream& out, std::ostream& err) {
+  for (const auto& name : o.external) {
+    const int number = std::atoi(name.c_str() + 1);
+    const char prefix = name[0];
+    const int count = prefix == 'c' ? o.coordinators : prefix == 'p' ? o.participants : o.acceptors;
+    if (number < 1 || number > count) {
+      err << "pcommit cluster start: --external " << name << ": no such node in this cluster\n";
+      return kExitUsage;
+    }
+  }
+
   std::error_code ec;
   fs::create_directories(o.dir, ec);
   fs::path canonical = fs::canonical(o.dir, ec);
@@ -1021,7 +1086,9 @@ int startCluster(const ClusterStartOptions& o, std::ostream& out, std::ostream& 
     existing = loadConfig(paths, err);
     if (!existing) return kExitUsage;
     std::string running;
+    const std::set<std::string> stored = readExternal(paths);
     for (const auto& n : existing->nodes) {
+      if (stored.count(n.name) != 0) continue;  // the user's to run, whenever
       NodeProcess p = processOf(paths, n.name);
       if (p.state == PidState::Running) {
         running += (running.empty() ? "" : ", ") + n.name + " pid " + std::to_string(p.pid);
@@ -1061,10 +1128,15 @@ int startCluster(const ClusterStartOptions& o, std::ostream& out, std::ostream& 
     }
   }
 
+  // Nodes left to the user: as asked, else (a cluster started again) as remembered.
+  std::set<std::string> external(o.external.begin(), o.external.end());
+  if (external.empty() && existing) external = readExternal(paths);
+
   runtime::ClusterConfig config;
   if (existing) {
     config = *existing;
     for (const auto& n : config.nodes) {
+      if (external.count(n.name) != 0) continue;  // may be running already: the user's
       if (!portFree(n.port)) {
         err << "pcommit cluster start: port " << n.port << " (" << n.name
             << ") on 127.0.0.1 is in use by another process\n";
@@ -1117,14 +1189,36 @@ int startCluster(const ClusterStartOptions& o, std::ostream& out, std::ostream& 
     }
   }
 
-  out << "starting " << config.nodes.size() << " nodes (" << toString(config.protocol)
+  {
+    std::string text;
+    for (const auto& name : external) text += name + "\n";
+    std::string error;
+    if (text.empty()) {
+      removePidFile(paths.externalFile());
+    } else if (!writeFileAtomically(paths.externalFile(), text, error)) {
+      err << "pcommit cluster start: " << error << "\n";
+      return kExitFailure;
+    }
+  }
+  std::vector<const runtime::NodeInfo*> ours;
+  for (const auto* n : allNodes(config)) {
+    if (external.count(n->name) == 0) ours.push_back(n);
+  }
+  out << "starting " << ours.size() << " nodes (" << toString(config.protocol)
       << ", f = " << config.f << ", ports " << config.nodes.front().port << ".."
       << config.nodes.back().port << ") in " << paths.dir.string() << "\n"
       << std::flush;
-  int rc = launch(paths, allNodes(config), o.readyTimeoutMs, out, err);
+  int rc = launch(paths, ours, o.readyTimeoutMs, out, err);
   if (rc != kExitOk) return rc;
-  out << "cluster ready: " << config.nodes.size() << " nodes; cluster file " << paths.conf.string()
-      << "\n";
+  for (const auto& n : config.nodes) {
+    if (external.count(n.name) == 0) continue;
+    out << "  " << n.name << " external: not started; run it with --config " << paths.conf.string()
+        << " --node " << n.name << " (it listens on " << n.address() << ", data "
+        << config.dataDirOf(n) << ")\n";
+  }
+  out << "cluster ready: " << ours.size() << " nodes";
+  if (!external.empty()) out << " (+ " << external.size() << " external)";
+  out << "; cluster file " << paths.conf.string() << "\n";
   return kExitOk;
 }
 
@@ -1150,6 +1244,12 @@ int restartNode(const std::string& dir, const std::string& node, std::ostream& o
     for (const auto& x : config->nodes) names += (names.empty() ? "" : ", ") + x.name;
     return usageError(err, "restart",
                       "unknown node '" + node + "' (this cluster has " + names + ")");
+  }
+  if (readExternal(*paths).count(n->name) != 0) {
+    err << "pcommit cluster restart: " << n->name
+        << " is external (cluster start --external): start it yourself with --config "
+        << paths->conf.string() << " --node " << n->name << "\n";
+    return kExitFailure;
   }
   NodeProcess p = processOf(*paths, n->name);
   if (p.state == PidState::Running) {
@@ -1184,11 +1284,14 @@ int clusterStatus(const std::string& dir, bool json, std::ostream& out, std::ost
     bool healthy = false;
     std::string error;
     const NodeReport* report;
+    bool external = false;
   };
+  const std::set<std::string> external = readExternal(*paths);
   std::vector<Row> rows;
   bool allHealthy = true;
   for (size_t i = 0; i < nodes.size(); ++i) {
-    Row r{nodes[i], std::nullopt, false, false, "", &reports[i]};
+    Row r{
+        nodes[i], std::nullopt, false, false, "", &reports[i], external.count(nodes[i]->name) != 0};
     NodeProcess p = processOf(*paths, r.node->name);
     r.healthy = healthy(reports[i], *r.node, r.error);
     if (p.state == PidState::Running) {
@@ -1202,7 +1305,8 @@ int clusterStatus(const std::string& dir, bool json, std::ostream& out, std::ost
       r.pid = p.pid;
       r.error = "process " + std::to_string(p.pid) + " is gone; " + r.error;
     } else if (p.state == PidState::None) {
-      r.error = "not running (no pid file); " + r.error;
+      r.error =
+          (r.external ? "external, not running here; " : "not running (no pid file); ") + r.error;
     } else {
       r.error = "pid file names pid " + std::to_string(p.pid) + ", not this node; " + r.error;
     }
@@ -1252,7 +1356,7 @@ int clusterStatus(const std::string& dir, bool json, std::ostream& out, std::ost
       } else {
         out << "null";
       }
-      out << "}";
+      out << ", \"external\": " << (r.external ? "true" : "false") << "}";
     }
     out << "\n]}\n";
   } else {
@@ -1275,6 +1379,7 @@ int clusterStatus(const std::string& dir, bool json, std::ostream& out, std::ost
                     r.pid ? std::to_string(*r.pid).c_str() : "-", r.alive ? "yes" : "no",
                     r.healthy ? "yes" : "no", inDoubt.c_str());
       out << line;
+      if (r.external) out << "   external";
       if (!r.healthy) out << "   (" << r.error << ")";
       out << "\n";
       if (r.healthy) {

@@ -6,6 +6,9 @@
 //   DIR/ID.pid         the node's pid, one decimal line; present while the node should run
 //   DIR/ID.log         the node's stdout + stderr, appended to across restarts
 //   DIR/ID/            the node's data directory
+//   DIR/external       nodes left to the user (`cluster start --external`), one per line:
+//                      not started, not waited for, not restarted; stopped only when
+//                      DIR/ID.pid names a process run with --config DIR/cluster.conf --node ID
 // Every node runs `<this pcommit binary> serve --config DIR/cluster.conf --node ID` (DIR
 // made absolute), in its own session (setsid), stdin from /dev/null, cwd DIR, with the
 // environment of the command that started it: PCOMMIT_FAILPOINTS set for `cluster start`
@@ -23,6 +26,7 @@
 #include <iosfwd>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "cli/commands.h"
 #include "paxos_commit/types.h"
@@ -48,6 +52,9 @@ struct ClusterStartOptions {
   uint32_t gcCap = 100000;  // see ClusterConfig::gcCap
   uint32_t leaderTimeoutMs = 1500;
   int readyTimeoutMs = 20000;  // every node must answer `status` within this
+  // Nodes written to the cluster file but left to the user to run (DIR/external); empty:
+  // all started (or, for a cluster started again, the ones DIR/external names).
+  std::vector<std::string> external;
 };
 
 // Each returns an exit code and writes progress to `out`, errors to `err`.

@@ -1,5 +1,7 @@
 #include "client/client.h"
 
+#include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <random>
 #include <set>
@@ -26,12 +28,115 @@ uint64_t randomU64() {
   return gen();
 }
 
+// "HOST:PORT" -> host, port; nullopt if malformed. The port is after the last ':'.
+std::optional<std::pair<std::string, uint16_t>> splitAddress(const std::string& address) {
+  size_t colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) return std::nullopt;
+  std::string_view digits = std::string_view(address).substr(colon + 1);
+  uint32_t port = 0;
+  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+  if (ec != std::errc() || ptr != digits.data() + digits.size() || port == 0 || port > 65535) {
+    return std::nullopt;
+  }
+  return std::make_pair(address.substr(0, colon), static_cast<uint16_t>(port));
+}
+
+// The mode a client runs in, or ConfigError if the cluster cannot serve it.
+ClientMode resolveMode(ClientMode wanted, const runtime::ClusterConfig& cluster) {
+  ClientMode m = wanted;
+  if (m == ClientMode::Auto) {
+    m = cluster.protocol == Protocol::PaxosDirect ? ClientMode::Direct : ClientMode::Coordinator;
+  }
+  if (m == ClientMode::Direct && !isPaxos(cluster.protocol)) {
+    throw runtime::ConfigError(
+        "client mode direct needs a Paxos protocol (paxos-classic, paxos, paxos-direct); the "
+        "cluster runs " +
+        std::string(toString(cluster.protocol)) + " (expected mode coordinator)");
+  }
+  if (m == ClientMode::Coordinator && cluster.withRole(runtime::Role::Coordinator).empty()) {
+    throw runtime::ConfigError(
+        "client mode coordinator needs a coordinator, the cluster lists none (expected a "
+        "c<N> node, or mode direct)");
+  }
+  return m;
+}
+
 }  // namespace
+
+const char* toString(ClientMode m) {
+  switch (m) {
+    case ClientMode::Auto:
+      return "auto";
+    case ClientMode::Coordinator:
+      return "coordinator";
+    case ClientMode::Direct:
+      return "direct";
+  }
+  return "?";
+}
+
+std::optional<ClientMode> parseClientMode(std::string_view s) {
+  for (ClientMode m : {ClientMode::Auto, ClientMode::Coordinator, ClientMode::Direct}) {
+    if (s == toString(m)) return m;
+  }
+  return std::nullopt;
+}
+
+runtime::ClusterConfig clusterFromFile(const std::string& path) {
+  return runtime::loadClusterFile(path);
+}
+
+runtime::ClusterConfig clusterFromAddresses(const std::vector<std::string>& nodes,
+                                            Protocol protocol) {
+  runtime::ClusterConfig c;
+  c.protocol = protocol;
+  std::set<std::string> addresses;
+  for (const auto& entry : nodes) {
+    auto bad = [&](const std::string& what) {
+      return runtime::ConfigError("node list: '" + entry + "': " + what);
+    };
+    size_t eq = entry.find('=');
+    if (eq == std::string::npos) throw bad("expected NAME=HOST:PORT, e.g. p1=127.0.0.1:7200");
+    runtime::NodeInfo n;
+    n.name = entry.substr(0, eq);
+    auto role = runtime::roleForName(n.name);
+    auto id = runtime::idForName(n.name);
+    if (!role || !id) {
+      throw bad("bad node name '" + n.name + "' (expected c<N>, p<N> or a<N> with N in 1.." +
+                std::to_string(runtime::kMaxNodeNumber) + ", no leading zero)");
+    }
+    auto hostPort = splitAddress(entry.substr(eq + 1));
+    if (!hostPort) throw bad("bad address (expected HOST:PORT with PORT in 1..65535)");
+    n.role = *role;
+    n.id = *id;
+    n.host = hostPort->first;
+    n.port = hostPort->second;
+    if (c.byId(n.id) != nullptr) throw bad("node " + n.name + " is listed twice");
+    if (!addresses.insert(n.address()).second) {
+      throw bad("address " + n.address() + " is already used by another node");
+    }
+    c.nodes.push_back(std::move(n));
+  }
+  std::sort(c.nodes.begin(), c.nodes.end(),
+            [](const runtime::NodeInfo& a, const runtime::NodeInfo& b) { return a.id < b.id; });
+  const size_t acceptors = c.withRole(runtime::Role::Acceptor).size();
+  if (acceptors % 2 != 1 || acceptors > 2 * static_cast<size_t>(runtime::kMaxF) + 1) {
+    throw runtime::ConfigError("node list: " + std::to_string(acceptors) +
+                               " acceptors (expected 2F+1 a<N> nodes, F in 0.." +
+                               std::to_string(runtime::kMaxF) + ")");
+  }
+  c.f = static_cast<int>(acceptors / 2);
+  if (c.withRole(runtime::Role::Participant).empty()) {
+    throw runtime::ConfigError("node list: no participant (expected at least one p<N> node)");
+  }
+  return c;
+}
 
 struct Client::Impl {
   kj::AsyncIoContext& io;
   const runtime::ClusterConfig& cluster;
   ClientOptions opts;
+  ClientMode mode;
   NodeId self;
   CoreConfig coreCfg;
   Rng rng;
@@ -39,6 +144,9 @@ struct Client::Impl {
   uint64_t now = 0;
   std::unique_ptr<rpc::Transport> transport;
   std::vector<NodeId> coordinators;
+  // Where new commits and queries go first: the preferred coordinator, then whichever
+  // answered a commit last (a coordinator that is down costs one retryMs, not one per
+  // transaction).
   size_t preferred = 0;
   struct Waiting {
     kj::Own<kj::PromiseFulfiller<CommitResult>> fulfiller;
@@ -58,6 +166,7 @@ struct Client::Impl {
       : io(ioc),
         cluster(c),
         opts(std::move(o)),
+        mode(resolveMode(opts.mode, c)),
         self(id),
         coreCfg(c.coreConfig()),
         rng(randomU64()),
@@ -65,6 +174,9 @@ struct Client::Impl {
 
   void onMessage(NodeId from, Message&& m) {
     if (auto* r = std::get_if<CommitReply>(&m)) {
+      for (size_t i = 0; i < coordinators.size(); ++i) {
+        if (coordinators[i] == from) preferred = i;
+      }
       finishCommit(r->txn, r->status, r->reason);
     } else if (auto* q = std::get_if<OutcomeReply>(&m)) {
       auto it = queries.find(q->txn);
@@ -120,11 +232,12 @@ struct Client::Impl {
     });
   }
 
-  void sendRequest(const CommitRequest& req, size_t attempt) {
+  // Attempt k of a commit first sent to coordinators[first].
+  void sendRequest(const CommitRequest& req, size_t first, size_t attempt) {
     // 2PC: a transaction belongs to the coordinator that prepared it (participants refuse
     // another), so a retry goes to the same one. Paxos: any coordinator can finish it.
     if (cluster.protocol == Protocol::TwoPC) attempt = 0;
-    NodeId c = coordinators[(preferred + attempt) % coordinators.size()];
+    NodeId c = coordinators[(first + attempt) % coordinators.size()];
     transport->send(c, req);
   }
 
@@ -142,17 +255,18 @@ struct Client::Impl {
         });
   }
 
-  kj::Promise<void> retryLoop(CommitRequest req, size_t attempt, uint32_t elapsedMs) {
+  kj::Promise<void> retryLoop(CommitRequest req, size_t first, size_t attempt, uint32_t elapsedMs) {
     return io.provider->getTimer()
         .afterDelay(opts.retryMs * kj::MILLISECONDS)
-        .then([this, req = std::move(req), attempt, elapsedMs]() mutable -> kj::Promise<void> {
-          if (commits.count(req.txn) == 0) return kj::READY_NOW;
-          uint32_t spent = elapsedMs + opts.retryMs;
-          if (spent >= opts.timeoutMs) return kj::READY_NOW;
-          // No answer: the same id at the next coordinator (safe: idempotent by id).
-          sendRequest(req, attempt + 1);
-          return retryLoop(std::move(req), attempt + 1, spent);
-        });
+        .then(
+            [this, req = std::move(req), first, attempt, elapsedMs]() mutable -> kj::Promise<void> {
+              if (commits.count(req.txn) == 0) return kj::READY_NOW;
+              uint32_t spent = elapsedMs + opts.retryMs;
+              if (spent >= opts.timeoutMs) return kj::READY_NOW;
+              // No answer: the same id at the next coordinator (safe: idempotent by id).
+              sendRequest(req, first, attempt + 1);
+              return retryLoop(std::move(req), first, attempt + 1, spent);
+            });
   }
 };
 
@@ -170,7 +284,7 @@ Client::Client(kj::AsyncIoContext& io, runtime::ClusterConfig cluster, ClientOpt
     if (c->name == impl_->opts.coordinator) impl_->preferred = impl_->coordinators.size();
     impl_->coordinators.push_back(c->id);
   }
-  if (cluster_.protocol == Protocol::PaxosDirect) {
+  if (impl_->mode == ClientMode::Direct) {
     impl_->leader = std::make_unique<Leader>(self_, impl_->coreCfg, impl_->rng, 0);
     // The acceptors send their 2b to us: give them our sink before the first vote lands.
     for (NodeId a : impl_->coreCfg.acceptors) impl_->transport->connectNow(a);
@@ -179,6 +293,12 @@ Client::Client(kj::AsyncIoContext& io, runtime::ClusterConfig cluster, ClientOpt
 }
 
 Client::~Client() = default;
+
+ClientMode Client::mode() const { return impl_->mode; }
+
+AsyncTransaction Client::begin() { return AsyncTransaction(*this, newTxnId()); }
+
+kj::Promise<CommitResult> AsyncTransaction::commit() { return client_->commit(txn_, ops_); }
 
 TxnId Client::newTxnId() {
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -219,8 +339,9 @@ kj::Promise<CommitResult> Client::commit(TxnId txn,
       impl.commits.erase(txn);
       return CommitResult{txn, TxnStatus::Unknown, "the cluster file lists no coordinator"};
     }
-    impl.sendRequest(req, 0);
-    if (impl.opts.commitFailover) impl.tasks.add(impl.retryLoop(req, 0, 0));
+    const size_t first = impl.preferred;
+    impl.sendRequest(req, first, 0);
+    if (impl.opts.commitFailover) impl.tasks.add(impl.retryLoop(req, first, 0, 0));
   }
   auto timeout =
       impl.io.provider->getTimer()
@@ -292,28 +413,10 @@ std::map<std::string, uint64_t> Client::transportCounters() const {
 
 // ---- blocking flavour ----
 
-void Transaction::add(kv::Op op, NodeId participant) {
-  if (participant == kNoNode) participant = client_.async().participantFor(op.key);
-  ops_[participant].push_back(std::move(op));
-}
+Transaction::Transaction(BlockingClient& c, TxnId txn)
+    : TransactionOps(c.async(), txn), client_(&c) {}
 
-Transaction& Transaction::put(const std::string& key, const std::string& value,
-                              NodeId participant) {
-  add(kv::Op{kv::OpKind::Put, key, value, 0}, participant);
-  return *this;
-}
-
-Transaction& Transaction::del(const std::string& key, NodeId participant) {
-  add(kv::Op{kv::OpKind::Del, key, "", 0}, participant);
-  return *this;
-}
-
-Transaction& Transaction::expect(const std::string& key, uint64_t version, NodeId participant) {
-  add(kv::Op{kv::OpKind::Expect, key, "", version}, participant);
-  return *this;
-}
-
-CommitResult Transaction::commit() { return client_.commit(txn_, ops_); }
+CommitResult Transaction::commit() { return client_->commit(txn_, ops_); }
 
 BlockingClient::BlockingClient(const std::string& clusterFile, ClientOptions options)
     : BlockingClient(runtime::loadClusterFile(clusterFile), std::move(options)) {}

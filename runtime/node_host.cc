@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <sstream>
@@ -49,7 +50,8 @@ class NodeHost::Errors : public kj::TaskSet::ErrorHandler {
 };
 
 NodeHost::NodeHost(kj::AsyncIoContext& io, const ClusterConfig& cluster, const NodeInfo& me,
-                   storage::Env& env, Failpoints& failpoints, uint64_t seed, LogFn log)
+                   storage::Env& env, Failpoints& failpoints, uint64_t seed, LogFn log,
+                   ExternalEngine* external)
     : io_(io),
       cluster_(cluster),
       me_(me),
@@ -58,6 +60,7 @@ NodeHost::NodeHost(kj::AsyncIoContext& io, const ClusterConfig& cluster, const N
       fp_(failpoints),
       seed_(seed),
       log_(std::move(log)),
+      external_(external),
       startMs_(monotonicMs()),
       errors_(std::make_unique<Errors>(*this)),
       tasks_(std::make_unique<kj::TaskSet>(*errors_)) {}
@@ -72,6 +75,11 @@ kj::Promise<void> NodeHost::run() {
   Recovered rec = env_.load();
   switch (me_.role) {
     case Role::Participant:
+      if (external_) {
+        external_->recover(rec);  // reconciles the engine with `rec`, or throws
+        core_ = std::make_unique<Participant>(me_.id, coreCfg_, *external_, seed_, rec);
+        break;
+      }
       engine_ = std::make_unique<kv::KvEngine>(env_.reader());
       core_ = std::make_unique<Participant>(me_.id, coreCfg_, *engine_, seed_, rec);
       break;
@@ -110,7 +118,7 @@ kj::Promise<void> NodeHost::run() {
       io_, topts, [this](NodeId from, Message&& m) { onInbound(from, std::move(m)); },
       [this](const std::string& l) { log(l); });
   transport_->setStatusFn([this](wire::NodeStatus::Builder b) { fillStatus(b); });
-  if (engine_) {
+  if (engine_ || (external_ && external_->readable())) {
     transport_->setGetFn([this](const std::string& key) { return readCommitted(key, 0); });
   }
   auto listening = transport_->listen(me_.host, me_.port);
@@ -122,6 +130,7 @@ kj::Promise<void> NodeHost::run() {
 kj::Promise<kv::Versioned> NodeHost::readCommitted(const std::string& key, uint32_t waitedMs) {
   // A key locked by a prepared transaction may be committed already (the client may have
   // been told so): wait for the outcome, so a read after a commit sees it.
+  if (external_) return readExternal(key, waitedMs);
   auto holder = engine_->lockHolder(key);
   if (!holder) return engine_->read(key);
   if (waitedMs >= kReadLockWaitMs) {
@@ -131,6 +140,21 @@ kj::Promise<kv::Versioned> NodeHost::readCommitted(const std::string& key, uint3
   return io_.provider->getTimer()
       .afterDelay(cluster_.tickMs * kj::MILLISECONDS)
       .then([this, key, waitedMs]() { return readCommitted(key, waitedMs + cluster_.tickMs); });
+}
+
+kj::Promise<kv::Versioned> NodeHost::readExternal(const std::string& key, uint32_t waitedMs) {
+  // As readCommitted, over an external engine: wait while a prepared transaction holds it.
+  auto holder = external_->lockHolder(key);
+  if (!holder) {
+    return kj::evalNow([this, key]() { return external_->read(key); });
+  }
+  if (waitedMs >= kReadLockWaitMs) {
+    return KJ_EXCEPTION(OVERLOADED, "key is locked by an in-doubt transaction", holder->toString(),
+                        waitedMs);
+  }
+  return io_.provider->getTimer()
+      .afterDelay(cluster_.tickMs * kj::MILLISECONDS)
+      .then([this, key, waitedMs]() { return readExternal(key, waitedMs + cluster_.tickMs); });
 }
 
 kj::Promise<void> NodeHost::tickLoop() {
@@ -158,6 +182,7 @@ void NodeHost::onInbound(NodeId from, Message&& msg) {
 }
 
 void NodeHost::handle(Output&& out) {
+  if (external_) holdBackLowWater(out.persist);
   storage::Seq tag = lastSeq_;
   if (!out.persist.empty()) {
     // Failpoints around the write, named after the protocol step they interrupt.
@@ -174,7 +199,13 @@ void NodeHost::handle(Output&& out) {
         } else if (p->state == ParticipantState::Committed ||
                    p->state == ParticipantState::Aborted) {
           afterPersist_.emplace_back(tag, "participant.after_outcome_persisted");
-          if (p->state == ParticipantState::Committed) kvDurable_.emplace_back(tag, p->txn);
+          if (external_) {
+            externalDurable_.emplace_back(
+                tag, p->txn,
+                p->state == ParticipantState::Committed ? Outcome::Commit : Outcome::Abort);
+          } else if (p->state == ParticipantState::Committed) {
+            kvDurable_.emplace_back(tag, p->txn);
+          }
         }
       } else if (const auto* d = std::get_if<DecisionRecord>(&r); d && !d->done) {
         afterPersist_.emplace_back(tag, "coordinator.after_decision_persisted");
@@ -194,6 +225,34 @@ void NodeHost::handle(Output&& out) {
     }
   }
   for (auto& e : out.send) route(tag, std::move(e));
+}
+
+void NodeHost::holdBackLowWater(std::vector<Record>& persist) {
+  // A low-water mark erases finished records. With an external engine, a Committed record
+  // is durable before the engine applies it; were the mark to erase it first and the node
+  // crash, a restart could not tell that transaction from one whose prepare never became
+  // durable (which it aborts). So the mark waits until every outcome it may cover (those
+  // in batches up to this one) is applied.
+  std::optional<TxnId> found;
+  std::erase_if(persist, [&found](const Record& r) {
+    const auto* lw = std::get_if<ParticipantLowWaterRecord>(&r);
+    if (lw) found = found ? std::max(*found, lw->mark) : lw->mark;
+    return lw != nullptr;
+  });
+  if (!found) return;
+  TxnId mark = *found;
+  storage::Seq after = persist.empty() ? lastSeq_ : lastSeq_ + 1;
+  if (heldLowWater_) {
+    // (A held mark waits for a batch not yet durable: the merged one waits for both.)
+    heldLowWater_ = std::make_pair(std::max(after, heldLowWater_->first),
+                                   std::max(mark, heldLowWater_->second));
+    return;
+  }
+  if (after <= durableSeq_) {
+    persist.push_back(ParticipantLowWaterRecord{mark});  // nothing pending: write it now
+    return;
+  }
+  heldLowWater_ = std::make_pair(after, mark);
 }
 
 void NodeHost::submit(std::vector<Record>&& batch) {
@@ -258,6 +317,18 @@ void NodeHost::onDurable(storage::Seq seq) {
   while (!kvDurable_.empty() && kvDurable_.front().first <= seq) {
     engine_->forgetDurable(kvDurable_.front().second);
     kvDurable_.pop_front();
+  }
+  // An external engine applies an outcome once the node's record of it is durable, and
+  // before the ack leaves (below): acceptors may forget the transaction after every ack.
+  while (!externalDurable_.empty() && std::get<0>(externalDurable_.front()) <= seq) {
+    auto [tag, txn, outcome] = externalDurable_.front();
+    externalDurable_.pop_front();
+    external_->outcomeDurable(txn, outcome);
+  }
+  if (heldLowWater_ && heldLowWater_->first <= seq) {
+    std::vector<Record> batch{ParticipantLowWaterRecord{heldLowWater_->second}};
+    heldLowWater_.reset();
+    submit(std::move(batch));
   }
   while (!outbox_.empty() && outbox_.front().seq <= seq) {
     transmit(std::move(outbox_.front().env));

@@ -20,13 +20,16 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 
 #include "paxos_commit/kv.h"
 #include "paxos_commit/node.h"
 #include "rpc/transport.h"
 #include "runtime/cluster_config.h"
+#include "runtime/external_engine.h"
 #include "runtime/failpoints.h"
 #include "storage/env.h"
 #include "storage/storage_thread.h"
@@ -38,9 +41,11 @@ using LogFn = std::function<void(const std::string&)>;
 class NodeHost {
  public:
   // `env` is open for writing and outlives the host. Loads the durable state and builds
-  // the core of `me`'s role from it.
+  // the core of `me`'s role from it. A participant runs `external` (which outlives the
+  // host) if given, else the built-in KV engine over `env`.
   NodeHost(kj::AsyncIoContext& io, const ClusterConfig& cluster, const NodeInfo& me,
-           storage::Env& env, Failpoints& failpoints, uint64_t seed, LogFn log);
+           storage::Env& env, Failpoints& failpoints, uint64_t seed, LogFn log,
+           ExternalEngine* external = nullptr);
   ~NodeHost();
 
   // Listens on the node's address and runs until the returned promise is dropped.
@@ -52,6 +57,7 @@ class NodeHost {
     Envelope env;
   };
   void handle(Output&& out);
+  void holdBackLowWater(std::vector<Record>& persist);
   void route(storage::Seq tag, Envelope&& e);
   void transmit(Envelope&& e);
   void submit(std::vector<Record>&& batch);
@@ -59,6 +65,7 @@ class NodeHost {
   void onDurable(storage::Seq seq);
   kj::Promise<void> tickLoop();
   kj::Promise<kv::Versioned> readCommitted(const std::string& key, uint32_t waitedMs);
+  kj::Promise<kv::Versioned> readExternal(const std::string& key, uint32_t waitedMs);
   static constexpr uint32_t kReadLockWaitMs = 5000;
   void onInbound(NodeId from, Message&& msg);
   void fillStatus(wire::NodeStatus::Builder b);
@@ -73,6 +80,7 @@ class NodeHost {
   uint64_t seed_;
   LogFn log_;
   std::unique_ptr<kv::KvEngine> engine_;  // participants only
+  ExternalEngine* external_ = nullptr;    // instead of engine_, if given
   std::unique_ptr<Node> core_;
   std::unique_ptr<storage::StorageThread> storage_;
   std::unique_ptr<rpc::Transport> transport_;
@@ -86,6 +94,10 @@ class NodeHost {
   std::deque<std::pair<storage::Seq, std::string>> afterPersist_;  // failpoints to fire
   std::map<TxnId, size_t> preparesInFlight_;                       // coordinator.after_prepare_sent
   std::set<TxnId> recovering_;                                     // txns whose recovery we log
+  // external_ only: outcomes to apply once durable; a participant low-water mark held back
+  // until every outcome it may collect was applied (pair: after which batch, the mark).
+  std::deque<std::tuple<storage::Seq, TxnId, Outcome>> externalDurable_;
+  std::optional<std::pair<storage::Seq, TxnId>> heldLowWater_;
   uint64_t startMs_ = 0;
   uint64_t rejectedLogged_ = 0;
   class Errors;

@@ -593,8 +593,9 @@ void Env::applyRecord(WriteCtx& w, const Record& rec) {
                        prev && codec::decodeParticipantState(*prev) == ParticipantState::Committed;
                    dropLocks(x.txn);
                    std::optional<std::vector<kv::Op>> ops;
-                   if (x.state == ParticipantState::Prepared ||
-                       (x.state == ParticipantState::Committed && !wasCommitted)) {
+                   bool kvData = opts_.kvData;  // else an external engine holds the data
+                   if (kvData && (x.state == ParticipantState::Prepared ||
+                                  (x.state == ParticipantState::Committed && !wasCommitted))) {
                      ops = kv::decodeOps(x.payload);
                    }
                    if (x.state == ParticipantState::Prepared && ops) {
@@ -608,7 +609,7 @@ void Env::applyRecord(WriteCtx& w, const Record& rec) {
                        w.put(dbi_.kvLocks, codec::lockKey(x.txn, i), codec::encodeLock(keys[i]));
                      }
                    }
-                   if (x.state == ParticipantState::Committed && !wasCommitted) {
+                   if (kvData && x.state == ParticipantState::Committed && !wasCommitted) {
                      // Commit applies the writes exactly once, in the transaction that makes the
                      // outcome durable. The engine voted Prepared on this payload, so it decodes.
                      PC_ASSERT(ops.has_value(), x.txn, "committed payload does not decode");

@@ -69,6 +69,9 @@ struct Options {
   // Refuse to open for writing with less free space than this on the data directory's
   // file system ("full disk"); 0 disables the check.
   uint64_t minFreeBytes = uint64_t{4} << 20;
+  // Apply committed KV payloads to kv_data and derive kv_locks (the built-in KV engine).
+  // Off for a node whose participant runs an external engine (its own store holds data).
+  bool kvData = true;
 };
 
 // Monotonic counters, readable from any thread.

@@ -1,0 +1,114 @@
+// pc::ParticipantNode on its own thread, in this process: it starts, serves a client's
+// `get` from the engine's read(), refuses a node that is not a participant, and stops. If
+// this fails, the embedding API does not run (or stop) the participant it promises.
+#include "participant/participant_node.h"
+
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "client/client.h"
+#include "tests/unit/test_util.h"  // also doctest, with a stringifier for pc enums
+
+namespace pc {
+namespace {
+
+// A free TCP port on 127.0.0.1 (the kernel's pick; free again once closed).
+uint16_t freePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  socklen_t len = sizeof a;
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+class ReadOnlyRm : public ResourceManager {
+ public:
+  PrepareResult prepare(const TxnId&, const Bytes&) override {
+    return {Vote::Aborted, "read-only"};
+  }
+  void commit(const TxnId&) override {}
+  void abort(const TxnId&) override {}
+  std::vector<TxnId> prepared() override {
+    ++preparedCalls;
+    return {};
+  }
+  bool readable() const override { return true; }
+  kv::Versioned read(const std::string& key) override { return {"value of " + key, 3}; }
+  int preparedCalls = 0;
+};
+
+struct TempDir {
+  TempDir() {
+    std::string tmpl = std::filesystem::temp_directory_path() / "pc-participant-node.XXXXXX";
+    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+    path = tmpl;
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  std::string path;
+};
+
+runtime::ClusterConfig cluster() {
+  std::string text = "[cluster]\nprotocol = paxos\nf = 0\ntick-ms = 5\n";
+  for (const char* n : {"c1", "p1", "a1"}) {
+    std::string role = n[0] == 'c' ? "coordinator" : n[0] == 'p' ? "participant" : "acceptor";
+    text += std::string("[node.") + n + "]\nrole = " + role +
+            "\naddress = 127.0.0.1:" + std::to_string(freePort()) + "\ndata = " + n + "\n";
+  }
+  return runtime::parseClusterText(text, "test.conf");
+}
+
+TEST_CASE("ParticipantNode: start on its own thread, serve a get from the engine, stop") {
+  TempDir dir;
+  ReadOnlyRm rm;
+  ParticipantNodeOptions o;
+  o.cluster = cluster();
+  o.node = "p1";
+  o.dataDir = dir.path + "/p1";
+  o.log = [](const std::string&) {};
+  ParticipantNode node(rm, o);
+  CHECK(node.name() == "p1");
+  CHECK(!node.running());
+  node.start();
+  CHECK(node.running());
+  CHECK(rm.preparedCalls == 1);  // reconciled at start
+  {
+    ClientOptions co;
+    co.timeoutMs = 3000;
+    co.queryTimeoutMs = 3000;
+    BlockingClient client(*o.cluster, co);
+    CHECK(client.get("k") == kv::Versioned{"value of k", 3});
+  }
+  node.stop();
+  CHECK(!node.running());
+  CHECK(node.failure().empty());
+  node.stop();  // idempotent
+}
+
+TEST_CASE("ParticipantNode: a node that is not a participant is refused, naming it") {
+  TempDir dir;
+  ReadOnlyRm rm;
+  ParticipantNodeOptions o;
+  o.cluster = cluster();
+  o.node = "a1";
+  o.dataDir = dir.path + "/a1";
+  std::string what;
+  try {
+    ParticipantNode node(rm, o);
+  } catch (const ParticipantNodeError& e) {
+    what = e.what();
+  }
+  CHECK(what.find("'a1' has role acceptor") != std::string::npos);
+  CHECK(rm.preparedCalls == 0);
+}
+
+}  // namespace
+}  // namespace pc
