@@ -182,7 +182,7 @@ TEST_CASE("coreConfig maps milliseconds to ticks and lists acceptors and coordin
   CHECK(core.coordinators == std::vector<NodeId>{1});
   CHECK(core.recoveryTimeoutTicks == 100);  // 1000 ms / 10 ms
   CHECK(core.leaderTimeoutTicks == 200);
-  CHECK(core.recoveryJitterTicks == 50);
+  CHECK(core.recoveryJitterTicks == 10);  // a tenth of the recovery timeout
   CHECK(core.ballotRetryTicks == 33);
   CoreConfig defaults;
   CHECK(core.prepareRetryTicks == defaults.prepareRetryTicks);
