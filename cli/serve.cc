@@ -22,22 +22,7 @@ namespace po = boost::program_options;
 
 namespace pc::cli {
 
-namespace {
-
-// One log line: wall-clock time (UTC, ms), node name, message.
-void logLine(const std::string& node, const std::string& line) {
-  timeval tv{};
-  ::gettimeofday(&tv, nullptr);
-  std::tm tm{};
-  ::gmtime_r(&tv.tv_sec, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::fprintf(stderr, "%s.%03dZ %s %s\n", buf, static_cast<int>(tv.tv_usec / 1000), node.c_str(),
-               line.c_str());
-  std::fflush(stderr);
-}
-
-}  // namespace
+namespace {}  // namespace
 
 int runServe(const Args& args) {
   po::options_description desc(
@@ -75,7 +60,7 @@ int runServe(const Args& args) {
     std::cerr << "pcommit serve: --node " << nodeName << ": no such node in " << configPath << "\n";
     return kExitUsage;
   }
-  auto log = [name = me->name](const std::string& line) { logLine(name, line); };
+  auto log = [name = me->name](const std::string& line) { runtime::logLine(name, line); };
   try {
     storage::Options so;
     so.createDir = true;

@@ -19,18 +19,6 @@ namespace pc {
 
 namespace {
 
-void stderrLine(const std::string& node, const std::string& line) {
-  timeval tv{};
-  ::gettimeofday(&tv, nullptr);
-  std::tm tm{};
-  ::gmtime_r(&tv.tv_sec, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::fprintf(stderr, "%s.%03dZ %s %s\n", buf, static_cast<int>(tv.tv_usec / 1000), node.c_str(),
-               line.c_str());
-  std::fflush(stderr);
-}
-
 uint64_t randomSeed() {
   std::random_device rd;
   return (static_cast<uint64_t>(rd()) << 32) ^ rd();
@@ -83,8 +71,8 @@ ParticipantNode::ParticipantNode(ResourceManager& rm, ParticipantNodeOptions opt
   }
   m.me = *me;
   const std::string name = m.me.name;
-  m.log =
-      m.options.log ? m.options.log : [name](const std::string& line) { stderrLine(name, line); };
+  m.log = m.options.log ? m.options.log
+                        : [name](const std::string& line) { runtime::logLine(name, line); };
   const std::string dir = m.options.dataDir.empty() ? m.cluster.dataDirOf(m.me) : m.options.dataDir;
   try {
     storage::Options so;

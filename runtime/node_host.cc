@@ -1,10 +1,12 @@
 #include "runtime/node_host.h"
 
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <sstream>
 
 #include "paxos_commit/acceptor.h"
@@ -37,6 +39,18 @@ bool isBallotZeroVote(const Message& m) {
 }
 
 }  // namespace
+
+void logLine(const std::string& node, const std::string& line) {
+  timeval tv{};
+  ::gettimeofday(&tv, nullptr);
+  std::tm tm{};
+  ::gmtime_r(&tv.tv_sec, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::fprintf(stderr, "%s.%03dZ %s %s\n", buf, static_cast<int>(tv.tv_usec / 1000), node.c_str(),
+               line.c_str());
+  std::fflush(stderr);
+}
 
 class NodeHost::Errors : public kj::TaskSet::ErrorHandler {
  public:
@@ -129,23 +143,11 @@ kj::Promise<void> NodeHost::run() {
 
 kj::Promise<kv::Versioned> NodeHost::readCommitted(const std::string& key, uint32_t waitedMs) {
   // A key locked by a prepared transaction may be committed already (the client may have
-  // been told so): wait for the outcome, so a read after a commit sees it.
-  if (external_) return readExternal(key, waitedMs);
-  auto holder = engine_->lockHolder(key);
-  if (!holder) return engine_->read(key);
-  if (waitedMs >= kReadLockWaitMs) {
-    return KJ_EXCEPTION(OVERLOADED, "key is locked by an in-doubt transaction", holder->toString(),
-                        waitedMs);
-  }
-  return io_.provider->getTimer()
-      .afterDelay(cluster_.tickMs * kj::MILLISECONDS)
-      .then([this, key, waitedMs]() { return readCommitted(key, waitedMs + cluster_.tickMs); });
-}
-
-kj::Promise<kv::Versioned> NodeHost::readExternal(const std::string& key, uint32_t waitedMs) {
-  // As readCommitted, over an external engine: wait while a prepared transaction holds it.
-  auto holder = external_->lockHolder(key);
+  // been told so): wait for the outcome, so a read after a commit sees it. The same over
+  // the built-in engine and over an external one (whose read may throw: evalNow).
+  auto holder = external_ ? external_->lockHolder(key) : engine_->lockHolder(key);
   if (!holder) {
+    if (!external_) return engine_->read(key);
     return kj::evalNow([this, key]() { return external_->read(key); });
   }
   if (waitedMs >= kReadLockWaitMs) {
@@ -154,7 +156,7 @@ kj::Promise<kv::Versioned> NodeHost::readExternal(const std::string& key, uint32
   }
   return io_.provider->getTimer()
       .afterDelay(cluster_.tickMs * kj::MILLISECONDS)
-      .then([this, key, waitedMs]() { return readExternal(key, waitedMs + cluster_.tickMs); });
+      .then([this, key, waitedMs]() { return readCommitted(key, waitedMs + cluster_.tickMs); });
 }
 
 kj::Promise<void> NodeHost::tickLoop() {

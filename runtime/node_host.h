@@ -38,6 +38,9 @@ namespace pc::runtime {
 
 using LogFn = std::function<void(const std::string&)>;
 
+// The node log's line format on stderr: wall-clock time (UTC, ms), node name, message.
+void logLine(const std::string& node, const std::string& line);
+
 class NodeHost {
  public:
   // `env` is open for writing and outlives the host. Loads the durable state and builds
@@ -65,7 +68,6 @@ class NodeHost {
   void onDurable(storage::Seq seq);
   kj::Promise<void> tickLoop();
   kj::Promise<kv::Versioned> readCommitted(const std::string& key, uint32_t waitedMs);
-  kj::Promise<kv::Versioned> readExternal(const std::string& key, uint32_t waitedMs);
   static constexpr uint32_t kReadLockWaitMs = 5000;
   void onInbound(NodeId from, Message&& msg);
   void fillStatus(wire::NodeStatus::Builder b);
