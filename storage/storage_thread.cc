@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 
 #include "paxos_commit/assert.h"
@@ -66,9 +65,7 @@ Seq StorageThread::enqueue(std::vector<Record>&& records, size_t bytes) {
   m_.pendingRecordsPeak = std::max(m_.pendingRecordsPeak, m_.pendingRecords);
   m_.pendingBytesPeak = std::max(m_.pendingBytesPeak, m_.pendingBytes);
   m_.batchesSubmitted += 1;
-  bool critical = std::any_of(records.begin(), records.end(), isCriticalRecord);
-  queue_.push_back(Batch{seq, std::move(records), bytes, critical});
-  if (critical) ++criticalQueued_;
+  queue_.push_back(Batch{seq, std::move(records), bytes});
   return seq;
 }
 
@@ -143,12 +140,6 @@ void StorageThread::run() {
       std::unique_lock<std::mutex> g(mu_);
       workCv_.wait(g, [&] { return stop_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stop_ and drained
-      if (criticalQueued_ == 0 && opts_.backgroundLingerUs > 0 && !stop_) {
-        // Only background work is pending: let it ride with the next critical batch.
-        workCv_.wait_for(g, std::chrono::microseconds(opts_.backgroundLingerUs), [&] {
-          return stop_ || criticalQueued_ > 0 || m_.pendingRecords >= opts_.maxGroupRecords;
-        });
-      }
       // Take everything pending, up to the group bounds (at least one batch; batches are
       // never split: each must be all-or-nothing on disk).
       while (!queue_.empty()) {
@@ -161,7 +152,6 @@ void StorageThread::run() {
         bytes += b.bytes;
         batches += 1;
         last = b.seq;
-        if (b.critical) --criticalQueued_;
         group.push_back(std::move(b.records));
         queue_.pop_front();
       }

@@ -46,11 +46,6 @@ struct ThreadOptions {
   // Bounds of one group commit (one LMDB write transaction); at least one batch is taken.
   size_t maxGroupRecords = size_t{1} << 15;
   size_t maxGroupBytes = size_t{32} << 20;
-  // When every pending batch is background work (records off the critical path: outcomes,
-  // forgets, low-water marks), wait up to this long for a critical batch to ride along
-  // with, instead of paying a synced commit for background work alone. A critical batch,
-  // a full group or stop ends the wait at once. 0: never wait.
-  uint32_t backgroundLingerUs = 1000;
   // Called on the storage thread after each group is durable, with the new durableSeq.
   // Must be quick and must not call back into this StorageThread's blocking methods.
   std::function<void(Seq)> onDurable;
@@ -104,7 +99,6 @@ class StorageThread {
     Seq seq;
     std::vector<Record> records;
     size_t bytes;
-    bool critical;  // holds a record on a transaction's critical path (isCriticalRecord)
   };
   bool fits(size_t records, size_t bytes) const;             // requires mu_
   Seq enqueue(std::vector<Record>&& records, size_t bytes);  // requires mu_
@@ -119,7 +113,6 @@ class StorageThread {
   std::condition_variable roomCv_;             // submit(): room freed
   mutable std::condition_variable durableCv_;  // waitDurable()
   std::deque<Batch> queue_;
-  size_t criticalQueued_ = 0;  // batches in queue_ with critical records
   Seq nextSeq_ = 1;
   Seq durableSeq_ = 0;
   bool stop_ = false;

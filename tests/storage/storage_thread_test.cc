@@ -190,47 +190,6 @@ TEST_CASE("a batch larger than the bounds is accepted alone rather than refused 
   CHECK(env.load().acceptorTxns.size() == 10);
 }
 
-TEST_CASE("background work waits (bounded) for a critical batch and rides along with it") {
-  TempDir dir;
-  Env env(dir.path());
-  ThreadOptions o;
-  o.backgroundLingerUs = 200'000;  // long, so the test does not depend on timing luck
-  StorageThread st(env, o);
-  std::vector<Record> background = {AcceptorForgetRecord{txn(7, 1), std::nullopt}};
-  Seq b = st.submit(std::move(background));
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  CHECK(st.durableSeq() == 0);  // still waiting for company
-  Seq c = st.submit(oneRecord(8));
-  st.waitDurable(c);
-  CHECK(b < c);
-  auto m = st.metrics();
-  CHECK(m.env.syncedCommits == 1);  // one synced commit for both
-  CHECK(m.env.criticalCommits == 1);
-  CHECK(m.env.backgroundCommits == 0);
-
-  // Alone, background work is written once the linger is over, not never.
-  auto start = std::chrono::steady_clock::now();
-  std::vector<Record> more = {AcceptorForgetRecord{txn(9, 1), std::nullopt}};
-  Seq d = st.submit(std::move(more));
-  st.waitDurable(d);
-  auto waited = std::chrono::steady_clock::now() - start;
-  CHECK(waited >= std::chrono::milliseconds(150));
-  CHECK(st.metrics().env.backgroundCommits == 1);
-}
-
-TEST_CASE("with no linger, background work is written at once") {
-  TempDir dir;
-  Env env(dir.path());
-  ThreadOptions o;
-  o.backgroundLingerUs = 0;
-  StorageThread st(env, o);
-  auto start = std::chrono::steady_clock::now();
-  std::vector<Record> background = {AcceptorForgetRecord{txn(7, 1), std::nullopt}};
-  st.waitDurable(st.submit(std::move(background)));
-  CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(150));
-  CHECK(st.metrics().env.backgroundCommits == 1);
-}
-
 TEST_CASE("destruction writes everything already submitted") {
   TempDir dir;
   {
