@@ -36,7 +36,9 @@ Output PaxosCoordinator::onMessage(const Envelope& e) {
       return out;
     }
     if (auto s = leader_.finishedStatus(m->txn)) {
-      reply(*s, "");  // a retry of a transaction we finished
+      // A retry of a transaction we finished (its abort reason went with its state).
+      reply(*s, *s == TxnStatus::Aborted ? "decided earlier (the original reason is no longer kept)"
+                                         : "");
       return out;
     }
     if (leader_.isActive(m->txn)) {

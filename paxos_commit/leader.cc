@@ -206,7 +206,9 @@ Output Leader::onPhase2b(const Phase2b& m, uint64_t now) {
 Output Leader::onForgotten(Txn& t, NodeId acceptor, std::optional<Outcome> outcome) {
   if (outcome) {
     // A tombstone that kept the outcome: every participant acked it, so it is final.
-    return finish(t, *outcome == Outcome::Commit ? TxnStatus::Committed : TxnStatus::Aborted, "");
+    if (*outcome == Outcome::Commit) return finish(t, TxnStatus::Committed, "");
+    return finish(t, TxnStatus::Aborted,
+                  "decided earlier (an acceptor's tombstone kept only the outcome)");
   }
   t.forgottenBy.insert(acceptor);
   if (t.forgottenBy.size() < cfg_.quorum()) return {};

@@ -294,6 +294,13 @@ TEST_CASE("2pc: an Aborted vote aborts at once with no record (presumed abort)")
   Output late = f.vote(t, kP1, Vote::Prepared);
   CHECK(records<DecisionRecord>(late).empty());
   for (const auto& s : sent<OutcomeMsg>(late)) CHECK(s.msg.outcome == Outcome::Abort);
+  // A client retrying the finished txn hears Aborted again, with a reason that says why
+  // it has no other (the chaos suite saw empty reasons here).
+  Output again = f.h.deliver(kClient, req(t));
+  auto retried = sentTo<CommitReply>(again, kClient);
+  REQUIRE(retried.size() == 1);
+  CHECK(retried[0].status == TxnStatus::Aborted);
+  CHECK(retried[0].reason.find("decided earlier") != std::string::npos);
 }
 
 TEST_CASE("2pc: no decision within leaderTimeoutTicks aborts") {
