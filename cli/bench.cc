@@ -42,16 +42,6 @@ volatile std::sig_atomic_t gInterrupted = 0;
 void onSignal(int) { gInterrupted = 1; }
 bool interrupted() { return gInterrupted != 0; }
 
-// Cluster management runs on its own thread: it uses its own Cap'n Proto event loop, and
-// a thread has at most one (the benchmark's client owns this thread's).
-template <class F>
-int onOwnThread(F f) {
-  int rc = 0;
-  std::thread t([&] { rc = f(); });
-  t.join();
-  return rc;
-}
-
 std::string tmpBase() {
   const char* t = ::getenv("TMPDIR");
   return t != nullptr && *t != '\0' ? t : "/tmp";

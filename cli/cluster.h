@@ -26,6 +26,7 @@
 #include <iosfwd>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cli/commands.h"
@@ -63,5 +64,16 @@ int stopCluster(const std::string& dir, std::ostream& out, std::ostream& err);
 int restartNode(const std::string& dir, const std::string& node, std::ostream& out,
                 std::ostream& err);
 int clusterStatus(const std::string& dir, bool json, std::ostream& out, std::ostream& err);
+
+// Runs f() (one of the above) on a thread of its own and returns its exit code: cluster
+// management uses its own Cap'n Proto event loop, and a thread has at most one (a caller
+// holding a client already owns its thread's).
+template <class F>
+int onOwnThread(F f) {
+  int rc = 0;
+  std::thread t([&] { rc = f(); });
+  t.join();
+  return rc;
+}
 
 }  // namespace pc::cli

@@ -31,16 +31,6 @@ using Clock = std::chrono::steady_clock;
 void say(const std::string& s) { std::cout << s << std::endl; }
 void step(const std::string& s) { std::cout << "\n== " << s << std::endl; }
 
-// Cluster management runs on its own thread: it uses its own Cap'n Proto event loop, and
-// a thread has at most one (the client below owns this thread's).
-template <class F>
-int onOwnThread(F f) {
-  int rc = 0;
-  std::thread t([&] { rc = f(); });
-  t.join();
-  return rc;
-}
-
 size_t inDoubtTotal(BlockingClient& client, const runtime::ClusterConfig& cluster,
                     std::string* detail) {
   size_t total = 0;

@@ -399,14 +399,9 @@ std::map<std::string, uint64_t> Client::transportCounters() const {
       {"rpc_calls_sent", tm.rpcCallsSent},
       {"rpc_calls_received", tm.rpcCallsReceived},
   };
-  // The names of runtime/node_host.cc, in the order of the Message variant.
-  static const char* const kNames[] = {"CommitRequest", "CommitReply", "Prepare",    "Vote",
-                                       "Phase1a",       "Phase1b",     "Phase2a",    "Phase2b",
-                                       "Outcome",       "Ack",         "AckRequest", "OutcomeQuery",
-                                       "OutcomeReply"};
-  static_assert(sizeof(kNames) / sizeof(kNames[0]) == std::variant_size_v<Message>);
+  // Named as runtime/node_host.cc names them.
   for (size_t k = 0; k < tm.sentByKind.size(); ++k) {
-    out[std::string("sent_") + kNames[k]] = tm.sentByKind[k];
+    out[std::string("sent_") + messageKindName(k)] = tm.sentByKind[k];
   }
   return out;
 }

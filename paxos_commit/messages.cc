@@ -1,27 +1,25 @@
 #include "paxos_commit/messages.h"
 
+#include <iterator>
+
 #include "paxos_commit/overloaded.h"
 
 namespace pc {
 
-const char* messageName(const Message& m) {
-  return std::visit(Overloaded{
-                        [](const CommitRequest&) { return "CommitRequest"; },
-                        [](const CommitReply&) { return "CommitReply"; },
-                        [](const Prepare&) { return "Prepare"; },
-                        [](const VoteMsg&) { return "Vote"; },
-                        [](const Phase1a&) { return "Phase1a"; },
-                        [](const Phase1b&) { return "Phase1b"; },
-                        [](const Phase2a&) { return "Phase2a"; },
-                        [](const Phase2b&) { return "Phase2b"; },
-                        [](const OutcomeMsg&) { return "Outcome"; },
-                        [](const Ack&) { return "Ack"; },
-                        [](const AckRequest&) { return "AckRequest"; },
-                        [](const OutcomeQuery&) { return "OutcomeQuery"; },
-                        [](const OutcomeReply&) { return "OutcomeReply"; },
-                    },
-                    m);
+namespace {
+// In the order of the Message variant (the index counters and wire kinds use).
+constexpr const char* kKindNames[] = {"CommitRequest", "CommitReply", "Prepare",    "Vote",
+                                      "Phase1a",       "Phase1b",     "Phase2a",    "Phase2b",
+                                      "Outcome",       "Ack",         "AckRequest", "OutcomeQuery",
+                                      "OutcomeReply"};
+static_assert(std::size(kKindNames) == std::variant_size_v<Message>);
+}  // namespace
+
+const char* messageKindName(size_t index) {
+  return index < std::size(kKindNames) ? kKindNames[index] : "?";
 }
+
+const char* messageName(const Message& m) { return messageKindName(m.index()); }
 
 TxnId messageTxn(const Message& m) {
   return std::visit([](const auto& x) { return x.txn; }, m);

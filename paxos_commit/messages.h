@@ -169,6 +169,8 @@ using Message =
 
 // Index of each alternative, stable: used by metrics and by rpc/ tags.
 const char* messageName(const Message& m);
+// The same name by the alternative's index in Message (for per-kind counters).
+const char* messageKindName(size_t index);
 TxnId messageTxn(const Message& m);
 
 struct Envelope {

@@ -389,13 +389,8 @@ void NodeHost::fillStatus(wire::NodeStatus::Builder b) {
       {"outbox", outbox_.size()},
   };
   // One counter per message kind, in the order of the Message variant.
-  static const char* const kNames[] = {"CommitRequest", "CommitReply", "Prepare",    "Vote",
-                                       "Phase1a",       "Phase1b",     "Phase2a",    "Phase2b",
-                                       "Outcome",       "Ack",         "AckRequest", "OutcomeQuery",
-                                       "OutcomeReply"};
-  static_assert(sizeof(kNames) / sizeof(kNames[0]) == std::variant_size_v<Message>);
   for (size_t k = 0; k < tm.sentByKind.size(); ++k) {
-    counters.emplace_back(std::string("sent_") + kNames[k], tm.sentByKind[k]);
+    counters.emplace_back(std::string("sent_") + messageKindName(k), tm.sentByKind[k]);
   }
   auto cb = b.initCounters(static_cast<unsigned>(counters.size()));
   for (unsigned i = 0; i < counters.size(); ++i) {
