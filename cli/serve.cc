@@ -29,7 +29,9 @@ int runServe(const Args& args) {
       "usage: pcommit serve --config FILE --node ID\n\n"
       "Runs one node of the cluster file FILE (its role -- coordinator, participant or\n"
       "acceptor -- comes from the file) until SIGTERM or SIGINT. Logs to stderr.\n"
-      "PCOMMIT_FAILPOINTS=\"name=action;...\" plants faults for tests (see README).\n\n"
+      "PCOMMIT_FAILPOINTS=\"name=action;...\" plants faults for tests (see README).\n"
+      "PCOMMIT_STORAGE_WRITES=inline (default) writes records on the event loop, one synced\n"
+      "commit per loop turn; =thread on a storage thread (README \"Performance\").\n\n"
       "options");
   std::string configPath;
   std::string nodeName;
@@ -61,6 +63,12 @@ int runServe(const Args& args) {
     return kExitUsage;
   }
   auto log = [name = me->name](const std::string& line) { runtime::logLine(name, line); };
+  try {
+    (void)runtime::storageWritesInline();  // a bad PCOMMIT_STORAGE_WRITES: refuse to start
+  } catch (const std::runtime_error& e) {
+    std::cerr << "pcommit serve: " << e.what() << "\n";
+    return kExitUsage;
+  }
   try {
     storage::Options so;
     so.createDir = true;

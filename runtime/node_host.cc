@@ -6,8 +6,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <sstream>
+#include <stdexcept>
+#include <string_view>
 
 #include "paxos_commit/acceptor.h"
 #include "paxos_commit/assert.h"
@@ -81,11 +84,25 @@ NodeHost::NodeHost(kj::AsyncIoContext& io, const ClusterConfig& cluster, const N
 
 NodeHost::~NodeHost() = default;
 
+bool storageWritesInline() {
+  // Inline (the default): the event loop writes each turn's records itself, in one synced
+  // commit, once the turn's messages are handled; while it waits for the disk, what
+  // arrives queues in the sockets and becomes the next group. Thread: a storage thread
+  // writes while the loop goes on (two thread hand-offs per group). Measured in README
+  // "Performance": inline nearly doubles Paxos Commit's throughput at 64 clients here.
+  const char* v = std::getenv("PCOMMIT_STORAGE_WRITES");
+  if (v == nullptr || *v == '\0' || std::string_view(v) == "inline") return true;
+  if (std::string_view(v) == "thread") return false;
+  throw std::runtime_error(std::string("PCOMMIT_STORAGE_WRITES=") + v +
+                           ": expected inline or thread");
+}
+
 void NodeHost::log(const std::string& line) const {
   if (log_) log_(line);
 }
 
 kj::Promise<void> NodeHost::run() {
+  const bool inlineWrites = storageWritesInline();  // refuses a bad value before anything
   Recovered rec = env_.load();
   switch (me_.role) {
     case Role::Participant:
@@ -119,7 +136,9 @@ kj::Promise<void> NodeHost::run() {
       std::to_string(rec.decisions.size()) + " decisions, leader round " +
       std::to_string(rec.leaderRound));
 
-  storage_ = std::make_unique<storage::StorageThread>(env_);
+  storage::ThreadOptions sopts;
+  sopts.inlineWrites = inlineWrites;
+  storage_ = std::make_unique<storage::StorageThread>(env_, sopts);
   durableObserver_ = std::make_unique<kj::UnixEventPort::FdObserver>(
       io_.unixEventPort, storage_->eventFd(), kj::UnixEventPort::FdObserver::OBSERVE_READ);
 
@@ -137,7 +156,8 @@ kj::Promise<void> NodeHost::run() {
   }
   auto listening = transport_->listen(me_.host, me_.port);
   log("ready: " + me_.name + " (" + toString(me_.role) + ", " + toString(coreCfg_.protocol) +
-      ") listening on " + me_.address());
+      ") listening on " + me_.address() +
+      (inlineWrites ? "" : " (storage writes on a thread: PCOMMIT_STORAGE_WRITES=thread)"));
   return listening.exclusiveJoin(watchDurable()).exclusiveJoin(tickLoop());
 }
 
@@ -262,6 +282,7 @@ void NodeHost::submit(std::vector<Record>&& batch) {
   if (overflow_.empty()) {
     if (auto seq = storage_->trySubmit(std::move(batch))) {
       PC_ASSERT(*seq == lastSeq_, *seq, lastSeq_);
+      scheduleInlineWrite();
       return;
     }
   }
@@ -340,7 +361,19 @@ void NodeHost::onDurable(storage::Seq seq) {
     auto seqOk = storage_->trySubmit(std::move(overflow_.front()));
     if (!seqOk) break;
     overflow_.pop_front();
+    scheduleInlineWrite();
   }
+}
+
+void NodeHost::scheduleInlineWrite() {
+  if (!storage_->inlineWrites() || inlineWriteScheduled_) return;
+  inlineWriteScheduled_ = true;
+  // After everything else this turn (the messages that arrived together are all handled
+  // and their group is complete), write it and release what waited for it.
+  tasks_->add(kj::evalLater([this]() {
+    inlineWriteScheduled_ = false;
+    onDurable(storage_->writeQueued());
+  }));
 }
 
 void NodeHost::fillStatus(wire::NodeStatus::Builder b) {

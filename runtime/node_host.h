@@ -41,6 +41,11 @@ using LogFn = std::function<void(const std::string&)>;
 // The node log's line format on stderr: wall-clock time (UTC, ms), node name, message.
 void logLine(const std::string& node, const std::string& line);
 
+// How a node's records reach the disk, from PCOMMIT_STORAGE_WRITES: inline (default) or
+// thread (see storage::ThreadOptions::inlineWrites). Throws std::runtime_error on any
+// other value.
+bool storageWritesInline();
+
 class NodeHost {
  public:
   // `env` is open for writing and outlives the host. Loads the durable state and builds
@@ -66,6 +71,7 @@ class NodeHost {
   void submit(std::vector<Record>&& batch);
   kj::Promise<void> watchDurable();
   void onDurable(storage::Seq seq);
+  void scheduleInlineWrite();
   kj::Promise<void> tickLoop();
   kj::Promise<kv::Versioned> readCommitted(const std::string& key, uint32_t waitedMs);
   static constexpr uint32_t kReadLockWaitMs = 5000;
@@ -85,6 +91,7 @@ class NodeHost {
   ExternalEngine* external_ = nullptr;    // instead of engine_, if given
   std::unique_ptr<Node> core_;
   std::unique_ptr<storage::StorageThread> storage_;
+  bool inlineWriteScheduled_ = false;
   std::unique_ptr<rpc::Transport> transport_;
   std::unique_ptr<kj::UnixEventPort::FdObserver> durableObserver_;
 

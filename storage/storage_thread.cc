@@ -36,7 +36,7 @@ StorageThread::StorageThread(Env& env, ThreadOptions options)
   PC_ASSERT(opts_.maxGroupRecords > 0 && opts_.maxGroupBytes > 0, opts_.maxGroupRecords);
   eventFd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   PC_ASSERT(eventFd_ >= 0, std::strerror(errno));
-  thread_ = std::thread([this] { run(); });
+  if (!opts_.inlineWrites) thread_ = std::thread([this] { run(); });
 }
 
 StorageThread::~StorageThread() {
@@ -45,7 +45,11 @@ StorageThread::~StorageThread() {
     stop_ = true;
   }
   workCv_.notify_one();
-  thread_.join();
+  if (thread_.joinable()) {
+    thread_.join();
+  } else {
+    writeQueued();
+  }
   PC_ASSERT(queue_.empty(), queue_.size());
   ::close(eventFd_);
 }
@@ -93,6 +97,7 @@ Seq StorageThread::submit(std::vector<Record>&& records) {
   {
     std::unique_lock<std::mutex> g(mu_);
     PC_ASSERT(!stop_);
+    PC_ASSERT(!opts_.inlineWrites);
     if (!fits(records.size(), bytes)) {
       m_.submitBlocked += 1;
       roomCv_.wait(g, [&] { return fits(records.size(), bytes); });
@@ -116,6 +121,7 @@ Seq StorageThread::pollDurable() {
 }
 
 void StorageThread::waitDurable(Seq seq) const {
+  PC_ASSERT(!opts_.inlineWrites);
   std::unique_lock<std::mutex> g(mu_);
   PC_ASSERT(seq < nextSeq_, seq, nextSeq_);
   durableCv_.wait(g, [&] { return durableSeq_ >= seq; });
@@ -132,50 +138,62 @@ ThreadMetrics StorageThread::metrics() const {
 }
 
 void StorageThread::run() {
+  while (writeOneGroup(true)) {
+  }
+}
+
+Seq StorageThread::writeQueued() {
+  PC_ASSERT(opts_.inlineWrites);
+  while (writeOneGroup(false)) {
+  }
+  return durableSeq();
+}
+
+bool StorageThread::writeOneGroup(bool wait) {
   std::vector<std::vector<Record>> group;
-  for (;;) {
-    Seq last = 0;
-    size_t records = 0, bytes = 0, batches = 0;
-    {
-      std::unique_lock<std::mutex> g(mu_);
-      workCv_.wait(g, [&] { return stop_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stop_ and drained
-      // Take everything pending, up to the group bounds (at least one batch; batches are
-      // never split: each must be all-or-nothing on disk).
-      while (!queue_.empty()) {
-        Batch& b = queue_.front();
-        if (!group.empty() && (records + b.records.size() > opts_.maxGroupRecords ||
-                               bytes + b.bytes > opts_.maxGroupBytes)) {
-          break;
-        }
-        records += b.records.size();
-        bytes += b.bytes;
-        batches += 1;
-        last = b.seq;
-        group.push_back(std::move(b.records));
-        queue_.pop_front();
+  Seq last = 0;
+  size_t records = 0, bytes = 0, batches = 0;
+  {
+    std::unique_lock<std::mutex> g(mu_);
+    if (wait) workCv_.wait(g, [&] { return stop_ || !queue_.empty(); });
+    if (queue_.empty()) return false;  // nothing to do (or stop_ and drained)
+    // Take everything pending, up to the group bounds (at least one batch; batches are
+    // never split: each must be all-or-nothing on disk).
+    while (!queue_.empty()) {
+      Batch& b = queue_.front();
+      if (!group.empty() && (records + b.records.size() > opts_.maxGroupRecords ||
+                             bytes + b.bytes > opts_.maxGroupBytes)) {
+        break;
       }
+      records += b.records.size();
+      bytes += b.bytes;
+      batches += 1;
+      last = b.seq;
+      group.push_back(std::move(b.records));
+      queue_.pop_front();
     }
-    // One synced write transaction for the whole group; fail-stops on failure.
-    env_.writeGroup(group);
-    group.clear();
-    {
-      std::lock_guard<std::mutex> g(mu_);
-      PC_ASSERT(last > durableSeq_, last, durableSeq_);
-      durableSeq_ = last;
-      m_.pendingBatches -= batches;
-      m_.pendingRecords -= records;
-      m_.pendingBytes -= bytes;
-      m_.groups += 1;
-      m_.largestGroupRecords = std::max<uint64_t>(m_.largestGroupRecords, records);
-    }
-    roomCv_.notify_all();
-    durableCv_.notify_all();
+  }
+  // One synced write transaction for the whole group; fail-stops on failure.
+  env_.writeGroup(group);
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    PC_ASSERT(last > durableSeq_, last, durableSeq_);
+    durableSeq_ = last;
+    m_.pendingBatches -= batches;
+    m_.pendingRecords -= records;
+    m_.pendingBytes -= bytes;
+    m_.groups += 1;
+    m_.largestGroupRecords = std::max<uint64_t>(m_.largestGroupRecords, records);
+  }
+  roomCv_.notify_all();
+  durableCv_.notify_all();
+  if (!opts_.inlineWrites) {
     uint64_t one = 1;
     ssize_t w = ::write(eventFd_, &one, sizeof one);
     PC_ASSERT(w == static_cast<ssize_t>(sizeof one) || errno == EAGAIN, std::strerror(errno));
-    if (opts_.onDurable) opts_.onDurable(last);
   }
+  if (opts_.onDurable) opts_.onDurable(last);
+  return true;
 }
 
 }  // namespace pc::storage

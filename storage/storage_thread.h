@@ -49,6 +49,11 @@ struct ThreadOptions {
   // Called on the storage thread after each group is durable, with the new durableSeq.
   // Must be quick and must not call back into this StorageThread's blocking methods.
   std::function<void(Seq)> onDurable;
+  // No thread: the owner writes what is queued by calling writeQueued() on its own thread
+  // (an event loop calls it once per turn, when the turn's messages are handled). Saves
+  // the two thread hand-offs per group commit; the caller blocks during the write.
+  // submit() and waitDurable() must not be used (nothing else would make room or progress).
+  bool inlineWrites = false;
 };
 
 struct ThreadMetrics {
@@ -91,6 +96,10 @@ class StorageThread {
   Seq pollDurable();
   // Blocks until seq is durable.
   void waitDurable(Seq seq) const;
+  // Inline mode only: writes every queued batch now (as few group commits as the group
+  // bounds allow) and returns durableSeq(). Calls onDurable like the thread does.
+  Seq writeQueued();
+  bool inlineWrites() const { return opts_.inlineWrites; }
 
   ThreadMetrics metrics() const;
 
@@ -103,6 +112,10 @@ class StorageThread {
   bool fits(size_t records, size_t bytes) const;             // requires mu_
   Seq enqueue(std::vector<Record>&& records, size_t bytes);  // requires mu_
   void run();
+  // Takes the pending batches (up to the group bounds), writes them in one synced
+  // transaction and publishes. Waits for work if `wait`; false when there is none (or on
+  // stop with nothing left).
+  bool writeOneGroup(bool wait);
 
   Env& env_;
   ThreadOptions opts_;

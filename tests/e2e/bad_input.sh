@@ -167,5 +167,11 @@ for spec in "no.such.point=crash" "coordinator.after_prepare_sent=explode" \
   PCOMMIT_FAILPOINTS="$spec" expect_usage PCOMMIT_FAILPOINTS "$name" -- serve --config good.conf --node a1
 done
 
+step "a bad PCOMMIT_STORAGE_WRITES: serve refuses it (exit 64, naming the value)"
+had_p1=$([[ -e p1 ]] && echo yes || echo no)
+PCOMMIT_STORAGE_WRITES=threads expect_usage PCOMMIT_STORAGE_WRITES "threads" "inline or thread" \
+  -- serve --config good.conf --node p1
+[[ "$had_p1" == yes || ! -e p1 ]] || fail "a refused serve created p1's data directory"
+
 info "$checks checks"
 e2e_pass

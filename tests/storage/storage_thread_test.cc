@@ -202,5 +202,36 @@ TEST_CASE("destruction writes everything already submitted") {
   }
 }
 
+TEST_CASE("inline writes: nothing is written until writeQueued, which writes all in order") {
+  TempDir dir;
+  {
+    Env env(dir.path());
+    std::vector<Seq> seen;
+    ThreadOptions o;
+    o.inlineWrites = true;
+    o.maxGroupRecords = 40;  // 100 records: three groups, each one synced commit
+    o.onDurable = [&](Seq s) { seen.push_back(s); };
+    StorageThread st(env, o);
+    CHECK(st.inlineWrites());
+    for (uint64_t i = 1; i <= 100; ++i) REQUIRE(st.trySubmit(oneRecord(i)) == i);
+    // No thread: the queue waits for its owner.
+    CHECK(st.durableSeq() == 0);
+    CHECK(env.metrics().syncedCommits == 0);
+    CHECK(st.metrics().pendingRecords == 100);
+    CHECK(st.writeQueued() == 100);
+    CHECK(st.durableSeq() == 100);
+    CHECK(seen == std::vector<Seq>{40, 80, 100});
+    CHECK(env.metrics().syncedCommits == 3);
+    CHECK(st.metrics().pendingRecords == 0);
+    CHECK_FALSE(readable(st.eventFd()));  // completion is the return value, not the fd
+    CHECK(st.writeQueued() == 100);       // nothing queued: no write
+    CHECK(env.metrics().syncedCommits == 3);
+    // Left queued at destruction: written then.
+    for (uint64_t i = 101; i <= 110; ++i) REQUIRE(st.trySubmit(oneRecord(i)).has_value());
+  }
+  Env again(dir.path());
+  CHECK(again.load().acceptorTxns.size() == 110);
+}
+
 }  // namespace
 }  // namespace pc::storage
