@@ -3,14 +3,17 @@
 #include <kj/vector.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iomanip>
+#include <optional>
 #include <ostream>
 #include <random>
 #include <sstream>
@@ -77,25 +80,106 @@ double secondsSince(Clock::time_point t) {
 // One node's pid and data file, for resource samples.
 struct NodeHandle {
   std::string name;
+  runtime::Role role = runtime::Role::Acceptor;
   uint32_t pid = 0;
   std::string dataFile;  // DATA/data.mdb
 };
 
-// VmRSS of a local process, if /proc/PID/cmdline shows it is that node's `pcommit serve`.
-uint64_t rssKiB(const NodeHandle& n) {
-  if (n.pid == 0) return 0;
-  std::string base = "/proc/" + std::to_string(n.pid);
-  std::ifstream cmd(base + "/cmdline", std::ios::binary);
+// Whether /proc/PID/cmdline shows that PID is this node's `pcommit serve` (not: a remote
+// cluster, or the pid was reused).
+bool isLocalNode(const NodeHandle& n) {
+  if (n.pid == 0) return false;
+  std::ifstream cmd("/proc/" + std::to_string(n.pid) + "/cmdline", std::ios::binary);
   std::string cmdline((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
-  if (cmdline.find("serve") == std::string::npos || cmdline.find(n.name) == std::string::npos) {
-    return 0;  // not this node (a remote cluster, or the pid was reused)
-  }
-  std::ifstream in(base + "/status");
+  return cmdline.find("serve") != std::string::npos && cmdline.find(n.name) != std::string::npos;
+}
+
+// VmRSS of a local node's process.
+uint64_t rssKiB(const NodeHandle& n) {
+  if (!isLocalNode(n)) return 0;
+  std::ifstream in("/proc/" + std::to_string(n.pid) + "/status");
   std::string line;
   while (std::getline(in, line)) {
     if (line.rfind("VmRSS:", 0) == 0) return std::strtoull(line.c_str() + 6, nullptr, 10);
   }
   return 0;
+}
+
+// utime + stime of a local node's process (every thread), in clock ticks; nullopt if it is
+// not this machine's node or /proc/PID/stat cannot be read.
+std::optional<uint64_t> cpuTicks(const NodeHandle& n) {
+  if (!isLocalNode(n)) return std::nullopt;
+  std::ifstream in("/proc/" + std::to_string(n.pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // pid (comm) state ppid ... : comm may hold spaces, so count from its closing parenthesis.
+  // utime and stime are fields 14 and 15; state, the first after it, is field 3.
+  auto close = stat.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream fields(stat.substr(close + 1));
+  std::string field;
+  uint64_t utime = 0, stime = 0;
+  for (int i = 3; i <= 15; ++i) {
+    if (!(fields >> field)) return std::nullopt;
+    if (i == 14) utime = std::strtoull(field.c_str(), nullptr, 10);
+    if (i == 15) stime = std::strtoull(field.c_str(), nullptr, 10);
+  }
+  return utime + stime;
+}
+
+// CPU time of this process (every thread), in microseconds.
+double processCpuUs() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
+}
+
+// CPU readings at one end of a measured phase.
+struct CpuReading {
+  std::vector<std::optional<uint64_t>> nodeTicks;  // per handle
+  double clientUs = 0;
+};
+
+CpuReading readCpu(const std::vector<NodeHandle>& nodes) {
+  CpuReading r;
+  for (const auto& n : nodes) r.nodeTicks.push_back(cpuTicks(n));
+  r.clientUs = processCpuUs();
+  return r;
+}
+
+unsigned onlineCpus() {
+  long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+  if (n > 0) return static_cast<unsigned>(n);
+  return std::max(std::thread::hardware_concurrency(), 1u);
+}
+
+CpuUse cpuUse(const std::vector<NodeHandle>& nodes, const CpuReading& start, const CpuReading& end,
+              uint64_t committed) {
+  CpuUse u;
+  u.nodesTotal = static_cast<int>(nodes.size());
+  u.cpus = onlineCpus();
+  long hz = ::sysconf(_SC_CLK_TCK);
+  if (committed == 0 || hz <= 0) return u;
+  double usPerTick = 1e6 / static_cast<double>(hz);
+  double txns = static_cast<double>(committed);
+  double nodesUs = 0;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const auto& a = start.nodeTicks[i];
+    const auto& b = end.nodeTicks[i];
+    if (!a || !b || *b < *a) continue;  // not local, gone, or restarted (a new process)
+    double us = static_cast<double>(*b - *a) * usPerTick;
+    nodesUs += us;
+    u.byRoleUsPerTxn[runtime::toString(nodes[i].role)] += us / txns;
+    ++u.nodesCounted;
+  }
+  if (u.nodesCounted == 0) return u;
+  u.measured = true;
+  u.nodesUsPerTxn = nodesUs / txns;
+  u.clientUsPerTxn = std::max(end.clientUs - start.clientUs, 0.0) / txns;
+  double total = u.nodesUsPerTxn + u.clientUsPerTxn;
+  if (u.nodesCounted == u.nodesTotal && total > 0) {
+    u.ceilingTps = static_cast<double>(u.cpus) * 1e6 / total;
+  }
+  return u;
 }
 
 uint64_t diskBytes(const std::string& path) {
@@ -291,7 +375,7 @@ Snapshot snapshot(kj::AsyncIoContext& io, Client& client) {
   for (const auto& n : cluster.nodes) {
     auto st = client.status(n.id).wait(io.waitScope);
     addInto(s.nodes, st.counters);
-    s.handles.push_back(NodeHandle{n.name, st.pid, cluster.dataDirOf(n) + "/data.mdb"});
+    s.handles.push_back(NodeHandle{n.name, n.role, st.pid, cluster.dataDirOf(n) + "/data.mdb"});
   }
   s.client = client.transportCounters();
   return s;
@@ -411,8 +495,12 @@ RunResult runLoad(kj::AsyncIoContext& io, const runtime::ClusterConfig& cluster,
   auto before = snapshot(io, client);
   const auto& handles = options.sampleResources ? before.handles : kNone;
   if (options.sampleResources) r.resources.push_back(sampleOf(handles, "start", 0));
+  // CPU over the measured phase only (not the settling), read for every node always.
+  auto cpuStart = readCpu(before.handles);
   Load::PhaseResult m;
   if (!interrupted) m = load.phase("measure", options.durationSeconds, handles);
+  auto cpuEnd = readCpu(before.handles);
+  r.cpu = cpuUse(before.handles, cpuStart, cpuEnd, m.committed);
   if (options.sampleResources) {
     if (m.middleSampled) r.resources.push_back(m.middle);
     r.resources.push_back(sampleOf(handles, "end", m.seconds));
@@ -484,6 +572,7 @@ void printTable(std::ostream& out, const std::vector<RunResult>& runs) {
   col("synced", 7);
   col("=", 4);
   col("rpc", 6);
+  col("cpu", 6);
   out << "\n";
   for (const auto& r : runs) {
     out << std::left << std::setw(13) << r.protocol << std::right;
@@ -504,6 +593,7 @@ void printTable(std::ostream& out, const std::vector<RunResult>& runs) {
     col(fixed(r.syncedWritesPerTxn, 2), 7);
     col(fixed(r.expected.syncedWritesPerTxn, 0), 4);
     col(fixed(r.rpcCallsPerTxn, 2), 6);
+    col(r.cpu.measured ? fixed(r.cpu.nodesUsPerTxn, 0) : "n/a", 6);
     out << (r.interrupted ? "  (interrupted)" : "") << "\n";
   }
   for (const auto& r : runs) {
@@ -515,19 +605,29 @@ void printTable(std::ostream& out, const std::vector<RunResult>& runs) {
   }
   // The floors measured before each cluster's runs (one per mode and N).
   double wLo = 1e18, wHi = 0, rLo = 1e18, rHi = 0;
+  std::map<int, std::pair<double, double>> concurrent;  // writers -> p50 range
   for (const auto& r : runs) {
     if (!r.floor.measured) continue;
     wLo = std::min(wLo, r.floor.syncedWriteUs);
     wHi = std::max(wHi, r.floor.syncedWriteUs);
     rLo = std::min(rLo, r.floor.rttUs);
     rHi = std::max(rHi, r.floor.rttUs);
+    if (r.floor.concurrentWriters >= 2) {
+      auto [it, fresh] = concurrent.try_emplace(r.floor.concurrentWriters, 1e18, 0);
+      it->second.first = std::min(it->second.first, r.floor.syncedWriteConcurrentUs);
+      it->second.second = std::max(it->second.second, r.floor.syncedWriteConcurrentUs);
+    }
   }
   if (wHi > 0) {
     auto range = [&](double lo, double hi) {
       return fixed(lo, 0) + (hi - lo >= 1 ? ".." + fixed(hi, 0) : std::string()) + " us";
     };
-    out << "floor (measured before each cluster's runs): synced LMDB commit p50 " << range(wLo, wHi)
-        << ", Cap'n Proto loopback round trip p50 " << range(rLo, rHi)
+    out << "floor (measured before each cluster's runs): synced LMDB commit p50 "
+        << range(wLo, wHi);
+    for (const auto& [k, lohi] : concurrent) {
+      out << ", " << k << " at once p50 " << range(lohi.first, lohi.second);
+    }
+    out << ", Cap'n Proto loopback round trip p50 " << range(rLo, rHi)
         << "; floor(mode) = 2 x synced + delays x rtt/2 (delays: 2pc 4, paxos-classic 5, paxos 5, "
            "paxos-direct 3)\n";
   }
@@ -583,6 +683,54 @@ void printResources(std::ostream& out, const std::vector<RunResult>& runs, bool 
       }
       out << "\n";
     }
+  }
+}
+
+namespace {
+
+// 7,912 -> "7,900": two significant digits, thousands separated.
+std::string roughly(double v) {
+  double scale = 1;
+  while (v / scale >= 100) scale *= 10;
+  auto n = static_cast<uint64_t>(std::round(v / scale) * scale);
+  std::string digits = std::to_string(n), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+}  // namespace
+
+void printCpu(std::ostream& out, const std::vector<RunResult>& runs) {
+  for (const auto& r : runs) {
+    out << "cpu " << r.protocol << " N=" << r.participants << " C=" << r.clients << ": ";
+    const auto& u = r.cpu;
+    if (!u.measured) {
+      out << "n/a (" << (r.committed == 0 ? "nothing committed" : "no node on this machine")
+          << ")\n";
+      continue;
+    }
+    out << "nodes " << fixed(u.nodesUsPerTxn, 0) << " us/txn (";
+    // Roles in the order a transaction meets them.
+    bool first = true;
+    for (const char* role : {"participant", "acceptor", "coordinator"}) {
+      auto it = u.byRoleUsPerTxn.find(role);
+      if (it == u.byRoleUsPerTxn.end()) continue;
+      out << (first ? "" : ", ") << role << "s " << fixed(it->second, 0);
+      first = false;
+    }
+    if (u.nodesCounted < u.nodesTotal) {
+      out << "; " << u.nodesCounted << " of " << u.nodesTotal << " nodes on this machine";
+    }
+    out << "), client " << fixed(u.clientUsPerTxn, 0) << " us/txn; " << u.cpus << " cpus -> ";
+    if (u.ceilingTps > 0) {
+      out << "ceiling ~" << roughly(u.ceilingTps) << " txn/s";
+    } else {
+      out << "ceiling n/a (not every node on this machine)";
+    }
+    out << "\n";
   }
 }
 
@@ -677,6 +825,29 @@ void writeCounts(std::ostream& out, const std::map<std::string, uint64_t>& m) {
   out << "}";
 }
 
+// {"nodes": .., "client": .., "by_role": {..}, "ceiling_tps": .., "cpus": ..}; null where
+// not measured.
+void writeCpu(std::ostream& out, const CpuUse& u) {
+  auto num = [&](bool known, double v) { return known ? fixed(v, 1) : std::string("null"); };
+  out << "{\"nodes\": " << num(u.measured, u.nodesUsPerTxn)
+      << ", \"client\": " << num(u.measured, u.clientUsPerTxn) << ", \"by_role\": ";
+  if (!u.measured) {
+    out << "null";
+  } else {
+    out << "{";
+    bool first = true;
+    for (const char* role : {"participant", "acceptor", "coordinator"}) {
+      auto it = u.byRoleUsPerTxn.find(role);
+      out << (first ? "" : ", ") << jsonString(role) << ": "
+          << num(it != u.byRoleUsPerTxn.end(), it == u.byRoleUsPerTxn.end() ? 0 : it->second);
+      first = false;
+    }
+    out << "}";
+  }
+  out << ", \"ceiling_tps\": " << num(u.ceilingTps > 0, u.ceilingTps) << ", \"cpus\": " << u.cpus
+      << ", \"nodes_counted\": " << u.nodesCounted << ", \"nodes_total\": " << u.nodesTotal << "}";
+}
+
 // The CDF at fixed quantiles (enough to redraw the plot).
 void writeCdf(std::ostream& out, const std::vector<uint64_t>& sorted) {
   static const double kQ[] = {0.0, 0.01, 0.05, 0.1,  0.2,   0.3,  0.4,   0.5,   0.6,
@@ -710,7 +881,12 @@ void writeJson(std::ostream& out, const std::string& machine, const std::string&
         << ", \"floor_synced_write_us\": " << fixed(r.floor.syncedWriteUs, 1)
         << ", \"floor_synced_write_us_p90\": " << fixed(r.floor.syncedWriteP90Us, 1)
         << ", \"floor_rtt_us\": " << fixed(r.floor.rttUs, 1)
-        << ", \"floor_rtt_us_p90\": " << fixed(r.floor.rttP90Us, 1) << ", \"p50_over_floor\": "
+        << ", \"floor_rtt_us_p90\": " << fixed(r.floor.rttP90Us, 1)
+        << ", \"floor_synced_write_concurrent_us\": " << fixed(r.floor.syncedWriteConcurrentUs, 1)
+        << ", \"floor_synced_write_concurrent_us_p90\": "
+        << fixed(r.floor.syncedWriteConcurrentP90Us, 1)
+        << ", \"floor_concurrent_writers\": " << r.floor.concurrentWriters
+        << ", \"p50_over_floor\": "
         << fixed(r.floorUs > 0 ? static_cast<double>(r.latencyUs.p50) / r.floorUs : 0, 3)
         << ", \"message_delays\": " << r.expected.messageDelays
         << ", \"messages_per_txn\": " << fixed(r.messagesPerTxn, 4)
@@ -724,6 +900,8 @@ void writeJson(std::ostream& out, const std::string& machine, const std::string&
     writeCounts(out, r.abortReasons);
     out << ", \"unknown_reasons\": ";
     writeCounts(out, r.unknownReasons);
+    out << ", \"cpu_us_per_txn\": ";
+    writeCpu(out, r.cpu);
     out << ", \"sent_by_kind\": {";
     bool first = true;
     for (const auto& [k, v] : r.nodes) {

@@ -21,7 +21,9 @@
 // one each) sent by any node or by the benchmark's client, except Ack and AckRequest (the
 // background GC of PROTOCOL.md §7), divided by committed + aborted + unknown. Synced
 // writes per txn: the nodes' synced_commits_critical (LMDB commits a protocol step waits
-// for), divided the same way. RPC calls per txn: Cap'n Proto calls carrying messages.
+// for), divided the same way. RPC calls per txn: Cap'n Proto calls carrying messages. CPU
+// per txn (CpuUse): the nodes' and this process's utime + stime over the measured phase
+// (not the settling), divided by the committed transactions only.
 //
 // The physical floor (floor.h) and the recovery mode (recovery.h) live beside this file;
 // cluster management lives in the pcommit binary (cli/bench.cc): this library takes a
@@ -103,10 +105,31 @@ struct FloorSummary {
   double rttUs = 0;          // p50 of a Cap'n Proto round trip on loopback
   double syncedWriteP90Us = 0, rttP90Us = 0;
   std::string dir;  // where the LMDB floor was measured
+  // The same commit with concurrentWriters environments (one thread each, same disk)
+  // committing at once, as N participants prepare at once: p50 over all their commits.
+  // Informational: forMode uses the single commit. 1 writer: the single figure.
+  int concurrentWriters = 0;
+  double syncedWriteConcurrentUs = 0, syncedWriteConcurrentP90Us = 0;
   // 2 synced writes + the mode's message delays x one-way delay (rtt / 2).
   double forMode(const Expected& e) const {
     return e.syncedWriteDelays * syncedWriteUs + e.messageDelays * rttUs / 2;
   }
+};
+
+// CPU time (utime + stime) used over the measured phase, per committed transaction: every
+// node's from /proc/PID/stat (clock ticks; nodes not on this machine are left out) and the
+// benchmark process's own (the client: its event loop runs every closed-loop client).
+struct CpuUse {
+  bool measured = false;      // committed >= 1 and at least one node's /proc readable
+  int nodesCounted = 0;       // nodes whose CPU was read at both ends of the phase
+  int nodesTotal = 0;         // nodes in the cluster
+  double nodesUsPerTxn = 0;   // summed over the nodes counted
+  double clientUsPerTxn = 0;  // the bench process
+  std::map<std::string, double> byRoleUsPerTxn;  // participant | acceptor | coordinator
+  unsigned cpus = 0;                             // online cpus of this machine
+  // cpus x 1e6 / (nodes + client): the txn/s at which this much CPU per txn fills every
+  // core; 0 unless every node was counted (the machine must hold the whole system).
+  double ceilingTps = 0;
 };
 
 struct RunResult {
@@ -136,6 +159,7 @@ struct RunResult {
   FloorSummary floor;  // measured just before this cluster's runs (not measured: none)
   double floorUs = 0;  // floor.forMode(expected); 0 if not measured
   std::vector<ResourceSample> resources;
+  CpuUse cpu;
   bool interrupted = false;
 };
 
@@ -158,6 +182,8 @@ std::string machineDescription();  // "hostname, N cpus, model, Linux release ma
 void printTable(std::ostream& out, const std::vector<RunResult>& runs);
 // perNode: a table per run; otherwise one line per run (largest RSS, total data.mdb).
 void printResources(std::ostream& out, const std::vector<RunResult>& runs, bool perNode);
+// One line per run: node CPU per committed txn by role, the client's, and the ceiling.
+void printCpu(std::ostream& out, const std::vector<RunResult>& runs);
 
 // The latency and throughput targets of issue 6 that these runs can judge (one client:
 // paxos-direct p50 < 2pc p50, paxos p50 <= 1.15 x 2pc p50, every p50 <= 1.5 x its floor;

@@ -5,9 +5,11 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <future>
+#include <latch>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -67,39 +69,124 @@ void check(int rc, const char* what) {
   if (rc != 0) throw std::runtime_error(std::string("floor: ") + what + ": " + mdb_strerror(rc));
 }
 
-// Synced LMDB commits of one small put each, as a node's storage thread does them.
-Stats syncedWrites(const FloorOptions& o) {
-  TempDir dir(o.dir);
-  MDB_env* env = nullptr;
-  check(mdb_env_create(&env), "mdb_env_create");
-  std::vector<double> us;
-  try {
-    check(mdb_env_set_mapsize(env, size_t{64} << 20), "mdb_env_set_mapsize");
-    check(mdb_env_open(env, dir.path().c_str(), MDB_NOTLS, 0644), "mdb_env_open");
-    MDB_dbi dbi = 0;
-    std::string value(std::min<size_t>(o.payloadBytes, 1024), 'x');
-    auto deadline = Clock::now() + std::chrono::duration<double>(o.secondsEach);
-    for (int i = 0; i < o.samplesMax + 10 && (i < 20 || Clock::now() < deadline); ++i) {
-      auto t0 = Clock::now();
-      MDB_txn* txn = nullptr;
-      check(mdb_txn_begin(env, nullptr, 0, &txn), "mdb_txn_begin");
-      if (i == 0) check(mdb_dbi_open(txn, nullptr, 0, &dbi), "mdb_dbi_open");
-      std::string key = "k" + std::to_string(i % 64);
-      MDB_val k{key.size(), key.data()}, v{value.size(), value.data()};
-      int rc = mdb_put(txn, dbi, &k, &v, 0);
+// One LMDB environment in `dir` (which must exist), opened as pcommit opens its own (sync
+// on), writing one small put per synced commit as a node's storage thread does.
+class Writer {
+ public:
+  Writer(const std::string& dir, size_t payloadBytes)
+      : value_(std::min<size_t>(payloadBytes, 1024), 'x') {
+    check(mdb_env_create(&env_), "mdb_env_create");
+    try {
+      check(mdb_env_set_mapsize(env_, size_t{64} << 20), "mdb_env_set_mapsize");
+      check(mdb_env_open(env_, dir.c_str(), MDB_NOTLS, 0644), "mdb_env_open");
+    } catch (...) {
+      mdb_env_close(env_);
+      throw;
+    }
+  }
+  ~Writer() { mdb_env_close(env_); }
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+
+  // One synced commit; returns its microseconds.
+  double commit() {
+    auto t0 = Clock::now();
+    MDB_txn* txn = nullptr;
+    check(mdb_txn_begin(env_, nullptr, 0, &txn), "mdb_txn_begin");
+    if (commits_ == 0) {
+      int rc = mdb_dbi_open(txn, nullptr, 0, &dbi_);
       if (rc != 0) {
         mdb_txn_abort(txn);
-        check(rc, "mdb_put");
+        check(rc, "mdb_dbi_open");
       }
-      check(mdb_txn_commit(txn), "mdb_txn_commit");
-      if (i >= 10) us.push_back(elapsedUs(t0));  // the first ones grow the file
     }
-  } catch (...) {
-    mdb_env_close(env);
-    throw;
+    std::string key = std::to_string(commits_ % 64);
+    key.insert(key.begin(), 'k');  // not "k" + ...: GCC 12 warns (-Wrestrict, a false positive)
+    MDB_val k{key.size(), key.data()}, v{value_.size(), value_.data()};
+    int rc = mdb_put(txn, dbi_, &k, &v, 0);
+    if (rc != 0) {
+      mdb_txn_abort(txn);
+      check(rc, "mdb_put");
+    }
+    check(mdb_txn_commit(txn), "mdb_txn_commit");
+    ++commits_;
+    return elapsedUs(t0);
   }
-  mdb_env_close(env);
+
+ private:
+  MDB_env* env_ = nullptr;
+  MDB_dbi dbi_ = 0;
+  uint64_t commits_ = 0;
+  std::string value_;
+};
+
+constexpr int kWarmupCommits = 10;  // the first ones grow the file
+
+// Synced LMDB commits of one small put each, back to back.
+Stats syncedWrites(const FloorOptions& o) {
+  TempDir dir(o.dir);
+  Writer w(dir.path(), o.payloadBytes);
+  std::vector<double> us;
+  auto deadline = Clock::now() + std::chrono::duration<double>(o.secondsEach);
+  for (int i = 0; i < o.samplesMax + kWarmupCommits && (i < 20 || Clock::now() < deadline); ++i) {
+    double t = w.commit();
+    if (i >= kWarmupCommits) us.push_back(t);
+  }
   return stats(std::move(us));
+}
+
+// The same with o.concurrentWriters environments in sibling directories, one thread each:
+// every thread opens its environment and warms it up, then all start together and commit
+// back to back until one has done its share (or secondsEach passed), so the commits
+// measured overlap those of the other writers.
+Stats concurrentSyncedWrites(const FloorOptions& o) {
+  const int k = o.concurrentWriters;
+  const int share = std::max(20, (o.concurrentSamples + k - 1) / k);
+  TempDir dir(o.dir);
+  std::vector<std::vector<double>> us(static_cast<size_t>(k));
+  std::vector<std::string> errors(static_cast<size_t>(k));
+  std::latch ready(k);
+  std::atomic<bool> stop{false};
+  auto deadline = Clock::now() + std::chrono::duration<double>(o.secondsEach);
+  {
+    std::vector<std::jthread> threads;
+    auto start = [&](int t, auto body) {
+      try {
+        threads.emplace_back(body);
+      } catch (...) {  // no thread: release the started ones before they are joined
+        stop.store(true);
+        ready.count_down(k - t);
+        throw;
+      }
+    };
+    for (int t = 0; t < k; ++t) {
+      start(t, [&, t] {
+        auto& mine = us[static_cast<size_t>(t)];
+        bool arrived = false;
+        try {
+          std::string path = dir.path() + "/w" + std::to_string(t);
+          std::filesystem::create_directory(path);
+          Writer w(path, o.payloadBytes);
+          for (int i = 0; i < kWarmupCommits; ++i) w.commit();
+          arrived = true;
+          ready.arrive_and_wait();
+          while (!stop.load() && static_cast<int>(mine.size()) < share && Clock::now() < deadline) {
+            mine.push_back(w.commit());
+          }
+        } catch (const std::exception& e) {
+          errors[static_cast<size_t>(t)] = e.what();
+          if (!arrived) ready.count_down();
+        }
+        stop.store(true);  // the others stop too: later commits would not overlap all
+      });
+    }
+  }  // joins
+  std::vector<double> all;
+  for (size_t t = 0; t < us.size(); ++t) {
+    if (!errors[t].empty()) throw std::runtime_error(errors[t]);
+    all.insert(all.end(), us[t].begin(), us[t].end());
+  }
+  return stats(std::move(all));
 }
 
 class Echo final : public FloorEcho::Server {
@@ -170,6 +257,15 @@ FloorSummary measureFloor(kj::AsyncIoContext& io, const FloorOptions& options) {
   auto w = syncedWrites(options);
   f.syncedWriteUs = w.p50;
   f.syncedWriteP90Us = w.p90;
+  f.concurrentWriters = std::max(options.concurrentWriters, 1);
+  if (f.concurrentWriters >= 2) {
+    auto c = concurrentSyncedWrites(options);
+    f.syncedWriteConcurrentUs = c.p50;
+    f.syncedWriteConcurrentP90Us = c.p90;
+  } else {
+    f.syncedWriteConcurrentUs = w.p50;
+    f.syncedWriteConcurrentP90Us = w.p90;
+  }
   try {
     auto r = roundTrips(io, options);
     f.rttUs = r.p50;

@@ -8,6 +8,11 @@
 //                  KJ event loop, over a real TCP connection on 127.0.0.1 (the request
 //                  carries payloadBytes, as a prepare does).
 //
+//   concurrent     the synced write again, with K environments (K = the participants per
+//                  transaction; separate directories in `dir`, one thread each, started
+//                  together) committing at once, as N participants prepare at once on a
+//                  shared disk: the p50 over all their commits. Not part of the floor.
+//
 // Each is reported as the median (and p90) of many back-to-back samples. A mode's floor
 // is then 2 synced writes (every mode has two synced-write delays: participant prepare,
 // then the decision -- coordinator Commit or acceptor votes) plus its message delays x
@@ -31,6 +36,10 @@ struct FloorOptions {
   double secondsEach =
       0.5;  // time spent on each of the two measurements (at least 20 and 200 samples)
   int samplesMax = 5000;  // and at most this many samples each
+  // The concurrent synced write: this many writers (< 2: not measured, the single figure
+  // stands for it), about concurrentSamples commits in all (at least 20 per writer).
+  int concurrentWriters = 1;
+  int concurrentSamples = 300;
 };
 
 // Throws std::runtime_error naming the step that failed (LMDB, socket).

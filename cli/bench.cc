@@ -4,9 +4,10 @@
 // measured phase. Then a table (and --json FILE, --svg DIR) with throughput, exact latency
 // percentiles, latency as a multiple of the physical floor measured in the same run, and
 // the messages, RPC calls and synced writes per transaction the nodes counted beside
-// PROTOCOL.md §7's formulas; every node's RSS and LMDB file size at the start, middle and
-// end of each measured phase. --recovery instead crashes each mode's leader under load and
-// times the resolution of the transactions left in doubt (bench/recovery.h).
+// PROTOCOL.md §7's formulas; CPU per committed transaction; every node's RSS and LMDB file
+// size at the start, middle and end of each measured phase. --recovery instead crashes each
+// mode's leader under load and times the resolution of the transactions left in doubt
+// (bench/recovery.h).
 //
 // The load, floor, recovery and plots live in bench/ (pc_bench); this file owns the
 // clusters: each is stopped and its directory removed afterwards, also on error or Ctrl-C.
@@ -157,8 +158,10 @@ int runBench(const Args& args) {
       "exact latency percentiles, p50 as a multiple of the physical floor measured in the\n"
       "same run (a synced LMDB commit and a Cap'n Proto loopback round trip), and the\n"
       "logical messages (without the background Ack/AckRequest), synced writes and RPC calls\n"
-      "per transaction the nodes and the client counted, beside PROTOCOL.md §7's formulas;\n"
-      "then every node's RSS and data.mdb size at the start, middle and end of each run.\n"
+      "per transaction the nodes and the client counted, beside PROTOCOL.md §7's formulas,\n"
+      "and the nodes' and the client's CPU per committed transaction (by role, with the\n"
+      "throughput that would fill every core); then every node's RSS and data.mdb size at\n"
+      "the start, middle and end of each run.\n"
       "--recovery: instead of the load runs, crashes each mode's leader under load and\n"
       "reports how long transactions stayed in doubt.\n\noptions");
   std::string protocols;
@@ -333,7 +336,8 @@ int runBench(const Args& args) {
 
   // The physical floor, on the disk the nodes' data is on; measured before each cluster's
   // runs (the cluster idle), so a drift of the machine shows in both.
-  auto measureFloor = [&]() {
+  // Also n synced writers at once, as the n participants of a transaction prepare.
+  auto measureFloor = [&](int n) {
     pc::bench::FloorSummary floor;
     if (noFloor) return floor;
     pc::bench::FloorOptions fo;
@@ -346,11 +350,17 @@ int runBench(const Args& args) {
                                                                      : given->dir();
     }
     fo.payloadBytes = lo.payloadBytes;
+    fo.concurrentWriters = n;
     try {
       floor = pc::bench::measureFloor(io, fo);
       std::cerr << "   floor: synced LMDB commit p50 " << static_cast<int>(floor.syncedWriteUs)
-                << " us (in " << fo.dir << "), Cap'n Proto loopback round trip p50 "
-                << static_cast<int>(floor.rttUs) << " us\n";
+                << " us (in " << fo.dir << ")";
+      if (floor.concurrentWriters >= 2) {
+        std::cerr << ", " << floor.concurrentWriters << " at once p50 "
+                  << static_cast<int>(floor.syncedWriteConcurrentUs) << " us";
+      }
+      std::cerr << ", Cap'n Proto loopback round trip p50 " << static_cast<int>(floor.rttUs)
+                << " us\n";
     } catch (const std::exception& e) {
       std::cerr << "pcommit bench: " << e.what() << " (going on without the floor)\n";
     }
@@ -419,7 +429,7 @@ int runBench(const Args& args) {
           pc::bench::printRecovery(std::cerr, {recoveries.back()});
           continue;
         }
-        auto floor = measureFloor();
+        auto floor = measureFloor(n);
         for (int c : *clientCounts) {
           if (interrupted()) break;
           lo.clients = c;
@@ -472,7 +482,15 @@ int runBench(const Args& args) {
            "nodes and the client, without Ack/AckRequest (background GC); synced: LMDB commits a\n"
            "protocol step waited for, per txn; '=': PROTOCOL.md §7 for that N, F and fan-out; "
            "rpc:\n"
-           "Cap'n Proto calls per txn (several messages to one peer share one; GC acks included)\n";
+           "Cap'n Proto calls per txn (several messages to one peer share one; GC acks included);\n"
+           "cpu: microseconds of CPU (user + system, /proc/PID/stat) all the nodes used over the\n"
+           "measured phase per committed txn. The floor counts one synced commit per write "
+           "delay;\n"
+           "but the N participants on one disk prepare at the same time, which costs the 'N at "
+           "once'\n"
+           "figure. Per run below: the nodes' CPU by role, the client's (this process), and the\n"
+           "ceiling = cpus x 1e6 / (nodes + client us per txn): the txn/s that fill every core\n";
+    pc::bench::printCpu(std::cout, runs);
     pc::bench::printResources(std::cout, runs, resourcesPerNode);
     pc::bench::printTargets(std::cout, runs);
   }

@@ -4,7 +4,10 @@
 #     unknown, and the logical messages and synced writes per transaction equal PROTOCOL.md
 #     §7's formulas (within 1%; see below for the two timing effects allowed), as they must
 #     with one client and no faults; the physical floor was measured and each run carries
-#     its multiple of it.
+#     its multiple of it, and the floor of 3 LMDB environments committing at once (at least
+#     half the single commit's p50: a concurrent commit cannot be much faster than a lone
+#     one); CPU per committed txn was measured for the nodes (> 0, the roles summing to the
+#     total) and the client (> 0), with a ceiling = cpus x 1e6 / (nodes + client).
 #  2. a sweep of two points (participants 1,2) with --svg: two rows, and every plot file is
 #     a complete SVG document with a drawn line.
 #  3. --recovery for paxos with one client: c1 crashes after sending its 20th transaction's
@@ -80,7 +83,24 @@ for p in paxos 2pc; do
   fr="$(field "$p" floor_rtt_us)"
   awk -v x="$x" -v w="$fw" -v r="$fr" 'BEGIN { exit !(x > 0 && w > 0 && r > 0) }' ||
     fail "$p: no floor measured (p50_over_floor $x, synced write $fw us, round trip $fr us)"
-  echo "$p: committed $committed, messages/txn $m (expected $em), synced writes/txn $w (expected $ew), p50 = $x x floor"
+  fc="$(field "$p" floor_synced_write_concurrent_us)"
+  [[ "$(field "$p" floor_concurrent_writers)" == 3 ]] ||
+    fail "$p: floor_concurrent_writers $(field "$p" floor_concurrent_writers), expected 3 (N)"
+  awk -v c="$fc" -v w="$fw" 'BEGIN { exit !(c >= 0.5 * w) }' ||
+    fail "$p: 3 synced commits at once p50 $fc us, below half the single commit's $fw us"
+  # "cpu_us_per_txn": {"nodes": X, "client": Y, "by_role": {"participant": P, "acceptor": A,
+  # "coordinator": C}, "ceiling_tps": T, "cpus": K, ...}
+  cpu="$(grep "\"protocol\": \"$p\"," "$JSON" | sed -n 's/.*"cpu_us_per_txn": {\([^}]*}[^}]*\)}.*/\1/p')"
+  [[ -n "$cpu" ]] || fail "$p: no measured cpu_us_per_txn (with by_role) in the JSON"
+  cpuf() { sed -n "s/.*\"$1\": \([0-9.a-z]*\).*/\1/p" <<<"$cpu"; }
+  cn="$(cpuf nodes)" cc="$(cpuf client)" cp="$(cpuf participant)" ca="$(cpuf acceptor)"
+  co="$(cpuf coordinator)" ct="$(cpuf ceiling_tps)" ck="$(cpuf cpus)"
+  awk -v n="$cn" -v c="$cc" -v p="$cp" -v a="$ca" -v o="$co" -v t="$ct" -v k="$ck" 'BEGIN {
+    roles = p + a + o; d = roles - n; if (d < 0) d = -d
+    want = k * 1e6 / (n + c); e = t - want; if (e < 0) e = -e
+    exit !(n > 0 && c > 0 && p > 0 && d <= 0.5 && k >= 1 && t > 0 && e <= 0.01 * want) }' ||
+    fail "$p: cpu_us_per_txn not sane: {$cpu}"
+  echo "$p: committed $committed, messages/txn $m (expected $em), synced writes/txn $w (expected $ew), p50 = $x x floor; 3 commits at once p50 $fc us (single $fw); cpu/txn nodes $cn us (participants $cp, acceptors $ca, coordinators $co), client $cc us, ceiling $ct txn/s"
 done
 
 echo "== 2. a two-point sweep with plots"
