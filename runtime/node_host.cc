@@ -182,6 +182,7 @@ kj::Promise<kv::Versioned> NodeHost::readCommitted(const std::string& key, uint3
 kj::Promise<void> NodeHost::tickLoop() {
   return io_.provider->getTimer().afterDelay(cluster_.tickMs * kj::MILLISECONDS).then([this]() {
     handle(core_->onTick());
+    if (inlineWriteDeferred_) scheduleInlineWrite(true);  // background waits one tick at most
     return tickLoop();
   });
 }
@@ -233,7 +234,14 @@ void NodeHost::handle(Output&& out) {
         afterPersist_.emplace_back(tag, "coordinator.after_decision_persisted");
       }
     }
-    submit(std::move(out.persist));
+    // Urgent: a record some reply waits for (a vote, an acceptor's vote, a decision), or
+    // an outcome an external engine applies once durable (it holds locks till then).
+    // The rest -- outcome records whose only follower is a GC ack, forgets, low-water
+    // marks -- may wait for the next urgent write or the next tick (inline writes).
+    bool urgent = std::any_of(out.persist.begin(), out.persist.end(), [this](const Record& r) {
+      return isCriticalRecord(r) || (external_ && std::holds_alternative<ParticipantTxnRecord>(r));
+    });
+    submit(std::move(out.persist), urgent);
   }
   for (const auto& ev : out.recoveriesStarted) {
     if (recovering_.size() < 10000) recovering_.insert(ev.txn);
@@ -277,12 +285,12 @@ void NodeHost::holdBackLowWater(std::vector<Record>& persist) {
   heldLowWater_ = std::make_pair(after, mark);
 }
 
-void NodeHost::submit(std::vector<Record>&& batch) {
+void NodeHost::submit(std::vector<Record>&& batch, bool urgent) {
   ++lastSeq_;
   if (overflow_.empty()) {
     if (auto seq = storage_->trySubmit(std::move(batch))) {
       PC_ASSERT(*seq == lastSeq_, *seq, lastSeq_);
-      scheduleInlineWrite();
+      scheduleInlineWrite(urgent);
       return;
     }
   }
@@ -294,7 +302,10 @@ void NodeHost::submit(std::vector<Record>&& batch) {
 void NodeHost::route(storage::Seq tag, Envelope&& e) {
   // Every send waits for the records it depends on (FIFO by batch sequence number).
   if (tag > durableSeq_) {
+    // A message other than a GC ack must not wait for a deferred background write.
+    bool gc = std::holds_alternative<Ack>(e.msg) || std::holds_alternative<AckRequest>(e.msg);
     outbox_.push_back(Pending{tag, std::move(e)});
+    if (!gc) scheduleInlineWrite(true);
     return;
   }
   transmit(std::move(e));
@@ -351,7 +362,7 @@ void NodeHost::onDurable(storage::Seq seq) {
   if (heldLowWater_ && heldLowWater_->first <= seq) {
     std::vector<Record> batch{ParticipantLowWaterRecord{heldLowWater_->second}};
     heldLowWater_.reset();
-    submit(std::move(batch));
+    submit(std::move(batch), false);
   }
   while (!outbox_.empty() && outbox_.front().seq <= seq) {
     transmit(std::move(outbox_.front().env));
@@ -361,17 +372,24 @@ void NodeHost::onDurable(storage::Seq seq) {
     auto seqOk = storage_->trySubmit(std::move(overflow_.front()));
     if (!seqOk) break;
     overflow_.pop_front();
-    scheduleInlineWrite();
+    scheduleInlineWrite(true);
   }
 }
 
-void NodeHost::scheduleInlineWrite() {
-  if (!storage_->inlineWrites() || inlineWriteScheduled_) return;
+void NodeHost::scheduleInlineWrite(bool urgent) {
+  if (!storage_->inlineWrites()) return;
+  if (!urgent) {
+    // Background only: rides with the next urgent write, or goes at the next tick.
+    inlineWriteDeferred_ = true;
+    return;
+  }
+  if (inlineWriteScheduled_) return;
   inlineWriteScheduled_ = true;
   // After everything else this turn (the messages that arrived together are all handled
   // and their group is complete), write it and release what waited for it.
   tasks_->add(kj::evalLater([this]() {
     inlineWriteScheduled_ = false;
+    inlineWriteDeferred_ = false;
     onDurable(storage_->writeQueued());
   }));
 }

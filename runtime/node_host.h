@@ -68,10 +68,10 @@ class NodeHost {
   void holdBackLowWater(std::vector<Record>& persist);
   void route(storage::Seq tag, Envelope&& e);
   void transmit(Envelope&& e);
-  void submit(std::vector<Record>&& batch);
+  void submit(std::vector<Record>&& batch, bool urgent);
   kj::Promise<void> watchDurable();
   void onDurable(storage::Seq seq);
-  void scheduleInlineWrite();
+  void scheduleInlineWrite(bool urgent);
   kj::Promise<void> tickLoop();
   kj::Promise<kv::Versioned> readCommitted(const std::string& key, uint32_t waitedMs);
   static constexpr uint32_t kReadLockWaitMs = 5000;
@@ -92,6 +92,7 @@ class NodeHost {
   std::unique_ptr<Node> core_;
   std::unique_ptr<storage::StorageThread> storage_;
   bool inlineWriteScheduled_ = false;
+  bool inlineWriteDeferred_ = false;  // background records queued, no write scheduled
   std::unique_ptr<rpc::Transport> transport_;
   std::unique_ptr<kj::UnixEventPort::FdObserver> durableObserver_;
 
