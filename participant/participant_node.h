@@ -72,7 +72,9 @@ class ParticipantNode {
   // On the caller's KJ event loop: reconciles the engine with the node's records (may
   // throw ParticipantNodeError), listens, and serves until the promise is dropped (drop it
   // before the node and before `io`). The promise fails if the engine's commit()/abort()
-  // throws. Call at most once.
+  // throws. Call at most once. The node's own records are written on this loop, one synced
+  // LMDB commit at the end of a turn that produced any (the loop waits for the disk then);
+  // set PCOMMIT_STORAGE_WRITES=thread in the environment to write them on a thread instead.
   kj::Promise<void> run(kj::AsyncIoContext& io);
 
   // On a thread of its own: returns once the node serves (or throws ParticipantNodeError
