@@ -162,10 +162,24 @@ CpuUse cpuUse(const std::vector<NodeHandle>& nodes, const CpuReading& start, con
   double usPerTick = 1e6 / static_cast<double>(hz);
   double txns = static_cast<double>(committed);
   double nodesUs = 0;
+  // Co-located nodes (one `serve` with several --node) share a pid: its CPU counts once,
+  // under the participant's role if the process hosts one, else its first node's.
+  std::map<uint32_t, size_t> owner;  // pid -> the node its CPU is booked to
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    auto [it, fresh] = owner.try_emplace(nodes[i].pid, i);
+    if (!fresh && nodes[i].role == runtime::Role::Participant &&
+        nodes[it->second].role != runtime::Role::Participant) {
+      it->second = i;
+    }
+  }
   for (size_t i = 0; i < nodes.size(); ++i) {
     const auto& a = start.nodeTicks[i];
     const auto& b = end.nodeTicks[i];
     if (!a || !b || *b < *a) continue;  // not local, gone, or restarted (a new process)
+    if (owner.at(nodes[i].pid) != i) {  // counted with the node its process is booked to
+      ++u.nodesCounted;
+      continue;
+    }
     double us = static_cast<double>(*b - *a) * usPerTick;
     nodesUs += us;
     u.byRoleUsPerTxn[runtime::toString(nodes[i].role)] += us / txns;
@@ -480,6 +494,7 @@ RunResult runLoad(kj::AsyncIoContext& io, const runtime::ClusterConfig& cluster,
   r.participants = options.participants > 0 ? options.participants : all;
   r.f = static_cast<int>(cluster.f);
   r.fanOut = toString(cluster.fanOut);
+  r.colocate = runtime::toString(cluster.colocate);
   r.clients = options.clients;
   r.payloadBytes = options.payloadBytes;
   r.keysPerParticipant = options.keysPerParticipant;
@@ -869,8 +884,8 @@ void writeJson(std::ostream& out, const std::string& machine, const std::string&
     const auto& r = runs[i];
     out << "  {\"protocol\": " << jsonString(r.protocol) << ", \"participants\": " << r.participants
         << ", \"f\": " << r.f << ", \"fanout\": " << jsonString(r.fanOut)
-        << ", \"clients\": " << r.clients << ", \"payload_bytes\": " << r.payloadBytes
-        << ", \"keys\": " << r.keysPerParticipant
+        << ", \"colocate\": " << jsonString(r.colocate) << ", \"clients\": " << r.clients
+        << ", \"payload_bytes\": " << r.payloadBytes << ", \"keys\": " << r.keysPerParticipant
         << ", \"conflict_rate\": " << fixed(r.conflictRate, 3)
         << ", \"seconds\": " << fixed(r.seconds, 3) << ", \"committed\": " << r.committed
         << ", \"aborted\": " << r.aborted << ", \"unknown\": " << r.unknown

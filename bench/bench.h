@@ -119,6 +119,8 @@ struct FloorSummary {
 // CPU time (utime + stime) used over the measured phase, per committed transaction: every
 // node's from /proc/PID/stat (clock ticks; nodes not on this machine are left out) and the
 // benchmark process's own (the client: its event loop runs every closed-loop client).
+// Co-located nodes share a process: its CPU counts once, under the role of its participant
+// (so with colocate, "participant" is the whole shared process).
 struct CpuUse {
   bool measured = false;      // committed >= 1 and at least one node's /proc readable
   int nodesCounted = 0;       // nodes whose CPU was read at both ends of the phase
@@ -137,6 +139,7 @@ struct RunResult {
   int participants = 0;  // per transaction
   int f = 0;
   std::string fanOut = "all";
+  std::string colocate = "none";  // the cluster's colocate: none | acceptors | all
   int clients = 0;
   size_t payloadBytes = 0;
   size_t keysPerParticipant = 0;

@@ -148,6 +148,7 @@ int runBench(const Args& args) {
       "                     [--f F] [--fanout all|quorum] [--duration S] [--warmup S]\n"
       "                     [--payload-bytes B] [--keys K] [--conflict-rate R] [--hot-keys H]\n"
       "                     [--seed S] [--cluster FILE] [--gc-cap N] [--recovery-timeout-ms MS]\n"
+      "                     [--colocate none|acceptors|all]\n"
       "                     [--json FILE] [--svg DIR] [--no-floor] [--resources] [--keep]\n"
       "                     [--recovery [--crash-after K] [--restart-after-ms MS]]\n\n"
       "For each protocol (mode) and each participant count: starts a local cluster in a\n"
@@ -163,11 +164,16 @@ int runBench(const Args& args) {
       "throughput that would fill every core); then every node's RSS and data.mdb size at\n"
       "the start, middle and end of each run.\n"
       "--recovery: instead of the load runs, crashes each mode's leader under load and\n"
-      "reports how long transactions stayed in doubt.\n\noptions");
+      "reports how long transactions stayed in doubt.\n"
+      "--colocate acceptors|all: the fresh clusters run acceptor a<i> (and with 'all'\n"
+      "coordinator c<i>) inside participant p<i>'s process, messages between them handed\n"
+      "over in-process (`pcommit cluster start --help`); the logical messages counted, and\n"
+      "so the formulas, stay the same: a message is counted whether or not it left the\n"
+      "process.\n\noptions");
   std::string protocols;
   std::string participantsList = "3";
   std::string clientsList = "1";
-  std::string jsonFile, svgDir, clusterFile, fanOutText = "all";
+  std::string jsonFile, svgDir, clusterFile, fanOutText = "all", colocateText = "none";
   int f = 1;
   double conflictRate = 0;
   size_t hotKeys = 4;
@@ -228,7 +234,12 @@ int runBench(const Args& args) {
       "recovery, 2pc: restart the coordinator this long after its crash")(
       "recovery-timeout-ms",
       po::value<uint32_t>(&recoveryTimeoutMs)->value_name("MS")->default_value(1000),
-      "fresh clusters: a prepared participant with no outcome starts recovery after this");
+      "fresh clusters: a prepared participant with no outcome starts recovery after this")(
+      "colocate",
+      po::value<std::string>(&colocateText)
+          ->value_name("none|acceptors|all")
+          ->default_value("none"),
+      "fresh clusters: run a<i> (acceptors), or a<i> and c<i> (all), in p<i>'s process");
   po::variables_map vm;
   if (auto done = parseCommand("bench", args, desc, nullptr, vm)) return *done;
   auto usage = [](const std::string& msg) {
@@ -237,6 +248,8 @@ int runBench(const Args& args) {
   };
   auto fanOut = parseFanOut(fanOutText);
   if (!fanOut) return usage("--fanout " + fanOutText + ": expected all or quorum");
+  auto colocate = runtime::parseColocate(colocateText);
+  if (!colocate) return usage("--colocate " + colocateText + ": expected none, acceptors or all");
   auto participantCounts = intList(participantsList, 1, 64);
   if (!participantCounts) return usage("--participants: expected a list of 1..64, e.g. 1,2,4,8");
   auto clientCounts = intList(clientsList, 1, 10000);
@@ -263,6 +276,8 @@ int runBench(const Args& args) {
       return usage("--recovery starts its own clusters (it arms a failpoint): drop --cluster");
     if (!vm["f"].defaulted() || !vm["fanout"].defaulted())
       return usage("--f and --fanout come from the cluster file with --cluster");
+    if (!vm["colocate"].defaulted())
+      return usage("--colocate comes from the cluster file with --cluster (its colocate key)");
     try {
       given = runtime::loadClusterFile(clusterFile);
     } catch (const std::exception& e) {
@@ -278,6 +293,13 @@ int runBench(const Args& args) {
     }
     f = given->f;
     fanOut = given->fanOut;
+    colocate = given->colocate;
+  }
+  if (recovery && *colocate == runtime::Colocate::All) {
+    // c1's crash would take p1 and a1 with it: not the coordinator crash being measured.
+    return usage(
+        "--recovery crashes c1, which --colocate all puts in p1's process: use none or "
+        "acceptors");
   }
   std::vector<Mode> modes;
   if (protocols.empty()) {
@@ -399,12 +421,16 @@ int runBench(const Args& args) {
         so.fanOut = *fanOut;
         so.gcCap = gcCap;
         so.recoveryTimeoutMs = recoveryTimeoutMs;
+        so.colocate = *colocate;
         std::string failpoints;
         if (recovery && mode.protocol != Protocol::PaxosDirect) {
           failpoints = "coordinator.after_prepare_sent=crash@" + std::to_string(crashAfter);
         }
         std::cerr << "== " << mode.name() << ": starting " << n << " participants, " << so.acceptors
                   << " acceptors, " << so.coordinators << " coordinators"
+                  << (so.colocate == runtime::Colocate::None
+                          ? ""
+                          : std::string(", colocate ") + runtime::toString(so.colocate))
                   << (failpoints.empty() ? "" : ", c1 armed: " + failpoints) << "\n";
         if (!tc.start(so, failpoints)) {
           rc = kExitFailure;
@@ -455,10 +481,10 @@ int runBench(const Args& args) {
   if (interrupted() && rc == kExitOk) rc = 130;
 
   std::ostringstream shape;
-  shape << "F=" << f << " (" << 2 * f + 1 << " acceptors, fan-out " << toString(*fanOut) << "), "
-        << lo.durationSeconds << " s measured after " << lo.warmupSeconds << " s warm-up, "
-        << lo.payloadBytes << "-byte values, " << lo.keysPerParticipant
-        << " keys/client/participant";
+  shape << "F=" << f << " (" << 2 * f + 1 << " acceptors, fan-out " << toString(*fanOut)
+        << "), colocate " << runtime::toString(*colocate) << ", " << lo.durationSeconds
+        << " s measured after " << lo.warmupSeconds << " s warm-up, " << lo.payloadBytes
+        << "-byte values, " << lo.keysPerParticipant << " keys/client/participant";
   if (conflictRate > 0)
     shape << ", conflict rate " << conflictRate << " over " << hotKeys << " hot rows";
   if (recovery) {

@@ -8,6 +8,7 @@
 //     "cluster_file": "/abs/DIR/cluster.conf",
 //     "protocol": "paxos",                 // 2pc | paxos-classic | paxos | paxos-direct
 //     "f": 1,
+//     "colocate": "none",                  // none | acceptors | all (cluster file)
 //     "healthy": true,                     // every node healthy (the exit code says the same)
 //     "nodes": [                           // in cluster-file order: c*, p*, a*
 //       {
@@ -22,7 +23,8 @@
 //            "recovering": false, "waiting_for": "..."}
 //         ],
 //         "counters": {"name": 0},         // the node's metrics; null unless healthy
-//         "external": false                // left to the user (cluster start --external)
+//         "external": false,               // left to the user (cluster start --external)
+//         "colocated_with": ["a1", "c1"]   // the other nodes of its process ([] if alone)
 //       }
 //     ]
 //   }
@@ -180,16 +182,42 @@ std::vector<std::string> cmdlineOf(pid_t pid) {
   return argv;
 }
 
-std::vector<std::string> nodeArgs(const ClusterPaths& paths, const std::string& node) {
-  return {"serve", "--config", paths.conf.string(), "--node", node};
+// The command line (without the program) of the process running `nodes` (one, or a group
+// of co-located ones).
+std::vector<std::string> serveArgs(const ClusterPaths& paths,
+                                   const std::vector<const runtime::NodeInfo*>& nodes) {
+  std::vector<std::string> args = {"serve", "--config", paths.conf.string()};
+  for (const auto* n : nodes) {
+    args.push_back("--node");
+    args.push_back(n->name);
+  }
+  return args;
 }
 
-// Whether `pid` is node `node` of this cluster: its command line is the one we start it
-// with (any binary path). Guards against signalling a process that reused a stale pid.
+// Whether `pid` is node `node` of this cluster: its command line is one we start (any
+// binary path): serve --config CONF, then only --node pairs, one of them naming `node`.
+// Guards against signalling a process that reused a stale pid.
 bool isOurNode(pid_t pid, const ClusterPaths& paths, const std::string& node) {
   std::vector<std::string> argv = cmdlineOf(pid);
-  std::vector<std::string> want = nodeArgs(paths, node);
-  return argv.size() == want.size() + 1 && std::equal(want.begin(), want.end(), argv.begin() + 1);
+  if (argv.size() < 6 || argv.size() % 2 != 0 || argv[1] != "serve" || argv[2] != "--config" ||
+      argv[3] != paths.conf.string()) {
+    return false;
+  }
+  bool named = false;
+  for (size_t i = 4; i + 1 < argv.size(); i += 2) {
+    if (argv[i] != "--node") return false;
+    named = named || argv[i + 1] == node;
+  }
+  return named;
+}
+
+std::string joinNames(const std::vector<const runtime::NodeInfo*>& nodes,
+                      const runtime::NodeInfo* except = nullptr) {
+  std::string out;
+  for (const auto* n : nodes) {
+    if (n != except) out += (out.empty() ? "" : ", ") + n->name;
+  }
+  return out;
 }
 
 // The nodes `cluster start --external` left to the user (DIR/external, one name a line).
@@ -262,19 +290,21 @@ void writeRecord(int fd, int32_t kind, int32_t value) {
   (void)n;  // the parent sees a missing record as "no pid" and reports the failure
 }
 
-// Starts `node` as a detached process (double fork: the node is nobody's child here, so
-// it never lingers as our zombie, and init reaps it). Returns its pid, or 0 with `error`.
-// Everything the children need is prepared before fork(); they only make system calls.
-pid_t spawnNode(const std::string& exe, const ClusterPaths& paths, const std::string& node,
-                std::string& error) {
-  std::vector<std::string> args = nodeArgs(paths, node);
+// Starts the process of `nodes` (one node, or a group of co-located ones) detached (double
+// fork: it is nobody's child here, so it never lingers as our zombie, and init reaps it);
+// it logs to the first node's log. Returns its pid, or 0 with `error`. Everything the
+// children need is prepared before fork(); they only make system calls.
+pid_t spawnNode(const std::string& exe, const ClusterPaths& paths,
+                const std::vector<const runtime::NodeInfo*>& nodes, std::string& error) {
+  std::vector<std::string> args = serveArgs(paths, nodes);
   args.insert(args.begin(), exe);
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
-  const std::string log = paths.logFile(node).string();
+  const std::string log = paths.logFile(nodes.front()->name).string();
   const std::string dir = paths.dir.string();
-  std::string banner = "---- " + timestampUtc() + " pcommit cluster: starting " + node + ":";
+  std::string banner =
+      "---- " + timestampUtc() + " pcommit cluster: starting " + joinNames(nodes) + ":";
   for (const auto& a : args) banner += " " + a;
   banner += "\n";
 
@@ -485,6 +515,8 @@ bool healthy(const NodeReport& r, const runtime::NodeInfo& n, std::string& why) 
 struct Launched {
   const runtime::NodeInfo* node;
   pid_t pid;
+  std::string logNode;  // whose log the process writes (the first node of its group)
+  std::string with;     // the other nodes of its process, "" if alone
 };
 
 struct NotReady {
@@ -517,8 +549,9 @@ std::vector<NotReady> waitReady(const ClusterPaths& paths, const std::vector<Lau
       if (healthy(reports[i], *l.node, why) && reports[i].pid == static_cast<uint32_t>(l.pid)) {
         out << "  " << l.node->name << " ready: " << runtime::toString(l.node->role) << " on "
             << l.node->address() << ", pid " << l.pid << ", log "
-            << paths.logFile(l.node->name).string() << "\n"
-            << std::flush;
+            << paths.logFile(l.logNode).string();
+        if (!l.with.empty()) out << " (one process with " << l.with << ")";
+        out << "\n" << std::flush;
       } else {
         still.push_back(l);
       }
@@ -537,12 +570,14 @@ std::vector<NotReady> waitReady(const ClusterPaths& paths, const std::vector<Lau
   return failed;
 }
 
-// SIGTERM to each running node of `nodes`, SIGKILL to those still there after the grace
-// period; removes their pid files. Prints one line per node. False if one survived.
+// SIGTERM to each running process of `nodes` (once per process: co-located nodes share
+// one), SIGKILL to those still there after the grace period; removes their pid files.
+// Prints one line per process or node. False if one survived.
 bool stopNodes(const ClusterPaths& paths, const std::vector<const runtime::NodeInfo*>& nodes,
                std::ostream& out) {
   struct Target {
-    std::string name;
+    std::string name;  // its nodes, "p1, a1, c1"
+    std::vector<std::string> nodes;
     pid_t pid;
     bool done = false;
   };
@@ -573,15 +608,26 @@ bool stopNodes(const ClusterPaths& paths, const std::vector<const runtime::NodeI
             << "removed " << pidFile << "\n";
         removePidFile(paths.pidFile(n->name));
         break;
-      case PidState::Running:
-        if (::kill(p.pid, SIGTERM) == 0) {
-          targets.push_back({n->name, p.pid});
+      case PidState::Running: {
+        // Signalled below, once every node was looked at: a process signalled now could be
+        // gone before its co-located nodes are, and they would read as "not running".
+        auto same = std::find_if(targets.begin(), targets.end(),
+                                 [&](const Target& t) { return t.pid == p.pid; });
+        if (same != targets.end()) {
+          same->name += ", " + n->name;
+          same->nodes.push_back(n->name);
         } else {
-          out << n->name << ": cannot signal pid " << p.pid << ": " << errnoText(errno) << "\n";
+          targets.push_back({n->name, {n->name}, p.pid});
         }
         break;
+      }
     }
   }
+  std::erase_if(targets, [&](const Target& t) {
+    if (::kill(t.pid, SIGTERM) == 0) return false;
+    out << t.name << ": cannot signal pid " << t.pid << ": " << errnoText(errno) << "\n";
+    return true;
+  });
   auto reap = [&](int waitMs, const char* how) {
     const auto start = Clock::now();
     for (;;) {
@@ -592,7 +638,7 @@ bool stopNodes(const ClusterPaths& paths, const std::vector<const runtime::NodeI
           t.done = true;
           out << t.name << ": stopped (pid " << t.pid << ", " << how << ", " << msSince(start)
               << " ms)\n";
-          removePidFile(paths.pidFile(t.name));
+          for (const auto& node : t.nodes) removePidFile(paths.pidFile(node));
         } else {
           any = true;
         }
@@ -619,10 +665,30 @@ bool stopNodes(const ClusterPaths& paths, const std::vector<const runtime::NodeI
   return ok;
 }
 
-// Starts `nodes` (pid files written) and waits until they answer. On failure, stops the
-// ones it started and prints why, with the tail of each failed node's log.
-int launch(const ClusterPaths& paths, const std::vector<const runtime::NodeInfo*>& nodes,
-           int timeoutMs, std::ostream& out, std::ostream& err) {
+// Makes DIR/ID.log of every node of `group` but the first a symbolic link to the first's
+// log, which their process writes. "" or why it failed.
+std::string linkLogs(const ClusterPaths& paths,
+                     const std::vector<const runtime::NodeInfo*>& group) {
+  const fs::path target = paths.logFile(group.front()->name).filename();  // relative: DIR moves
+  for (size_t i = 1; i < group.size(); ++i) {
+    const fs::path link = paths.logFile(group[i]->name);
+    std::error_code ec;
+    if (fs::is_symlink(link, ec) && fs::read_symlink(link, ec) == target) continue;
+    // A cluster's grouping never changes (start refuses a different --colocate), so a file
+    // here is only a leftover of an interrupted start: replaced by the link.
+    fs::remove(link, ec);
+    fs::create_symlink(target, link, ec);
+    if (ec) return "cannot link " + link.string() + " to " + target.string() + ": " + ec.message();
+  }
+  return "";
+}
+
+// Starts one process per group (pid files written for each of its nodes) and waits until
+// every node answers. On failure, stops the ones it started and prints why, with the tail
+// of each failed node's log.
+int launch(const ClusterPaths& paths,
+           const std::vector<std::vector<const runtime::NodeInfo*>>& groups, int timeoutMs,
+           std::ostream& out, std::ostream& err) {
   const std::string exe = selfExe();
   if (exe.empty()) {
     err << "pcommit cluster: cannot find this program's path (/proc/self/exe)\n";
@@ -630,21 +696,23 @@ int launch(const ClusterPaths& paths, const std::vector<const runtime::NodeInfo*
   }
   std::vector<Launched> launched;
   std::vector<NotReady> failed;
-  for (const auto* n : nodes) {
-    std::string error;
-    pid_t pid = spawnNode(exe, paths, n->name, error);
-    std::string pidError;
-    if (pid > 0 &&
-        !writeFileAtomically(paths.pidFile(n->name), std::to_string(pid) + "\n", pidError)) {
-      launched.push_back({n, pid});
-      failed.push_back({n->name, pidError});
-      break;
-    }
+  for (const auto& group : groups) {
+    const runtime::NodeInfo* first = group.front();
+    std::string error = linkLogs(paths, group);
+    pid_t pid = error.empty() ? spawnNode(exe, paths, group, error) : 0;
     if (pid <= 0) {
-      failed.push_back({n->name, "cannot start: " + error});
+      failed.push_back({first->name, "cannot start: " + error});
       break;
     }
-    launched.push_back({n, pid});
+    for (const auto* n : group) launched.push_back({n, pid, first->name, joinNames(group, n)});
+    std::string pidError;
+    for (const auto* n : group) {
+      if (!writeFileAtomically(paths.pidFile(n->name), std::to_string(pid) + "\n", pidError)) {
+        failed.push_back({n->name, pidError});
+        break;
+      }
+    }
+    if (!failed.empty()) break;
   }
   if (failed.empty()) failed = waitReady(paths, launched, timeoutMs, out);
   if (failed.empty()) return kExitOk;
@@ -668,6 +736,10 @@ int launch(const ClusterPaths& paths, const std::vector<const runtime::NodeInfo*
   for (const auto& l : launched) started.push_back(l.node);
   std::ostringstream stopped;
   stopNodes(paths, started, stopped);
+  // A process whose pid file could not be written is not found by stopNodes: end it here.
+  for (const auto& l : launched) {
+    if (processExists(l.pid) && isOurNode(l.pid, paths, l.node->name)) ::kill(l.pid, SIGKILL);
+  }
   err << "pcommit cluster: stopped the " << started.size()
       << " node(s) it had started; logs and data are kept in " << paths.dir.string() << "\n";
   return kExitFailure;
@@ -744,6 +816,28 @@ std::vector<const runtime::NodeInfo*> allNodes(const runtime::ClusterConfig& c) 
   return out;
 }
 
+// The processes the cluster commands run: the cluster file's groups (colocate) without the
+// external nodes -- each of those is the user's own process, co-located with nothing.
+std::vector<std::vector<const runtime::NodeInfo*>> ourGroups(
+    const runtime::ClusterConfig& c, const std::set<std::string>& external) {
+  std::vector<std::vector<const runtime::NodeInfo*>> out;
+  for (auto& group : c.processGroups()) {
+    std::erase_if(group, [&](const runtime::NodeInfo* n) { return external.count(n->name) != 0; });
+    if (!group.empty()) out.push_back(std::move(group));
+  }
+  return out;
+}
+
+// The group of `node` in `groups`, empty if none holds it.
+std::vector<const runtime::NodeInfo*> groupOf(
+    const std::vector<std::vector<const runtime::NodeInfo*>>& groups,
+    const runtime::NodeInfo* node) {
+  for (const auto& g : groups) {
+    if (std::find(g.begin(), g.end(), node) != g.end()) return g;
+  }
+  return {};
+}
+
 // The config `cluster start` builds from its options; ports from `portBase` on, in node
 // order (c*, p*, a*).
 runtime::ClusterConfig buildConfig(const ClusterStartOptions& o, const ClusterPaths& paths,
@@ -757,6 +851,7 @@ runtime::ClusterConfig buildConfig(const ClusterStartOptions& o, const ClusterPa
   c.recoveryTimeoutMs = o.recoveryTimeoutMs;
   c.leaderTimeoutMs = o.leaderTimeoutMs;
   c.gcCap = o.gcCap;
+  c.colocate = o.colocate;
   uint16_t port = portBase;
   auto add = [&](char prefix, int count) {
     for (int i = 1; i <= count; ++i) {
@@ -788,6 +883,9 @@ std::string shapeDifference(const runtime::ClusterConfig& old, const runtime::Cl
   if (old.f != want.f) return differ("f", std::to_string(old.f), std::to_string(want.f));
   if (old.fanOut != want.fanOut)
     return differ("fanout", toString(old.fanOut), toString(want.fanOut));
+  if (old.colocate != want.colocate) {
+    return differ("colocate", runtime::toString(old.colocate), runtime::toString(want.colocate));
+  }
   if (old.tickMs != want.tickMs) {
     return differ("tick-ms", std::to_string(old.tickMs), std::to_string(want.tickMs));
   }
@@ -825,9 +923,19 @@ int runStart(const Args& args) {
       "DIR/ID.pid, log in DIR/ID.log, data in DIR/ID/) and returns once all answer.\n"
       "Node ids: coordinators c1.., participants p1.., acceptors a1... A stopped cluster\n"
       "in DIR is started again with its data if the options describe the same cluster.\n\n"
+      "Co-located roles (--colocate acceptors|all, the deployment Gray & Lamport's cost\n"
+      "table assumes): acceptor a<i> -- and with 'all' coordinator c<i> too -- runs inside\n"
+      "participant p<i>'s process (`serve --node p<i> --node a<i> ...`); nodes without a\n"
+      "partner of that number run alone. Each keeps its own port, data directory and\n"
+      "DIR/ID.pid (the same pid for one process); the process logs to DIR/p<i>.log, and\n"
+      "DIR/a<i>.log, DIR/c<i>.log are symbolic links to it. Messages between them are\n"
+      "handed over in-process, after the sender's records are durable. A crash or kill\n"
+      "takes the whole process down; `cluster restart` of any of its nodes starts the\n"
+      "whole process again.\n\n"
       "options");
   std::string protocol = "paxos";
   std::string fanout = "all";
+  std::string colocate = "none";
   int portBase = 0;
   desc.add_options()("help,h", "print this help")("dir",
                                                   po::value<std::string>(&o.dir)->value_name("DIR"),
@@ -849,6 +957,9 @@ int runStart(const Args& args) {
       "prepared with no outcome this long -> recovery (leader timeout: 1.5x)")(
       "fanout", po::value<std::string>(&fanout)->value_name("all|quorum")->default_value("all"),
       "a participant's vote goes to all acceptors, or to F+1 first")(
+      "colocate",
+      po::value<std::string>(&colocate)->value_name("none|acceptors|all")->default_value("none"),
+      "run a<i> (acceptors), or a<i> and c<i> (all), inside p<i>'s process")(
       "gc-cap", po::value<uint32_t>(&o.gcCap)->value_name("N")->default_value(100000),
       "collected transactions each node remembers before a low-water mark replaces them")(
       "external", po::value<std::vector<std::string>>()->value_name("NODE,...")->composing(),
@@ -882,6 +993,12 @@ int runStart(const Args& args) {
   auto fo = parseFanOut(fanout);
   if (!fo) return usageError(std::cerr, sub, "--fanout " + fanout + ": expected all or quorum");
   o.fanOut = *fo;
+  auto co = runtime::parseColocate(colocate);
+  if (!co) {
+    return usageError(std::cerr, sub,
+                      "--colocate " + colocate + ": expected none, acceptors or all");
+  }
+  o.colocate = *co;
   if (o.participants < 1 || o.participants > kMaxParticipants) {
     return usageError(std::cerr, sub,
                       "--participants " + std::to_string(o.participants) + ": expected 1.." +
@@ -993,7 +1110,9 @@ int runRestart(const Args& args) {
   po::options_description desc(
       "usage: pcommit cluster restart --dir DIR NODE\n\n"
       "Starts NODE (c1, p2, a3, ...) of the cluster in DIR again, with its data, after it\n"
-      "was stopped or killed; returns once it answers. Refuses if NODE is running.\n\n"
+      "was stopped or killed; returns once it answers. Refuses if NODE is running.\n"
+      "A co-located node (cluster start --colocate) shares its process: its whole process\n"
+      "is started again, every node of it, and the output names them.\n\n"
       "options");
   std::string dir;
   std::string node;
@@ -1012,7 +1131,8 @@ int runRestart(const Args& args) {
 void clusterUsage(std::ostream& out) {
   out << "usage: pcommit cluster SUBCOMMAND [OPTIONS]\n\n"
          "subcommands:\n"
-         "  start     write DIR/cluster.conf and start every node (one process each)\n"
+         "  start     write DIR/cluster.conf and start every node (one process each, or\n"
+         "            co-located roles with --colocate)\n"
          "  stop      stop every node of the cluster in DIR\n"
          "  status    nodes, pids, health, in-doubt transactions (--json)\n"
          "  restart   start one stopped or killed node again, with its data\n\n"
@@ -1204,11 +1324,22 @@ int startCluster(const ClusterStartOptions& o, std::ostream& out, std::ostream& 
   for (const auto* n : allNodes(config)) {
     if (external.count(n->name) == 0) ours.push_back(n);
   }
-  out << "starting " << ours.size() << " nodes (" << toString(config.protocol)
+  const auto groups = ourGroups(config, external);
+  std::string processes;
+  if (config.colocate != runtime::Colocate::None) {
+    processes = " in " + std::to_string(groups.size()) + " processes";
+  }
+  out << "starting " << ours.size() << " nodes" << processes << " (" << toString(config.protocol)
       << ", f = " << config.f << ", ports " << config.nodes.front().port << ".."
-      << config.nodes.back().port << ") in " << paths.dir.string() << "\n"
-      << std::flush;
-  int rc = launch(paths, ours, o.readyTimeoutMs, out, err);
+      << config.nodes.back().port;
+  if (config.colocate != runtime::Colocate::None) {
+    out << ", colocate " << runtime::toString(config.colocate) << ":";
+    for (const auto& g : groups) {
+      if (g.size() > 1) out << " [" << joinNames(g) << "]";
+    }
+  }
+  out << ") in " << paths.dir.string() << "\n" << std::flush;
+  int rc = launch(paths, groups, o.readyTimeoutMs, out, err);
   if (rc != kExitOk) return rc;
   for (const auto& n : config.nodes) {
     if (external.count(n.name) == 0) continue;
@@ -1216,7 +1347,7 @@ int startCluster(const ClusterStartOptions& o, std::ostream& out, std::ostream& 
         << " --node " << n.name << " (it listens on " << n.address() << ", data "
         << config.dataDirOf(n) << ")\n";
   }
-  out << "cluster ready: " << ours.size() << " nodes";
+  out << "cluster ready: " << ours.size() << " nodes" << processes;
   if (!external.empty()) out << " (+ " << external.size() << " external)";
   out << "; cluster file " << paths.conf.string() << "\n";
   return kExitOk;
@@ -1251,22 +1382,38 @@ int restartNode(const std::string& dir, const std::string& node, std::ostream& o
         << paths->conf.string() << " --node " << n->name << "\n";
     return kExitFailure;
   }
-  NodeProcess p = processOf(*paths, n->name);
-  if (p.state == PidState::Running) {
-    err << "pcommit cluster restart: " << n->name << " is already running (pid " << p.pid << ")\n";
-    return kExitFailure;
+  // A co-located node comes back with its whole process: the nodes it shares it with.
+  const auto group = groupOf(ourGroups(*config, readExternal(*paths)), n);
+  PC_ASSERT(!group.empty(), n->name);
+  for (const auto* m : group) {
+    NodeProcess p = processOf(*paths, m->name);
+    if (p.state == PidState::Running) {
+      err << "pcommit cluster restart: " << m->name << " is already running (pid " << p.pid;
+      if (group.size() > 1)
+        err << "; " << n->name << " shares its process with " << joinNames(group, n);
+      err << ")\n";
+      return kExitFailure;
+    }
   }
-  if (!portFree(n->port)) {
-    err << "pcommit cluster restart: port " << n->port << " of " << n->name
-        << " is in use by another process\n";
-    return kExitFailure;
+  for (const auto* m : group) {
+    if (!portFree(m->port)) {
+      err << "pcommit cluster restart: port " << m->port << " of " << m->name
+          << " is in use by another process\n";
+      return kExitFailure;
+    }
   }
   std::error_code ec;
-  fs::create_directories(config->dataDirOf(*n), ec);
-  out << "restarting " << n->name << " (" << runtime::toString(n->role) << ", " << n->address()
-      << ") in " << paths->dir.string() << "\n"
-      << std::flush;
-  return launch(*paths, {n}, ClusterStartOptions().readyTimeoutMs, out, err);
+  for (const auto* m : group) fs::create_directories(config->dataDirOf(*m), ec);
+  if (group.size() == 1) {
+    out << "restarting " << n->name << " (" << runtime::toString(n->role) << ", " << n->address()
+        << ") in " << paths->dir.string() << "\n";
+  } else {
+    out << "restarting " << joinNames(group) << " (one process: " << n->name
+        << " is co-located with " << joinNames(group, n) << ", colocate "
+        << runtime::toString(config->colocate) << ") in " << paths->dir.string() << "\n";
+  }
+  out << std::flush;
+  return launch(*paths, {group}, ClusterStartOptions().readyTimeoutMs, out, err);
 }
 
 int clusterStatus(const std::string& dir, bool json, std::ostream& out, std::ostream& err) {
@@ -1276,6 +1423,7 @@ int clusterStatus(const std::string& dir, bool json, std::ostream& out, std::ost
   if (!config) return kExitUsage;
   const auto nodes = allNodes(*config);
   const std::vector<NodeReport> reports = queryStatus(nodes, kHealthTimeoutMs);
+  const auto groups = ourGroups(*config, readExternal(*paths));
 
   struct Row {
     const runtime::NodeInfo* node;
@@ -1285,13 +1433,15 @@ int clusterStatus(const std::string& dir, bool json, std::ostream& out, std::ost
     std::string error;
     const NodeReport* report;
     bool external = false;
+    std::vector<std::string> with;  // the other nodes of its process (co-located)
   };
   const std::set<std::string> external = readExternal(*paths);
   std::vector<Row> rows;
   bool allHealthy = true;
   for (size_t i = 0; i < nodes.size(); ++i) {
     Row r{
-        nodes[i], std::nullopt, false, false, "", &reports[i], external.count(nodes[i]->name) != 0};
+        nodes[i], std::nullopt, false, false, "", &reports[i], external.count(nodes[i]->name) != 0,
+        {}};
     NodeProcess p = processOf(*paths, r.node->name);
     r.healthy = healthy(reports[i], *r.node, r.error);
     if (p.state == PidState::Running) {
@@ -1310,6 +1460,9 @@ int clusterStatus(const std::string& dir, bool json, std::ostream& out, std::ost
     } else {
       r.error = "pid file names pid " + std::to_string(p.pid) + ", not this node; " + r.error;
     }
+    for (const auto* m : groupOf(groups, r.node)) {
+      if (m != r.node) r.with.push_back(m->name);
+    }
     allHealthy = allHealthy && r.healthy;
     rows.push_back(std::move(r));
   }
@@ -1318,6 +1471,7 @@ int clusterStatus(const std::string& dir, bool json, std::ostream& out, std::ost
     out << "{\"dir\": " << jsonString(paths->dir.string())
         << ", \"cluster_file\": " << jsonString(paths->conf.string())
         << ", \"protocol\": " << jsonString(toString(config->protocol)) << ", \"f\": " << config->f
+        << ", \"colocate\": " << jsonString(runtime::toString(config->colocate))
         << ", \"healthy\": " << (allHealthy ? "true" : "false") << ",\n \"nodes\": [";
     for (size_t i = 0; i < rows.size(); ++i) {
       const Row& r = rows[i];
@@ -1356,15 +1510,21 @@ int clusterStatus(const std::string& dir, bool json, std::ostream& out, std::ost
       } else {
         out << "null";
       }
-      out << ", \"external\": " << (r.external ? "true" : "false") << "}";
+      out << ", \"external\": " << (r.external ? "true" : "false") << ", \"colocated_with\": [";
+      for (size_t j = 0; j < r.with.size(); ++j) out << (j ? ", " : "") << jsonString(r.with[j]);
+      out << "]}";
     }
     out << "\n]}\n";
   } else {
     size_t healthyCount = 0;
     for (const auto& r : rows) healthyCount += r.healthy ? 1 : 0;
     out << "cluster " << paths->dir.string() << " (" << toString(config->protocol)
-        << ", f = " << config->f << "): " << healthyCount << " of " << rows.size()
-        << " nodes healthy\n";
+        << ", f = " << config->f;
+    if (config->colocate != runtime::Colocate::None) {
+      out << ", colocate " << runtime::toString(config->colocate)
+          << ": co-located nodes share one process and pid";
+    }
+    out << "): " << healthyCount << " of " << rows.size() << " nodes healthy\n";
     char line[256];
     std::snprintf(line, sizeof line, "%-5s %-12s %-21s %-8s %-6s %-8s %s\n", "NODE", "ROLE",
                   "ADDRESS", "PID", "ALIVE", "HEALTHY", "IN-DOUBT");
@@ -1380,6 +1540,10 @@ int clusterStatus(const std::string& dir, bool json, std::ostream& out, std::ost
                     r.healthy ? "yes" : "no", inDoubt.c_str());
       out << line;
       if (r.external) out << "   external";
+      if (!r.with.empty()) {
+        out << "   one process with ";
+        for (size_t j = 0; j < r.with.size(); ++j) out << (j ? ", " : "") << r.with[j];
+      }
       if (!r.healthy) out << "   (" << r.error << ")";
       out << "\n";
       if (r.healthy) {

@@ -1,21 +1,29 @@
 // pcommit cluster start|stop|status|restart (DESIGN.md §4): a local cluster, one detached
-// OS process per node, all described by DIR/cluster.conf.
+// OS process per node -- or per group of co-located nodes (`start --colocate`, the cluster
+// file's `colocate` key, runtime::ClusterConfig::processGroups) -- all described by
+// DIR/cluster.conf.
 //
 // Layout of DIR (the contract scripts and tests rely on):
 //   DIR/cluster.conf   the cluster file (runtime/cluster_config.h), written by start
 //   DIR/ID.pid         the node's pid, one decimal line; present while the node should run
-//   DIR/ID.log         the node's stdout + stderr, appended to across restarts
+//                      (co-located nodes: the same pid in each of their files)
+//   DIR/ID.log         the node's stdout + stderr, appended to across restarts; a process of
+//                      co-located nodes writes the log of its first node (p<i>), and the
+//                      others' ID.log are symbolic links to it (every line names its node)
 //   DIR/ID/            the node's data directory
 //   DIR/external       nodes left to the user (`cluster start --external`), one per line:
 //                      not started, not waited for, not restarted; stopped only when
 //                      DIR/ID.pid names a process run with --config DIR/cluster.conf --node ID
-// Every node runs `<this pcommit binary> serve --config DIR/cluster.conf --node ID` (DIR
-// made absolute), in its own session (setsid), stdin from /dev/null, cwd DIR, with the
-// environment of the command that started it: PCOMMIT_FAILPOINTS set for `cluster start`
-// arms every node, set for `cluster restart` arms that one node.
+// Every process runs `<this pcommit binary> serve --config DIR/cluster.conf --node ID
+// [--node ID ...]` (DIR made absolute; one --node per co-located node, the group's order),
+// in its own session (setsid), stdin from /dev/null, cwd DIR, with the environment of the
+// command that started it: PCOMMIT_FAILPOINTS set for `cluster start` arms every node, set
+// for `cluster restart` arms the nodes of that one process.
 //
-// A pid "is a node of this cluster" only if /proc/PID/cmdline is exactly such a serve
-// command line; stop never signals any other process, even if a stale pid file names it.
+// A pid "is node ID of this cluster" only if /proc/PID/cmdline is exactly such a serve
+// command line naming ID; stop never signals any other process, even if a stale pid file
+// names it. Co-located nodes live and die together: `restart` of one restarts its whole
+// process, `stop` signals each process once.
 //
 // Exit codes: 0 success; 1 the command ran and failed (a node did not come up, a cluster
 // is already running, a node is unhealthy for `status`); 64 a usage error (the message
@@ -31,6 +39,7 @@
 
 #include "cli/commands.h"
 #include "paxos_commit/types.h"
+#include "runtime/cluster_config.h"
 
 namespace pc::cli {
 
@@ -52,6 +61,8 @@ struct ClusterStartOptions {
   uint32_t recoveryTimeoutMs = 1000;
   uint32_t gcCap = 100000;  // see ClusterConfig::gcCap
   uint32_t leaderTimeoutMs = 1500;
+  // Which roles share a process (the cluster file's `colocate`).
+  runtime::Colocate colocate = runtime::Colocate::None;
   int readyTimeoutMs = 20000;  // every node must answer `status` within this
   // Nodes written to the cluster file but left to the user to run (DIR/external); empty:
   // all started (or, for a cluster started again, the ones DIR/external names).

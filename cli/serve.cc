@@ -1,15 +1,23 @@
-// pcommit serve --config FILE --node ID: runs one node of a cluster file in this process
-// (a coordinator, participant or acceptor, by the node's role) until SIGTERM or SIGINT.
+// pcommit serve --config FILE --node ID [--node ID ...]: runs nodes of a cluster file in
+// this process (coordinators, participants or acceptors, by each node's role) until SIGTERM
+// or SIGINT. Several --node: co-located roles, one KJ event loop for all of them, each with
+// its own data directory, LMDB environment, listening port, core and failpoints; messages
+// between them are delivered in-process (runtime::NodeHost::setLocalPeers).
 // Exit 0 after a clean stop; 1 on a storage error at start (the message names the path and
 // the cause); 64 on a usage or configuration error (the message names the line/option).
 #include <signal.h>
 #include <sys/time.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <iostream>
+#include <memory>
 #include <random>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/options.h"
@@ -22,23 +30,27 @@ namespace po = boost::program_options;
 
 namespace pc::cli {
 
-namespace {}  // namespace
-
 int runServe(const Args& args) {
   po::options_description desc(
-      "usage: pcommit serve --config FILE --node ID\n\n"
-      "Runs one node of the cluster file FILE (its role -- coordinator, participant or\n"
-      "acceptor -- comes from the file) until SIGTERM or SIGINT. Logs to stderr.\n"
-      "PCOMMIT_FAILPOINTS=\"name=action;...\" plants faults for tests (see README).\n"
+      "usage: pcommit serve --config FILE --node ID [--node ID ...]\n\n"
+      "Runs a node of the cluster file FILE (its role -- coordinator, participant or\n"
+      "acceptor -- comes from the file) until SIGTERM or SIGINT. Logs to stderr, each line\n"
+      "naming its node.\n"
+      "Several --node run those nodes in this one process (co-located roles, as `cluster\n"
+      "start --colocate` does): each keeps its own data directory, LMDB environment and\n"
+      "port, and messages between them are handed over in-process, still only after the\n"
+      "sender's records are durable. A crash takes all of them down.\n"
+      "PCOMMIT_FAILPOINTS=\"name=action;...\" plants faults for tests (see README); it arms\n"
+      "every node of the process.\n"
       "PCOMMIT_STORAGE_WRITES=inline (default) writes records on the event loop, one synced\n"
       "commit per loop turn; =thread on a storage thread (README \"Performance\").\n\n"
       "options");
   std::string configPath;
-  std::string nodeName;
+  std::vector<std::string> nodeNames;
   desc.add_options()("help,h", "print this help")(
       "config", po::value<std::string>(&configPath)->value_name("FILE"), "the cluster file")(
-      "node", po::value<std::string>(&nodeName)->value_name("ID"),
-      "this node's id (c1, p2, a3...)");
+      "node", po::value<std::vector<std::string>>(&nodeNames)->value_name("ID")->composing(),
+      "a node to run (c1, p2, a3...); repeat it to run several in this process");
   po::variables_map vm;
   if (auto done = parseCommand("serve", args, desc, nullptr, vm)) return *done;
   for (const char* required : {"config", "node"}) {
@@ -49,52 +61,95 @@ int runServe(const Args& args) {
     }
   }
   runtime::ClusterConfig cluster;
-  runtime::Failpoints failpoints;
+  std::vector<runtime::Failpoints> failpoints;
   try {
     cluster = runtime::loadClusterFile(configPath);
-    failpoints = runtime::Failpoints::fromEnvironment();
+    // Parsed (and logged as armed) once; every node gets its own copy, so @N counts the
+    // hits of one node, as when each runs alone.
+    failpoints.push_back(runtime::Failpoints::fromEnvironment());
+    const char* spec = std::getenv(runtime::kFailpointsEnv);
+    for (size_t i = 1; i < nodeNames.size(); ++i) {
+      failpoints.emplace_back(spec == nullptr ? "" : spec);
+    }
   } catch (const std::exception& e) {
     std::cerr << "pcommit serve: " << e.what() << "\n";
     return kExitUsage;
   }
-  const runtime::NodeInfo* me = cluster.byName(nodeName);
-  if (me == nullptr) {
-    std::cerr << "pcommit serve: --node " << nodeName << ": no such node in " << configPath << "\n";
-    return kExitUsage;
+  std::vector<const runtime::NodeInfo*> mine;
+  for (const auto& name : nodeNames) {
+    const runtime::NodeInfo* me = cluster.byName(name);
+    if (me == nullptr) {
+      std::cerr << "pcommit serve: --node " << name << ": no such node in " << configPath << "\n";
+      return kExitUsage;
+    }
+    if (std::find(mine.begin(), mine.end(), me) != mine.end()) {
+      std::cerr << "pcommit serve: --node " << name << " given twice\n";
+      return kExitUsage;
+    }
+    mine.push_back(me);
   }
-  auto log = [name = me->name](const std::string& line) { runtime::logLine(name, line); };
+  auto logFor = [](const runtime::NodeInfo& n) {
+    return [name = n.name](const std::string& line) { runtime::logLine(name, line); };
+  };
+  auto logAll = [&](const std::string& line) {
+    for (const auto* n : mine) runtime::logLine(n->name, line);
+  };
   try {
     (void)runtime::storageWritesInline();  // a bad PCOMMIT_STORAGE_WRITES: refuse to start
   } catch (const std::runtime_error& e) {
     std::cerr << "pcommit serve: " << e.what() << "\n";
     return kExitUsage;
   }
+  const runtime::NodeInfo* current = mine.front();  // the node being opened, for errors
   try {
-    storage::Options so;
-    so.createDir = true;
-    storage::Env env(cluster.dataDirOf(*me), so);
+    std::vector<std::unique_ptr<storage::Env>> envs;
+    for (const auto* n : mine) {
+      current = n;
+      storage::Options so;
+      so.createDir = true;
+      envs.push_back(std::make_unique<storage::Env>(cluster.dataDirOf(*n), so));
+    }
 
-    // SIGTERM / SIGINT end the loop; then the storage thread finishes what was submitted.
+    // SIGTERM / SIGINT end the loop; then the storage threads finish what was submitted.
     kj::UnixEventPort::captureSignal(SIGTERM);
     kj::UnixEventPort::captureSignal(SIGINT);
     ::signal(SIGPIPE, SIG_IGN);
     auto io = kj::setupAsyncIo();
     std::random_device rd;
-    uint64_t seed = (static_cast<uint64_t>(rd()) << 32) ^ rd();
-    runtime::NodeHost host(io, cluster, *me, env, failpoints, seed, log);
-    auto stop = io.unixEventPort.onSignal(SIGTERM)
-                    .exclusiveJoin(io.unixEventPort.onSignal(SIGINT))
-                    .then([&](siginfo_t info) {
-                      log(std::string("stopping on signal ") + std::to_string(info.si_signo));
-                    });
-    host.run().exclusiveJoin(kj::mv(stop)).wait(io.waitScope);
-    log("stopped");
+    // Declared after the environments: destroyed first, together (they point at each other).
+    std::vector<std::unique_ptr<runtime::NodeHost>> hosts;
+    for (size_t i = 0; i < mine.size(); ++i) {
+      uint64_t seed = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+      hosts.push_back(std::make_unique<runtime::NodeHost>(io, cluster, *mine[i], *envs[i],
+                                                          failpoints[i], seed, logFor(*mine[i])));
+    }
+    std::vector<runtime::NodeHost*> peers;
+    for (auto& h : hosts) peers.push_back(h.get());
+    if (hosts.size() > 1) {
+      std::string names;
+      for (const auto* n : mine) names += (names.empty() ? "" : ", ") + n->name;
+      logAll("co-located in one process (pid " + std::to_string(::getpid()) + "): " + names +
+             "; messages between them are delivered in-process");
+      for (auto& h : hosts) h->setLocalPeers(peers);
+    }
+    kj::Promise<void> serving =
+        io.unixEventPort.onSignal(SIGTERM)
+            .exclusiveJoin(io.unixEventPort.onSignal(SIGINT))
+            .then([&](siginfo_t info) {
+              logAll(std::string("stopping on signal ") + std::to_string(info.si_signo));
+            });
+    for (size_t i = 0; i < hosts.size(); ++i) {
+      current = mine[i];
+      serving = serving.exclusiveJoin(hosts[i]->run());
+    }
+    serving.wait(io.waitScope);
+    logAll("stopped");
   } catch (const storage::StorageError& e) {
-    log(std::string("cannot start: ") + e.what());
+    runtime::logLine(current->name, std::string("cannot start: ") + e.what());
     std::cerr << "pcommit serve: " << e.what() << "\n";
     return kExitFailure;
   } catch (const kj::Exception& e) {
-    log(std::string("fatal: ") + e.getDescription().cStr());
+    runtime::logLine(current->name, std::string("fatal: ") + e.getDescription().cStr());
     std::cerr << "pcommit serve: " << e.getDescription().cStr() << "\n";
     return kExitFailure;
   }

@@ -231,6 +231,17 @@ void Transport::send(NodeId to, Message msg, std::function<void()> onDelivered) 
   scheduleFlush();
 }
 
+void Transport::countLocalSend(const Message& msg) {
+  metrics_.messagesSent++;
+  metrics_.messagesLocal++;
+  metrics_.sentByKind[kindIndex(msg)]++;
+}
+
+void Transport::countLocalReceive(const Message& msg) {
+  metrics_.messagesReceived++;
+  metrics_.receivedByKind[kindIndex(msg)]++;
+}
+
 void Transport::scheduleFlush() {
   if (flushScheduled_) return;
   flushScheduled_ = true;

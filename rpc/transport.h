@@ -56,6 +56,7 @@ struct TransportMetrics {
   std::array<uint64_t, std::variant_size_v<Message>> receivedByKind{};
   uint64_t messagesSent = 0;
   uint64_t messagesReceived = 0;
+  uint64_t messagesLocal = 0;  // of messagesSent: handed in-process to a co-hosted node
   uint64_t rpcCallsSent = 0;
   uint64_t rpcCallsReceived = 0;
   uint64_t rejected = 0;       // invalid messages dropped at the edge
@@ -88,6 +89,13 @@ class Transport : private kj::TaskSet::ErrorHandler {
   // Queues `msg` for `to`; sent at the end of this event-loop turn. `onDelivered` (may be
   // null) runs once the receiving process has accepted the call carrying it.
   void send(NodeId to, Message msg, std::function<void()> onDelivered = nullptr);
+
+  // A message its owner delivered in-process to a node hosted on the same event loop
+  // (runtime::NodeHost::setLocalPeers): counted as a send (messagesSent, sentByKind, and
+  // messagesLocal) on the sender's transport and as a receipt on the receiver's, exactly as
+  // one sent over TCP, but no RPC call is made or counted.
+  void countLocalSend(const Message& msg);
+  void countLocalReceive(const Message& msg);
 
   // Opens the connection to `peer` now (clients: so a peer that will send to us, like an
   // acceptor in paxos-direct, has our sink before it needs it).

@@ -33,13 +33,33 @@ std::optional<Role> parseRole(std::string_view s) {
   return std::nullopt;
 }
 
+const char* toString(Colocate c) {
+  switch (c) {
+    case Colocate::None:
+      return "none";
+    case Colocate::Acceptors:
+      return "acceptors";
+    case Colocate::All:
+      return "all";
+  }
+  return "?";
+}
+
+std::optional<Colocate> parseColocate(std::string_view s) {
+  for (Colocate c : {Colocate::None, Colocate::Acceptors, Colocate::All}) {
+    if (s == toString(c)) return c;
+  }
+  return std::nullopt;
+}
+
 namespace {
 
 constexpr NodeId kParticipantIdBase = 1000;
 constexpr NodeId kAcceptorIdBase = 2000;
 
 constexpr std::string_view kClusterKeys[] = {
-    "protocol", "f", "fanout", "tick-ms", "recovery-timeout-ms", "leader-timeout-ms", "gc-cap"};
+    "protocol",          "f",      "fanout",  "tick-ms", "recovery-timeout-ms",
+    "leader-timeout-ms", "gc-cap", "colocate"};
 constexpr std::string_view kNodeKeys[] = {"role", "address", "data"};
 
 template <size_t N>
@@ -255,6 +275,37 @@ std::vector<const NodeInfo*> ClusterConfig::withRole(Role r) const {
   return out;
 }
 
+std::vector<std::vector<const NodeInfo*>> ClusterConfig::processGroups() const {
+  // By number: a<i> and c<i> join p<i> if it exists (names are unique, so at most one each).
+  auto numberOf = [](const NodeInfo& n) { return n.name.substr(1); };
+  std::map<std::string, const NodeInfo*> participantByNumber;
+  for (const auto& n : nodes) {
+    if (n.role == Role::Participant) participantByNumber.emplace(numberOf(n), &n);
+  }
+  auto hostOf = [&](const NodeInfo& n) -> const NodeInfo* {
+    const bool joins = (n.role == Role::Acceptor && colocate != Colocate::None) ||
+                       (n.role == Role::Coordinator && colocate == Colocate::All);
+    if (!joins) return nullptr;
+    auto it = participantByNumber.find(numberOf(n));
+    return it == participantByNumber.end() ? nullptr : it->second;
+  };
+  std::vector<std::vector<const NodeInfo*>> groups;
+  std::map<const NodeInfo*, size_t> groupOfParticipant;
+  for (const auto& n : nodes) {  // by id: c*, p*, a*
+    if (hostOf(n) != nullptr) continue;
+    if (n.role == Role::Participant) groupOfParticipant.emplace(&n, groups.size());
+    groups.push_back({&n});
+  }
+  // Within a group: the participant, then its acceptor, then its coordinator.
+  for (Role r : {Role::Acceptor, Role::Coordinator}) {
+    for (const auto& n : nodes) {
+      if (n.role != r) continue;
+      if (const NodeInfo* host = hostOf(n)) groups[groupOfParticipant.at(host)].push_back(&n);
+    }
+  }
+  return groups;
+}
+
 CoreConfig ClusterConfig::coreConfig() const {
   PC_ASSERT(tickMs > 0, tickMs);
   auto ticks = [this](uint32_t ms) -> uint64_t { return std::max<uint64_t>(1, ms / tickMs); };
@@ -322,6 +373,10 @@ std::string ClusterConfig::render() const {
       << "# leader with no decision -> recovery\n";
   out << pad("gc-cap = " + std::to_string(gcCap))
       << "# collected transactions remembered per node before a low-water mark\n";
+  if (colocate != Colocate::None) {  // absent means none: files from before the key read the same
+    out << pad(std::string("colocate = ") + toString(colocate))
+        << "# none | acceptors | all: a<i> (and c<i>) run in p<i>'s process\n";
+  }
   for (const auto& n : nodes) {
     out << "\n[node." << checkValue(n.name) << "]\n";
     out << "role = " << toString(n.role) << "\n";
@@ -494,6 +549,15 @@ ClusterConfig parseClusterText(const std::string& text, const std::string& pathF
                    std::to_string(kMaxGcCap) + ")");
     }
     config.gcCap = *n;
+  }
+
+  if (const Value* v = clusterValue("colocate")) {
+    auto c = parseColocate(v->text);
+    if (!c) {
+      rep.fail(v->line, "cluster",
+               "bad colocate " + inQuotes(v->text) + " (expected none, acceptors or all)");
+    }
+    config.colocate = *c;
   }
 
   std::map<std::string, std::pair<std::string, int>> addressOwner;  // address -> node, line

@@ -9,6 +9,7 @@
 //   tick-ms = 5                 # one logical tick of the core
 //   recovery-timeout-ms = 1000  # prepared with no outcome -> recovery (Paxos) / ask (2PC)
 //   leader-timeout-ms = 1500
+//   colocate = all              # none (default) | acceptors | all: roles sharing a process
 //
 //   [node.c1]
 //   role = coordinator
@@ -22,6 +23,13 @@
 // Node names are c<N> (coordinator), p<N> (participant), a<N> (acceptor), N >= 1. Their
 // protocol ids: c<N> = N, p<N> = 1000 + N, a<N> = 2000 + N (stable, so logs and records
 // read the same everywhere). Client ids have the high bit set.
+//
+// colocate says which nodes `pcommit cluster start` (and bench) run in one process
+// (`pcommit serve --node p1 --node a1 ...`; processGroups() below): the deployment of Gray
+// & Lamport's cost table, where a message between roles on one node costs no network hop.
+// It changes nothing else: every node keeps its own address, data directory and records,
+// and clients reach it the same way. Any `pcommit serve` may host any set of nodes; the
+// key only tells the cluster commands how to group them.
 #pragma once
 
 #include <map>
@@ -46,6 +54,16 @@ inline constexpr uint32_t kMaxTickMs = 1000;  // one tick at most a second
 inline constexpr uint32_t kMaxTimeoutMs = 3600 * 1000;
 inline constexpr uint32_t kMaxGcCap = 100000000;
 
+// Which roles share a process (see colocate above).
+enum class Colocate {
+  None,       // one process per node
+  Acceptors,  // a<i> in p<i>'s process
+  All,        // a<i> and c<i> in p<i>'s process (c1 with p1 and a1: the paper's first
+              // leader on an acceptor's node)
+};
+const char* toString(Colocate c);  // none | acceptors | all
+std::optional<Colocate> parseColocate(std::string_view s);
+
 struct NodeInfo {
   std::string name;  // c1, p2, a3
   NodeId id = kNoNode;
@@ -68,11 +86,19 @@ struct ClusterConfig {
   // records, 2PC done decisions, coordinators' outcome caches) before a low-water mark of
   // transaction ids replaces the oldest: what bounds storage and memory under load.
   uint32_t gcCap = 100000;
+  Colocate colocate = Colocate::None;
   std::vector<NodeInfo> nodes;  // sorted by id
 
   const NodeInfo* byName(const std::string& name) const;
   const NodeInfo* byId(NodeId id) const;
   std::vector<const NodeInfo*> withRole(Role r) const;
+  // The nodes that run in one process each, by `colocate`: a group is a participant p<i>
+  // followed by a<i> (acceptors, all) and c<i> (all) where those nodes exist, matched by
+  // number; every other node is a group of its own. Every node is in exactly one group.
+  // Groups are in the order of their first node's id (coordinators alone first, then the
+  // participants' groups, then acceptors alone), so the first node of a group names the
+  // process (its log, in `cluster start`).
+  std::vector<std::vector<const NodeInfo*>> processGroups() const;
   // The core's configuration (ticks derived from the millisecond settings).
   CoreConfig coreConfig() const;
   // The data directory of a node, resolved against the cluster file's folder.

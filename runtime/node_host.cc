@@ -337,7 +337,28 @@ void NodeHost::transmit(Envelope&& e) {
   } else if (std::holds_alternative<CommitReply>(e.msg)) {
     fp_.hit("coordinator.before_reply");
   }
+  if (auto it = localPeers_.find(e.to); it != localPeers_.end()) {
+    // A co-hosted node: its inbound path on a later turn (never re-entrant), as if it had
+    // arrived over TCP; onDelivered then runs as once a network call is accepted.
+    NodeHost* peer = it->second;
+    transport_->countLocalSend(e.msg);
+    peer->tasks_->add(kj::evalLater([peer, from = me_.id, msg = std::move(e.msg),
+                                     onDelivered = std::move(onDelivered)]() mutable {
+      if (!peer->transport_) return;  // that host never started: lost, as to a dead peer
+      peer->transport_->countLocalReceive(msg);
+      peer->onInbound(from, std::move(msg));
+      if (onDelivered) onDelivered();
+    }));
+    return;
+  }
   transport_->send(e.to, std::move(e.msg), std::move(onDelivered));
+}
+
+void NodeHost::setLocalPeers(const std::vector<NodeHost*>& peers) {
+  localPeers_.clear();
+  for (NodeHost* p : peers) {
+    if (p != this) localPeers_[p->me_.id] = p;
+  }
 }
 
 void NodeHost::onDurable(storage::Seq seq) {
@@ -425,6 +446,7 @@ void NodeHost::fillStatus(wire::NodeStatus::Builder b) {
   std::vector<std::pair<std::string, uint64_t>> counters = {
       {"messages_sent", tm.messagesSent},
       {"messages_received", tm.messagesReceived},
+      {"messages_local", tm.messagesLocal},
       {"rpc_calls_sent", tm.rpcCallsSent},
       {"rpc_calls_received", tm.rpcCallsReceived},
       {"rejected_at_edge", tm.rejected},

@@ -7,7 +7,8 @@
 //     batches pending); its sends, and the sends of every later Output, wait until that
 //     batch is durable (FIFO by sequence number), then leave through the transport;
 //   - a message a node sends to itself is delivered through the event loop, never by a
-//     re-entrant call into the core;
+//     re-entrant call into the core; so is one to another node hosted in this process
+//     (setLocalPeers), with no socket, and still only once its records are durable;
 //   - ticks come from a KJ timer every tick-ms.
 // Failpoints (PCOMMIT_FAILPOINTS) fire at the protocol steps named in DESIGN.md §4.
 #pragma once
@@ -58,6 +59,16 @@ class NodeHost {
 
   // Listens on the node's address and runs until the returned promise is dropped.
   kj::Promise<void> run();
+
+  // Other nodes of the cluster hosted in this process, on this event loop (`pcommit serve
+  // --node p1 --node a1 ...`; co-located roles). A message to one of them leaves like any
+  // other -- from the outbox, once the records it depends on are durable (PROTOCOL.md §6
+  // pitfall 9) -- but is handed to that host's inbound path on a later event-loop turn
+  // instead of a socket: counted as sent (messages_sent, sent_<Kind>) and in
+  // messages_local, never as an RPC call. The hosts must be destroyed together, after the
+  // loop stopped running them. Call before run().
+  void setLocalPeers(const std::vector<NodeHost*>& peers);
+  NodeId id() const { return me_.id; }
 
  private:
   struct Pending {
@@ -113,6 +124,7 @@ class NodeHost {
   class Errors;
   std::unique_ptr<Errors> errors_;
   std::unique_ptr<kj::TaskSet> tasks_;
+  std::map<NodeId, NodeHost*> localPeers_;  // co-hosted nodes (setLocalPeers)
 };
 
 }  // namespace pc::runtime

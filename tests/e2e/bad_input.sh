@@ -79,6 +79,7 @@ mk no-equals 's/^data = p1/data = p1\nthis line has no equals/'
 mk bad-node 's/^\[node.p1\]/[node.x1]/'
 mk zero-tick 's/^tick-ms = 5/tick-ms = 0/'
 mk bad-role 's/^role = participant/role = banker/'
+mk bad-colocate 's/^tick-ms = 5/tick-ms = 5\ncolocate = x/'
 # file:line: key, per file
 declare -A where=(
   [unknown-key]="unknown-key.conf:6:|bogus"
@@ -91,6 +92,7 @@ declare -A where=(
   [bad-node]="bad-node.conf:12:|x1"
   [zero-tick]="zero-tick.conf:5:|tick-ms"
   [bad-role]="bad-role.conf:13:|role|banker"
+  [bad-colocate]="bad-colocate.conf:6:|colocate|'x'|none, acceptors or all"
 )
 for name in "${!where[@]}"; do
   IFS='|' read -r -a needles <<<"${where[$name]}"
@@ -142,6 +144,13 @@ expect_usage "--node" -- serve --config good.conf
 expect_usage "--config" -- serve --node c1
 expect_usage "--node z9" -- serve --config good.conf --node z9
 expect_usage "--bogus" -- serve --config good.conf --node c1 --bogus
+expect_usage "--node a1 given twice" -- serve --config good.conf --node a1 --node p1 --node a1
+expect_usage "--node z9" -- serve --config good.conf --node a1 --node z9
+
+step "bad flags: bench"
+expect_usage "--colocate x" -- bench --colocate x --duration 1
+expect_usage "--colocate" "cluster file" -- bench --cluster good.conf --colocate all --duration 1
+expect_usage "--recovery" "--colocate all" -- bench --recovery --colocate all
 
 step "bad flags: cluster start"
 expect_usage "--dir" -- cluster start
@@ -155,6 +164,7 @@ expect_usage "--port-base 70000" -- cluster start --dir new1 --port-base 70000
 expect_usage "--tick-ms 0" -- cluster start --dir new1 --tick-ms 0
 expect_usage "--recovery-timeout-ms 1" -- cluster start --dir new1 --tick-ms 5 --recovery-timeout-ms 1
 expect_usage "--fanout some" -- cluster start --dir new1 --fanout some
+expect_usage "--colocate x" "none, acceptors or all" -- cluster start --dir new1 --colocate x
 expect_usage "bogus" -- cluster start --dir new1 --bogus
 expect_usage "participants" -- cluster start --dir new1 --participants many
 expect_usage "unknown subcommand 'launch'" -- cluster launch --dir new1

@@ -71,8 +71,8 @@ std::string errorOf(const std::string& text) {
 
 bool sameConfig(const ClusterConfig& a, const ClusterConfig& b) {
   if (a.protocol != b.protocol || a.f != b.f || a.fanOut != b.fanOut || a.tickMs != b.tickMs ||
-      a.recoveryTimeoutMs != b.recoveryTimeoutMs || a.leaderTimeoutMs != b.leaderTimeoutMs ||
-      a.nodes.size() != b.nodes.size()) {
+      a.colocate != b.colocate || a.recoveryTimeoutMs != b.recoveryTimeoutMs ||
+      a.leaderTimeoutMs != b.leaderTimeoutMs || a.nodes.size() != b.nodes.size()) {
     return false;
   }
   for (size_t i = 0; i < a.nodes.size(); ++i) {
@@ -326,6 +326,10 @@ TEST_CASE("every kind of bad file names the file, the line and the bad key or va
       {"negative f", withLine(4, "f = -1"), "cluster.conf:4:", {"bad f '-1'"}},
       {"f too big", withLine(4, "f = 16"), "cluster.conf:4:", {"bad f '16'", "0..15"}},
       {"bad fanout", withLine(5, "fanout = some"), "cluster.conf:5:", {"'some'", "all or quorum"}},
+      {"bad colocate",
+       withLine(9, "colocate = participants"),
+       "cluster.conf:9:",
+       {"cluster", "colocate 'participants'", "none, acceptors or all"}},
       {"zero tick", withLine(6, "tick-ms = 0"), "cluster.conf:6:", {"tick-ms '0'"}},
       {"tick with unit", withLine(6, "tick-ms = 5ms"), "cluster.conf:6:", {"tick-ms '5ms'"}},
       {"timeout shorter than a tick",
@@ -384,4 +388,74 @@ TEST_CASE("every kind of bad file names the file, the line and the bad key or va
   msg = errorOf("");
   CHECK(msg.rfind("cluster.conf: ", 0) == 0);  // no line to name
   CHECK(msg.find("no participant") != std::string::npos);
+}
+
+namespace {
+
+// processGroups() as names: {{"p1", "a1"}, {"c1"}, ...}.
+std::vector<std::vector<std::string>> groupNames(const ClusterConfig& c) {
+  std::vector<std::vector<std::string>> out;
+  for (const auto& g : c.processGroups()) {
+    out.emplace_back();
+    for (const NodeInfo* n : g) out.back().push_back(n->name);
+  }
+  return out;
+}
+
+// c1, c2, c3, p1, p2, a1..a5 (F = 2): more acceptors than participants, and a coordinator
+// without a participant of its number.
+std::string colocateText(const std::string& colocate) {
+  std::string text = "[cluster]\nf = 2\n";
+  if (!colocate.empty()) text += "colocate = " + colocate + "\n";
+  int port = 1;
+  for (std::string n : {"c1", "c2", "c3", "p1", "p2", "a1", "a2", "a3", "a4", "a5"}) {
+    text += "[node." + n + "]\nrole = " + toString(*roleForName(n)) +
+            "\naddress = h:" + std::to_string(port++) + "\n";
+  }
+  return text;
+}
+
+}  // namespace
+
+TEST_CASE("colocate: which nodes share a process") {
+  // If this fails, `cluster start --colocate` runs roles apart that the cost table puts
+  // together (or the reverse), or loses or doubles a node.
+  using Groups = std::vector<std::vector<std::string>>;
+  ClusterConfig none = parseClusterText(colocateText(""), "cluster.conf");
+  CHECK(none.colocate == Colocate::None);  // absent: none, as files from before the key
+  CHECK(groupNames(none) ==
+        Groups{{"c1"}, {"c2"}, {"c3"}, {"p1"}, {"p2"}, {"a1"}, {"a2"}, {"a3"}, {"a4"}, {"a5"}});
+  CHECK(groupNames(parseClusterText(colocateText("none"), "cluster.conf")) == groupNames(none));
+
+  ClusterConfig acceptors = parseClusterText(colocateText("acceptors"), "cluster.conf");
+  CHECK(acceptors.colocate == Colocate::Acceptors);
+  CHECK(groupNames(acceptors) ==
+        Groups{{"c1"}, {"c2"}, {"c3"}, {"p1", "a1"}, {"p2", "a2"}, {"a3"}, {"a4"}, {"a5"}});
+
+  ClusterConfig all = parseClusterText(colocateText("all"), "cluster.conf");
+  CHECK(all.colocate == Colocate::All);
+  CHECK(groupNames(all) ==
+        Groups{{"c3"}, {"p1", "a1", "c1"}, {"p2", "a2", "c2"}, {"a3"}, {"a4"}, {"a5"}});
+
+  // Names are matched by number, not position: a2 has no p2 here and runs alone.
+  ClusterConfig gaps = parseClusterText(
+      "[cluster]\nf = 1\ncolocate = all\n"
+      "[node.c2]\nrole = coordinator\naddress = h:1\n"
+      "[node.p2]\nrole = participant\naddress = h:2\n"
+      "[node.p5]\nrole = participant\naddress = h:3\n"
+      "[node.a1]\nrole = acceptor\naddress = h:4\n"
+      "[node.a3]\nrole = acceptor\naddress = h:5\n"
+      "[node.a5]\nrole = acceptor\naddress = h:6\n",
+      "cluster.conf");
+  CHECK(groupNames(gaps) == Groups{{"p2", "c2"}, {"p5", "a5"}, {"a1"}, {"a3"}});
+
+  // Rendered only when not none, and read back the same.
+  CHECK(none.render().find("colocate") == std::string::npos);
+  std::string text = all.render();
+  CHECK(text.find("colocate = all") != std::string::npos);
+  ClusterConfig back = parseClusterText(text, "cluster.conf");
+  CHECK(sameConfig(all, back));
+  CHECK(toString(Colocate::Acceptors) == std::string("acceptors"));
+  CHECK(parseColocate("all") == Colocate::All);
+  CHECK_FALSE(parseColocate("All").has_value());
 }
