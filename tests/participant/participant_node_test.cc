@@ -11,24 +11,11 @@
 #include <filesystem>
 
 #include "client/client.h"
-#include "tests/unit/test_util.h"  // also doctest, with a stringifier for pc enums
+#include "tests/unit/local_util.h"  // freePort, ScratchDir
+#include "tests/unit/test_util.h"   // also doctest, with a stringifier for pc enums
 
 namespace pc {
 namespace {
-
-// A free TCP port on 127.0.0.1 (the kernel's pick; free again once closed).
-uint16_t freePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  socklen_t len = sizeof a;
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 class ReadOnlyRm : public ResourceManager {
  public:
@@ -46,14 +33,8 @@ class ReadOnlyRm : public ResourceManager {
   int preparedCalls = 0;
 };
 
-struct TempDir {
-  TempDir() {
-    std::string tmpl = std::filesystem::temp_directory_path() / "pc-participant-node.XXXXXX";
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string path;
+struct TempDir : test::ScratchDir {
+  TempDir() : test::ScratchDir("pc-participant-node") {}
 };
 
 runtime::ClusterConfig cluster() {
@@ -61,7 +42,7 @@ runtime::ClusterConfig cluster() {
   for (const char* n : {"c1", "p1", "a1"}) {
     std::string role = n[0] == 'c' ? "coordinator" : n[0] == 'p' ? "participant" : "acceptor";
     text += std::string("[node.") + n + "]\nrole = " + role +
-            "\naddress = 127.0.0.1:" + std::to_string(freePort()) + "\ndata = " + n + "\n";
+            "\naddress = 127.0.0.1:" + std::to_string(test::freePort()) + "\ndata = " + n + "\n";
   }
   return runtime::parseClusterText(text, "test.conf");
 }

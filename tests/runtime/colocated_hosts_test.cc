@@ -18,33 +18,14 @@
 
 #include "client/client.h"
 #include "runtime/node_host.h"
-#include "tests/unit/test_util.h"  // also doctest, with a stringifier for pc enums
+#include "tests/unit/local_util.h"  // freePort, ScratchDir
+#include "tests/unit/test_util.h"   // also doctest, with a stringifier for pc enums
 
 namespace pc {
 namespace {
 
-// A free TCP port on 127.0.0.1 (the kernel's pick; free again once closed).
-uint16_t freePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  socklen_t len = sizeof a;
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-struct TempDir {
-  TempDir() {
-    std::string tmpl = std::filesystem::temp_directory_path() / "pc-colocated.XXXXXX";
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string path;
+struct TempDir : test::ScratchDir {
+  TempDir() : test::ScratchDir("pc-colocated") {}
 };
 
 // F = 0: one acceptor, so the participant's single vote is the whole acceptor write. A long
@@ -56,7 +37,7 @@ runtime::ClusterConfig cluster(const std::string& dir) {
   for (const char* n : {"c1", "p1", "a1"}) {
     std::string role = n[0] == 'c' ? "coordinator" : n[0] == 'p' ? "participant" : "acceptor";
     text += std::string("[node.") + n + "]\nrole = " + role +
-            "\naddress = 127.0.0.1:" + std::to_string(freePort()) + "\ndata = " + n + "\n";
+            "\naddress = 127.0.0.1:" + std::to_string(test::freePort()) + "\ndata = " + n + "\n";
   }
   return runtime::parseClusterText(text, dir + "/cluster.conf");
 }
