@@ -103,6 +103,14 @@ void NodeHost::log(const std::string& line) const {
 
 kj::Promise<void> NodeHost::run() {
   const bool inlineWrites = storageWritesInline();  // refuses a bad value before anything
+  // KJ checks the sockets (epoll) only when its event queue is empty, unless told to poll
+  // every so many events. A node whose loop never runs dry -- a participant reading the
+  // leader's next prepare, already in the socket after each synced write -- then never
+  // read its other connections: the acceptors' 2b waited there for tens of ms (it learned
+  // outcomes long after the client had its answer, and the client's next transaction
+  // found its keys still locked), as did the returns of its own calls and the storage
+  // thread's eventfd. Polling every kBusyPollEvents events bounds that wait.
+  io_.waitScope.setBusyPollInterval(kBusyPollEvents);
   Recovered rec = env_.load();
   switch (me_.role) {
     case Role::Participant:

@@ -86,6 +86,8 @@ class NodeHost {
   kj::Promise<void> tickLoop();
   kj::Promise<kv::Versioned> readCommitted(const std::string& key, uint32_t waitedMs);
   static constexpr uint32_t kReadLockWaitMs = 5000;
+  // Events the loop runs in a row before it checks the sockets anyway (NodeHost::run).
+  static constexpr uint32_t kBusyPollEvents = 16;
   void onInbound(NodeId from, Message&& msg);
   void fillStatus(wire::NodeStatus::Builder b);
   void log(const std::string& line) const;
