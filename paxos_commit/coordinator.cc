@@ -37,8 +37,7 @@ Output PaxosCoordinator::onMessage(const Envelope& e) {
     }
     if (auto s = leader_.finishedStatus(m->txn)) {
       // A retry of a transaction we finished (its abort reason went with its state).
-      reply(*s, *s == TxnStatus::Aborted ? "decided earlier (the original reason is no longer kept)"
-                                         : "");
+      reply(*s, *s == TxnStatus::Aborted ? kAbortedEarlierReason : "");
       return out;
     }
     if (leader_.isActive(m->txn)) {

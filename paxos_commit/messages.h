@@ -47,6 +47,10 @@ struct CommitReply {
   std::string reason;  // why it aborted, or why the outcome is unknown
   bool operator==(const CommitReply&) const = default;
 };
+// The reason of an Aborted reply to a retry of a transaction finished earlier, whose own
+// reason went with its state.
+inline constexpr const char* kAbortedEarlierReason =
+    "decided earlier (the original reason is no longer kept)";
 
 // leader / 2PC coordinator -> participant: prepare your part. `leader` is where votes
 // (2PC) or, in Paxos Commit, phase 2b from the acceptors are to be sent.

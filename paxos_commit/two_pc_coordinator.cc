@@ -60,8 +60,7 @@ Output TwoPcCoordinator::onCommitRequest(NodeId from, const CommitRequest& m) {
     return out;
   }
   if (auto s = statusOf(m.txn); s && *s != TxnStatus::Unknown) {
-    reply(*s, *s == TxnStatus::Aborted ? "decided earlier (the original reason is no longer kept)"
-                                       : "");
+    reply(*s, *s == TxnStatus::Aborted ? kAbortedEarlierReason : "");
     return out;
   }
   if (auto it = active_.find(m.txn); it != active_.end()) {

@@ -147,8 +147,10 @@ kj::Promise<void> NodeHost::run() {
   storage::ThreadOptions sopts;
   sopts.inlineWrites = inlineWrites;
   storage_ = std::make_unique<storage::StorageThread>(env_, sopts);
-  durableObserver_ = std::make_unique<kj::UnixEventPort::FdObserver>(
-      io_.unixEventPort, storage_->eventFd(), kj::UnixEventPort::FdObserver::OBSERVE_READ);
+  if (!inlineWrites) {  // inline writes complete in scheduleInlineWrite, not by the eventfd
+    durableObserver_ = std::make_unique<kj::UnixEventPort::FdObserver>(
+        io_.unixEventPort, storage_->eventFd(), kj::UnixEventPort::FdObserver::OBSERVE_READ);
+  }
 
   rpc::TransportOptions topts;
   topts.self = me_.id;
@@ -166,7 +168,8 @@ kj::Promise<void> NodeHost::run() {
   log("ready: " + me_.name + " (" + toString(me_.role) + ", " + toString(coreCfg_.protocol) +
       ") listening on " + me_.address() +
       (inlineWrites ? "" : " (storage writes on a thread: PCOMMIT_STORAGE_WRITES=thread)"));
-  return listening.exclusiveJoin(watchDurable()).exclusiveJoin(tickLoop());
+  kj::Promise<void> durable = inlineWrites ? kj::Promise<void>(kj::NEVER_DONE) : watchDurable();
+  return listening.exclusiveJoin(kj::mv(durable)).exclusiveJoin(tickLoop());
 }
 
 kj::Promise<kv::Versioned> NodeHost::readCommitted(const std::string& key, uint32_t waitedMs) {

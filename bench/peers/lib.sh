@@ -80,6 +80,16 @@ peers_check_int() {  # NAME VALUE : a positive integer
   [[ $2 =~ ^[1-9][0-9]*$ ]] || peers_bad_arg "$1: expected a positive integer, got '$2'"
 }
 
+# peers_check_load CLIENTS DURATION WARMUP KEYS PAYLOAD : the options every script takes;
+# sets PEERS_CLIENTS (see peers_parse_clients).
+peers_check_load() {
+  peers_parse_clients "$1"
+  peers_check_int --duration "$2"
+  [[ $3 =~ ^[0-9]+$ ]] || peers_bad_arg "--warmup: expected an integer, got '$3'"
+  peers_check_int --keys "$4"
+  peers_check_int --payload-bytes "$5"
+}
+
 # peers_check_durable DIR : warns if DIR is on a RAM file system (fsync would cost nothing).
 peers_check_durable() {
   local fs

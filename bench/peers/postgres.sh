@@ -66,12 +66,8 @@ while [[ $# -gt 0 ]]; do
     *) usage >&2; exit 64 ;;
   esac
 done
-peers_parse_clients "$clients_list"
+peers_check_load "$clients_list" "$duration" "$warmup" "$keys" "$payload"
 clients=("${PEERS_CLIENTS[@]}")
-peers_check_int --duration "$duration"
-[[ $warmup =~ ^[0-9]+$ ]] || peers_bad_arg "--warmup: expected an integer, got '$warmup'"
-peers_check_int --keys "$keys"
-peers_check_int --payload-bytes "$payload"
 case $decision_log in
   no) log_modes=(no) ;;
   yes) log_modes=(yes) ;;

@@ -59,10 +59,8 @@ while [[ $# -gt 0 ]]; do
     *) usage >&2; exit 64 ;;
   esac
 done
-peers_parse_clients "$clients_list"
+peers_check_load "$clients_list" "$duration" "$warmup" "$keys" "$payload"
 clients=("${PEERS_CLIENTS[@]}")
-peers_check_int --duration "$duration"
-[[ $warmup =~ ^[0-9]+$ ]] || peers_bad_arg "--warmup: expected an integer, got '$warmup'"
 [[ -z $only || $only == etcd || $only == postgres ]] || peers_bad_arg "--only: expected etcd or postgres"
 if [[ -n $pcommit ]]; then
   [[ -x $pcommit ]] || peers_bad_arg "--pcommit: $pcommit is not an executable (build it: ./pc build)"
