@@ -58,8 +58,8 @@ constexpr NodeId kParticipantIdBase = 1000;
 constexpr NodeId kAcceptorIdBase = 2000;
 
 constexpr std::string_view kClusterKeys[] = {
-    "protocol",          "f",      "fanout",  "tick-ms", "recovery-timeout-ms",
-    "leader-timeout-ms", "gc-cap", "colocate"};
+    "protocol",          "f",      "fanout",   "tick-ms",     "recovery-timeout-ms",
+    "leader-timeout-ms", "gc-cap", "colocate", "map-size-max"};
 constexpr std::string_view kNodeKeys[] = {"role", "address", "data"};
 
 template <size_t N>
@@ -171,6 +171,17 @@ struct Section {
 };
 
 std::string inQuotes(const std::string& s) { return "'" + s + "'"; }
+
+// "map-size-max = 512MiB": a size in bytes, or with a binary unit (KiB, MiB, GiB, TiB).
+uint64_t parseMapSize(const Reporter& rep, const Value& v) {
+  auto bytes = parseByteSize(v.text);
+  if (!bytes || *bytes < kMinMapSizeMax || *bytes > kMaxMapSizeMax) {
+    rep.fail(v.line, "cluster",
+             "bad map-size-max " + inQuotes(v.text) +
+                 " (expected bytes or a size with KiB, MiB, GiB or TiB, from 1MiB to 16TiB)");
+  }
+  return *bytes;
+}
 
 uint32_t parseMs(const Reporter& rep, const std::string& key, const Value& v, uint32_t min,
                  uint32_t max) {
@@ -373,6 +384,10 @@ std::string ClusterConfig::render() const {
       << "# leader with no decision -> recovery\n";
   out << pad("gc-cap = " + std::to_string(gcCap))
       << "# collected transactions remembered per node before a low-water mark\n";
+  if (mapSizeMax != kDefaultMapSizeMax) {  // absent means the default, as for colocate
+    out << pad("map-size-max = " + renderByteSize(mapSizeMax))
+        << "# LMDB map limit per node; participants refuse new txns at 90%\n";
+  }
   if (colocate != Colocate::None) {  // absent means none: files from before the key read the same
     out << pad(std::string("colocate = ") + toString(colocate))
         << "# none | acceptors | all: a<i> (and c<i>) run in p<i>'s process\n";
@@ -385,6 +400,37 @@ std::string ClusterConfig::render() const {
         << "# relative to this file's folder\n";
   }
   return out.str();
+}
+
+std::optional<uint64_t> parseByteSize(std::string_view text) {
+  static constexpr std::pair<std::string_view, int> kUnits[] = {
+      {"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}};
+  int shift = 0;
+  for (const auto& [unit, bits] : kUnits) {
+    if (text.size() > unit.size() && text.substr(text.size() - unit.size()) == unit) {
+      text.remove_suffix(unit.size());
+      shift = bits;
+      break;
+    }
+  }
+  if (text.empty() || text.find_first_not_of("0123456789") != std::string_view::npos) {
+    return std::nullopt;
+  }
+  uint64_t n = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
+  if (n > (~uint64_t{0} >> shift)) return std::nullopt;
+  return n << shift;
+}
+
+std::string renderByteSize(uint64_t bytes) {
+  static constexpr std::pair<std::string_view, int> kUnits[] = {
+      {"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}};
+  for (const auto& [unit, bits] : kUnits) {
+    const uint64_t one = uint64_t{1} << bits;
+    if (bytes >= one && bytes % one == 0) return std::to_string(bytes >> bits) + std::string(unit);
+  }
+  return std::to_string(bytes);
 }
 
 ClusterConfig loadClusterFile(const std::string& path) {
@@ -550,6 +596,8 @@ ClusterConfig parseClusterText(const std::string& text, const std::string& pathF
     }
     config.gcCap = *n;
   }
+
+  if (const Value* v = clusterValue("map-size-max")) config.mapSizeMax = parseMapSize(rep, *v);
 
   if (const Value* v = clusterValue("colocate")) {
     auto c = parseColocate(v->text);

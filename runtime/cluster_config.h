@@ -10,6 +10,7 @@
 //   recovery-timeout-ms = 1000  # prepared with no outcome -> recovery (Paxos) / ask (2PC)
 //   leader-timeout-ms = 1500
 //   colocate = all              # none (default) | acceptors | all: roles sharing a process
+//   map-size-max = 64GiB        # LMDB map limit per node (default 64GiB, at least 1MiB)
 //
 //   [node.c1]
 //   role = coordinator
@@ -53,6 +54,11 @@ inline constexpr int kMaxNodeNumber = 999;    // c999, p999, a999
 inline constexpr uint32_t kMaxTickMs = 1000;  // one tick at most a second
 inline constexpr uint32_t kMaxTimeoutMs = 3600 * 1000;
 inline constexpr uint32_t kMaxGcCap = 100000000;
+// map-size-max: each node's LMDB map limit (storage::Options::mapSizeMax). Default 64 GiB
+// (storage::kDefaultMapSizeMax); participants refuse new transactions once 90% is in use.
+inline constexpr uint64_t kDefaultMapSizeMax = uint64_t{64} << 30;
+inline constexpr uint64_t kMinMapSizeMax = uint64_t{1} << 20;
+inline constexpr uint64_t kMaxMapSizeMax = uint64_t{16} << 40;
 
 // Which roles share a process (see colocate above).
 enum class Colocate {
@@ -87,7 +93,8 @@ struct ClusterConfig {
   // transaction ids replaces the oldest: what bounds storage and memory under load.
   uint32_t gcCap = 100000;
   Colocate colocate = Colocate::None;
-  std::vector<NodeInfo> nodes;  // sorted by id
+  uint64_t mapSizeMax = kDefaultMapSizeMax;  // map-size-max, bytes
+  std::vector<NodeInfo> nodes;               // sorted by id
 
   const NodeInfo* byName(const std::string& name) const;
   const NodeInfo* byId(NodeId id) const;
@@ -122,6 +129,11 @@ class ConfigError : public std::runtime_error {
 // ConfigError.
 ClusterConfig loadClusterFile(const std::string& path);
 ClusterConfig parseClusterText(const std::string& text, const std::string& pathForMessages);
+
+// "1048576", "512MiB", "64GiB" (units KiB, MiB, GiB, TiB; no spaces) -> bytes; nullopt if
+// malformed or overflowing. renderByteSize writes the largest exact unit.
+std::optional<uint64_t> parseByteSize(std::string_view text);
+std::string renderByteSize(uint64_t bytes);
 
 // Node name <-> id (c3 <-> 3, p2 <-> 1002, a1 <-> 2001); nullopt if malformed.
 std::optional<NodeId> idForName(const std::string& name);

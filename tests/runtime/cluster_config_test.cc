@@ -459,3 +459,35 @@ TEST_CASE("colocate: which nodes share a process") {
   CHECK(parseColocate("all") == Colocate::All);
   CHECK_FALSE(parseColocate("All").has_value());
 }
+
+TEST_CASE("map-size-max: the LMDB map limit per node, in bytes or binary units") {
+  // If this fails, a node's storage limit is not what its file says (or a typo passes).
+  CHECK(parseClusterText(kGood, "cluster.conf").mapSizeMax == kDefaultMapSizeMax);
+  CHECK(kDefaultMapSizeMax == uint64_t{64} << 30);
+  auto sized = [](const std::string& v) {
+    return parseClusterText(withLine(9, "map-size-max = " + v), "cluster.conf").mapSizeMax;
+  };
+  CHECK(sized("1048576") == uint64_t{1} << 20);
+  CHECK(sized("2MiB") == uint64_t{2} << 20);
+  CHECK(sized("1536KiB") == uint64_t{1536} << 10);
+  CHECK(sized("512GiB") == uint64_t{512} << 30);
+  CHECK(sized("16TiB") == uint64_t{16} << 40);
+  for (const char* bad : {"1048575", "0", "17TiB", "1.5GiB", "1 GiB", "1GB", "-1", "GiB",
+                          "99999999999999999999999"}) {
+    CAPTURE(bad);
+    std::string e = errorOf(withLine(9, std::string("map-size-max = ") + bad));
+    CHECK(e.find("cluster.conf:9:") == 0);
+    CHECK(e.find("bad map-size-max '" + std::string(bad) + "'") != std::string::npos);
+    CHECK(e.find("from 1MiB to 16TiB") != std::string::npos);
+  }
+  // Rendered only when not the default, in the largest exact unit, and read back the same.
+  ClusterConfig c = parseClusterText(kGood, "cluster.conf");
+  CHECK(c.render().find("map-size-max") == std::string::npos);
+  c.mapSizeMax = uint64_t{3} << 20;
+  std::string text = c.render();
+  CHECK(text.find("map-size-max = 3MiB") != std::string::npos);
+  CHECK(parseClusterText(text, "cluster.conf").mapSizeMax == c.mapSizeMax);
+  CHECK(renderByteSize((uint64_t{1} << 20) + 1) == "1048577");
+  CHECK(parseByteSize("18446744073709551615") == ~uint64_t{0});
+  CHECK_FALSE(parseByteSize("16777216TiB").has_value());  // overflows
+}
