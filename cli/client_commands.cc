@@ -16,15 +16,13 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "client/client.h"
-#include "storage/inspect.h"
+#include "json/json.h"
 
 namespace po = boost::program_options;
 
 namespace pc::cli {
 
 namespace {
-
-using storage::jsonString;
 
 // Parses the common options; returns an exit code to stop with, or -1 to go on.
 int parseArgs(const char* cmd, const Args& args, po::options_description& desc,
@@ -92,6 +90,31 @@ int loadCluster(const char* cmd, const std::string& path, runtime::ClusterConfig
   } catch (const std::exception& e) {
     std::cerr << "pcommit " << cmd << ": " << e.what() << "\n";
     return kExitUsage;
+  }
+}
+
+// The answer of `pcommit txn` on stdout, and its exit code (0 committed, 1 aborted, 2
+// unknown).
+int printTxn(const TxnId& txn, const CommitResult& r, size_t participants, int64_t us,
+             bool asJson) {
+  if (asJson) {
+    json::Value j{{"txid", txn.toString()}, {"status", toString(r.status)}};
+    json::putBytes(j, "reason", r.reason);
+    j["participants"] = participants;
+    j["latency_us"] = us;
+    std::cout << json::render(j) << "\n";
+  } else if (r.status == TxnStatus::Committed) {
+    std::cout << "committed " << txn.toString() << "\n";
+  } else {
+    std::cout << toString(r.status) << " " << txn.toString() << ": " << r.reason << "\n";
+  }
+  switch (r.status) {
+    case TxnStatus::Committed:
+      return 0;
+    case TxnStatus::Aborted:
+      return 1;
+    default:
+      return 2;
   }
 }
 
@@ -171,24 +194,7 @@ int runTxn(const Args& args) {
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
                                                                   start)
                 .count();
-  if (vm.count("json")) {
-    std::cout << "{\"txid\": \"" << txn.toString() << "\", \"status\": \"" << toString(r.status)
-              << "\", \"reason\": " << jsonString(r.reason)
-              << ", \"participants\": " << byParticipant.size() << ", \"latency_us\": " << us
-              << "}\n";
-  } else if (r.status == TxnStatus::Committed) {
-    std::cout << "committed " << txn.toString() << "\n";
-  } else {
-    std::cout << toString(r.status) << " " << txn.toString() << ": " << r.reason << "\n";
-  }
-  switch (r.status) {
-    case TxnStatus::Committed:
-      return 0;
-    case TxnStatus::Aborted:
-      return 1;
-    default:
-      return 2;
-  }
+  return printTxn(txn, r, byParticipant.size(), us, vm.count("json") > 0);
 }
 
 int runGet(const Args& args) {
@@ -221,9 +227,17 @@ int runGet(const Args& args) {
     return 2;
   }
   if (vm.count("json")) {
-    std::cout << "{\"key\": " << jsonString(key) << ", \"found\": " << (v.value ? "true" : "false")
-              << ", \"value\": " << (v.value ? jsonString(*v.value) : "null")
-              << ", \"version\": " << v.version << "}\n";
+    // Byte strings: UTF-8 as is, other bytes as "<field>_base64" (json/json.h).
+    json::Value j;
+    json::putBytes(j, "key", key);
+    j["found"] = v.value.has_value();
+    if (v.value) {
+      json::putBytes(j, "value", *v.value);
+    } else {
+      j["value"] = nullptr;
+    }
+    j["version"] = v.version;
+    std::cout << json::render(j) << "\n";
   } else if (v.value) {
     std::cout << *v.value << " " << v.version << "\n";
   } else {
@@ -256,8 +270,7 @@ int runOutcome(const Args& args) {
   BlockingClient client(cluster);
   TxnStatus s = client.outcome(*txn);
   if (vm.count("json")) {
-    std::cout << "{\"txid\": \"" << txn->toString() << "\", \"status\": \"" << toString(s)
-              << "\"}\n";
+    std::cout << json::render({{"txid", txn->toString()}, {"status", toString(s)}}) << "\n";
   } else {
     std::cout << toString(s) << " " << txn->toString() << "\n";
   }
