@@ -1,20 +1,13 @@
-// pcommit txn / get / outcome: the client side of the command contract (DESIGN.md §4).
-//
-//   pcommit txn --cluster FILE [--coordinator ID] [--timeout-ms T] [--txid TXID] [--json] OP...
-//     OP is put:KEY=VALUE | del:KEY | expect:KEY=VERSION
-//     prints `committed TXID` (exit 0), `aborted TXID: REASON` (exit 1) or
-//     `unknown TXID: REASON` (exit 2). --txid retries a transaction with its id (safe).
-//   pcommit get --cluster FILE [--json] KEY
-//     prints `VALUE VERSION` (exit 0) or `not found` (exit 1)
-//   pcommit outcome --cluster FILE [--json] TXID
-//     prints `committed|aborted|unknown|forgotten TXID`; exit 0, 1, 2, 3 respectively
-// Usage and configuration errors exit 64 with a message naming the bad option or line.
+// pcommit txn --cluster FILE [--coordinator ID] [--timeout-ms T] [--txid TXID] [--json] OP...
+//   OP is put:KEY=VALUE | del:KEY | expect:KEY=VERSION
+//   prints `committed TXID` (exit 0), `aborted TXID: REASON` (exit 1) or
+//   `unknown TXID: REASON` (exit 2). --txid retries a transaction with its id (safe).
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <iostream>
 
+#include "cli/client_options.h"
 #include "cli/commands.h"
-#include "cli/options.h"
 #include "client/client.h"
 #include "json/json.h"
 
@@ -23,18 +16,6 @@ namespace po = boost::program_options;
 namespace pc::cli {
 
 namespace {
-
-// Parses the common options; returns an exit code to stop with, or -1 to go on.
-int parseArgs(const char* cmd, const Args& args, po::options_description& desc,
-              po::positional_options_description& pos, po::variables_map& vm) {
-  if (auto done = parseCommand(cmd, args, desc, &pos, vm)) return *done;
-  if (!vm.count("cluster")) {
-    std::cerr << "pcommit " << cmd << ": the option '--cluster' is required\ntry 'pcommit " << cmd
-              << " --help'\n";
-    return kExitUsage;
-  }
-  return -1;
-}
 
 std::optional<kv::Op> parseOp(const std::string& s, std::string& err) {
   auto colon = s.find(':');
@@ -81,16 +62,6 @@ std::optional<kv::Op> parseOp(const std::string& s, std::string& err) {
     return std::nullopt;
   }
   return op;
-}
-
-int loadCluster(const char* cmd, const std::string& path, runtime::ClusterConfig& out) {
-  try {
-    out = runtime::loadClusterFile(path);
-    return -1;
-  } catch (const std::exception& e) {
-    std::cerr << "pcommit " << cmd << ": " << e.what() << "\n";
-    return kExitUsage;
-  }
 }
 
 // The answer of `pcommit txn` on stdout, and its exit code (0 committed, 1 aborted, 2
@@ -144,7 +115,7 @@ int runTxn(const Args& args) {
   po::positional_options_description pos;
   pos.add("op", -1);
   po::variables_map vm;
-  if (int rc = parseArgs("txn", args, desc, pos, vm); rc >= 0) return rc;
+  if (int rc = parseClientArgs("txn", args, desc, pos, vm); rc >= 0) return rc;
   if (ops.empty()) {
     std::cerr << "pcommit txn: no operation given (put:KEY=VALUE, del:KEY, expect:KEY=VERSION)\n";
     return kExitUsage;
@@ -195,96 +166,6 @@ int runTxn(const Args& args) {
                                                                   start)
                 .count();
   return printTxn(txn, r, byParticipant.size(), us, vm.count("json") > 0);
-}
-
-int runGet(const Args& args) {
-  po::options_description desc(
-      "usage: pcommit get --cluster FILE [--json] KEY\n\n"
-      "Reads KEY's committed value at the participant that owns it.\n"
-      "Prints `VALUE VERSION` (exit 0) or `not found` (exit 1).\n\noptions");
-  std::string clusterPath, key;
-  desc.add_options()("help,h", "print this help")(
-      "cluster", po::value<std::string>(&clusterPath)->value_name("FILE"), "the cluster file")(
-      "json", "print one JSON object")("key", po::value<std::string>(&key), "the key");
-  po::positional_options_description pos;
-  pos.add("key", 1);
-  po::variables_map vm;
-  if (int rc = parseArgs("get", args, desc, pos, vm); rc >= 0) return rc;
-  if (key.empty()) {
-    std::cerr << "pcommit get: no KEY given\n";
-    return kExitUsage;
-  }
-  runtime::ClusterConfig cluster;
-  if (int rc = loadCluster("get", clusterPath, cluster); rc >= 0) return rc;
-  BlockingClient client(cluster);
-  kv::Versioned v;
-  try {
-    v = client.get(key);
-  } catch (const kj::Exception& e) {
-    std::cerr << "pcommit get: participant "
-              << runtime::nameForId(client.async().participantFor(key))
-              << " did not answer: " << e.getDescription().cStr() << "\n";
-    return 2;
-  }
-  if (vm.count("json")) {
-    // Byte strings: UTF-8 as is, other bytes as "<field>_base64" (json/json.h).
-    json::Value j;
-    json::putBytes(j, "key", key);
-    j["found"] = v.value.has_value();
-    if (v.value) {
-      json::putBytes(j, "value", *v.value);
-    } else {
-      j["value"] = nullptr;
-    }
-    j["version"] = v.version;
-    std::cout << json::render(j) << "\n";
-  } else if (v.value) {
-    std::cout << *v.value << " " << v.version << "\n";
-  } else {
-    std::cout << "not found\n";
-  }
-  return v.value ? 0 : 1;
-}
-
-int runOutcome(const Args& args) {
-  po::options_description desc(
-      "usage: pcommit outcome --cluster FILE [--json] TXID\n\n"
-      "Asks a coordinator what became of TXID; in Paxos Commit an unknown transaction is\n"
-      "recovered through the acceptors, never guessed. Prints `STATUS TXID`.\n"
-      "Exit 0 committed, 1 aborted, 2 unknown, 3 forgotten (collected long ago).\n\noptions");
-  std::string clusterPath, txidText;
-  desc.add_options()("help,h", "print this help")(
-      "cluster", po::value<std::string>(&clusterPath)->value_name("FILE"), "the cluster file")(
-      "json", "print one JSON object")("txid", po::value<std::string>(&txidText), "the id");
-  po::positional_options_description pos;
-  pos.add("txid", 1);
-  po::variables_map vm;
-  if (int rc = parseArgs("outcome", args, desc, pos, vm); rc >= 0) return rc;
-  auto txn = TxnId::parse(txidText);
-  if (!txn) {
-    std::cerr << "pcommit outcome: TXID '" << txidText << "': expected 32 hex digits\n";
-    return kExitUsage;
-  }
-  runtime::ClusterConfig cluster;
-  if (int rc = loadCluster("outcome", clusterPath, cluster); rc >= 0) return rc;
-  BlockingClient client(cluster);
-  TxnStatus s = client.outcome(*txn);
-  if (vm.count("json")) {
-    std::cout << json::render({{"txid", txn->toString()}, {"status", toString(s)}}) << "\n";
-  } else {
-    std::cout << toString(s) << " " << txn->toString() << "\n";
-  }
-  switch (s) {
-    case TxnStatus::Committed:
-      return 0;
-    case TxnStatus::Aborted:
-      return 1;
-    case TxnStatus::Unknown:
-      return 2;
-    case TxnStatus::Forgotten:
-      return 3;
-  }
-  return 2;
 }
 
 }  // namespace pc::cli
