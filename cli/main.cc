@@ -8,6 +8,7 @@
 
 #include "cli/cluster.h"
 #include "cli/commands.h"
+#include "pcommit_version.h"
 
 namespace {
 
@@ -34,7 +35,8 @@ void usage(std::ostream& out) {
   for (const auto& c : kCommands) {
     out << "  " << c.name << std::string(12 - c.name.size(), ' ') << c.summary << "\n";
   }
-  out << "\n'pcommit COMMAND --help' describes a command's options.\n";
+  out << "\n'pcommit COMMAND --help' describes a command's options; 'pcommit --version'\n"
+         "prints the version.\n";
 }
 
 }  // namespace
@@ -49,6 +51,12 @@ int main(int argc, char** argv) {
   std::string_view name = argv[1];
   if (name == "--help" || name == "-h" || name == "help") {
     usage(std::cout);
+    return pc::cli::kExitOk;
+  }
+  // The version of the code this binary was built from: the string the libraries report
+  // (pc::libraryVersion(), cmake/pcommit_version.*), for bug reports and scripts.
+  if (name == "--version" || name == "version") {
+    std::cout << pc::libraryVersion() << "\n";
     return pc::cli::kExitOk;
   }
   for (const auto& c : kCommands) {

@@ -383,8 +383,12 @@ kj::Promise<Client::NodeStatus> Client::status(NodeId node) {
     out.name = st.getName();
     out.role = st.getRole();
     out.pid = st.getPid();
+    out.nodeId = st.getNodeId();
+    out.protocol = st.getProtocol();
+    out.uptimeMs = st.getUptimeMs();
     for (auto d : st.getInDoubt()) {
-      out.inDoubt.push_back(InDoubtTxn{rpc::getTxn(d.getTxn()), d.getAgeMs(), d.getWaitingFor()});
+      out.inDoubt.push_back(InDoubtTxn{rpc::getTxn(d.getTxn()), d.getAgeMs(), d.getWaitingFor(),
+                                       d.getLeader(), d.getRecovering()});
     }
     for (auto c : st.getCounters()) out.counters[c.getName()] = c.getValue();
     return out;

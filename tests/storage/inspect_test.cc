@@ -12,8 +12,11 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <map>
+#include <optional>
 #include <thread>
 
+#include "json/json.h"
 #include "storage/codec.h"
 #include "storage/storage_thread.h"
 #include "tests/storage/test_util.h"
@@ -125,6 +128,7 @@ void populate(const std::string& dir) {
           txn(2, 2),
           ParticipantState::Committed,
           kv::encodeOps({{kv::OpKind::Put, "color", std::string("bl\"ue\n\xff", 7), 0},
+                         {kv::OpKind::Put, "menu", "caf\xc3\xa9", 0},
                          {kv::OpKind::Del, "gone", "", 0}}),
           {3},
           5,
@@ -155,10 +159,34 @@ TEST_CASE("inspect --json dumps every kind of durable state") {
   CHECK(has(r.out, "\"state\": \"voted-aborted\""));
   CHECK(has(r.out, "\"reason\": \"expect failed\""));
   CHECK(has(r.out, "{\"key\": \"lockme\", \"txn\": \"" + txn(2, 1).toString() + "\"}"));
-  CHECK(has(r.out, "{\"key\": \"color\", \"value\": \"bl\\\"ue\\u000a\\u00ff\", \"version\": 1}"));
+  // Not UTF-8 (0xff): null, and the bytes in base64 beside it (json/json.h).
+  CHECK(has(r.out,
+            "{\"key\": \"color\", \"value\": null, \"value_base64\": \"YmwidWUK/w==\", "
+            "\"version\": 1}"));
+  // UTF-8 is kept as it is, not escaped byte by byte.
+  CHECK(has(r.out, "{\"key\": \"menu\", \"value\": \"caf\xc3\xa9\", \"version\": 1}"));
   CHECK(has(r.out, "{\"key\": \"gone\", \"value\": null, \"version\": 1}"));
   CHECK(has(r.out, "\"leader\": {\"round\": 9}"));
   CHECK(has(r.out, "\"participants\": [3, 4], \"done\": false"));
+}
+
+TEST_CASE("inspect --json parses, and byte strings read back exactly (UTF-8 or base64)") {
+  // A JSON parser must read the output, and each value come back byte for byte; the old
+  // writer turned "caf\xc3\xa9" into "caf\xc3\x83\xc2\xa9" for any reader.
+  TempDir tmp;
+  populate(tmp.path());
+  Run r = pcommit({"inspect", "--data", tmp.path(), "--json"});
+  REQUIRE(r.exitCode == 0);
+  const json::Value j = json::Value::parse(r.out);
+  std::map<std::string, std::optional<std::string>> kvs;
+  for (const auto& e : j.at("kv")) kvs[*json::getBytes(e, "key")] = json::getBytes(e, "value");
+  CHECK(kvs.at("menu") == std::optional<std::string>("caf\xc3\xa9"));
+  CHECK(kvs.at("color") == std::optional<std::string>(std::string("bl\"ue\n\xff", 7)));
+  CHECK(kvs.at("gone") == std::nullopt);
+  const auto& ops = j.at("participant").at("transactions").at(1).at("ops");
+  CHECK(json::getBytes(ops.at(0), "value") ==
+        std::optional<std::string>(std::string("bl\"ue\n\xff", 7)));
+  CHECK(ops.at(1).at("value") == "caf\xc3\xa9");
 }
 
 TEST_CASE("inspect prints readable text by default") {
