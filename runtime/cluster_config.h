@@ -10,6 +10,9 @@
 //   recovery-timeout-ms = 1000  # prepared with no outcome -> recovery (Paxos) / ask (2PC)
 //   leader-timeout-ms = 1500
 //   colocate = all              # none (default) | acceptors | all: roles sharing a process
+//   max-connections = 1024      # inbound connections per node; more are closed at once
+//   idle-timeout-ms = 10000     # an inbound connection with no call by then is closed
+//   call-timeout-ms = 5000      # an outbound call (or connect) unanswered by then fails
 //
 //   [node.c1]
 //   role = coordinator
@@ -53,6 +56,8 @@ inline constexpr int kMaxNodeNumber = 999;    // c999, p999, a999
 inline constexpr uint32_t kMaxTickMs = 1000;  // one tick at most a second
 inline constexpr uint32_t kMaxTimeoutMs = 3600 * 1000;
 inline constexpr uint32_t kMaxGcCap = 100000000;
+inline constexpr uint32_t kMaxConnections = 1000000;
+inline constexpr uint32_t kMinEdgeTimeoutMs = 10;  // idle-timeout-ms, call-timeout-ms
 
 // Which roles share a process (see colocate above).
 enum class Colocate {
@@ -87,6 +92,11 @@ struct ClusterConfig {
   // transaction ids replaces the oldest: what bounds storage and memory under load.
   uint32_t gcCap = 100000;
   Colocate colocate = Colocate::None;
+  // The transport's edge (rpc/transport.h): a cap on inbound connections, the idle
+  // timeout of inbound connections that never make a call, the deadline of outbound calls.
+  uint32_t maxConnections = 1024;
+  uint32_t idleTimeoutMs = 10000;
+  uint32_t callTimeoutMs = 5000;
   std::vector<NodeInfo> nodes;  // sorted by id
 
   const NodeInfo* byName(const std::string& name) const;
