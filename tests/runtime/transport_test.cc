@@ -4,6 +4,7 @@
 // or hold its outbound queue forever by never answering.
 #include "rpc/transport.h"
 
+#include <capnp/rpc-twoparty.h>
 #include <kj/async-io.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
@@ -271,6 +272,36 @@ TEST_CASE("bounds: claimed sender ids and unknown destinations do not grow memor
   CHECK(t.routes() == 0);  // no route to any of them: dropped, and the routes forgotten
   CHECK(t.metrics().droppedFailed == 5000);
   CHECK(t.metrics().routesDropped == 5000);
+}
+
+TEST_CASE("bounds: rejection logs remember at most kMaxLoggedSenders sender ids") {
+  // If this fails, a peer that claims a new sender id per bad message grows the node's
+  // memory and writes a log line per message.
+  auto io = kj::setupAsyncIo();
+  const uint16_t port = test::freePort();
+  TransportOptions o;
+  o.self = kCoordinator;
+  std::vector<std::string> logged;
+  Transport t(io, o, nullptr, [&](const std::string& l) { logged.push_back(l); });
+  auto listening = t.listen("127.0.0.1", port).eagerlyEvaluate(nullptr);
+  // A raw Cap'n Proto peer: one deliver() per made-up sender, each with a message whose
+  // union is unset (refused at the edge).
+  auto addr = io.provider->getNetwork().parseAddress("127.0.0.1", port).wait(io.waitScope);
+  auto stream = addr->connect().wait(io.waitScope);
+  capnp::TwoPartyClient peer(*stream);
+  auto node = peer.bootstrap().castAs<wire::Node>();
+  const uint32_t senders = Transport::kMaxLoggedSenders + 500;
+  for (uint32_t i = 0; i < senders; ++i) {
+    auto req = node.deliverRequest();
+    req.setFrom(0x80000000u + i);
+    req.initMessages(1);
+    req.send().wait(io.waitScope);
+  }
+  CHECK(t.metrics().rejected == senders);
+  CHECK(t.metrics().sendersUnlogged == 500);
+  size_t rejectionLines = 0;
+  for (const auto& l : logged) rejectionLines += l.rfind("rejected input from", 0) == 0;
+  CHECK(rejectionLines == Transport::kMaxLoggedSenders + 1);  // + the one saying "no more"
 }
 
 TEST_CASE("queue bound in bytes: the oldest messages are dropped beyond it") {
