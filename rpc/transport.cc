@@ -17,6 +17,8 @@ namespace pc::rpc {
 namespace {
 size_t kindIndex(const Message& m) { return m.index(); }
 
+kj::TimePoint realNow() { return kj::systemPreciseMonotonicClock().now(); }
+
 // What a queued message holds, roughly (its variable parts and the variant itself): the
 // unit of the byte bounds on queues and batches. Cheap: no serialisation.
 size_t approxBytes(const Message& m) {
@@ -36,6 +38,11 @@ size_t approxBytes(const Message& m) {
       m);
 }
 }  // namespace
+
+kj::Promise<void> afterRealDelay(kj::Timer& timer, uint32_t ms) {
+  // The event port's timer runs on the same clock (kj::UnixEventPort).
+  return timer.atTime(realNow() + ms * kj::MILLISECONDS);
+}
 
 // One established outbound connection: the stream, the two-party network, the RPC system
 // and the peer's bootstrap capability. Destroyed as a whole when it fails.
@@ -58,8 +65,10 @@ struct Transport::Outbound {
   uint32_t backoffMs = 0;
   uint32_t inflight = 0;
   // While calls are in flight: when the oldest unanswered one was made, or the last
-  // answer came. The call watchdog fails the connection when this is callTimeoutMs old.
+  // answer came (real clock). The call watchdog fails the connection when this is
+  // callTimeoutMs old at two ticks in a row (`stallSeen` after the first).
   kj::TimePoint lastProgress = kj::origin<kj::TimePoint>();
+  bool stallSeen = false;
   uint64_t generation = 0;  // bumps on each (re)connection; stale callbacks check it
   struct Item {
     Message msg;
@@ -501,7 +510,7 @@ void Transport::flush(Outbound& o) {
       o.popFront();
     }
     metrics_.rpcCallsSent++;
-    if (o.inflight == 0) o.lastProgress = io_.provider->getTimer().now();
+    if (o.inflight == 0) o.lastProgress = realNow();
     o.inflight++;
     uint64_t gen = o.generation;
     NodeId id = o.id;
@@ -510,7 +519,7 @@ void Transport::flush(Outbound& o) {
           auto it = out_.find(id);
           if (it != out_.end() && it->second->generation == gen) {
             it->second->inflight--;
-            it->second->lastProgress = io_.provider->getTimer().now();
+            it->second->lastProgress = realNow();
             if (!it->second->queue.empty()) flush(*it->second);
           }
           for (auto& cb : callbacks) cb();
@@ -547,10 +556,16 @@ kj::Promise<void> Transport::callWatchdog() {
   // is made again while something waits to be sent.
   const uint32_t stepMs = std::max<uint32_t>(opts_.callTimeoutMs / 4, 10);
   return io_.provider->getTimer().afterDelay(stepMs * kj::MILLISECONDS).then([this]() {
-    const auto now = io_.provider->getTimer().now();
+    const auto now = realNow();
     const auto limit = opts_.callTimeoutMs * kj::MILLISECONDS;
     for (auto& [id, o] : out_) {
-      if (o->inflight > 0 && now - o->lastProgress >= limit) {
+      if (o->isSink) continue;  // see the top of transport.h
+      if (o->inflight == 0 || now - o->lastProgress < limit) {
+        o->stallSeen = false;
+      } else if (!o->stallSeen) {
+        o->stallSeen = true;  // answers may be waiting unread after a pause of this loop
+      } else {
+        o->stallSeen = false;
         metrics_.callTimeouts++;
         onCallFailed(*o, KJ_EXCEPTION(DISCONNECTED, "no answer in time", opts_.callTimeoutMs));
       }
@@ -578,8 +593,7 @@ void Transport::connect(Outbound& o) {
     // A connect to an address that swallows SYNs would otherwise wait for the kernel's
     // timeout (minutes) with the queue held.
     connected = connected.exclusiveJoin(
-        io_.provider->getTimer()
-            .afterDelay(opts_.callTimeoutMs * kj::MILLISECONDS)
+        afterRealDelay(io_.provider->getTimer(), opts_.callTimeoutMs)
             .then([this]() -> kj::Promise<kj::Own<kj::AsyncIoStream>> {
               metrics_.callTimeouts++;
               return KJ_EXCEPTION(DISCONNECTED, "connect timed out", opts_.callTimeoutMs);
@@ -663,7 +677,7 @@ auto Transport::withOwnConnection(NodeId node, Call call)
   if (opts_.oneOffTimeoutMs == 0) return work;
   const uint32_t ms = opts_.oneOffTimeoutMs;
   return work.exclusiveJoin(
-      io_.provider->getTimer().afterDelay(ms * kj::MILLISECONDS).then([this, node, ms]() -> Result {
+      afterRealDelay(io_.provider->getTimer(), ms).then([this, node, ms]() -> Result {
         metrics_.callTimeouts++;
         return KJ_EXCEPTION(DISCONNECTED, "no answer in time", node, ms);
       }));

@@ -22,8 +22,14 @@
 //   without a FIN or RST is noticed.
 // - An outbound call with no answer for callTimeoutMs fails its connection (counted in
 //   callTimeouts): its messages are lost as in any failed call, and the connection is made
-//   again while there is something to send. A connect has the same deadline. `get` and
-//   `status` (one-off connections) fail after oneOffTimeoutMs.
+//   again while there is something to send (so at most once per callTimeoutMs while the
+//   peer stays silent). A connect has the same deadline. `get` and `status` (one-off
+//   connections) fail after oneOffTimeoutMs. Deadlines are on the real clock, and a stall
+//   must be seen by two watchdog ticks: a loop that was not run (a blocking client between
+//   calls) finds its answers unread, not lost. A client's sink has no call deadline: the
+//   blocking client runs its loop only inside its calls, so between transactions it is
+//   slow, not gone; its queue is bounded and its connection's end (close, keepalive) ends
+//   it.
 // - Per-peer queues are bounded in messages (maxQueuedPerPeer) and bytes
 //   (maxQueuedBytesPerPeer): the oldest are dropped and counted (droppedQueue).
 // - Routes to ids that are neither members nor attached clients are not kept; rejection
@@ -111,6 +117,12 @@ struct TransportMetrics {
   uint64_t routesDropped = 0;      // routes to unknown ids forgotten after dropping their queue
   uint64_t sendersUnlogged = 0;    // rejections not logged: kMaxLoggedSenders ids logged already
 };
+
+// Resolves `ms` milliseconds from now by the real monotonic clock. KJ's Timer::afterDelay
+// counts from when the event loop last polled, which is stale after the loop was not run
+// for a while (a blocking client between calls): a deadline taken from it can expire
+// before anything happened. Every deadline here uses this; clients' too (client/).
+kj::Promise<void> afterRealDelay(kj::Timer& timer, uint32_t ms);
 
 class Transport : private kj::TaskSet::ErrorHandler {
  public:

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "client/client.h"
 #include "tests/unit/local_util.h"
 
 namespace pc::rpc {
@@ -258,6 +259,76 @@ TEST_CASE("call deadline: a peer that accepts but never answers fails the call, 
   CHECK(runUntil(io, 2000, [&] { return t.metrics().connects == 2; }));
   CHECK(runUntil(io, 2000, [&] { return t.metrics().droppedFailed == 2; }));
   ::close(lfd);
+}
+
+TEST_CASE("deadlines count on the real clock: a loop that sat idle does not time out at once") {
+  // If this fails, a blocking client that waited between calls longer than a deadline sees
+  // its next `status`/`get` fail, or its connection dropped, before anything happened
+  // (KJ's timer is as old as the loop's last poll).
+  auto io = kj::setupAsyncIo();
+  const uint16_t port = test::freePort();
+  Received got;
+  TransportOptions no;
+  no.self = kParticipant;
+  Transport node(io, no, got.handler(), nullptr);
+  node.setStatusFn([](wire::NodeStatus::Builder b) { b.setName("p1"); });
+  auto listening = node.listen("127.0.0.1", port).eagerlyEvaluate(nullptr);
+  TransportOptions co;
+  co.self = 0x80000001u;
+  co.oneOffTimeoutMs = 500;
+  co.callTimeoutMs = 300;
+  co.peers[kParticipant] = PeerAddress{"127.0.0.1", port};
+  Transport client(io, co, nullptr, nullptr);
+  client.send(kParticipant, outcomeFor(1));
+  REQUIRE(runUntil(io, 2000, [&] { return got.msgs.size() == 1; }));
+
+  // A call leaves, then the loop is not run for longer than either deadline.
+  client.send(kParticipant, outcomeFor(2));
+  io.waitScope.poll();
+  ::usleep(800 * 1000);
+  auto status = client.status(kParticipant).wait(io.waitScope);
+  CHECK(std::string(status.getStatus().getName().cStr()) == "p1");
+  runFor(io, 300);
+  CHECK(got.msgs.size() == 2);
+  CHECK(client.metrics().callTimeouts == 0);
+  CHECK(client.metrics().disconnects == 0);
+}
+
+TEST_CASE("client: a commit after the client sat idle longer than its timeout still commits") {
+  // If this fails, an application's BlockingClient that waited between transactions longer
+  // than timeoutMs gets Unknown for its next commit at once (the timeout counted from the
+  // loop's stale timer), though the coordinator commits it.
+  auto io = kj::setupAsyncIo();
+  const uint16_t port = test::freePort();
+  // A fake coordinator c1: commits whatever it is asked to, at once.
+  Transport* coordinator = nullptr;
+  TransportOptions co;
+  co.self = kCoordinator;
+  Transport fake(
+      io, co,
+      [&](NodeId from, Message&& m) {
+        if (auto* r = std::get_if<CommitRequest>(&m)) {
+          coordinator->send(from, CommitReply{r->txn, TxnStatus::Committed, ""});
+        }
+      },
+      nullptr);
+  coordinator = &fake;
+  auto listening = fake.listen("127.0.0.1", port).eagerlyEvaluate(nullptr);
+  auto cluster = clusterFromAddresses(
+      {"c1=127.0.0.1:" + std::to_string(port), "p1=127.0.0.1:2", "a1=127.0.0.1:3"});
+  ClientOptions opts;
+  opts.timeoutMs = 500;
+  opts.commitFailover = false;
+  Client client(io, cluster, opts);
+  auto first = client.begin();
+  first.put("k", "v1");
+  CHECK(first.commit().wait(io.waitScope).committed());
+  ::usleep(800 * 1000);  // the application does something else
+  auto second = client.begin();
+  second.put("k", "v2");
+  auto result = second.commit().wait(io.waitScope);
+  CAPTURE(result.reason);
+  CHECK(result.committed());
 }
 
 TEST_CASE("bounds: claimed sender ids and unknown destinations do not grow memory") {
