@@ -2,6 +2,7 @@
 // write cli/NAME.cc with `int runNAME(const Args&)`, declare it in commands.h, list it in
 // kCommands below and in CMakeLists.txt.
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <iostream>
 #include <string_view>
@@ -39,11 +40,25 @@ void usage(std::ostream& out) {
          "prints the version.\n";
 }
 
+// Every connection is a descriptor: a node with many clients, or under a flood of
+// connections (issue 12), needs more than the usual soft limit of 1024. The hard limit is
+// the administrator's choice; the soft one is raised to it (nodes log what they got).
+void raiseOpenFilesLimit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max) return;
+  rlimit want = rl;
+  want.rlim_cur = rl.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &want) == 0 || rl.rlim_max != RLIM_INFINITY) return;
+  want.rlim_cur = rlim_t{1} << 20;  // unlimited is refused for descriptors: the usual nr_open
+  ::setrlimit(RLIMIT_NOFILE, &want);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   // A peer that goes away must show up as an error on its connection, not kill us.
   ::signal(SIGPIPE, SIG_IGN);
+  raiseOpenFilesLimit();
   if (argc < 2) {
     usage(std::cerr);
     return pc::cli::kExitUsage;

@@ -57,9 +57,18 @@ namespace {
 constexpr NodeId kParticipantIdBase = 1000;
 constexpr NodeId kAcceptorIdBase = 2000;
 
-constexpr std::string_view kClusterKeys[] = {
-    "protocol",          "f",      "fanout",   "tick-ms",     "recovery-timeout-ms",
-    "leader-timeout-ms", "gc-cap", "colocate", "map-size-max"};
+constexpr std::string_view kClusterKeys[] = {"protocol",
+                                             "f",
+                                             "fanout",
+                                             "tick-ms",
+                                             "recovery-timeout-ms",
+                                             "leader-timeout-ms",
+                                             "gc-cap",
+                                             "colocate",
+                                             "map-size-max",
+                                             "max-connections",
+                                             "idle-timeout-ms",
+                                             "call-timeout-ms"};
 constexpr std::string_view kNodeKeys[] = {"role", "address", "data"};
 
 template <size_t N>
@@ -392,6 +401,20 @@ std::string ClusterConfig::render() const {
     out << pad(std::string("colocate = ") + toString(colocate))
         << "# none | acceptors | all: a<i> (and c<i>) run in p<i>'s process\n";
   }
+  // The edge keys, only when not the default (files without them read the same).
+  const ClusterConfig defaults;
+  if (maxConnections != defaults.maxConnections) {
+    out << pad("max-connections = " + std::to_string(maxConnections))
+        << "# inbound connections per node; more are closed at once\n";
+  }
+  if (idleTimeoutMs != defaults.idleTimeoutMs) {
+    out << pad("idle-timeout-ms = " + std::to_string(idleTimeoutMs))
+        << "# inbound connection with no call by then: closed\n";
+  }
+  if (callTimeoutMs != defaults.callTimeoutMs) {
+    out << pad("call-timeout-ms = " + std::to_string(callTimeoutMs))
+        << "# outbound call or connect unanswered by then: failed\n";
+  }
   for (const auto& n : nodes) {
     out << "\n[node." << checkValue(n.name) << "]\n";
     out << "role = " << toString(n.role) << "\n";
@@ -606,6 +629,22 @@ ClusterConfig parseClusterText(const std::string& text, const std::string& pathF
                "bad colocate " + inQuotes(v->text) + " (expected none, acceptors or all)");
     }
     config.colocate = *c;
+  }
+
+  if (const Value* v = clusterValue("max-connections")) {
+    auto n = parseUnsigned<uint32_t>(v->text);
+    if (!n || *n < 1 || *n > kMaxConnections) {
+      rep.fail(v->line, "cluster",
+               "bad max-connections " + inQuotes(v->text) + " (expected an integer in 1.." +
+                   std::to_string(kMaxConnections) + ")");
+    }
+    config.maxConnections = *n;
+  }
+  if (const Value* v = clusterValue("idle-timeout-ms")) {
+    config.idleTimeoutMs = parseMs(rep, "idle-timeout-ms", *v, kMinEdgeTimeoutMs, kMaxTimeoutMs);
+  }
+  if (const Value* v = clusterValue("call-timeout-ms")) {
+    config.callTimeoutMs = parseMs(rep, "call-timeout-ms", *v, kMinEdgeTimeoutMs, kMaxTimeoutMs);
   }
 
   std::map<std::string, std::pair<std::string, int>> addressOwner;  // address -> node, line

@@ -11,6 +11,9 @@
 //   leader-timeout-ms = 1500
 //   colocate = all              # none (default) | acceptors | all: roles sharing a process
 //   map-size-max = 64GiB        # LMDB map limit per node (default 64GiB, at least 1MiB)
+//   max-connections = 1024      # inbound connections per node; more are closed at once
+//   idle-timeout-ms = 10000     # an inbound connection with no call by then is closed
+//   call-timeout-ms = 5000      # an outbound call (or connect) unanswered by then fails
 //
 //   [node.c1]
 //   role = coordinator
@@ -59,6 +62,8 @@ inline constexpr uint32_t kMaxGcCap = 100000000;
 inline constexpr uint64_t kDefaultMapSizeMax = uint64_t{64} << 30;
 inline constexpr uint64_t kMinMapSizeMax = uint64_t{1} << 20;
 inline constexpr uint64_t kMaxMapSizeMax = uint64_t{16} << 40;
+inline constexpr uint32_t kMaxConnections = 1000000;
+inline constexpr uint32_t kMinEdgeTimeoutMs = 10;  // idle-timeout-ms, call-timeout-ms
 
 // Which roles share a process (see colocate above).
 enum class Colocate {
@@ -94,7 +99,12 @@ struct ClusterConfig {
   uint32_t gcCap = 100000;
   Colocate colocate = Colocate::None;
   uint64_t mapSizeMax = kDefaultMapSizeMax;  // map-size-max, bytes
-  std::vector<NodeInfo> nodes;               // sorted by id
+  // The transport's edge (rpc/transport.h): a cap on inbound connections, the idle
+  // timeout of inbound connections that never make a call, the deadline of outbound calls.
+  uint32_t maxConnections = 1024;
+  uint32_t idleTimeoutMs = 10000;
+  uint32_t callTimeoutMs = 5000;
+  std::vector<NodeInfo> nodes;  // sorted by id
 
   const NodeInfo* byName(const std::string& name) const;
   const NodeInfo* byId(NodeId id) const;
