@@ -264,6 +264,7 @@ bool Env::tryWriteGroup(std::span<const std::vector<Record>> batches, uint64_t& 
              " holds a corrupted value met while writing: " + e.what());
   }
   // Synced commit: returns once the data and the meta page are on disk (fdatasync).
+  const uint64_t id = mdb_txn_id(txn);
   rc = mdb_txn_commit(txn);
   // MDB_MAP_FULL is raised while saving the free list, before any page is written:
   // nothing reached the disk, so growing and redoing the group is safe.
@@ -273,6 +274,7 @@ bool Env::tryWriteGroup(std::span<const std::vector<Record>> batches, uint64_t& 
     failStop("data directory " + dir_ + ": synced commit to " + dataPath() +
              " failed: " + describeError(rc) + diagnoseWriteFailure(dir_));
   }
+  committedTxnId_.store(id);  // readers begin at or above it (env_read.cc)
   kvOps += ops;
   return true;
 }

@@ -227,6 +227,9 @@ class Env {
   std::atomic<uint64_t> syncedCommits_{0}, criticalCommits_{0}, backgroundCommits_{0},
       recordsWritten_{0}, criticalRecords_{0}, backgroundRecords_{0}, kvOpsApplied_{0},
       mapFullRetries_{0}, mapResizes_{0};
+  // The txnid of the last write transaction this process committed (ReadTxn: a reader
+  // must not begin below it).
+  std::atomic<uint64_t> committedTxnId_{0};
   std::atomic<uint64_t> liveBytes_{0};
   std::atomic<bool> nearlyFull_{false};
 };

@@ -321,5 +321,33 @@ TEST_CASE("pcommit serve refuses a bad record at start: exit 1 and a clear error
                        "built-in KV engine cannot decode"));
 }
 
+TEST_CASE("pcommit serve --map-size-max: a bad size is a usage error naming it") {
+  // If this failed, a typo in the map limit would start a node with the default (64 GiB).
+  TempDir tmp;
+  std::string cluster = tmp.path() + "/cluster.ini";
+  {
+    std::ofstream f(cluster);
+    f << "[cluster]\nprotocol = paxos\nf = 0\nmap-size-max = 2MiB\n";
+    f << "[node.c1]\nrole = coordinator\naddress = 127.0.0.1:" << freePort() << "\n";
+    f << "[node.p1]\nrole = participant\naddress = 127.0.0.1:" << freePort() << "\n";
+    f << "[node.a1]\nrole = acceptor\naddress = 127.0.0.1:" << freePort() << "\n";
+  }
+  auto r = test::runInChild(
+      [&] {
+        std::vector<std::string> args = {PC_PCOMMIT_PATH, "serve", "--config",       cluster,
+                                         "--node",        "p1",    "--map-size-max", "1.5GiB"};
+        std::vector<char*> argv;
+        for (auto& s : args) argv.push_back(s.data());
+        argv.push_back(nullptr);
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+      },
+      20000);
+  INFO(r.err);
+  CHECK(r.exited);
+  CHECK(r.exitCode == 64);
+  CHECK(has(r.err, "pcommit serve: bad --map-size-max '1.5GiB' (expected bytes or a size"));
+}
+
 }  // namespace
 }  // namespace pc::storage
