@@ -9,7 +9,7 @@ e2e_init flood
 DIR="$E2E_TMP/cluster"
 CONF="$DIR/cluster.conf"
 SHAPE=(--protocol paxos --participants 2 --acceptors 3 --coordinators 1)
-IDLE_MS=1500
+IDLE_MS=4000 # long enough for a node to accept its ~1,000 connections first, even on a busy machine
 # The nodes run with the descriptor limits of a default system (soft 512 here, hard 1024):
 # pcommit raises its soft limit to the hard one, and 1,100 connections still exhaust it.
 limited() { (ulimit -Sn 512 && ulimit -Hn 1024 && "$@"); }
@@ -34,11 +34,11 @@ k1=$(key_on f 1 2)
 k2=$(key_on f 2 2)
 expect_txn 0 "put:$k1=v1" "put:$k2=v1"
 
-HOLD_S=8
+HOLD_S=10
 step "flood: 1100 connections to each of ${#ports[@]} nodes, held ${HOLD_S}s"
 "$FLOOD" hold "$HOLD_S" 1100 "${ports[@]}" >"$E2E_TMP/flood.out" 2>&1 &
 flood_pid=$!
-for t in 2 4 6; do
+for t in 2 4 6 8; do
   sleep 2
   for n in $all_nodes; do
     node_alive "$n" || fail "$n died during the flood (${t}s)" "$n"
@@ -66,7 +66,7 @@ info "committed after the flood"
 
 step "a half-open connection (connects, sends nothing) is closed after the idle timeout"
 for n in c1 p1; do
-  run_pc_out=$("$FLOOD" idle 10 "${port[$n]}") || fail "$n: $run_pc_out" "$n"
+  run_pc_out=$("$FLOOD" idle 12 "${port[$n]}") || fail "$n: $run_pc_out" "$n"
   ms=$(sed -n 's/^closed after \([0-9]*\) ms$/\1/p' <<<"$run_pc_out")
   ((ms >= IDLE_MS - 100 && ms < IDLE_MS + 3000)) ||
     fail "$n closed the idle connection after $ms ms, expected about $IDLE_MS" "$n"
