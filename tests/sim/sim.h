@@ -192,6 +192,7 @@ class Simulator {
   void build();
   void startNode(SimNode& n);
   void handleOutput(SimNode& n, Output&& out, const std::set<TxnId>& touchedIn);
+  void startWrites(SimNode& n);
   void drainPipeline(SimNode& n);
   void applyDurable(SimNode& n, const Record& r);
   void leave(SimNode& n, const Envelope& e);
