@@ -19,8 +19,11 @@
 #include <random>
 #include <vector>
 
+#include "acceptor/acceptor_host.h"
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "coordinator/coordinator_host.h"
+#include "participant/participant_host.h"
 #include "runtime/cluster_config.h"
 #include "runtime/failpoints.h"
 #include "runtime/node_host.h"
@@ -29,6 +32,23 @@
 namespace po = boost::program_options;
 
 namespace pc::cli {
+
+namespace {
+
+// The one place `pcommit serve` turns a node's role into the code that runs it.
+std::unique_ptr<runtime::RoleHost> makeRoleHost(runtime::Role role) {
+  switch (role) {
+    case runtime::Role::Coordinator:
+      return std::make_unique<CoordinatorHost>();
+    case runtime::Role::Participant:
+      return std::make_unique<ParticipantHost>();  // the built-in KV engine
+    case runtime::Role::Acceptor:
+      return std::make_unique<AcceptorHost>();
+  }
+  throw std::logic_error("unknown role");
+}
+
+}  // namespace
 
 int runServe(const Args& args) {
   po::options_description desc(
@@ -135,7 +155,8 @@ int runServe(const Args& args) {
     for (size_t i = 0; i < mine.size(); ++i) {
       uint64_t seed = (static_cast<uint64_t>(rd()) << 32) ^ rd();
       hosts.push_back(std::make_unique<runtime::NodeHost>(io, cluster, *mine[i], *envs[i],
-                                                          failpoints[i], seed, logFor(*mine[i])));
+                                                          failpoints[i], seed, logFor(*mine[i]),
+                                                          makeRoleHost(mine[i]->role)));
     }
     std::vector<runtime::NodeHost*> peers;
     for (auto& h : hosts) peers.push_back(h.get());

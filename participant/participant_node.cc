@@ -10,6 +10,7 @@
 #include <random>
 #include <thread>
 
+#include "participant/participant_host.h"
 #include "participant/rm_engine.h"
 #include "runtime/failpoints.h"
 #include "runtime/node_host.h"
@@ -92,8 +93,9 @@ kj::Promise<void> ParticipantNode::run(kj::AsyncIoContext& io) {
   if (m.ran) throw ParticipantNodeError("ParticipantNode: run() or start() called twice");
   m.ran = true;
   try {
-    auto host = std::make_unique<runtime::NodeHost>(io, m.cluster, m.me, *m.env, m.failpoints,
-                                                    randomSeed(), m.log, m.engine.get());
+    auto host = std::make_unique<runtime::NodeHost>(
+        io, m.cluster, m.me, *m.env, m.failpoints, randomSeed(), m.log,
+        std::make_unique<ParticipantHost>(m.engine.get()));
     // The host lives as long as the promise: it is tied to the caller's event loop.
     auto serving = host->run();
     return serving.attach(std::move(host));

@@ -1,5 +1,5 @@
 // RmEngine (internal to participant/): adapts a pc::ResourceManager to the engine the
-// participant core and runtime::NodeHost drive (runtime/external_engine.h).
+// participant core and its role host drive (participant/external_engine.h).
 //
 //   core call                      RmEngine does
 //   prepare(txn, payload)          rm.prepare(); an exception is an Aborted vote (then
@@ -22,8 +22,8 @@
 #include <string>
 #include <vector>
 
+#include "participant/external_engine.h"
 #include "participant/resource_manager.h"
-#include "runtime/external_engine.h"
 
 namespace pc {
 
@@ -40,7 +40,7 @@ class ResourceManagerContractError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-class RmEngine : public runtime::ExternalEngine {
+class RmEngine : public ExternalEngine {
  public:
   using LogFn = std::function<void(const std::string&)>;
   // `rm` outlives this adapter.
@@ -52,7 +52,7 @@ class RmEngine : public runtime::ExternalEngine {
   void abort(const TxnId& txn, const Bytes& payload) override;
   void restorePrepared(const TxnId& txn, const Bytes& payload) override;
 
-  // ExternalEngine (called by NodeHost).
+  // ExternalEngine (called by the participant role host).
   void recover(const Recovered& rec) override;
   void outcomeDurable(const TxnId& txn, Outcome o) override;
   bool readable() const override { return rm_.readable(); }

@@ -1,21 +1,15 @@
 #include "runtime/node_host.h"
 
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <sstream>
 #include <stdexcept>
 #include <string_view>
 
-#include "paxos_commit/acceptor.h"
 #include "paxos_commit/assert.h"
-#include "paxos_commit/coordinator.h"
-#include "paxos_commit/participant.h"
 
 namespace pc::runtime {
 
@@ -27,33 +21,7 @@ uint64_t monotonicMs() {
                                    .count());
 }
 
-uint64_t wallClockMicros() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
-}
-
-bool isBallotZeroVote(const Message& m) {
-  if (std::holds_alternative<VoteMsg>(m)) return true;
-  if (const auto* a = std::get_if<Phase2a>(&m)) {
-    return !a->votes.empty() && a->votes.front().ballot.isZero();
-  }
-  return false;
-}
-
 }  // namespace
-
-void logLine(const std::string& node, const std::string& line) {
-  timeval tv{};
-  ::gettimeofday(&tv, nullptr);
-  std::tm tm{};
-  ::gmtime_r(&tv.tv_sec, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::fprintf(stderr, "%s.%03dZ %s %s\n", buf, static_cast<int>(tv.tv_usec / 1000), node.c_str(),
-               line.c_str());
-  std::fflush(stderr);
-}
 
 class NodeHost::Errors : public kj::TaskSet::ErrorHandler {
  public:
@@ -68,7 +36,7 @@ class NodeHost::Errors : public kj::TaskSet::ErrorHandler {
 
 NodeHost::NodeHost(kj::AsyncIoContext& io, const ClusterConfig& cluster, const NodeInfo& me,
                    storage::Env& env, Failpoints& failpoints, uint64_t seed, LogFn log,
-                   ExternalEngine* external)
+                   std::unique_ptr<RoleHost> role)
     : io_(io),
       cluster_(cluster),
       me_(me),
@@ -77,10 +45,13 @@ NodeHost::NodeHost(kj::AsyncIoContext& io, const ClusterConfig& cluster, const N
       fp_(failpoints),
       seed_(seed),
       log_(std::move(log)),
-      external_(external),
+      roleCtx_{io_, cluster_, me_, coreCfg_, env_, fp_, seed_, log_},
+      role_(std::move(role)),
       startMs_(monotonicMs()),
       errors_(std::make_unique<Errors>(*this)),
-      tasks_(std::make_unique<kj::TaskSet>(*errors_)) {}
+      tasks_(std::make_unique<kj::TaskSet>(*errors_)) {
+  PC_ASSERT(role_ != nullptr, me_.name);
+}
 
 NodeHost::~NodeHost() = default;
 
@@ -112,30 +83,8 @@ kj::Promise<void> NodeHost::run() {
   // thread's eventfd. Polling every kBusyPollEvents events bounds that wait.
   io_.waitScope.setBusyPollInterval(kBusyPollEvents);
   Recovered rec = env_.load();
-  switch (me_.role) {
-    case Role::Participant:
-      if (external_) {
-        external_->recover(rec);  // reconciles the engine with `rec`, or throws
-        core_ = std::make_unique<Participant>(me_.id, coreCfg_, *external_, seed_, rec);
-        break;
-      }
-      engine_ = std::make_unique<kv::KvEngine>(env_.reader());
-      core_ = std::make_unique<Participant>(me_.id, coreCfg_, *engine_, seed_, rec);
-      break;
-    case Role::Acceptor:
-      core_ = std::make_unique<Acceptor>(me_.id, coreCfg_, rec);
-      break;
-    case Role::Coordinator:
-      if (coreCfg_.protocol == Protocol::TwoPC) {
-        // Presumed abort across restarts: a transaction begun before now (client clocks
-        // are in the ids) and not decided is aborted, never started afresh.
-        core_ = std::make_unique<TwoPcCoordinator>(me_.id, coreCfg_, rec,
-                                                   TxnId{wallClockMicros(), ~uint64_t{0}});
-      } else {
-        core_ = std::make_unique<PaxosCoordinator>(me_.id, coreCfg_, seed_, rec);
-      }
-      break;
-  }
+  core_ = &role_->start(roleCtx_, rec);
+  pipeline_ = Pipeline(role_->pipelineOptions());
   size_t inDoubt = 0;
   for (const auto& p : rec.participantTxns) inDoubt += p.state == ParticipantState::Prepared;
   log("recovered from " + env_.dir() + ": " + std::to_string(rec.participantTxns.size()) +
@@ -147,7 +96,7 @@ kj::Promise<void> NodeHost::run() {
   storage::ThreadOptions sopts;
   sopts.inlineWrites = inlineWrites;
   storage_ = std::make_unique<storage::StorageThread>(env_, sopts);
-  if (!inlineWrites) {  // inline writes complete in scheduleInlineWrite, not by the eventfd
+  if (!inlineWrites) {  // inline writes complete in scheduleWrite, not by the eventfd
     durableObserver_ = std::make_unique<kj::UnixEventPort::FdObserver>(
         io_.unixEventPort, storage_->eventFd(), kj::UnixEventPort::FdObserver::OBSERVE_READ);
   }
@@ -164,8 +113,8 @@ kj::Promise<void> NodeHost::run() {
       io_, topts, [this](NodeId from, Message&& m) { onInbound(from, std::move(m)); },
       [this](const std::string& l) { log(l); });
   transport_->setStatusFn([this](wire::NodeStatus::Builder b) { fillStatus(b); });
-  if (engine_ || (external_ && external_->readable())) {
-    transport_->setGetFn([this](const std::string& key) { return readCommitted(key, 0); });
+  if (role_->readable()) {
+    transport_->setGetFn([this](const std::string& key) { return role_->read(key); });
   }
   auto listening = transport_->listen(me_.host, me_.port);
   log("ready: " + me_.name + " (" + toString(me_.role) + ", " + toString(coreCfg_.protocol) +
@@ -175,35 +124,18 @@ kj::Promise<void> NodeHost::run() {
   return listening.exclusiveJoin(kj::mv(durable)).exclusiveJoin(tickLoop());
 }
 
-kj::Promise<kv::Versioned> NodeHost::readCommitted(const std::string& key, uint32_t waitedMs) {
-  // A key locked by a prepared transaction may be committed already (the client may have
-  // been told so): wait for the outcome, so a read after a commit sees it. The same over
-  // the built-in engine and over an external one (whose read may throw: evalNow).
-  auto holder = external_ ? external_->lockHolder(key) : engine_->lockHolder(key);
-  if (!holder) {
-    if (!external_) return engine_->read(key);
-    return kj::evalNow([this, key]() { return external_->read(key); });
-  }
-  if (waitedMs >= kReadLockWaitMs) {
-    return KJ_EXCEPTION(OVERLOADED, "key is locked by an in-doubt transaction", holder->toString(),
-                        waitedMs);
-  }
-  return io_.provider->getTimer()
-      .afterDelay(cluster_.tickMs * kj::MILLISECONDS)
-      .then([this, key, waitedMs]() { return readCommitted(key, waitedMs + cluster_.tickMs); });
-}
-
 kj::Promise<void> NodeHost::tickLoop() {
   return io_.provider->getTimer().afterDelay(cluster_.tickMs * kj::MILLISECONDS).then([this]() {
     handle(core_->onTick());
-    if (inlineWriteDeferred_) scheduleInlineWrite(true);  // background waits one tick at most
+    // Background records wait one tick at most.
+    if (pipeline_.writeNeed() != WriteNeed::None) scheduleWrite();
     return tickLoop();
   });
 }
 
 kj::Promise<void> NodeHost::watchDurable() {
   return durableObserver_->whenBecomesReadable().then([this]() {
-    onDurable(storage_->pollDurable());
+    releaseDurable(storage_->pollDurable());
     return watchDurable();
   });
 }
@@ -219,44 +151,23 @@ void NodeHost::onInbound(NodeId from, Message&& msg) {
 }
 
 void NodeHost::handle(Output&& out) {
-  if (external_) holdBackLowWater(out.persist);
-  storage::Seq tag = lastSeq_;
+  // The Output's records become the next batch (the role first hooks its duties on it);
+  // its sends wait for that batch, or for the last earlier one (paxos_commit/pipeline.h).
+  storage::Seq tag = pipeline_.lastSeq();
   if (!out.persist.empty()) {
-    // Failpoints around the write, named after the protocol step they interrupt.
-    for (const auto& r : out.persist) {
-      if (std::holds_alternative<AcceptorTxnRecord>(r)) fp_.hit("acceptor.before_persist");
-    }
-    tag = lastSeq_ + 1;
-    for (const auto& r : out.persist) {
-      if (std::holds_alternative<AcceptorTxnRecord>(r)) {
-        afterPersist_.emplace_back(tag, "acceptor.after_persist_before_reply");
-      } else if (const auto* p = std::get_if<ParticipantTxnRecord>(&r)) {
-        if (p->state == ParticipantState::Prepared) {
-          afterPersist_.emplace_back(tag, "participant.after_prepare_persisted");
-        } else if (p->state == ParticipantState::Committed ||
-                   p->state == ParticipantState::Aborted) {
-          afterPersist_.emplace_back(tag, "participant.after_outcome_persisted");
-          if (external_) {
-            externalDurable_.emplace_back(
-                tag, p->txn,
-                p->state == ParticipantState::Committed ? Outcome::Commit : Outcome::Abort);
-          } else if (p->state == ParticipantState::Committed) {
-            kvDurable_.emplace_back(tag, p->txn);
-          }
-        }
-      } else if (const auto* d = std::get_if<DecisionRecord>(&r); d && !d->done) {
-        afterPersist_.emplace_back(tag, "coordinator.after_decision_persisted");
-      }
-    }
-    // Urgent: a record some reply waits for (a vote, an acceptor's vote, a decision), or
-    // an outcome an external engine applies once durable (it holds locks till then).
-    // The rest -- outcome records whose only follower is a GC ack, forgets, low-water
-    // marks -- may wait for the next urgent write or the next tick (inline writes).
-    bool urgent = std::any_of(out.persist.begin(), out.persist.end(), [this](const Record& r) {
-      return isCriticalRecord(r) || (external_ && std::holds_alternative<ParticipantTxnRecord>(r));
-    });
-    submit(std::move(out.persist), urgent);
+    role_->onPersist(out.persist, pipeline_.nextSeq(), pipeline_);
+    bool urgent = std::any_of(out.persist.begin(), out.persist.end(),
+                              [this](const Record& r) { return role_->urgent(r); });
+    tag = pipeline_.persist(std::move(out.persist), urgent);
+    submitQueued();
   }
+  logOutput(out);
+  for (auto& e : out.send) pipeline_.send(tag, std::move(e));
+  for (auto& e : pipeline_.takeReleased()) transmit(std::move(e));
+  if (pipeline_.writeNeed() == WriteNeed::Urgent) scheduleWrite();
+}
+
+void NodeHost::logOutput(const Output& out) {
   for (const auto& ev : out.recoveriesStarted) {
     if (recovering_.size() < 10000) recovering_.insert(ev.txn);
     std::ostringstream os;
@@ -268,61 +179,19 @@ void NodeHost::handle(Output&& out) {
       log("recovery finished: txn " + l.txn.toString() + " " + toString(l.outcome));
     }
   }
-  for (auto& e : out.send) route(tag, std::move(e));
 }
 
-void NodeHost::holdBackLowWater(std::vector<Record>& persist) {
-  // A low-water mark erases finished records. With an external engine, a Committed record
-  // is durable before the engine applies it; were the mark to erase it first and the node
-  // crash, a restart could not tell that transaction from one whose prepare never became
-  // durable (which it aborts). So the mark waits until every outcome it may cover (those
-  // in batches up to this one) is applied.
-  std::optional<TxnId> found;
-  std::erase_if(persist, [&found](const Record& r) {
-    const auto* lw = std::get_if<ParticipantLowWaterRecord>(&r);
-    if (lw) found = found ? std::max(*found, lw->mark) : lw->mark;
-    return lw != nullptr;
-  });
-  if (!found) return;
-  TxnId mark = *found;
-  storage::Seq after = persist.empty() ? lastSeq_ : lastSeq_ + 1;
-  if (heldLowWater_) {
-    // (A held mark waits for a batch not yet durable: the merged one waits for both.)
-    heldLowWater_ = std::make_pair(std::max(after, heldLowWater_->first),
-                                   std::max(mark, heldLowWater_->second));
-    return;
+bool NodeHost::submitQueued() {
+  // Batches go to storage in order; a full queue keeps the rest in the pipeline (and their
+  // sends waiting) until a group completes and makes room.
+  bool any = false;
+  while (pipeline_.hasUnsubmitted()) {
+    auto seq = storage_->trySubmit(std::move(pipeline_.nextUnsubmitted()));
+    if (!seq) break;
+    pipeline_.submitted(*seq);
+    any = true;
   }
-  if (after <= durableSeq_) {
-    persist.push_back(ParticipantLowWaterRecord{mark});  // nothing pending: write it now
-    return;
-  }
-  heldLowWater_ = std::make_pair(after, mark);
-}
-
-void NodeHost::submit(std::vector<Record>&& batch, bool urgent) {
-  ++lastSeq_;
-  if (overflow_.empty()) {
-    if (auto seq = storage_->trySubmit(std::move(batch))) {
-      PC_ASSERT(*seq == lastSeq_, *seq, lastSeq_);
-      scheduleInlineWrite(urgent);
-      return;
-    }
-  }
-  // The storage queue is full: keep the batch here (in order) and stop nothing else; it
-  // goes in as soon as a group completes. Its sends wait for it like any other.
-  overflow_.push_back(std::move(batch));
-}
-
-void NodeHost::route(storage::Seq tag, Envelope&& e) {
-  // Every send waits for the records it depends on (FIFO by batch sequence number).
-  if (tag > durableSeq_) {
-    // A message other than a GC ack must not wait for a deferred background write.
-    bool gc = std::holds_alternative<Ack>(e.msg) || std::holds_alternative<AckRequest>(e.msg);
-    outbox_.push_back(Pending{tag, std::move(e)});
-    if (!gc) scheduleInlineWrite(true);
-    return;
-  }
-  transmit(std::move(e));
+  return any;
 }
 
 void NodeHost::transmit(Envelope&& e) {
@@ -333,24 +202,7 @@ void NodeHost::transmit(Envelope&& e) {
         kj::evalLater([this, env = std::move(e)]() mutable { handle(core_->onMessage(env)); }));
     return;
   }
-  std::function<void()> onDelivered;
-  if (const auto* p = std::get_if<Prepare>(&e.msg); p && me_.role == Role::Coordinator) {
-    // coordinator.after_prepare_sent fires once every participant has received its prepare.
-    TxnId txn = p->txn;
-    preparesInFlight_[txn] += 1;
-    onDelivered = [this, txn]() {
-      auto it = preparesInFlight_.find(txn);
-      if (it == preparesInFlight_.end()) return;
-      if (--it->second == 0) {
-        preparesInFlight_.erase(it);
-        fp_.hit("coordinator.after_prepare_sent");
-      }
-    };
-  } else if (me_.role == Role::Participant && isBallotZeroVote(e.msg)) {
-    onDelivered = [this]() { fp_.hit("participant.after_vote_sent"); };
-  } else if (std::holds_alternative<CommitReply>(e.msg)) {
-    fp_.hit("coordinator.before_reply");
-  }
+  std::function<void()> onDelivered = role_->onSend(e);
   if (auto it = localPeers_.find(e.to); it != localPeers_.end()) {
     // A co-hosted node: its inbound path on a later turn (never re-entrant), as if it had
     // arrived over TCP; onDelivered then runs as once a network call is accepted.
@@ -375,57 +227,25 @@ void NodeHost::setLocalPeers(const std::vector<NodeHost*>& peers) {
   }
 }
 
-void NodeHost::onDurable(storage::Seq seq) {
-  if (seq <= durableSeq_) return;
-  durableSeq_ = seq;
-  // A failpoint "after persist" fires after the write and before any reply leaves.
-  while (!afterPersist_.empty() && afterPersist_.front().first <= seq) {
-    fp_.hit(afterPersist_.front().second);
-    afterPersist_.pop_front();
-  }
-  while (!kvDurable_.empty() && kvDurable_.front().first <= seq) {
-    engine_->forgetDurable(kvDurable_.front().second);
-    kvDurable_.pop_front();
-  }
-  // An external engine applies an outcome once the node's record of it is durable, and
-  // before the ack leaves (below): acceptors may forget the transaction after every ack.
-  while (!externalDurable_.empty() && std::get<0>(externalDurable_.front()) <= seq) {
-    auto [tag, txn, outcome] = externalDurable_.front();
-    externalDurable_.pop_front();
-    external_->outcomeDurable(txn, outcome);
-  }
-  if (heldLowWater_ && heldLowWater_->first <= seq) {
-    std::vector<Record> batch{ParticipantLowWaterRecord{heldLowWater_->second}};
-    heldLowWater_.reset();
-    submit(std::move(batch), false);
-  }
-  while (!outbox_.empty() && outbox_.front().seq <= seq) {
-    transmit(std::move(outbox_.front().env));
-    outbox_.pop_front();
-  }
-  while (!overflow_.empty()) {
-    auto seqOk = storage_->trySubmit(std::move(overflow_.front()));
-    if (!seqOk) break;
-    overflow_.pop_front();
-    scheduleInlineWrite(true);
-  }
+void NodeHost::releaseDurable(storage::Seq seq) {
+  // The role's hooks run first (failpoints "after persist", engine notifications), then
+  // the sends that waited for these batches leave, in order.
+  bool refused = pipeline_.hasUnsubmitted();
+  pipeline_.durable(seq);
+  for (auto& e : pipeline_.takeReleased()) transmit(std::move(e));
+  // Batches the full queue refused go now, and are written at once.
+  bool moved = submitQueued();
+  if (pipeline_.writeNeed() == WriteNeed::Urgent || (refused && moved)) scheduleWrite();
 }
 
-void NodeHost::scheduleInlineWrite(bool urgent) {
-  if (!storage_->inlineWrites()) return;
-  if (!urgent) {
-    // Background only: rides with the next urgent write, or goes at the next tick.
-    inlineWriteDeferred_ = true;
-    return;
-  }
-  if (inlineWriteScheduled_) return;
-  inlineWriteScheduled_ = true;
+void NodeHost::scheduleWrite() {
+  if (!storage_->inlineWrites() || writeScheduled_) return;
+  writeScheduled_ = true;
   // After everything else this turn (the messages that arrived together are all handled
   // and their group is complete), write it and release what waited for it.
   tasks_->add(kj::evalLater([this]() {
-    inlineWriteScheduled_ = false;
-    inlineWriteDeferred_ = false;
-    onDurable(storage_->writeQueued());
+    writeScheduled_ = false;
+    releaseDurable(storage_->writeQueued());
   }));
 }
 
@@ -436,25 +256,7 @@ void NodeHost::fillStatus(wire::NodeStatus::Builder b) {
   b.setProtocol(toString(coreCfg_.protocol));
   b.setPid(static_cast<uint32_t>(::getpid()));
   b.setUptimeMs(monotonicMs() - startMs_);
-  if (const auto* p = dynamic_cast<const Participant*>(core_.get())) {
-    auto list = p->inDoubt();
-    auto ib = b.initInDoubt(static_cast<unsigned>(list.size()));
-    for (unsigned i = 0; i < list.size(); ++i) {
-      rpc::setTxn(ib[i].initTxn(), list[i].txn);
-      ib[i].setAgeMs((core_->now() - list[i].sinceTick) * cluster_.tickMs);
-      ib[i].setLeader(list[i].leader);
-      ib[i].setRecovering(list[i].recovering);
-      std::string waiting;
-      if (coreCfg_.protocol == Protocol::TwoPC) {
-        waiting = "the outcome from coordinator " + nameForId(list[i].leader) + " (2PC blocks)";
-      } else if (list[i].recovering) {
-        waiting = "its recovery (phase 1/2 with the acceptors)";
-      } else {
-        waiting = "the acceptors' votes (recovery after its timeout)";
-      }
-      ib[i].setWaitingFor(waiting);
-    }
-  }
+  role_->fillStatus(b);
   const auto& tm = transport_->metrics();
   auto sm = storage_->metrics();
   std::vector<std::pair<std::string, uint64_t>> counters = {
@@ -478,7 +280,7 @@ void NodeHost::fillStatus(wire::NodeStatus::Builder b) {
       {"records_written", sm.env.recordsWritten},
       {"records_critical", sm.env.criticalRecords},
       {"storage_pending_records", sm.pendingRecords},
-      {"outbox", outbox_.size()},
+      {"outbox", pipeline_.outboxSize()},
   };
   // One counter per message kind, in the order of the Message variant.
   for (size_t k = 0; k < tm.sentByKind.size(); ++k) {

@@ -1,46 +1,44 @@
-// NodeHost: runs one node of a cluster -- a coordinator, participant or acceptor core --
-// on a KJ event loop, with its LMDB storage and its Cap'n Proto transport.
+// NodeHost: runs one node of a cluster on a KJ event loop: a role (runtime/role_host.h: a
+// coordinator, participant or acceptor, chosen by the caller), its LMDB storage and its
+// Cap'n Proto transport. NodeHost knows no role; the role host adds its duties at the
+// points the RoleHost contract names.
 //
-// The driver contract of paxos_commit/output.h, for real:
+// The driver contract of paxos_commit/output.h, for real, through paxos_commit/pipeline.h:
 //   - the core is called only on the event-loop thread, synchronously;
-//   - an Output's records go to the storage thread as one batch (group commit merges the
-//     batches pending); its sends, and the sends of every later Output, wait until that
-//     batch is durable (FIFO by sequence number), then leave through the transport;
+//   - an Output's records go to storage as one batch (group commit merges the batches
+//     pending); its sends, and the sends of every later Output, wait until that batch is
+//     durable (FIFO by sequence number), then leave through the transport;
+//   - inline writes (the default): a batch a reply waits for is written at the end of the
+//     event-loop turn; background batches ride along or wait for the next tick;
 //   - a message a node sends to itself is delivered through the event loop, never by a
 //     re-entrant call into the core; so is one to another node hosted in this process
 //     (setLocalPeers), with no socket, and still only once its records are durable;
 //   - ticks come from a KJ timer every tick-ms.
-// Failpoints (PCOMMIT_FAILPOINTS) fire at the protocol steps named in DESIGN.md §4.
+// Failpoints (PCOMMIT_FAILPOINTS) fire at the protocol steps named in DESIGN.md §4, from
+// the role hosts.
 #pragma once
 
 #include <kj/async-io.h>
 #include <kj/async-unix.h>
 #include <kj/debug.h>
 
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
-#include <optional>
 #include <set>
 #include <string>
-#include <tuple>
 
-#include "paxos_commit/kv.h"
 #include "paxos_commit/node.h"
+#include "paxos_commit/pipeline.h"
 #include "rpc/transport.h"
 #include "runtime/cluster_config.h"
-#include "runtime/external_engine.h"
 #include "runtime/failpoints.h"
+#include "runtime/log.h"
+#include "runtime/role_host.h"
 #include "storage/env.h"
 #include "storage/storage_thread.h"
 
 namespace pc::runtime {
-
-using LogFn = std::function<void(const std::string&)>;
-
-// The node log's line format on stderr: wall-clock time (UTC, ms), node name, message.
-void logLine(const std::string& node, const std::string& line);
 
 // How a node's records reach the disk, from PCOMMIT_STORAGE_WRITES: inline (default) or
 // thread (see storage::ThreadOptions::inlineWrites). Throws std::runtime_error on any
@@ -49,12 +47,11 @@ bool storageWritesInline();
 
 class NodeHost {
  public:
-  // `env` is open for writing and outlives the host. Loads the durable state and builds
-  // the core of `me`'s role from it. A participant runs `external` (which outlives the
-  // host) if given, else the built-in KV engine over `env`.
+  // `env` is open for writing and outlives the host. run() loads the durable state and
+  // has `role` build the core from it.
   NodeHost(kj::AsyncIoContext& io, const ClusterConfig& cluster, const NodeInfo& me,
            storage::Env& env, Failpoints& failpoints, uint64_t seed, LogFn log,
-           ExternalEngine* external = nullptr);
+           std::unique_ptr<RoleHost> role);
   ~NodeHost();
 
   // Listens on the node's address and runs until the returned promise is dropped.
@@ -71,24 +68,17 @@ class NodeHost {
   NodeId id() const { return me_.id; }
 
  private:
-  struct Pending {
-    storage::Seq seq;
-    Envelope env;
-  };
   void handle(Output&& out);
-  void holdBackLowWater(std::vector<Record>& persist);
-  void route(storage::Seq tag, Envelope&& e);
   void transmit(Envelope&& e);
-  void submit(std::vector<Record>&& batch, bool urgent);
+  bool submitQueued();
+  void releaseDurable(storage::Seq seq);
+  void scheduleWrite();
   kj::Promise<void> watchDurable();
-  void onDurable(storage::Seq seq);
-  void scheduleInlineWrite(bool urgent);
   kj::Promise<void> tickLoop();
-  kj::Promise<kv::Versioned> readCommitted(const std::string& key, uint32_t waitedMs);
-  static constexpr uint32_t kReadLockWaitMs = 5000;
   // Events the loop runs in a row before it checks the sockets anyway (NodeHost::run).
   static constexpr uint32_t kBusyPollEvents = 16;
   void onInbound(NodeId from, Message&& msg);
+  void logOutput(const Output& out);
   void fillStatus(wire::NodeStatus::Builder b);
   void log(const std::string& line) const;
 
@@ -100,27 +90,15 @@ class NodeHost {
   Failpoints& fp_;
   uint64_t seed_;
   LogFn log_;
-  std::unique_ptr<kv::KvEngine> engine_;  // participants only
-  ExternalEngine* external_ = nullptr;    // instead of engine_, if given
-  std::unique_ptr<Node> core_;
+  const RoleContext roleCtx_;  // what the role may use; outlives it
+  std::unique_ptr<RoleHost> role_;
+  Node* core_ = nullptr;  // owned by role_, built in run()
+  Pipeline pipeline_;     // durable-before-send: batches, sends waiting, hooks
   std::unique_ptr<storage::StorageThread> storage_;
-  bool inlineWriteScheduled_ = false;
-  bool inlineWriteDeferred_ = false;  // background records queued, no write scheduled
+  bool writeScheduled_ = false;  // inline writes: one at the end of this turn
   std::unique_ptr<rpc::Transport> transport_;
   std::unique_ptr<kj::UnixEventPort::FdObserver> durableObserver_;
-
-  storage::Seq lastSeq_ = 0;                  // sequence number of the last batch handed to storage
-  storage::Seq durableSeq_ = 0;               // every batch <= this is durable
-  std::deque<std::vector<Record>> overflow_;  // batches waiting for room in the queue
-  std::deque<Pending> outbox_;                // sends waiting for their records
-  std::deque<std::pair<storage::Seq, TxnId>> kvDurable_;           // overlay entries to drop
-  std::deque<std::pair<storage::Seq, std::string>> afterPersist_;  // failpoints to fire
-  std::map<TxnId, size_t> preparesInFlight_;                       // coordinator.after_prepare_sent
-  std::set<TxnId> recovering_;                                     // txns whose recovery we log
-  // external_ only: outcomes to apply once durable; a participant low-water mark held back
-  // until every outcome it may collect was applied (pair: after which batch, the mark).
-  std::deque<std::tuple<storage::Seq, TxnId, Outcome>> externalDurable_;
-  std::optional<std::pair<storage::Seq, TxnId>> heldLowWater_;
+  std::set<TxnId> recovering_;  // txns whose recovery we log
   uint64_t startMs_ = 0;
   uint64_t rejectedLogged_ = 0;
   class Errors;

@@ -16,7 +16,10 @@
 #include <memory>
 #include <thread>
 
+#include "acceptor/acceptor_host.h"
 #include "client/client.h"
+#include "coordinator/coordinator_host.h"
+#include "participant/participant_host.h"
 #include "runtime/node_host.h"
 #include "tests/unit/local_util.h"  // freePort, ScratchDir
 #include "tests/unit/test_util.h"   // also doctest, with a stringifier for pc enums
@@ -67,9 +70,14 @@ class Process {
         std::vector<std::unique_ptr<runtime::NodeHost>> hosts;
         std::vector<runtime::NodeHost*> peers;
         for (const auto& n : cluster_.nodes) {
+          std::unique_ptr<runtime::RoleHost> role;
+          if (n.role == runtime::Role::Coordinator) role = std::make_unique<CoordinatorHost>();
+          if (n.role == runtime::Role::Participant) role = std::make_unique<ParticipantHost>();
+          if (n.role == runtime::Role::Acceptor) role = std::make_unique<AcceptorHost>();
           hosts.push_back(std::make_unique<runtime::NodeHost>(
               io, cluster_, n, *envs_[n.name], *fps_[n.name], 7,
-              [name = n.name](const std::string& line) { runtime::logLine(name, line); }));
+              [name = n.name](const std::string& line) { runtime::logLine(name, line); },
+              std::move(role)));
           peers.push_back(hosts.back().get());
         }
         for (auto& h : hosts) h->setLocalPeers(peers);

@@ -727,7 +727,7 @@ void Checker::finalCheck(const std::map<NodeId, SimNode>& nodes) {
       fail(n.name + " durable data differs from its committed transactions' writes");
       return;
     }
-    if (n.engine && n.pipeline.empty()) {
+    if (n.engine && n.storageIdle()) {
       for (const auto& [key, v] : n.data) {
         if (n.engine->read(key) != v) {
           fail(n.name + " engine reads key '" + key + "' differently from durable data");

@@ -1,7 +1,7 @@
 // What the simulator keeps per simulated process: the role object (the real core), its
 // durable "disk" (a Recovered image updated with applyRecord, the reference semantics of
-// every record), the storage pipeline (outputs whose records are not yet durable, and the
-// sends that wait for them, FIFO), and for participants the durable KV data and the
+// every record), the storage pipeline (paxos_commit/pipeline.h: batches not yet durable,
+// and the sends that wait for them, FIFO), and for participants the durable KV data and the
 // KvEngine over it. Also the simulated client, which is not a core Node: it sends
 // CommitRequests (and retries), or in `paxos-direct` hosts a Leader itself.
 #pragma once
@@ -18,6 +18,7 @@
 #include "paxos_commit/kv.h"
 #include "paxos_commit/leader.h"
 #include "paxos_commit/participant.h"
+#include "paxos_commit/pipeline.h"
 
 namespace pc::sim {
 
@@ -65,10 +66,10 @@ class SimClient {
   std::unique_ptr<Leader> leader_;  // paxos-direct only
 };
 
-// An Output waiting for its records to become durable; its sends leave afterwards.
-struct PendingOutput {
-  std::vector<Record> persist;
-  std::vector<Envelope> send;
+// A batch of records handed to the simulated disk: durable at readyTick (FIFO per node).
+struct DiskWrite {
+  Seq seq = 0;
+  std::vector<Record> records;
   uint64_t readyTick = 0;
 };
 
@@ -80,8 +81,11 @@ struct SimNode {
   uint32_t incarnation = 0;
   uint64_t restartTick = 0;  // random faults: when to come back (0 = not scheduled)
 
-  Recovered disk;                      // durable: survives crashes
-  std::deque<PendingOutput> pipeline;  // volatile: lost on crash
+  Recovered disk;  // durable: survives crashes
+  // Volatile, lost on crash: the node's durable-before-send pipeline (the same class the
+  // real node host drives) and the batches it handed to the disk, not yet durable.
+  Pipeline pipeline;
+  std::deque<DiskWrite> writes;
   bool crashAfterNextPersist = false;  // scripted "persisted, not yet sent"
 
   // The role, while up (exactly one of these, by role).
@@ -100,6 +104,8 @@ struct SimNode {
   ClientJournal journal;  // client
 
   Node* node() const;  // the core role as a Node (nullptr for clients and while down)
+  // Nothing waits for the disk and nothing waits to be sent.
+  bool storageIdle() const { return pipeline.idle() && writes.empty(); }
 };
 
 }  // namespace pc::sim

@@ -287,6 +287,11 @@ void Simulator::step() {
     if (!n.up || violated()) continue;
     Output out = n.client ? n.client->onTick(now_) : n.node()->onTick();
     handleOutput(n, std::move(out), {});
+    // Background records wait one tick at most (NodeHost::tickLoop).
+    if (n.up && n.pipeline.hasUnsubmitted()) {
+      startWrites(n);
+      drainPipeline(n);
+    }
   }
   workload();
   injectFaults();
@@ -327,7 +332,7 @@ bool Simulator::runUntilQuiescent(uint64_t maxTicks) {
       [&] {
         if (!network_.empty()) return false;
         for (const auto& [id, n] : nodes_) {
-          if (!n.pipeline.empty()) return false;
+          if (!n.storageIdle()) return false;
         }
         for (const TxnId& t : txnOrder_) {
           if (!decided(t)) return false;
@@ -341,7 +346,9 @@ void Simulator::crash(NodeId id, const std::string& why) {
   SimNode& n = nodes_.at(id);
   if (!n.up) return;
   n.up = false;
-  n.pipeline.clear();  // records not yet durable are lost, and the sends waiting on them
+  // Records not yet durable are lost, and the sends waiting on them.
+  n.pipeline = Pipeline();
+  n.writes.clear();
   n.crashAfterNextPersist = false;
   // The participant refers to its engine: destroy it first.
   n.participant.reset();
@@ -447,39 +454,59 @@ void Simulator::handleOutput(SimNode& n, Output&& out, const std::set<TxnId>& to
     log("recover", n.name + " leads " + names_.txn(r.txn) + " at " + names_.ballot(r.ballot));
   }
   if (out.persist.empty() && out.send.empty()) return;
-  PendingOutput p;
-  p.readyTick = now_ + (out.persist.empty() ? 0 : rng_.below(cfg_.faults.diskTicksMax + 1));
-  // FIFO through storage: sends never overtake an earlier output's records.
-  if (!n.pipeline.empty()) p.readyTick = std::max(p.readyTick, n.pipeline.back().readyTick);
-  p.persist = std::move(out.persist);
-  p.send = std::move(out.send);
-  n.pipeline.push_back(std::move(p));
+  // The real node's pipeline: the Output's records become the next batch, its sends wait
+  // for it (or for the last earlier batch), FIFO. Urgent records, and sends other than GC
+  // acks, make the node write now; background records ride along or wait for the tick.
+  bool urgent = std::any_of(out.persist.begin(), out.persist.end(), isCriticalRecord);
+  Seq tag = n.pipeline.persist(std::move(out.persist), urgent);
+  for (auto& e : out.send) n.pipeline.send(tag, std::move(e));
+  if (n.pipeline.writeNeed() == WriteNeed::Urgent) startWrites(n);
   drainPipeline(n);
 }
 
+void Simulator::startWrites(SimNode& n) {
+  // What a node's inline write does: everything queued goes to the disk as one group; it
+  // becomes durable some ticks later, never before an earlier write (FIFO).
+  while (n.pipeline.hasUnsubmitted()) {
+    DiskWrite w;
+    w.seq = n.pipeline.nextUnsubmittedSeq();
+    w.records = std::move(n.pipeline.nextUnsubmitted());
+    n.pipeline.submitted(w.seq);
+    w.readyTick = now_ + rng_.below(cfg_.faults.diskTicksMax + 1);
+    if (!n.writes.empty()) w.readyTick = std::max(w.readyTick, n.writes.back().readyTick);
+    n.writes.push_back(std::move(w));
+  }
+}
+
 void Simulator::drainPipeline(SimNode& n) {
-  while (n.up && !n.pipeline.empty() && n.pipeline.front().readyTick <= now_ && !violated()) {
-    PendingOutput p = std::move(n.pipeline.front());
-    n.pipeline.pop_front();
-    for (const auto& r : p.persist) applyDurable(n, r);
-    if (!p.persist.empty() &&
-        (n.crashAfterNextPersist || chance(cfg_.faults.crashAfterPersistPerMille))) {
+  while (n.up && !violated()) {
+    // Sends released by the last durable write (or at once) leave first, in order.
+    std::vector<Envelope> released = n.pipeline.takeReleased();
+    if (!released.empty()) {
+      size_t cut = released.size();
+      if (chance(cfg_.faults.crashMidSendPerMille)) cut = rng_.below(cut);
+      for (size_t k = 0; k < cut && !violated(); ++k) leave(n, released[k]);
+      if (cut < released.size()) {
+        ++stats_.crashesMidSend;
+        crash(n.id, "halfway through its sends (" + std::to_string(cut) + " of " +
+                        std::to_string(released.size()) + " left)");
+        n.restartTick = now_ + 1 + rng_.below(cfg_.faults.downTicksMax);
+        return;
+      }
+      continue;
+    }
+    if (n.writes.empty() || n.writes.front().readyTick > now_) return;
+    DiskWrite w = std::move(n.writes.front());
+    n.writes.pop_front();
+    for (const auto& r : w.records) applyDurable(n, r);
+    if (n.crashAfterNextPersist || chance(cfg_.faults.crashAfterPersistPerMille)) {
       bool scripted = n.crashAfterNextPersist;
       ++stats_.crashesAfterPersist;
       crash(n.id, "after persist, before its sends left");
       if (!scripted) n.restartTick = now_ + 1 + rng_.below(cfg_.faults.downTicksMax);
       return;
     }
-    size_t cut = p.send.size();
-    if (cut > 0 && chance(cfg_.faults.crashMidSendPerMille)) cut = rng_.below(cut);
-    for (size_t k = 0; k < cut; ++k) leave(n, p.send[k]);
-    if (cut < p.send.size()) {
-      ++stats_.crashesMidSend;
-      crash(n.id, "halfway through its sends (" + std::to_string(cut) + " of " +
-                      std::to_string(p.send.size()) + " left)");
-      n.restartTick = now_ + 1 + rng_.below(cfg_.faults.downTicksMax);
-      return;
-    }
+    n.pipeline.durable(w.seq);
   }
 }
 
@@ -776,7 +803,7 @@ bool Simulator::runRandom() {
       }
       step();
       quiet = network_.empty();
-      for (const auto& [id, n] : nodes_) quiet = quiet && n.pipeline.empty();
+      for (const auto& [id, n] : nodes_) quiet = quiet && n.storageIdle();
       for (const TxnId& t : txnOrder_) quiet = quiet && decided(t);
     }
   }

@@ -2,8 +2,10 @@
 // logical ticks, one seed. It runs the real protocol core (paxos_commit/) for every role:
 // coordinators, participants (over the KV engine), acceptors, and simulated clients; it
 // owns the network (seeded delay, reorder, drop, duplicate, partitions), each node's disk
-// (a Recovered image; persist completes some ticks later and sends wait for it, FIFO per
-// node) and crashes (volatile state lost, durable records kept, including "persisted, not
+// (a Recovered image; each node runs the real durable-before-send pipeline,
+// paxos_commit/pipeline.h: a write completes some ticks later, background records wait
+// for an urgent write or the next tick, sends wait for their batch, FIFO per node) and
+// crashes (volatile state lost, durable records kept, including "persisted, not
 // yet sent" and "crashed halfway through its sends"). The Checker runs after every step.
 //
 // Two ways to drive it:
@@ -192,6 +194,7 @@ class Simulator {
   void build();
   void startNode(SimNode& n);
   void handleOutput(SimNode& n, Output&& out, const std::set<TxnId>& touchedIn);
+  void startWrites(SimNode& n);
   void drainPipeline(SimNode& n);
   void applyDurable(SimNode& n, const Record& r);
   void leave(SimNode& n, const Envelope& e);

@@ -1,9 +1,10 @@
-// ExternalEngine: a participant's engine supplied from outside NodeHost (the embedding API,
+// ExternalEngine: a participant's engine supplied from outside the node (the embedding API,
 // participant/ParticipantNode, adapts a pc::ResourceManager to it) instead of the built-in
-// LMDB KV engine NodeHost builds otherwise.
+// LMDB KV engine the participant role host (participant/participant_host.h) builds
+// otherwise.
 //
 // The core drives it like any Engine (paxos_commit/engine.h): prepare, commit, abort,
-// restorePrepared, synchronously on the event-loop thread. NodeHost adds three duties:
+// restorePrepared, synchronously on the event-loop thread. The role host adds three duties:
 //   recover()         once, before the core is built, with the records it is built from;
 //   outcomeDurable()  after the node's Committed / Aborted record of a transaction is
 //                     durable, before the ack that depends on it leaves, in record order;
@@ -19,7 +20,7 @@
 #include "paxos_commit/kv.h"
 #include "paxos_commit/records.h"
 
-namespace pc::runtime {
+namespace pc {
 
 class ExternalEngine : public Engine {
  public:
@@ -35,4 +36,4 @@ class ExternalEngine : public Engine {
   virtual kv::Versioned read(const std::string& key) = 0;
 };
 
-}  // namespace pc::runtime
+}  // namespace pc

@@ -1,0 +1,133 @@
+#include "participant/participant_host.h"
+
+#include "paxos_commit/participant.h"
+#include "rpc/convert.h"
+
+namespace pc {
+
+namespace {
+
+// A participant's own vote at ballot 0 (2PC VoteMsg, or the Paxos Commit 2a it sends for
+// its instance): what participant.after_vote_sent waits for.
+bool isBallotZeroVote(const Message& m) {
+  if (std::holds_alternative<VoteMsg>(m)) return true;
+  if (const auto* a = std::get_if<Phase2a>(&m)) {
+    return !a->votes.empty() && a->votes.front().ballot.isZero();
+  }
+  return false;
+}
+
+}  // namespace
+
+ParticipantHost::ParticipantHost(ExternalEngine* external) : external_(external) {}
+ParticipantHost::~ParticipantHost() = default;
+
+Node& ParticipantHost::start(const runtime::RoleContext& ctx, const Recovered& rec) {
+  ctx_ = &ctx;
+  if (external_) {
+    external_->recover(rec);  // reconciles the engine with `rec`, or throws
+    core_ = std::make_unique<Participant>(ctx.me.id, ctx.core, *external_, ctx.seed, rec);
+  } else {
+    engine_ = std::make_unique<kv::KvEngine>(ctx.env.reader());
+    core_ = std::make_unique<Participant>(ctx.me.id, ctx.core, *engine_, ctx.seed, rec);
+  }
+  return *core_;
+}
+
+PipelineOptions ParticipantHost::pipelineOptions() const {
+  // An external engine applies an outcome only once its record is durable: a low-water
+  // mark must not erase that record first (paxos_commit/pipeline.h).
+  return PipelineOptions{external_ != nullptr};
+}
+
+bool ParticipantHost::urgent(const Record& r) const {
+  // Besides what a reply waits for: an outcome an external engine applies once durable
+  // (it holds locks till then). Otherwise outcome records whose only follower is a GC ack,
+  // and low-water marks, may wait for the next urgent write or the next tick.
+  return isCriticalRecord(r) || (external_ && std::holds_alternative<ParticipantTxnRecord>(r));
+}
+
+void ParticipantHost::onPersist(const std::vector<Record>& records, Seq tag, Pipeline& pipeline) {
+  runtime::Failpoints& fp = ctx_->failpoints;
+  // Failpoints "after persist" first: they fire after the write and before the engine
+  // hears of it, and before any reply leaves.
+  for (const auto& r : records) {
+    const auto* p = std::get_if<ParticipantTxnRecord>(&r);
+    if (p == nullptr) continue;
+    if (p->state == ParticipantState::Prepared) {
+      pipeline.atDurable(tag, [&fp] { fp.hit("participant.after_prepare_persisted"); });
+    } else if (p->state == ParticipantState::Committed || p->state == ParticipantState::Aborted) {
+      pipeline.atDurable(tag, [&fp] { fp.hit("participant.after_outcome_persisted"); });
+    }
+  }
+  for (const auto& r : records) {
+    const auto* p = std::get_if<ParticipantTxnRecord>(&r);
+    if (p == nullptr) continue;
+    const bool committed = p->state == ParticipantState::Committed;
+    if (external_ && (committed || p->state == ParticipantState::Aborted)) {
+      // The engine applies the outcome once the node's record of it is durable, and before
+      // the ack leaves: acceptors may forget the transaction after every ack.
+      Outcome o = committed ? Outcome::Commit : Outcome::Abort;
+      pipeline.atDurable(tag, [this, txn = p->txn, o] { external_->outcomeDurable(txn, o); });
+    } else if (!external_ && committed) {
+      // The Committed record applied the writes in LMDB: the overlay may drop them.
+      pipeline.atDurable(tag, [this, txn = p->txn] { engine_->forgetDurable(txn); });
+    }
+  }
+}
+
+std::function<void()> ParticipantHost::onSend(const Envelope& e) {
+  if (!isBallotZeroVote(e.msg)) return {};
+  runtime::Failpoints& fp = ctx_->failpoints;
+  return [&fp]() { fp.hit("participant.after_vote_sent"); };
+}
+
+void ParticipantHost::fillStatus(wire::NodeStatus::Builder b) const {
+  const uint32_t tickMs = ctx_->cluster.tickMs;
+  auto list = core_->inDoubt();
+  auto ib = b.initInDoubt(static_cast<unsigned>(list.size()));
+  for (unsigned i = 0; i < list.size(); ++i) {
+    rpc::setTxn(ib[i].initTxn(), list[i].txn);
+    ib[i].setAgeMs((core_->now() - list[i].sinceTick) * tickMs);
+    ib[i].setLeader(list[i].leader);
+    ib[i].setRecovering(list[i].recovering);
+    std::string waiting;
+    if (ctx_->core.protocol == Protocol::TwoPC) {
+      waiting =
+          "the outcome from coordinator " + runtime::nameForId(list[i].leader) + " (2PC blocks)";
+    } else if (list[i].recovering) {
+      waiting = "its recovery (phase 1/2 with the acceptors)";
+    } else {
+      waiting = "the acceptors' votes (recovery after its timeout)";
+    }
+    ib[i].setWaitingFor(waiting);
+  }
+}
+
+bool ParticipantHost::readable() const { return engine_ || (external_ && external_->readable()); }
+
+kj::Promise<kv::Versioned> ParticipantHost::read(const std::string& key) {
+  return readCommitted(key, 0);
+}
+
+kj::Promise<kv::Versioned> ParticipantHost::readCommitted(const std::string& key,
+                                                          uint32_t waitedMs) {
+  // A key locked by a prepared transaction may be committed already (the client may have
+  // been told so): wait for the outcome, so a read after a commit sees it. The same over
+  // the built-in engine and over an external one (whose read may throw: evalNow).
+  auto holder = external_ ? external_->lockHolder(key) : engine_->lockHolder(key);
+  if (!holder) {
+    if (!external_) return engine_->read(key);
+    return kj::evalNow([this, key]() { return external_->read(key); });
+  }
+  if (waitedMs >= kReadLockWaitMs) {
+    return KJ_EXCEPTION(OVERLOADED, "key is locked by an in-doubt transaction", holder->toString(),
+                        waitedMs);
+  }
+  const uint32_t tickMs = ctx_->cluster.tickMs;
+  return ctx_->io.provider->getTimer()
+      .afterDelay(tickMs * kj::MILLISECONDS)
+      .then([this, key, waitedMs, tickMs]() { return readCommitted(key, waitedMs + tickMs); });
+}
+
+}  // namespace pc
