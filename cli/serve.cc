@@ -27,6 +27,7 @@
 #include "runtime/cluster_config.h"
 #include "runtime/failpoints.h"
 #include "runtime/node_host.h"
+#include "runtime/sd_notify.h"
 #include "storage/env.h"
 
 namespace po = boost::program_options;
@@ -176,6 +177,11 @@ int runServe(const Args& args) {
     for (size_t i = 0; i < hosts.size(); ++i) {
       current = mine[i];
       serving = serving.exclusiveJoin(hosts[i]->run());
+    }
+    // Every node recovered its records and bound its socket in run(): tell systemd
+    // (Type=notify, deploy/systemd/pcommit@.service); nothing happens outside systemd.
+    if (std::string error; !runtime::notifySystemd("READY=1", error)) {
+      logAll("cannot notify systemd: " + error);
     }
     serving.wait(io.waitScope);
     logAll("stopped");

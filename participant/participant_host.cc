@@ -2,6 +2,7 @@
 
 #include "paxos_commit/participant.h"
 #include "rpc/convert.h"
+#include "storage/quota_engine.h"
 
 namespace pc {
 
@@ -24,13 +25,17 @@ ParticipantHost::~ParticipantHost() = default;
 
 Node& ParticipantHost::start(const runtime::RoleContext& ctx, const Recovered& rec) {
   ctx_ = &ctx;
+  Engine* inner = external_;
   if (external_) {
     external_->recover(rec);  // reconciles the engine with `rec`, or throws
-    core_ = std::make_unique<Participant>(ctx.me.id, ctx.core, *external_, ctx.seed, rec);
   } else {
     engine_ = std::make_unique<kv::KvEngine>(ctx.env.reader());
-    core_ = std::make_unique<Participant>(ctx.me.id, ctx.core, *engine_, ctx.seed, rec);
+    inner = engine_.get();
   }
+  // Near the storage limit (map-size-max) new prepares are refused with a reason instead
+  // of filling the map and fail-stopping; what is in flight still finishes.
+  quota_ = std::make_unique<storage::QuotaEngine>(*inner, ctx.env);
+  core_ = std::make_unique<Participant>(ctx.me.id, ctx.core, *quota_, ctx.seed, rec);
   return *core_;
 }
 

@@ -21,6 +21,7 @@
 
 #include "participant/external_engine.h"
 #include "runtime/role_host.h"
+#include "storage/quota_engine.h"
 
 namespace pc {
 
@@ -46,8 +47,9 @@ class ParticipantHost : public runtime::RoleHost {
 
   const runtime::RoleContext* ctx_ = nullptr;  // set by start(); NodeHost keeps it alive
   ExternalEngine* external_ = nullptr;
-  std::unique_ptr<kv::KvEngine> engine_;  // the built-in engine, if no external one
-  std::unique_ptr<Participant> core_;     // after the engine: destroyed before it
+  std::unique_ptr<kv::KvEngine> engine_;         // the built-in engine, if no external one
+  std::unique_ptr<storage::QuotaEngine> quota_;  // wraps the engine the core uses
+  std::unique_ptr<Participant> core_;            // after the engine: destroyed before it
 };
 
 }  // namespace pc

@@ -2,6 +2,7 @@
 
 #include <sys/time.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <ctime>
@@ -79,6 +80,8 @@ ParticipantNode::ParticipantNode(ResourceManager& rm, ParticipantNodeOptions opt
     storage::Options so;
     so.createDir = true;
     so.kvData = false;  // the engine holds the data; LMDB only the protocol's records
+    so.mapSizeMax = static_cast<size_t>(m.cluster.mapSizeMax);  // the cluster file's limit
+    so.mapSizeStart = std::min(so.mapSizeStart, so.mapSizeMax);
     m.env = std::make_unique<storage::Env>(dir, so);
   } catch (const std::exception& e) {
     throw ParticipantNodeError(e.what());
