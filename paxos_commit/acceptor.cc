@@ -221,6 +221,7 @@ Output Acceptor::onPhase2a(NodeId from, const Phase2a& m) {
     // and answers with one 2b. If every bundled vote was superseded it writes nothing, and
     // the higher-ballot votes are persisted and answered below.
     out = flushBundle(m.txn, std::move(out));
+    bit = bundles_.end();  // flushBundle erased it (found by fuzz_cores: use after free below)
     if (!reason.empty() && !out.send.empty()) {
       for (auto& e : out.send) std::get<Phase2b>(e.msg).reason = reason;
     }

@@ -555,6 +555,14 @@ ClusterConfig parseClusterText(const std::string& text, const std::string& pathF
     if (opt.value[0].empty()) {
       rep.fail(line.number, line.section, "empty value for key " + inQuotes(line.key));
     }
+    // A NUL or a stray carriage return would end up in a path or a host name, and render()
+    // could not write the value back (found by tests/fuzz/fuzz_cluster_config).
+    for (char c : opt.value[0]) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+        rep.fail(line.number, line.section,
+                 "control character in the value of key " + inQuotes(line.key));
+      }
+    }
   }
 
   // Pass 3: meanings.
