@@ -3,7 +3,8 @@
 // that the simulator's checker catches a real safety bug: a checker that never fails
 // proves nothing.
 //   1: a recovery leader always proposes Aborted (ignores a reported Prepared vote);
-//   2: an acceptor forgets mbal on restart (reloads mbal = bal).
+//   2: an acceptor forgets mbal on restart (reloads mbal = bal);
+//   3: a vote tally counts 2b from any acceptor id, member of the cluster or not.
 #pragma once
 
 #ifndef PC_CANARY
@@ -14,4 +15,5 @@ namespace pc {
 inline constexpr int kCanary = PC_CANARY;
 inline constexpr int kCanaryAlwaysAbort = 1;
 inline constexpr int kCanaryForgetMbal = 2;
+inline constexpr int kCanaryAnyAcceptor = 3;
 }  // namespace pc

@@ -14,8 +14,9 @@
 
 #include "paxos_commit/acceptor.h"
 #include "paxos_commit/assert.h"
-#include "paxos_commit/coordinator.h"
 #include "paxos_commit/participant.h"
+#include "paxos_commit/paxos_coordinator.h"
+#include "paxos_commit/two_pc_coordinator.h"
 
 namespace pc::runtime {
 
