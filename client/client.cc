@@ -7,21 +7,13 @@
 #include <set>
 
 #include "paxos_commit/assert.h"
+#include "paxos_commit/hash.h"
 #include "paxos_commit/leader.h"
 #include "rpc/transport.h"
 
 namespace pc {
 
 namespace {
-
-uint64_t fnv1a64(const std::string& s) {
-  uint64_t h = 14695981039346656037ULL;  // FNV-1a 64 offset basis
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
 
 uint64_t randomU64() {
   static thread_local std::mt19937_64 gen{std::random_device{}()};
@@ -198,8 +190,8 @@ struct Client::Impl {
       for (auto& f : it->second.waiters) f->fulfill(TxnStatus(q->status));
       queries.erase(it);
     } else if (leader) {
-      if (auto* b = std::get_if<Phase2b>(&m)) handle(leader->onPhase2b(*b, now));
-      if (auto* b = std::get_if<Phase1b>(&m)) handle(leader->onPhase1b(*b, now));
+      if (auto* b = std::get_if<Phase2b>(&m)) handle(leader->onPhase2b(from, *b, now));
+      if (auto* b = std::get_if<Phase1b>(&m)) handle(leader->onPhase1b(from, *b, now));
     }
   }
 

@@ -34,7 +34,8 @@ endif()
 # ...and the only other headers they may reach: plain values, no I/O. Adding one here makes
 # it part of the installed API (review it: nothing of storage/, rpc/, LMDB, capnp).
 set(PC_PUBLIC_SUPPORT_HEADERS paxos_commit/config.h paxos_commit/engine.h paxos_commit/kv.h
-                              paxos_commit/types.h runtime/cluster_config.h)
+                              paxos_commit/role.h paxos_commit/types.h
+                              runtime/cluster_config.h)
 
 # pc_header_closure(OUT header...): the headers of this tree reachable by #include "..."
 # from the given ones (paths relative to the source root). Fails on any header outside the

@@ -2,7 +2,8 @@
 
 #include <chrono>
 
-#include "paxos_commit/coordinator.h"
+#include "paxos_commit/paxos_coordinator.h"
+#include "paxos_commit/two_pc_coordinator.h"
 
 namespace pc {
 

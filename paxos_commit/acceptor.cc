@@ -4,6 +4,7 @@
 
 #include "paxos_commit/assert.h"
 #include "paxos_commit/canary.h"
+#include "paxos_commit/membership.h"
 
 namespace pc {
 
@@ -112,21 +113,28 @@ Output Acceptor::replyForgotten(NodeId to, const TxnId& txn, bool phase1, const 
 Output Acceptor::onMessage(const Envelope& e) {
   if (const auto* m = std::get_if<Phase2a>(&e.msg)) return onPhase2a(e.from, *m);
   if (const auto* m = std::get_if<Phase1a>(&e.msg)) return onPhase1a(e.from, *m);
-  if (const auto* m = std::get_if<Ack>(&e.msg)) return onAck(*m);
+  if (const auto* m = std::get_if<Ack>(&e.msg)) return onAck(e.from, *m);
   ++rejected_;  // not a message for an acceptor
   return {};
 }
 
-Output Acceptor::onPhase2a(NodeId from, const Phase2a& m) {
-  // Validate before touching state: bad input is dropped and counted, never trusted.
+// Validate before touching state: bad input is dropped and counted, never trusted.
+bool Acceptor::validPhase2a(NodeId from, const Phase2a& m) const {
   bool ok = !m.txn.isZero() && !m.participants.empty() && isSortedUnique(m.participants) &&
-            !m.votes.empty();
+            !m.votes.empty() && firstNonMember(cfg_, m.participants) == kNoNode;
   for (const auto& v : m.votes) {
-    ok = ok && contains(m.participants, v.instance);
-    // Ballot 0 of instance i belongs to participant i alone; a higher ballot to its leader.
-    ok = ok && (v.ballot.isZero() ? (v.instance == from) : (v.ballot.leader == from));
+    ok = ok && contains(m.participants, v.instance) && roundInRange(v.ballot);
+    // Ballot 0 of instance i belongs to participant i alone; a higher ballot to its leader,
+    // who must be one that may lead this transaction.
+    ok = ok &&
+         (v.ballot.isZero() ? (v.instance == from)
+                            : (v.ballot.leader == from && mayLead(cfg_, from, m.participants)));
   }
-  if (!ok) {
+  return ok;
+}
+
+Output Acceptor::onPhase2a(NodeId from, const Phase2a& m) {
+  if (!validPhase2a(from, m)) {
     ++rejected_;
     return {};
   }
@@ -136,77 +144,91 @@ Output Acceptor::onPhase2a(NodeId from, const Phase2a& m) {
     return out;
   }
   auto lit = txns_.find(m.txn);
-  if (lit != txns_.end() && lit->second.rec.participants != m.participants) {
+  auto bit = bundles_.find(m.txn);
+  if ((lit != txns_.end() && lit->second.rec.participants != m.participants) ||
+      (bit != bundles_.end() && bit->second.participants != m.participants)) {
     ++rejected_;  // one id, one participant list (PROTOCOL.md §2)
     return {};
   }
-  auto bit = bundles_.find(m.txn);
-  if (bit != bundles_.end() && bit->second.participants != m.participants) {
-    ++rejected_;
-    return {};
-  }
-
-  Output out;
-  bool higherChanged = false;
-  bool flushNow = false;
-  bool answerDuplicate = false;
-  std::string reason;
+  TwoAEffect fx;
   for (const auto& v : m.votes) {
     if (v.ballot.isZero()) {
-      if (lit != txns_.end()) {
-        AcceptorInstance* inst = instance(lit->second.rec, v.instance);
-        PC_ASSERT(inst != nullptr, m.txn, v.instance);
-        if (inst->bal) {
-          if (inst->bal->isZero() && *inst->val != v.vote) {
-            ++rejected_;  // a participant never votes twice at ballot 0: refuse the second
-            return {};
-          }
-          answerDuplicate = true;  // pitfall 5: the same 2a gets the same 2b
-          continue;
-        }
-        if (!inst->mbal.isZero()) continue;  // a recovery leader took over: stale
-      }
-      auto& b = bundles_[m.txn];
-      if (b.votes.empty()) {
-        b.participants = m.participants;
-        b.leader = m.leader;
-        b.capTick = now_ + cfg_.bundleCapTicks;
-      }
-      auto [it, inserted] = b.votes.emplace(v.instance, v);
-      if (!inserted && it->second.vote != v.vote) {
-        ++rejected_;
-        return {};
-      }
-      if (v.vote == Vote::Aborted) {
-        flushNow = true;  // an Aborted vote settles the transaction: do not wait
-        reason = m.reason;
-      }
-      if (lit != txns_.end() && lit->second.bundleExpired) flushNow = true;
+      takeVote0(m, v, fx);
     } else {
-      Live& l = liveFor(m.txn, m.participants, m.leader);
-      lit = txns_.find(m.txn);
-      AcceptorInstance* inst = instance(l.rec, v.instance);
-      PC_ASSERT(inst != nullptr, m.txn, v.instance);
-      // Phase 2b at ballot b: accept iff b >= mbal (we promised nothing higher).
-      if (v.ballot >= inst->mbal) {
-        if (inst->bal && *inst->bal == v.ballot && *inst->val != v.vote) {
-          ++rejected_;  // at most one value per (instance, ballot): refuse a second one
-          continue;
-        }
-        if (!(inst->bal && *inst->bal == v.ballot)) {
-          inst->mbal = v.ballot;
-          inst->bal = v.ballot;
-          inst->val = v.vote;
-          higherChanged = true;
-        } else {
-          answerDuplicate = true;
-        }
-        l.rec.leader = m.leader;
-      }
+      takeHigherVote(m, v, fx);
+    }
+    if (fx.refused) {
+      ++rejected_;
+      return {};
     }
   }
+  return answer2a(m, fx);
+}
+
+// Phase 2a at ballot 0 (a participant's own vote): held in the transaction's bundle until
+// every instance voted (or the cap expires), unless it settles the transaction (Aborted).
+void Acceptor::takeVote0(const Phase2a& m, const InstanceVote& v, TwoAEffect& fx) {
+  auto lit = txns_.find(m.txn);
+  if (lit != txns_.end()) {
+    AcceptorInstance* inst = instance(lit->second.rec, v.instance);
+    PC_ASSERT(inst != nullptr, m.txn, v.instance);
+    if (inst->bal) {
+      if (inst->bal->isZero() && *inst->val != v.vote) {
+        fx.refused = true;  // a participant never votes twice at ballot 0: refuse the second
+        return;
+      }
+      fx.answerDuplicate = true;  // pitfall 5: the same 2a gets the same 2b
+      return;
+    }
+    if (!inst->mbal.isZero()) return;  // a recovery leader took over: stale
+  }
+  auto& b = bundles_[m.txn];
+  if (b.votes.empty()) {
+    b.participants = m.participants;
+    b.leader = m.leader;
+    b.capTick = now_ + cfg_.bundleCapTicks;
+  }
+  auto [it, inserted] = b.votes.emplace(v.instance, v);
+  if (!inserted && it->second.vote != v.vote) {
+    fx.refused = true;
+    return;
+  }
+  if (v.vote == Vote::Aborted) {
+    fx.flushNow = true;  // an Aborted vote settles the transaction: do not wait
+    fx.reason = m.reason;
+  }
+  if (lit != txns_.end() && lit->second.bundleExpired) fx.flushNow = true;
+}
+
+// Phase 2a at ballot b > 0 (a leader's): accept iff b >= mbal (we promised nothing higher).
+void Acceptor::takeHigherVote(const Phase2a& m, const InstanceVote& v, TwoAEffect& fx) {
+  Live& l = liveFor(m.txn, m.participants, m.leader);
+  AcceptorInstance* inst = instance(l.rec, v.instance);
+  PC_ASSERT(inst != nullptr, m.txn, v.instance);
+  if (v.ballot < inst->mbal) return;
+  if (inst->bal && *inst->bal == v.ballot && *inst->val != v.vote) {
+    ++rejected_;  // at most one value per (instance, ballot): refuse a second one
+    return;
+  }
+  if (!(inst->bal && *inst->bal == v.ballot)) {
+    inst->mbal = v.ballot;
+    inst->bal = v.ballot;
+    inst->val = v.vote;
+    fx.higherChanged = true;
+  } else {
+    fx.answerDuplicate = true;
+  }
+  l.rec.leader = m.leader;
+}
+
+// Phase 2b for what a 2a changed: the bundle written if complete, higher-ballot votes
+// persisted, then one 2b -- every vote in it durable first (pitfall 3).
+Output Acceptor::answer2a(const Phase2a& m, const TwoAEffect& fx) {
+  Output out;
+  auto lit = txns_.find(m.txn);
+  auto bit = bundles_.find(m.txn);
+  bool flushNow = fx.flushNow;
   // Is the bundle complete (every instance voted, here or durably before)?
-  bit = bundles_.find(m.txn);
   if (bit != bundles_.end() && !flushNow) {
     size_t have = bit->second.votes.size();
     if (lit != txns_.end()) {
@@ -222,17 +244,17 @@ Output Acceptor::onPhase2a(NodeId from, const Phase2a& m) {
     // the higher-ballot votes are persisted and answered below.
     out = flushBundle(m.txn, std::move(out));
     bit = bundles_.end();  // flushBundle erased it (found by fuzz_cores: use after free below)
-    if (!reason.empty() && !out.send.empty()) {
-      for (auto& e : out.send) std::get<Phase2b>(e.msg).reason = reason;
+    if (!fx.reason.empty() && !out.send.empty()) {
+      for (auto& e : out.send) std::get<Phase2b>(e.msg).reason = fx.reason;
     }
     if (!out.persist.empty()) return out;
   }
-  if (higherChanged) {
+  if (fx.higherChanged) {
     Live& l = txns_.at(m.txn);
     // mbal = bal = b, val = v durable before the 2b (pitfall 3).
     out.persist.push_back(l.rec);
     send2b(out, l);
-  } else if (answerDuplicate) {
+  } else if (fx.answerDuplicate) {
     send2b(out, txns_.at(m.txn));
   }
   if (bit != bundles_.end()) out.wakeAt(bit->second.capTick);
@@ -265,8 +287,18 @@ Output Acceptor::flushBundle(const TxnId& txn, Output out) {
   return out;
 }
 
+// A query (no participant list) or a phase 1a at a ballot > 0 owned by its sender, who may
+// lead this transaction, naming members only, within kRoundMax.
+bool Acceptor::validPhase1a(NodeId from, const Phase1a& m) const {
+  if (m.txn.isZero() || !isSortedUnique(m.participants)) return false;
+  if (firstNonMember(cfg_, m.participants) != kNoNode || !roundInRange(m.ballot)) return false;
+  if (!mayLead(cfg_, from, m.participants)) return false;
+  // Ballots > 0 belong to the leader that sends them.
+  return m.participants.empty() || (m.ballot.round != 0 && m.ballot.leader == from);
+}
+
 Output Acceptor::onPhase1a(NodeId from, const Phase1a& m) {
-  if (m.txn.isZero() || !isSortedUnique(m.participants)) {
+  if (!validPhase1a(from, m)) {
     ++rejected_;
     return {};
   }
@@ -287,10 +319,6 @@ Output Acceptor::onPhase1a(NodeId from, const Phase1a& m) {
     Output out;
     out.send.push_back(Envelope{self_, from, r});
     return out;
-  }
-  if (m.ballot.round == 0 || m.ballot.leader != from) {
-    ++rejected_;  // ballots > 0 belong to the leader that sends them
-    return {};
   }
   if (lit != txns_.end() && lit->second.rec.participants != m.participants) {
     ++rejected_;
@@ -336,7 +364,13 @@ Output Acceptor::onPhase1a(NodeId from, const Phase1a& m) {
   return out;
 }
 
-Output Acceptor::onAck(const Ack& m) {
+Output Acceptor::onAck(NodeId from, const Ack& m) {
+  // A participant acks for itself alone: a forged ack could collect our state early and
+  // leave a tombstone with a forged outcome.
+  if (from != m.participant || !isParticipant(cfg_, from)) {
+    ++rejected_;
+    return {};
+  }
   auto it = txns_.find(m.txn);
   if (it == txns_.end()) return {};
   Live& l = it->second;
@@ -399,6 +433,18 @@ Output Acceptor::onTick() {
     out.wakeAt(l.ackRequestTick);
   }
   return out;
+}
+
+Snapshot Acceptor::snapshot() const {
+  Snapshot s;
+  s.lowWater = lowWater_;
+  for (const auto& [txn, l] : txns_) {
+    for (const auto& i : l.rec.instances) s.instances[{txn, i.instance}] = i;
+  }
+  for (const auto& [txn, o] : tombstones_) {
+    if (o) s.outcomes[txn] = *o;
+  }
+  return s;
 }
 
 void Acceptor::checkInvariants() const {

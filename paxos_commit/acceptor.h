@@ -9,10 +9,15 @@
 // AcceptorLowWaterRecord when tombstones exceed their cap.
 // Sent: Phase1b to the leader, Phase2b to the leader (and to every participant in the
 // faster variant), AckRequest to participants whose ack is missing.
+// Membership (membership.h): every participant list must name members only; a ballot-0
+// vote comes from its participant, a ballot > 0 from its leader (a coordinator or a
+// participant of the transaction; any client in paxos-direct), rounds at most kRoundMax;
+// an Ack only from the participant it names. Anything else is refused and counted.
 #pragma once
 
 #include <map>
 #include <set>
+#include <string>
 
 #include "paxos_commit/config.h"
 #include "paxos_commit/node.h"
@@ -26,6 +31,7 @@ class Acceptor : public Node {
   Output onMessage(const Envelope& e) override;
   Output onTick() override;
   void checkInvariants() const override;
+  Snapshot snapshot() const override;
 
   // Inspection (tests, simulator checker, `pcommit inspect`).
   const AcceptorTxnRecord* state(const TxnId& txn) const;
@@ -48,9 +54,23 @@ class Acceptor : public Node {
     uint64_t ackRequestTick = 0;
   };
 
+  // What one 2a did to this acceptor's state, for its answer (onPhase2a's steps).
+  struct TwoAEffect {
+    bool refused = false;          // inconsistent with what we hold: drop the message
+    bool higherChanged = false;    // a vote at a ballot > 0 taken: persist and answer
+    bool flushNow = false;         // the bundle is to be written now
+    bool answerDuplicate = false;  // nothing new: the same 2b again (pitfall 5)
+    std::string reason;            // a ballot-0 Aborted vote's reason, for the 2b
+  };
+
   Output onPhase1a(NodeId from, const Phase1a& m);
   Output onPhase2a(NodeId from, const Phase2a& m);
-  Output onAck(const Ack& m);
+  void takeVote0(const Phase2a& m, const InstanceVote& v, TwoAEffect& fx);
+  void takeHigherVote(const Phase2a& m, const InstanceVote& v, TwoAEffect& fx);
+  Output answer2a(const Phase2a& m, const TwoAEffect& fx);
+  Output onAck(NodeId from, const Ack& m);
+  bool validPhase2a(NodeId from, const Phase2a& m) const;
+  bool validPhase1a(NodeId from, const Phase1a& m) const;
   Output flushBundle(const TxnId& txn, Output out);
   Output replyForgotten(NodeId to, const TxnId& txn, bool phase1, const Ballot& b) const;
   Phase2b makePhase2b(const Live& l) const;

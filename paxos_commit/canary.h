@@ -5,6 +5,7 @@
 //   1: a recovery leader always proposes Aborted (ignores a reported Prepared vote);
 //   2: an acceptor forgets mbal on restart (reloads mbal = bal);
 //   3: the durable-before-send pipeline releases one send before its record is durable.
+//   4: a vote tally counts 2b from any acceptor id, member of the cluster or not.
 #pragma once
 
 #ifndef PC_CANARY
@@ -16,4 +17,5 @@ inline constexpr int kCanary = PC_CANARY;
 inline constexpr int kCanaryAlwaysAbort = 1;
 inline constexpr int kCanaryForgetMbal = 2;
 inline constexpr int kCanaryEarlySend = 3;
+inline constexpr int kCanaryAnyAcceptor = 4;
 }  // namespace pc

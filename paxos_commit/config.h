@@ -15,6 +15,7 @@ struct CoreConfig {
   int f = 1;                         // tolerated acceptor failures; acceptors.size() == 2f+1
   std::vector<NodeId> acceptors;     // sorted
   std::vector<NodeId> coordinators;  // sorted; 2PC participants ask theirs
+  std::vector<NodeId> participants;  // sorted; every resource manager of the cluster
 
   // A prepared participant with no outcome after this long starts recovery (Paxos) or
   // asks its coordinator (2PC); plus a random jitter in [0, recoveryJitterTicks).

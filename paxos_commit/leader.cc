@@ -4,6 +4,7 @@
 
 #include "paxos_commit/assert.h"
 #include "paxos_commit/canary.h"
+#include "paxos_commit/membership.h"
 
 namespace pc {
 
@@ -22,6 +23,8 @@ Leader::Leader(NodeId self, const CoreConfig& cfg, Rng& rng, uint64_t persistedR
   PC_ASSERT(self != kNoNode);
   PC_ASSERT(cfg.acceptors.size() == 2 * static_cast<size_t>(cfg.f) + 1, cfg.acceptors.size(),
             cfg.f);
+  // The durable round came from our own writes, each at most kRoundMax + 1.
+  PC_ASSERT(persistedRound <= kRoundMax + 1, persistedRound);
 }
 
 uint64_t Leader::jitter(uint64_t bound) { return rng_.below(bound); }
@@ -35,7 +38,7 @@ Output Leader::begin(const CommitRequest& req, NodeId client, uint64_t now) {
   t.participants = participantsOf(req);
   PC_ASSERT(isSortedUnique(t.participants), req.txn);
   t.request = req;
-  t.tally = VoteTally(t.participants, cfg_.quorum());
+  t.tally = VoteTally(t.participants, cfg_.acceptors, cfg_.quorum());
   if (client != kNoNode) t.clients.insert(client);
   t.startTick = now;
   t.retryTick = now + cfg_.prepareRetryTicks;
@@ -68,7 +71,7 @@ Output Leader::recover(const TxnId& txn, const ParticipantList& participants, No
   t.txn = txn;
   t.recovery = true;
   t.participants = participants;
-  t.tally = VoteTally(participants, cfg_.quorum());
+  t.tally = VoteTally(participants, cfg_.acceptors, cfg_.quorum());
   if (asker != kNoNode) t.askers.insert(asker);
   t.startTick = now;
   auto& ref = active_.emplace(txn, std::move(t)).first->second;
@@ -89,7 +92,10 @@ Output Leader::recover(const TxnId& txn, const ParticipantList& participants, No
 
 Output Leader::startBallot(Txn& t, uint64_t now) {
   PC_ASSERT(!t.participants.empty(), t.txn);
-  // Phase 1a: a ballot we own, above every ballot seen for this transaction.
+  // Phase 1a: a ballot we own, above every ballot seen for this transaction. Every round
+  // seen was checked against kRoundMax, so neither + 1 can wrap.
+  PC_ASSERT(t.highestRoundSeen <= kRoundMax && nextRound_ <= kRoundMax + 1, t.txn,
+            t.highestRoundSeen, nextRound_);
   uint64_t round = std::max(nextRound_, t.highestRoundSeen + 1);
   nextRound_ = round + 1;
   t.ballot = Ballot{round, self_};
@@ -107,7 +113,22 @@ Output Leader::startBallot(Txn& t, uint64_t now) {
   return out;
 }
 
-Output Leader::onPhase1b(const Phase1b& m, uint64_t now) {
+// A 1b counts only from a configured acceptor that is its sender, with every round in it
+// within kRoundMax (issue 12).
+bool Leader::validPhase1b(NodeId from, const Phase1b& m) const {
+  if (!fromAcceptor(cfg_, from, m.acceptor)) return false;
+  if (!roundInRange(m.ballot) || !roundInRange(m.mbal)) return false;
+  for (const auto& r : m.reports) {
+    if (r.bal && !roundInRange(*r.bal)) return false;
+  }
+  return true;
+}
+
+Output Leader::onPhase1b(NodeId from, const Phase1b& m, uint64_t now) {
+  if (!validPhase1b(from, m)) {
+    ++rejected_;
+    return {};
+  }
   auto it = active_.find(m.txn);
   if (it == active_.end()) return {};  // late: already finished
   Txn& t = it->second;
@@ -116,21 +137,7 @@ Output Leader::onPhase1b(const Phase1b& m, uint64_t now) {
     if (r.bal) t.highestRoundSeen = std::max(t.highestRoundSeen, r.bal->round);
   }
   if (m.forgotten) return onForgotten(t, m.acceptor, m.outcome);
-
-  if (t.phase == Phase::Query) {
-    if (!m.participants.empty() && isSortedUnique(m.participants)) {
-      t.participants = m.participants;
-      t.tally = VoteTally(t.participants, cfg_.quorum());
-      return startBallot(t, now);
-    }
-    t.queryReplies.insert(m.acceptor);
-    if (t.queryReplies.size() >= cfg_.quorum()) {
-      // F+1 acceptors have no vote: nothing is chosen. It may still commit if votes are
-      // in flight, so this is "unknown", never a guessed "aborted" (pitfall 6).
-      return finish(t, TxnStatus::Unknown, "no acceptor has a vote for this transaction");
-    }
-    return {};
-  }
+  if (t.phase == Phase::Query) return onQueryReply(t, m, now);
   if (t.phase != Phase::Phase1 || m.ballot != t.ballot) return {};  // stale
   if (!m.participants.empty() && m.participants != t.participants) return {};
   if (!m.promised) {
@@ -144,6 +151,24 @@ Output Leader::onPhase1b(const Phase1b& m, uint64_t now) {
   t.promises[m.acceptor] = m;
   if (t.promises.size() < cfg_.quorum()) return {};
   return sendPhase2a(t, now);
+}
+
+// The answer to "what do you know of this transaction?" (recovery without a participant
+// list): the first list reported starts phase 1; F+1 acceptors without one mean nothing
+// was chosen.
+Output Leader::onQueryReply(Txn& t, const Phase1b& m, uint64_t now) {
+  if (!m.participants.empty() && isSortedUnique(m.participants)) {
+    t.participants = m.participants;
+    t.tally = VoteTally(t.participants, cfg_.acceptors, cfg_.quorum());
+    return startBallot(t, now);
+  }
+  t.queryReplies.insert(m.acceptor);
+  if (t.queryReplies.size() >= cfg_.quorum()) {
+    // F+1 acceptors have no vote: nothing is chosen. It may still commit if votes are
+    // in flight, so this is "unknown", never a guessed "aborted" (pitfall 6).
+    return finish(t, TxnStatus::Unknown, "no acceptor has a vote for this transaction");
+  }
+  return {};
 }
 
 Output Leader::sendPhase2a(Txn& t, uint64_t now) {
@@ -186,12 +211,33 @@ Output Leader::sendPhase2a(Txn& t, uint64_t now) {
   return out;
 }
 
-Output Leader::onPhase2b(const Phase2b& m, uint64_t now) {
+// A 2b counts only from its sender (m.acceptor == from), a configured acceptor (the tally
+// decides, see tallyCounts), with every round within kRoundMax (issue 12).
+bool Leader::validPhase2b(NodeId from, const Phase2b& m) const {
+  if (m.acceptor != from || !tallyCounts(cfg_.acceptors, from)) return false;
+  for (const auto& v : m.votes) {
+    if (!roundInRange(v.ballot)) return false;
+  }
+  return true;
+}
+
+Output Leader::onPhase2b(NodeId from, const Phase2b& m, uint64_t now) {
   (void)now;
+  if (!validPhase2b(from, m)) {
+    ++rejected_;
+    return {};
+  }
   auto it = active_.find(m.txn);
   if (it == active_.end()) return {};
   Txn& t = it->second;
-  if (m.forgotten) return onForgotten(t, m.acceptor, m.outcome);
+  if (m.forgotten) {
+    // "Forgotten" decides without a tally: only a real acceptor may say it.
+    if (!isAcceptor(cfg_, from)) {
+      ++rejected_;
+      return {};
+    }
+    return onForgotten(t, m.acceptor, m.outcome);
+  }
   if (t.participants.empty() || m.participants != t.participants) return {};
   for (const auto& v : m.votes) {
     t.tally.add(m.acceptor, v);
@@ -244,7 +290,9 @@ Output Leader::finish(Txn& t, TxnStatus status, const std::string& reason) {
     out.learned.push_back(Learned{t.txn, o});
     // Phase 3. The faster variant at ballot 0 needs none: participants heard the 2b.
     // After a recovery we always tell them: some may have missed 2b at the new ballot.
-    if (cfg_.protocol == Protocol::PaxosClassic || t.recovery) {
+    // Only a member is believed (membership.h): a paxos-direct client leader tells nobody;
+    // its participants learn from the acceptors' 2b, or recover themselves.
+    if ((cfg_.protocol == Protocol::PaxosClassic || t.recovery) && isMember()) {
       for (NodeId p : t.participants) {
         if (p != self_) out.send.push_back(Envelope{self_, p, OutcomeMsg{t.txn, o}});
       }
@@ -254,6 +302,8 @@ Output Leader::finish(Txn& t, TxnStatus status, const std::string& reason) {
   active_.erase(t.txn);
   return out;
 }
+
+bool Leader::isMember() const { return isCoordinator(cfg_, self_) || isParticipant(cfg_, self_); }
 
 void Leader::remember(const TxnId& txn, TxnStatus status) {
   finished_[txn] = status;
@@ -314,6 +364,15 @@ Output Leader::onTick(uint64_t now) {
     }
   }
   return out;
+}
+
+void Leader::snapshotInto(Snapshot& s) const {
+  s.leaderRound = persistedRound_;
+  s.nextRound = nextRound_;
+  for (const auto& [txn, status] : finished_) {
+    if (status == TxnStatus::Committed) s.leaderOutcomes[txn] = Outcome::Commit;
+    if (status == TxnStatus::Aborted) s.leaderOutcomes[txn] = Outcome::Abort;
+  }
 }
 
 void Leader::checkInvariants() const {

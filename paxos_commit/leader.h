@@ -6,7 +6,11 @@
 // Persisted: only LeaderRoundRecord, before any 2a at a new round. Nothing else: a leader
 // that dies is replaced by any other (that is the point of Paxos Commit).
 // Sent: Prepare (ballot 0), Phase1a, Phase2a (ballot > 0), OutcomeMsg (classic ballot 0 and
-// every recovery), CommitReply to the client, OutcomeReply to queriers.
+// every recovery, only from a leader that is a member: a paxos-direct client's word is not
+// taken by participants, who learn from the acceptors' 2b), CommitReply to the client,
+// OutcomeReply to queriers.
+// Membership (membership.h): 1b and 2b count only from a configured acceptor that is
+// their sender (`from` == m.acceptor); others are refused and counted in rejected().
 #pragma once
 
 #include <map>
@@ -15,6 +19,7 @@
 #include "paxos_commit/config.h"
 #include "paxos_commit/output.h"
 #include "paxos_commit/rng.h"
+#include "paxos_commit/snapshot.h"
 #include "paxos_commit/tally.h"
 
 namespace pc {
@@ -48,8 +53,9 @@ class Leader {
   // Adds a client or querier to be told the outcome of an active transaction.
   void addWaiter(const TxnId& txn, NodeId who, bool isClient);
 
-  Output onPhase1b(const Phase1b& m, uint64_t now);
-  Output onPhase2b(const Phase2b& m, uint64_t now);
+  // `from`: the sender as the transport knows it (never taken from the message).
+  Output onPhase1b(NodeId from, const Phase1b& m, uint64_t now);
+  Output onPhase2b(NodeId from, const Phase2b& m, uint64_t now);
   Output onTick(uint64_t now);
 
   bool isActive(const TxnId& txn) const { return active_.count(txn) != 0; }
@@ -59,7 +65,12 @@ class Leader {
   // The request a ballot-0 transaction was begun with (to refuse a reused id).
   const CommitRequest* request(const TxnId& txn) const;
   uint64_t persistedRound() const { return persistedRound_; }
+  // 1b / 2b refused: not from a configured acceptor speaking for itself, or a round above
+  // kRoundMax.
+  uint64_t rejected() const { return rejected_; }
   void checkInvariants() const;
+  // Fills the Leader's part of its host's snapshot (rounds, decided outcomes).
+  void snapshotInto(Snapshot& s) const;
 
  private:
   enum class Phase { Ballot0, Query, Phase1, Phase2 };
@@ -89,6 +100,10 @@ class Leader {
   Output finish(Txn& t, TxnStatus status, const std::string& reason);
   Output checkDecision(Txn& t);
   Output onForgotten(Txn& t, NodeId acceptor, std::optional<Outcome> outcome);
+  Output onQueryReply(Txn& t, const Phase1b& m, uint64_t now);
+  bool validPhase1b(NodeId from, const Phase1b& m) const;
+  bool validPhase2b(NodeId from, const Phase2b& m) const;
+  bool isMember() const;
   uint64_t backoff(const Txn& t);
   uint64_t jitter(uint64_t bound);
   void remember(const TxnId& txn, TxnStatus status);
@@ -100,6 +115,7 @@ class Leader {
   uint64_t nextRound_;
   std::map<TxnId, Txn> active_;
   std::map<TxnId, TxnStatus> finished_;  // bounded by cfg.outcomeCacheCap (oldest id out)
+  uint64_t rejected_ = 0;
 };
 
 }  // namespace pc

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "paxos_commit/output.h"
+#include "paxos_commit/snapshot.h"
 
 namespace pc {
 
@@ -17,9 +18,15 @@ class Node {
   virtual Output onTick() = 0;
   // PC_ASSERTs the role's internal invariants (called by tests after every step).
   virtual void checkInvariants() const = 0;
+  // The state that may only move one way (snapshot.h), for checkDelta. Tests only.
+  virtual Snapshot snapshot() const = 0;
+  // PC_ASSERTs that this step moved that state only forward from `before` (a snapshot()
+  // taken before the step): called by tests and the simulator after every step.
+  void checkDelta(const Snapshot& before) const { checkSnapshotDelta(before, snapshot(), self_); }
   uint64_t now() const { return now_; }
-  // Inputs refused as malformed or inconsistent (never protocol noise like duplicates).
-  uint64_t rejected() const { return rejected_; }
+  // Inputs refused as malformed or inconsistent, or from a sender with no part in them
+  // (membership.h); never protocol noise like duplicates. Hosts of a Leader add its count.
+  virtual uint64_t rejected() const { return rejected_; }
 
  protected:
   explicit Node(NodeId self) : self_(self) {}

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "paxos_commit/assert.h"
+#include "paxos_commit/membership.h"
 
 namespace pc {
 
@@ -31,7 +32,7 @@ Participant::Participant(NodeId self, const CoreConfig& cfg, Engine& engine, uin
   for (const auto& r : recovered.participantTxns) {
     Txn t;
     t.rec = r;
-    t.tally = VoteTally(r.participants, cfg_.quorum());
+    t.tally = VoteTally(r.participants, cfg_.acceptors, cfg_.quorum());
     if (r.state == ParticipantState::Prepared) {
       // Restart: a prepared transaction keeps its locks and waits for its outcome; it is
       // never aborted on our own (pitfall 1). Recovery starts after the usual timeout.
@@ -64,16 +65,30 @@ std::vector<InDoubt> Participant::inDoubt() const {
   return out;
 }
 
+// 1b and 2b come from a configured acceptor speaking for itself (tallyCounts: the same
+// rule the tally applies), or not at all.
+bool Participant::validAcceptorReply(NodeId from, NodeId acceptor) const {
+  return from == acceptor && tallyCounts(cfg_.acceptors, from);
+}
+
 Output Participant::onMessage(const Envelope& e) {
   if (const auto* m = std::get_if<Prepare>(&e.msg)) return onPrepare(e.from, *m);
   if (const auto* m = std::get_if<Phase2b>(&e.msg)) {
+    if (!validAcceptorReply(e.from, m->acceptor)) {
+      ++rejected_;
+      return {};
+    }
     Output out = onPhase2b(*m);
-    out.append(absorbLeader(leader_.onPhase2b(*m, now_)));
+    out.append(absorbLeader(leader_.onPhase2b(e.from, *m, now_)));
     return out;
   }
   if (const auto* m = std::get_if<Phase1b>(&e.msg)) {
+    if (!validAcceptorReply(e.from, m->acceptor)) {
+      ++rejected_;
+      return {};
+    }
     Output out = m->forgotten ? onForgotten(m->txn, m->acceptor) : Output{};
-    out.append(absorbLeader(leader_.onPhase1b(*m, now_)));
+    out.append(absorbLeader(leader_.onPhase1b(e.from, *m, now_)));
     return out;
   }
   if (const auto* m = std::get_if<OutcomeMsg>(&e.msg)) return onOutcome(e.from, m->txn, m->outcome);
@@ -83,47 +98,25 @@ Output Participant::onMessage(const Envelope& e) {
   return {};
 }
 
+// A Prepare names its leader, which must be the sender, and a coordinator -- or in
+// paxos-direct any client (the leader at ballot 0 is not a member). Every participant it
+// names must be in the cluster, us among them: no durable state for anything else.
+bool Participant::validPrepare(NodeId from, const Prepare& m) const {
+  if (m.txn.isZero() || !isSortedUnique(m.participants) || !contains(m.participants, self_)) {
+    return false;
+  }
+  if (m.leader == kNoNode || m.leader != from) return false;
+  if (!isCoordinator(cfg_, from) && cfg_.protocol != Protocol::PaxosDirect) return false;
+  return firstNonMember(cfg_, m.participants) == kNoNode;
+}
+
 Output Participant::onPrepare(NodeId from, const Prepare& m) {
-  (void)from;
-  if (m.txn.isZero() || !isSortedUnique(m.participants) || !contains(m.participants, self_) ||
-      m.leader == kNoNode) {
+  if (!validPrepare(from, m)) {
     ++rejected_;
     return {};
   }
   auto it = txns_.find(m.txn);
-  if (it != txns_.end()) {
-    Txn& t = it->second;
-    if (t.rec.participants.empty()) {
-      // We promised never to vote Prepared for this id (an acceptor asked for an ack before
-      // any prepare reached us): answer this late prepare with that Aborted vote.
-      t.rec.participants = m.participants;
-      t.rec.payload = m.payload;
-      t.rec.leader = m.leader;
-      t.tally = VoteTally(m.participants, cfg_.quorum());
-      return sendVote(t, true);
-    }
-    // One id, one payload and participant list: a different request is refused.
-    if (t.rec.payload != m.payload || t.rec.participants != m.participants) {
-      ++rejected_;
-      return {};
-    }
-    if (cfg_.protocol == Protocol::TwoPC) {
-      if (m.leader != t.rec.leader) {
-        // 2PC: one coordinator per transaction. Tell this one whose it is, so it steps
-        // back instead of timing out and reporting an abort it cannot decide.
-        Output out;
-        out.send.push_back(Envelope{
-            self_, m.leader,
-            VoteMsg{m.txn, self_, voteOf(t.rec.state),
-                    "prepared under coordinator " + std::to_string(t.rec.leader), t.rec.leader}});
-        return out;
-      }
-    } else {
-      t.rec.leader = m.leader;  // a new leader retried: its 2b should reach it
-    }
-    // Pitfall 5: a duplicate prepare gets the same vote again, never a different one.
-    return sendVote(t, true);
-  }
+  if (it != txns_.end()) return onRepeatedPrepare(it->second, m);
   if (m.txn <= lowWater_) return {};  // finished and forgotten long ago: a late duplicate
 
   PrepareResult r = engine_.prepare(m.txn, m.payload);
@@ -135,7 +128,7 @@ Output Participant::onPrepare(NodeId from, const Prepare& m) {
   t.rec.participants = m.participants;
   t.rec.leader = m.leader;
   t.rec.reason = r.reason;
-  t.tally = VoteTally(m.participants, cfg_.quorum());
+  t.tally = VoteTally(m.participants, cfg_.acceptors, cfg_.quorum());
   t.sinceTick = now_;
   Txn& ref = txns_.emplace(m.txn, std::move(t)).first->second;
   if (ref.rec.state == ParticipantState::Prepared) prepared_.insert(m.txn);
@@ -159,6 +152,40 @@ Output Participant::onPrepare(NodeId from, const Prepare& m) {
     if (!ref.fannedOutAll) out.wakeAt(ref.fanOutTick);
   }
   return out;
+}
+
+// A Prepare for a transaction we hold a record of: the same vote again, never another one.
+Output Participant::onRepeatedPrepare(Txn& t, const Prepare& m) {
+  if (t.rec.participants.empty()) {
+    // We promised never to vote Prepared for this id (an acceptor asked for an ack before
+    // any prepare reached us): answer this late prepare with that Aborted vote.
+    t.rec.participants = m.participants;
+    t.rec.payload = m.payload;
+    t.rec.leader = m.leader;
+    t.tally = VoteTally(m.participants, cfg_.acceptors, cfg_.quorum());
+    return sendVote(t, true);
+  }
+  // One id, one payload and participant list: a different request is refused.
+  if (t.rec.payload != m.payload || t.rec.participants != m.participants) {
+    ++rejected_;
+    return {};
+  }
+  if (cfg_.protocol == Protocol::TwoPC) {
+    if (m.leader != t.rec.leader) {
+      // 2PC: one coordinator per transaction. Tell this one whose it is, so it steps
+      // back instead of timing out and reporting an abort it cannot decide.
+      Output out;
+      out.send.push_back(Envelope{
+          self_, m.leader,
+          VoteMsg{m.txn, self_, voteOf(t.rec.state),
+                  "prepared under coordinator " + std::to_string(t.rec.leader), t.rec.leader}});
+      return out;
+    }
+  } else {
+    t.rec.leader = m.leader;  // a new leader retried: its 2b should reach it
+  }
+  // Pitfall 5: a duplicate prepare gets the same vote again, never a different one.
+  return sendVote(t, true);
 }
 
 Output Participant::sendVote(Txn& t, bool allAcceptors) {
@@ -204,7 +231,9 @@ Output Participant::sendVote(Txn& t, bool allAcceptors) {
 Output Participant::onForgotten(const TxnId& txn, NodeId acceptor) {
   auto it = txns_.find(txn);
   if (it == txns_.end() || it->second.rec.state != ParticipantState::Prepared) return {};
-  if (std::find(cfg_.acceptors.begin(), cfg_.acceptors.end(), acceptor) == cfg_.acceptors.end()) {
+  // Decides without a tally: only a real acceptor may say it (the sender, checked above).
+  if (!isAcceptor(cfg_, acceptor)) {
+    ++rejected_;
     return {};
   }
   Txn& t = it->second;
@@ -265,9 +294,20 @@ Output Participant::learn(Txn& t, Outcome o) {
 }
 
 Output Participant::onOutcome(NodeId from, const TxnId& txn, Outcome o) {
+  // Phase 3 comes from a coordinator, or from a participant of the transaction leading
+  // its recovery; never from a non-member (a paxos-direct client included: we learn its
+  // transactions from the acceptors' 2b).
+  if (!isCoordinator(cfg_, from) && !isParticipant(cfg_, from)) {
+    ++rejected_;
+    return {};
+  }
   auto it = txns_.find(txn);
   if (it == txns_.end()) return {};
   Txn& t = it->second;
+  if (!isCoordinator(cfg_, from) && !contains(t.rec.participants, from)) {
+    ++rejected_;
+    return {};
+  }
   if (cfg_.protocol == Protocol::TwoPC && from != t.rec.leader) {
     // 2PC: only the coordinator that prepared us decides. Another one (a client retried
     // there) knows nothing of our vote; its "abort" could contradict a durable Commit.
@@ -284,6 +324,12 @@ Output Participant::onOutcome(NodeId from, const TxnId& txn, Outcome o) {
 }
 
 Output Participant::onAckRequest(NodeId from, const AckRequest& m) {
+  // Only an acceptor (Paxos) or a coordinator (2PC) collects acks; an unknown id asking
+  // would make us pledge an Aborted vote durably for nothing.
+  if (!(isPaxos(cfg_.protocol) ? isAcceptor(cfg_, from) : isCoordinator(cfg_, from))) {
+    ++rejected_;
+    return {};
+  }
   auto it = txns_.find(m.txn);
   if (it != txns_.end()) {
     if (!finished(it->second.rec.state)) return {};  // still in doubt: no ack yet
@@ -395,6 +441,16 @@ void Participant::pruneFinished(Output& out) {
     lowWater_ = mark;
     out.persist.push_back(ParticipantLowWaterRecord{mark});
   }
+}
+
+Snapshot Participant::snapshot() const {
+  Snapshot s;
+  s.lowWater = lowWater_;
+  for (const auto& [txn, t] : txns_) {
+    if (finished(t.rec.state)) s.outcomes[txn] = outcomeOf(t.rec.state);
+  }
+  leader_.snapshotInto(s);
+  return s;
 }
 
 void Participant::checkInvariants() const {

@@ -9,6 +9,10 @@
 // Learns the outcome from OutcomeMsg, from F+1 matching 2b for every instance (faster
 // variant), from its own recovery leader, or (2PC) from OutcomeReply.
 // Never aborts a prepared transaction on its own (PROTOCOL.md §6.1).
+// Membership (membership.h): Prepare only from a coordinator naming itself leader (any
+// client in paxos-direct); 1b/2b only from a configured acceptor as itself; OutcomeMsg only
+// from a coordinator or a participant of the transaction; AckRequest only from an
+// acceptor (Paxos) or a coordinator (2PC). Anything else is refused and counted.
 #pragma once
 
 #include <map>
@@ -39,6 +43,8 @@ class Participant : public Node {
   Output onMessage(const Envelope& e) override;
   Output onTick() override;
   void checkInvariants() const override;
+  Snapshot snapshot() const override;
+  uint64_t rejected() const override { return rejected_ + leader_.rejected(); }
 
   std::optional<ParticipantState> stateOf(const TxnId& txn) const;
   std::vector<InDoubt> inDoubt() const;
@@ -56,7 +62,10 @@ class Participant : public Node {
     std::set<NodeId> forgottenBy;  // acceptors that answered "forgotten" (volatile)
   };
 
+  bool validPrepare(NodeId from, const Prepare& m) const;
+  bool validAcceptorReply(NodeId from, NodeId acceptor) const;
   Output onPrepare(NodeId from, const Prepare& m);
+  Output onRepeatedPrepare(Txn& t, const Prepare& m);
   Output onPhase2b(const Phase2b& m);
   Output onForgotten(const TxnId& txn, NodeId acceptor);
   Output onOutcome(NodeId from, const TxnId& txn, Outcome o);

@@ -2,10 +2,20 @@
 
 #include <algorithm>
 
+#include "paxos_commit/canary.h"
+
 namespace pc {
 
+bool tallyCounts(const std::vector<NodeId>& acceptors, NodeId acceptor) {
+  // Planted bug (canary 4): any id counts, so forged 2b from non-members form a quorum.
+  if constexpr (kCanary == kCanaryAnyAcceptor) return acceptor != kNoNode;
+  return std::binary_search(acceptors.begin(), acceptors.end(), acceptor);
+}
+
 void VoteTally::add(NodeId acceptor, const InstanceVote& v) {
-  if (!contains(participants_, v.instance)) return;
+  if (!contains(participants_, v.instance) || acceptors_ == nullptr ||
+      !tallyCounts(*acceptors_, acceptor) || !roundInRange(v.ballot))
+    return;
   heard_.insert(v.instance);
   maxRound_ = std::max(maxRound_, v.ballot.round);
   // A ballot-0 Aborted can only come from the participant itself, which never votes

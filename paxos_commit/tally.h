@@ -1,8 +1,9 @@
 // Counting phase 2b toward "chosen" (PROTOCOL.md §4, §6.4): an instance is chosen when F+1
 // distinct acceptors sent 2b with the same (ballot, value). Duplicates from one acceptor
-// count once. Commit iff every instance is chosen Prepared; Abort as soon as one instance
-// is chosen Aborted, or any ballot-0 Aborted is seen (only the participant itself votes at
-// ballot 0, and it never votes twice, so that instance can never be chosen Prepared).
+// count once, and only 2b from a configured acceptor count (issue 12). Commit iff every instance is
+// chosen Prepared; Abort as soon as one instance is chosen Aborted, or any ballot-0 Aborted is seen
+// (only the participant itself votes at ballot 0, and it never votes twice, so that instance can
+// never be chosen Prepared).
 #pragma once
 
 #include <map>
@@ -13,13 +14,20 @@
 
 namespace pc {
 
+// Whether a 2b from `acceptor` may count toward a quorum: one of the configured
+// `acceptors` (sorted). Hosts check first that it is also the sender (m.acceptor == from).
+bool tallyCounts(const std::vector<NodeId>& acceptors, NodeId acceptor);
+
 class VoteTally {
  public:
   VoteTally() = default;
-  VoteTally(ParticipantList participants, size_t quorum)
-      : participants_(std::move(participants)), quorum_(quorum) {}
+  // `acceptors` (sorted: the cluster's acceptors) must outlive the tally; the roles pass
+  // their configuration's list.
+  VoteTally(ParticipantList participants, const std::vector<NodeId>& acceptors, size_t quorum)
+      : participants_(std::move(participants)), acceptors_(&acceptors), quorum_(quorum) {}
 
-  // Records one acceptor's 2b for one instance. Ignores instances not in the list.
+  // Records one acceptor's 2b for one instance. Ignores instances not in the list, votes
+  // from ids that do not count, and rounds above kRoundMax.
   void add(NodeId acceptor, const InstanceVote& v);
   // The outcome these 2b imply, if any yet.
   std::optional<Outcome> decision() const;
@@ -38,6 +46,7 @@ class VoteTally {
     auto operator<=>(const Key&) const = default;
   };
   ParticipantList participants_;
+  const std::vector<NodeId>* acceptors_ = nullptr;
   size_t quorum_ = 1;
   std::map<Key, std::set<NodeId>> votes_;
   std::map<NodeId, Vote> chosen_;

@@ -1,7 +1,8 @@
+#include "paxos_commit/two_pc_coordinator.h"
+
 #include <algorithm>
 
 #include "paxos_commit/assert.h"
-#include "paxos_commit/coordinator.h"
 
 namespace pc {
 
@@ -42,8 +43,8 @@ std::optional<TxnStatus> TwoPcCoordinator::statusOf(const TxnId& txn) const {
 
 Output TwoPcCoordinator::onMessage(const Envelope& e) {
   if (const auto* m = std::get_if<CommitRequest>(&e.msg)) return onCommitRequest(e.from, *m);
-  if (const auto* m = std::get_if<VoteMsg>(&e.msg)) return onVote(*m);
-  if (const auto* m = std::get_if<Ack>(&e.msg)) return onAck(*m);
+  if (const auto* m = std::get_if<VoteMsg>(&e.msg)) return onVote(e.from, *m);
+  if (const auto* m = std::get_if<Ack>(&e.msg)) return onAck(e.from, *m);
   if (const auto* m = std::get_if<OutcomeQuery>(&e.msg)) return onQuery(e.from, *m);
   ++rejected_;
   return {};
@@ -54,7 +55,8 @@ Output TwoPcCoordinator::onCommitRequest(NodeId from, const CommitRequest& m) {
   auto reply = [&](TxnStatus s, std::string reason) {
     out.send.push_back(Envelope{self_, from, CommitReply{m.txn, s, std::move(reason)}});
   };
-  if (std::string err = validateRequest(m); !err.empty()) {
+  // Valid, and every participant a member: nothing starts for a non-member (issue 12).
+  if (std::string err = validateRequest(m, cfg_); !err.empty()) {
     ++rejected_;
     reply(TxnStatus::Aborted, "invalid request: " + err);
     return out;
@@ -103,26 +105,35 @@ Output TwoPcCoordinator::onCommitRequest(NodeId from, const CommitRequest& m) {
   return out;
 }
 
-Output TwoPcCoordinator::onVote(const VoteMsg& m) {
+// A vote from a participant for a transaction we are not collecting votes for.
+Output TwoPcCoordinator::onVoteUnknown(const VoteMsg& m) {
   Output out;
-  auto it = active_.find(m.txn);
-  if (m.owner != kNoNode && m.owner != self_ && it == active_.end()) {
+  if (m.owner != kNoNode && m.owner != self_) {
     return out;  // another coordinator's transaction, and we already stepped back
   }
-  if (it == active_.end()) {
-    if (auto d = decisions_.find(m.txn); d != decisions_.end()) {
-      if (!d->second.rec.done) {
-        out.send.push_back(Envelope{self_, m.participant, OutcomeMsg{m.txn, Outcome::Commit}});
-      }
-    } else if (m.vote == Vote::Prepared && m.txn > lowWater_) {
-      // No decision and not collecting: presumed abort (e.g. we restarted meanwhile).
-      // At or below the low-water mark it may be a committed transaction whose decision was
-      // collected: say nothing rather than contradict it.
-      out.send.push_back(Envelope{self_, m.participant, OutcomeMsg{m.txn, Outcome::Abort}});
-      rememberAbort(m.txn);
+  if (auto d = decisions_.find(m.txn); d != decisions_.end()) {
+    if (!d->second.rec.done) {
+      out.send.push_back(Envelope{self_, m.participant, OutcomeMsg{m.txn, Outcome::Commit}});
     }
+  } else if (m.vote == Vote::Prepared && m.txn > lowWater_) {
+    // No decision and not collecting: presumed abort (e.g. we restarted meanwhile).
+    // At or below the low-water mark it may be a committed transaction whose decision was
+    // collected: say nothing rather than contradict it.
+    out.send.push_back(Envelope{self_, m.participant, OutcomeMsg{m.txn, Outcome::Abort}});
+    rememberAbort(m.txn);
+  }
+  return out;
+}
+
+Output TwoPcCoordinator::onVote(NodeId from, const VoteMsg& m) {
+  Output out;
+  // A participant votes for itself alone (issue 12: a forged vote could commit).
+  if (from != m.participant || !isParticipant(cfg_, from)) {
+    ++rejected_;
     return out;
   }
+  auto it = active_.find(m.txn);
+  if (it == active_.end()) return onVoteUnknown(m);
   Active& a = it->second;
   if (!contains(a.participants, m.participant)) {
     ++rejected_;
@@ -178,8 +189,12 @@ Output TwoPcCoordinator::decideAbort(const TxnId& txn, const std::string& reason
   return out;
 }
 
-Output TwoPcCoordinator::onAck(const Ack& m) {
+Output TwoPcCoordinator::onAck(NodeId from, const Ack& m) {
   Output out;
+  if (from != m.participant || !isParticipant(cfg_, from)) {
+    ++rejected_;  // a participant acks for itself alone
+    return out;
+  }
   auto it = decisions_.find(m.txn);
   if (it == decisions_.end() || it->second.rec.done) return out;
   Decision& d = it->second;
@@ -227,9 +242,9 @@ Output TwoPcCoordinator::onQuery(NodeId from, const OutcomeQuery& m) {
     s = *known;
   } else if (m.txn <= lowWater_) {
     s = TxnStatus::Forgotten;
-  } else if (contains(m.participants, from)) {
+  } else if (contains(m.participants, from) && isParticipant(cfg_, from)) {
     // Presumed abort: no decision record means it never committed. Valid here because the
-    // asker is a participant of the transaction, and a participant asks only the
+    // asker is a (member) participant of the transaction, and a participant asks only the
     // coordinator that prepared it. Remember it, so a late retry cannot commit it now.
     s = TxnStatus::Aborted;
     rememberAbort(m.txn);
@@ -274,6 +289,15 @@ Output TwoPcCoordinator::onTick() {
     out.wakeAt(d.resendTick);
   }
   return out;
+}
+
+Snapshot TwoPcCoordinator::snapshot() const {
+  Snapshot s;
+  s.lowWater = lowWater_;
+  s.presumedAbortMark = presumedAbortMark_;
+  for (const auto& [txn, d] : decisions_) s.outcomes[txn] = Outcome::Commit;
+  for (const auto& [txn, st] : recentAborts_) s.outcomes[txn] = Outcome::Abort;
+  return s;
 }
 
 void TwoPcCoordinator::checkInvariants() const {

@@ -41,6 +41,11 @@ struct Ballot {
   static Ballot zero() { return Ballot{}; }
 };
 std::ostream& operator<<(std::ostream& os, const Ballot& b);
+// The highest round any node accepts (issue 12): a ballot above it is refused at the edge
+// and in the core, so a leader's "highest round seen + 1" can never wrap to 0 and leave a
+// transaction without a ballot above every promise. 2^62 rounds: never reached honestly.
+inline constexpr uint64_t kRoundMax = uint64_t{1} << 62;
+inline bool roundInRange(const Ballot& b) { return b.round <= kRoundMax; }
 
 // A participant's vote: the value each Paxos instance chooses.
 enum class Vote : uint8_t { Prepared = 1, Aborted = 2 };

@@ -64,6 +64,8 @@ Ballot getBallot(wire::Ballot::Reader r) {
   Ballot b{r.getRound(), r.getLeader()};
   if (b.round == 0 && b.leader != kNoNode) throw Invalid{"ballot 0 names a leader"};
   if (b.round != 0 && b.leader == kNoNode) throw Invalid{"ballot without a leader"};
+  // Issue 12: a round near 2^64 leaves no ballot above it (round + 1 would wrap).
+  if (!roundInRange(b)) throw Invalid{"ballot round above the maximum"};
   return b;
 }
 

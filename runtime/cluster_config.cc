@@ -14,25 +14,6 @@ namespace po = boost::program_options;
 
 namespace pc::runtime {
 
-const char* toString(Role r) {
-  switch (r) {
-    case Role::Coordinator:
-      return "coordinator";
-    case Role::Participant:
-      return "participant";
-    case Role::Acceptor:
-      return "acceptor";
-  }
-  return "?";
-}
-
-std::optional<Role> parseRole(std::string_view s) {
-  for (Role r : {Role::Coordinator, Role::Participant, Role::Acceptor}) {
-    if (s == toString(r)) return r;
-  }
-  return std::nullopt;
-}
-
 const char* toString(Colocate c) {
   switch (c) {
     case Colocate::None:
@@ -335,6 +316,8 @@ CoreConfig ClusterConfig::coreConfig() const {
   c.f = f;
   for (const NodeInfo* n : withRole(Role::Acceptor)) c.acceptors.push_back(n->id);
   for (const NodeInfo* n : withRole(Role::Coordinator)) c.coordinators.push_back(n->id);
+  for (const NodeInfo* n : withRole(Role::Participant)) c.participants.push_back(n->id);
+  std::sort(c.participants.begin(), c.participants.end());
   std::sort(c.acceptors.begin(), c.acceptors.end());
   std::sort(c.coordinators.begin(), c.coordinators.end());
   c.recoveryTimeoutTicks = ticks(recoveryTimeoutMs);

@@ -44,12 +44,13 @@
 #include <vector>
 
 #include "paxos_commit/config.h"
+#include "paxos_commit/role.h"
 
 namespace pc::runtime {
 
-enum class Role { Coordinator, Participant, Acceptor };
-const char* toString(Role r);  // coordinator | participant | acceptor
-std::optional<Role> parseRole(std::string_view s);
+using pc::parseRole;
+using pc::Role;  // paxos_commit/role.h
+using pc::toString;
 
 // Bounds the cluster file checks (bad values are refused, never clamped).
 inline constexpr int kMaxF = 15;              // at most 31 acceptors

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "paxos_commit/assert.h"
+#include "paxos_commit/hash.h"
 
 namespace pc::storage::codec {
 
@@ -139,15 +140,6 @@ uint64_t getU64BE(std::string_view in, size_t pos) {
   uint64_t v = 0;
   for (size_t i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(in[pos + i]);
   return v;
-}
-
-uint64_t fnv1a64(std::string_view s) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (char c : s) {
-    h ^= static_cast<uint8_t>(c);
-    h *= 0x100000001b3ull;
-  }
-  return h;
 }
 
 }  // namespace

@@ -650,7 +650,13 @@ void Checker::checkAcceptorState(const SimNode& n, const TxnId& txn, bool strict
 
 void Checker::afterStep(const SimNode& n, const std::set<TxnId>& touched) {
   ++checks_;
-  if (Node* node = n.node()) node->checkInvariants();
+  if (Node* node = n.node()) {
+    node->checkInvariants();
+    // Delta against the node's previous step: promises, votes, marks and rounds only
+    // grow, outcomes never change (snapshot.h). A restart starts a new baseline.
+    if (auto it = snapshots_.find(n.id); it != snapshots_.end()) node->checkDelta(it->second);
+    snapshots_[n.id] = node->snapshot();
+  }
   if (n.client) n.client->checkInvariants();
   if (n.acceptor) {
     for (const TxnId& txn : touched) {
@@ -693,6 +699,7 @@ void Checker::afterRestart(const SimNode& n) {
 }
 
 void Checker::onCrash(const SimNode& n) {
+  snapshots_.erase(n.id);
   // Volatile state is gone: the next incarnation is compared with the disk only.
   for (auto it = volatileSeen_.lower_bound(std::make_tuple(n.id, TxnId{}, NodeId{0}));
        it != volatileSeen_.end() && std::get<0>(it->first) == n.id;) {

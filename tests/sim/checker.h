@@ -107,6 +107,8 @@ class Checker {
   std::map<std::pair<NodeId, TxnId>, Outcome> durableOutcome_;
   // 2PC coordinators' Commit decisions that were ever durable.
   std::set<std::pair<NodeId, TxnId>> durableDecision_;
+  // Each live node's monotone state after its last step (Node::checkDelta).
+  std::map<NodeId, Snapshot> snapshots_;
   // Participant: committed payloads applied to its durable data.
   std::map<std::pair<NodeId, TxnId>, int> applied_;
 };

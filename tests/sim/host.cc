@@ -108,8 +108,10 @@ Output SimClient::onMessage(const Envelope& e, uint64_t now) {
     return {};
   }
   if (!direct_) return {};
-  if (const auto* m = std::get_if<Phase1b>(&e.msg)) return absorb(leader_->onPhase1b(*m, now), now);
-  if (const auto* m = std::get_if<Phase2b>(&e.msg)) return absorb(leader_->onPhase2b(*m, now), now);
+  if (const auto* m = std::get_if<Phase1b>(&e.msg))
+    return absorb(leader_->onPhase1b(e.from, *m, now), now);
+  if (const auto* m = std::get_if<Phase2b>(&e.msg))
+    return absorb(leader_->onPhase2b(e.from, *m, now), now);
   return {};
 }
 

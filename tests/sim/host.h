@@ -14,11 +14,12 @@
 #include <vector>
 
 #include "paxos_commit/acceptor.h"
-#include "paxos_commit/coordinator.h"
 #include "paxos_commit/kv.h"
 #include "paxos_commit/leader.h"
 #include "paxos_commit/participant.h"
+#include "paxos_commit/paxos_coordinator.h"
 #include "paxos_commit/pipeline.h"
+#include "paxos_commit/two_pc_coordinator.h"
 
 namespace pc::sim {
 

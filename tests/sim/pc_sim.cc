@@ -61,6 +61,7 @@ extern "C" void onAbort(int) {
             << "usage: pc_sim [--mode 2pc|paxos-classic|paxos|paxos-direct|all] [--seeds N]\n"
             << "              [--seed S | --first-seed S] [--trace] [--participants N]\n"
             << "              [--f F] [--fanout all|quorum] [--caps random|tiny|default]\n"
+            << "              [--forged on|off|random]\n"
             << "              [--expect-violation] [--keep-going] [--determinism] | --demo\n";
   std::exit(64);
 }
@@ -127,6 +128,17 @@ Args parse(int argc, char** argv) {
         usage("--caps wants random, tiny or default, got '" + c + "'");
       }
       ++i;
+    } else if (f == "--forged") {
+      if (v == nullptr) usage("--forged needs a value");
+      std::string c = v;
+      if (c == "on") {
+        a.overrides.forged = 1;
+      } else if (c == "off") {
+        a.overrides.forged = 0;
+      } else if (c != "random") {
+        usage("--forged wants on, off or random, got '" + c + "'");
+      }
+      ++i;
     } else if (f == "--trace") {
       a.trace = true;
     } else if (f == "--demo") {
@@ -159,6 +171,7 @@ std::string replayCommand(const char* argv0, Protocol p, uint64_t seed, const Ar
   }
   if (a.overrides.tinyCaps >= 0)
     s += a.overrides.tinyCaps == 1 ? " --caps tiny" : " --caps default";
+  if (a.overrides.forged >= 0) s += a.overrides.forged == 1 ? " --forged on" : " --forged off";
   return s + " --trace";
 }
 
@@ -182,7 +195,7 @@ std::string summary(Protocol p, uint64_t seeds, uint64_t first, const pc::sim::S
          " acc=" + crashes(Role::Acceptor) + " client=" + crashes(Role::Client) +
          " (after-persist=" + std::to_string(s.crashesAfterPersist) +
          " mid-send=" + std::to_string(s.crashesMidSend) +
-         ") recoveries=" + std::to_string(s.recoveries) +
+         ") recoveries=" + std::to_string(s.recoveries) + " forged=" + std::to_string(s.forged) +
          " | max ticks to decide=" + std::to_string(s.maxDecideTicks) + " (after heal " +
          std::to_string(s.maxDecideAfterHeal) + ", seed " + std::to_string(s.maxDecideSeed) + ")" +
          " checks=" + std::to_string(s.checks) + " violations=" + std::to_string(violations) +

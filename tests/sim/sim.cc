@@ -52,6 +52,7 @@ void Stats::add(const Stats& o) {
   crashesAfterPersist += o.crashesAfterPersist;
   crashesMidSend += o.crashesMidSend;
   recoveries += o.recoveries;
+  forged += o.forged;
   persists += o.persists;
   maxDecideTicks = std::max(maxDecideTicks, o.maxDecideTicks);
   if (o.maxDecideAfterHeal > maxDecideAfterHeal) {
@@ -117,6 +118,11 @@ SimConfig randomConfig(Protocol protocol, uint64_t seed, const Overrides& o) {
   c.safetyTicks = 200 + r.below(700);
   c.livenessTicksMax = 4000;
   c.gcTailTicks = r.below(10) < 3 ? k.ackRequestTicks * 2 + 50 : 0;
+  // Forged messages from non-members: a separate stream, so the draws above (and every
+  // seed's configuration before this mode existed) stay the same. On in 1 seed of 4.
+  Rng fr(mix(seed, 0xf0f9edULL + static_cast<uint64_t>(protocol)));
+  bool forged = o.forged >= 0 ? o.forged == 1 : fr.below(4) == 0;
+  f.forgedPer10k = forged ? static_cast<uint32_t>(100 + fr.below(1500)) : 0;
   return c;
 }
 
@@ -126,6 +132,7 @@ Simulator::Simulator(const SimConfig& cfg)
     : cfg_(cfg),
       rng_(mix(cfg.seed, 0x5eed0000ULL + static_cast<uint64_t>(cfg.core.protocol))),
       workloadRng_(mix(cfg.seed, 0x3017ULL + static_cast<uint64_t>(cfg.core.protocol))),
+      forgeRng_(mix(cfg.seed, 0xf0f6e5ULL + static_cast<uint64_t>(cfg.core.protocol))),
       checker_(cfg_.core, names_) {
   PC_ASSERT(cfg.participants >= 1 && cfg.participants <= 16, cfg.participants);
   PC_ASSERT(cfg.coordinators >= 1 && cfg.coordinators <= 9, cfg.coordinators);
@@ -164,6 +171,8 @@ void Simulator::build() {
   }
   k.acceptors = acceptors_;
   k.coordinators = coordinators_;
+  k.participants = participants_;
+  buildForgers();
   checker_.setNodes(&nodes_);
 
   auto add = [&](NodeId id, Role role) {
@@ -190,6 +199,7 @@ void Simulator::build() {
      << "/10000 crashAfterPersist=" << cfg_.faults.crashAfterPersistPerMille
      << "/1000 crashMidSend=" << cfg_.faults.crashMidSendPerMille
      << "/1000 partition=" << cfg_.faults.partitionPer10k
+     << "/10000 forged=" << cfg_.faults.forgedPer10k
      << "/10000 recoveryTimeout=" << k.recoveryTimeoutTicks
      << " leaderTimeout=" << k.leaderTimeoutTicks << " caps=" << k.finishedCap;
   log("config", os.str());
@@ -295,6 +305,7 @@ void Simulator::step() {
   }
   workload();
   injectFaults();
+  injectForged();
   updateDecided();
   stats_.checks = checker_.checksRun();
 }
@@ -587,6 +598,10 @@ bool Simulator::partitioned(NodeId a, NodeId b) const {
 }
 
 void Simulator::deliver(const Envelope& e) {
+  if (isForger(e.to)) {
+    log("lost", names_.message(e) + " (to a forger: no such node)");
+    return;
+  }
   auto it = nodes_.find(e.to);
   if (it == nodes_.end()) {
     checker_.fail(names_.node(e.from) + " sent " + messageName(e.msg) + " to " + names_.node(e.to) +
@@ -701,6 +716,157 @@ void Simulator::injectFaults() {
       partitionEndTick_ = now_ + 1 + rng_.below(f.partitionTicksMax);
     }
   }
+}
+
+// ---- forged messages from non-members (issue 12) ----
+
+void Simulator::buildForgers() {
+  if (cfg_.faults.forgedPer10k == 0) return;
+  // Enough ids to pose as a full quorum of acceptors on their own.
+  int count = 2 * cfg_.core.f + 2;
+  for (int i = 1; i <= count; ++i) {
+    NodeId id = static_cast<NodeId>(9000 + i);
+    forgers_.push_back(id);
+    names_.addNode(id, "x" + std::to_string(i));
+  }
+}
+
+bool Simulator::isForger(NodeId id) const {
+  return std::find(forgers_.begin(), forgers_.end(), id) != forgers_.end();
+}
+
+void Simulator::injectForged() {
+  if (!faultsOn_ || violated() || forgers_.empty()) return;
+  Rng& r = forgeRng_;
+  if (r.below(10000) >= cfg_.faults.forgedPer10k) return;
+  // Mostly transactions that exist (that is where a forged message could do harm), now
+  // and then a fresh id (where it could plant state).
+  TxnId txn{now_ + 1, 0xf0f0000000000000ULL | r.below(1000)};
+  ParticipantList parts = participants_;
+  if (!txnOrder_.empty() && r.below(5) != 0) {
+    txn = txnOrder_[r.below(txnOrder_.size())];
+    if (const TxnFacts* f = checker_.facts(txn)) parts = f->participants;
+  }
+  for (const Envelope& e : forgeBurst(txn, parts)) {
+    ++stats_.forged;
+    log("forge", names_.message(e));
+    enqueue(e, 1 + r.below(cfg_.faults.delayTicksMax), false);
+  }
+}
+
+// One burst: every forger sends the same kind of message to every node that could act on
+// it. Each kind is something a non-member has no part in (in paxos-direct a client may
+// lead ballot 0 and its own ballots > 0, so Prepare and 1a/2a > 0 are not forged there).
+std::vector<Envelope> Simulator::forgeBurst(const TxnId& txn, const ParticipantList& parts) {
+  Rng& r = forgeRng_;
+  const bool direct = cfg_.core.protocol == Protocol::PaxosDirect;
+  // In 2PC the acceptor ids are configured but no acceptor runs: nothing to forge to.
+  const std::vector<NodeId> acceptors =
+      isPaxos(cfg_.core.protocol) ? acceptors_ : std::vector<NodeId>{};
+  std::vector<Envelope> out;
+  std::vector<NodeId> leaders = coordinators_;
+  leaders.insert(leaders.end(), parts.begin(), parts.end());
+  if (direct) leaders.insert(leaders.end(), clients_.begin(), clients_.end());
+  NodeId p = parts[r.below(parts.size())];
+  ParticipantList withGhost = parts;
+  withGhost.push_back(forgers_[0]);  // forger ids sort after every member's
+  Ballot high{1000 + r.below(1000), forgers_[0]};
+  Outcome o = r.below(2) == 0 ? Outcome::Commit : Outcome::Abort;
+  auto toAll = [&](const std::vector<NodeId>& to, const Message& m, bool eachForger) {
+    size_t n = eachForger ? forgers_.size() : 1;
+    for (size_t k = 0; k < n; ++k) {
+      for (NodeId d : to) out.push_back(Envelope{forgers_[k], d, m});
+    }
+  };
+  switch (r.below(11)) {
+    case 0:
+    case 1: {  // a quorum of 2b, every instance Prepared, each from a forger as itself
+      std::vector<InstanceVote> votes;
+      Ballot b = r.below(2) == 0 ? Ballot::zero() : high;
+      for (NodeId i : parts) votes.push_back(InstanceVote{i, b, Vote::Prepared});
+      for (NodeId x : forgers_) {
+        Phase2b m{txn, x, parts, votes, false, "", std::nullopt};
+        for (NodeId d : leaders) out.push_back(Envelope{x, d, m});
+      }
+      break;
+    }
+    case 2: {  // 2b and "forgotten" 1b claiming to come from the real acceptors
+      std::vector<InstanceVote> votes;
+      for (NodeId i : parts) votes.push_back(InstanceVote{i, Ballot::zero(), Vote::Prepared});
+      for (size_t k = 0; k < acceptors_.size() && k < forgers_.size(); ++k) {
+        Phase2b m{txn, acceptors_[k], parts, votes, false, "", std::nullopt};
+        Phase1b f;
+        f.txn = txn;
+        f.acceptor = acceptors_[k];
+        f.forgotten = true;
+        f.outcome = o;
+        for (NodeId d : leaders) {
+          out.push_back(Envelope{forgers_[k], d, m});
+          out.push_back(Envelope{forgers_[k], d, f});
+        }
+      }
+      break;
+    }
+    case 3: {  // "forgotten, outcome o" 1b and 2b from forgers as themselves
+      for (NodeId x : forgers_) {
+        Phase1b f;
+        f.txn = txn;
+        f.acceptor = x;
+        f.forgotten = true;
+        f.outcome = o;
+        Phase2b g{txn, x, {}, {}, true, "", o};
+        for (NodeId d : leaders) {
+          out.push_back(Envelope{x, d, f});
+          out.push_back(Envelope{x, d, g});
+        }
+      }
+      break;
+    }
+    case 4:  // phase 3 from a non-member
+      toAll(parts, OutcomeMsg{txn, o}, false);
+      break;
+    case 5:  // votes and acks for a participant, from someone else
+      toAll(coordinators_, VoteMsg{txn, p, Vote::Prepared, "", kNoNode}, false);
+      toAll(coordinators_, Ack{txn, p, o}, false);
+      toAll(acceptors, Ack{txn, p, o}, false);
+      break;
+    case 6:  // a non-member asks for acks (Paxos: would pledge an Aborted vote)
+      toAll(parts, AckRequest{txn}, false);
+      break;
+    case 7: {  // a request and a query naming a non-member participant
+      std::vector<ParticipantPayload> payloads;
+      for (NodeId i : withGhost) payloads.push_back(ParticipantPayload{i, put("k0", "forged")});
+      toAll(coordinators_, CommitRequest{TxnId{txn.hi, txn.lo ^ 0xf0f0ULL}, payloads}, false);
+      toAll(coordinators_, OutcomeQuery{txn, withGhost}, false);
+      break;
+    }
+    case 8: {  // ballot 0 of an instance that is not in the cluster
+      Phase2a m{txn,
+                withGhost,
+                forgers_[0],
+                {InstanceVote{forgers_[0], Ballot::zero(), Vote::Prepared}},
+                ""};
+      toAll(acceptors, m, false);
+      break;
+    }
+    case 9:  // a non-member leads a ballot > 0 (not in paxos-direct: clients may)
+      if (!direct) {
+        std::vector<InstanceVote> votes;
+        for (NodeId i : parts) votes.push_back(InstanceVote{i, high, Vote::Prepared});
+        toAll(acceptors, Phase1a{txn, high, parts}, false);
+        toAll(acceptors, Phase2a{txn, parts, forgers_[0], votes, ""}, false);
+      }
+      break;
+    default:  // a non-member prepares (not in paxos-direct: clients may)
+      if (!direct) {
+        for (NodeId i : parts) {
+          out.push_back(
+              Envelope{forgers_[0], i, Prepare{txn, put("k0", "forged"), parts, forgers_[0]}});
+        }
+      }
+      break;
+  }
+  return out;
 }
 
 // ---- inspection ----

@@ -45,6 +45,10 @@ struct FaultRates {
   uint32_t crashMidSendPerMille = 0;       // per output with sends: crash halfway through
   uint32_t partitionPer10k = 0;            // per tick: a random group is cut off
   uint64_t partitionTicksMax = 0;
+  // Per tick: a burst of forged messages from ids that are not in the cluster (issue 12):
+  // 2b/1b/Forgotten claiming a quorum, outcomes, votes, acks, prepares, 1a/2a at their own
+  // ballots, requests and queries naming non-members. Nodes must refuse every one.
+  uint32_t forgedPer10k = 0;
 };
 
 struct SimConfig {
@@ -71,6 +75,7 @@ struct Overrides {
   int f = -1;
   int fanOut = -1;    // 1 all, 2 quorum
   int tinyCaps = -1;  // 1: tiny GC caps (low-water marks move all the time), 0: default caps
+  int forged = -1;    // 1: forged messages from non-members in every seed, 0: never
 };
 SimConfig randomConfig(Protocol protocol, uint64_t seed, const Overrides& o);
 
@@ -90,6 +95,7 @@ struct Stats {
   uint64_t crashesAfterPersist = 0;
   uint64_t crashesMidSend = 0;
   uint64_t recoveries = 0;  // recovery leaders that began phase 1
+  uint64_t forged = 0;      // forged messages injected from non-member ids
   uint64_t persists = 0;
   uint64_t maxDecideTicks = 0;      // submit -> decided, over all transactions
   uint64_t maxDecideAfterHeal = 0;  // heal -> decided, for those open at the heal
@@ -202,6 +208,11 @@ class Simulator {
   void deliver(const Envelope& e);
   bool partitioned(NodeId a, NodeId b) const;
   void injectFaults();
+  // The forged-message mode (FaultRates::forgedPer10k), kept apart from the driver path.
+  void buildForgers();
+  void injectForged();
+  std::vector<Envelope> forgeBurst(const TxnId& txn, const ParticipantList& parts);
+  bool isForger(NodeId id) const;
   void workload();
   void updateDecided();
   void log(const std::string& kind, const std::string& text);
@@ -211,6 +222,7 @@ class Simulator {
   SimConfig cfg_;
   Rng rng_;          // network and faults
   Rng workloadRng_;  // workload
+  Rng forgeRng_;     // forged messages only: the other streams stay as they were
   Names names_;
   Trace trace_;
   Checker checker_;
@@ -222,6 +234,7 @@ class Simulator {
   uint64_t healTick_ = 0;
 
   std::vector<NodeId> coordinators_, participants_, acceptors_, clients_;
+  std::vector<NodeId> forgers_;  // ids outside the cluster that forge messages
   std::map<NodeId, SimNode> nodes_;
   std::map<std::pair<uint64_t, uint64_t>, InFlight> network_;  // (deliver tick, seq)
   std::vector<Envelope> held_;

@@ -23,12 +23,7 @@ void Trace::setEcho(std::ostream* os) {
 
 void Trace::add(uint64_t tick, const std::string& line) {
   std::string full = tickPrefix(tick) + line;
-  for (char c : full) {
-    hash_ ^= static_cast<uint8_t>(c);
-    hash_ *= 1099511628211ULL;
-  }
-  hash_ ^= '\n';
-  hash_ *= 1099511628211ULL;
+  hash_ = fnv1a64(fnv1a64(hash_, full), "\n");
   ++lineCount_;
   if (echo_ != nullptr) *echo_ << full << '\n';
   tail_.push_back(std::move(full));

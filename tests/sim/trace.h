@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "paxos_commit/hash.h"
 #include "paxos_commit/messages.h"
 #include "paxos_commit/records.h"
 
@@ -31,7 +32,7 @@ class Trace {
  private:
   size_t tailLinesMax_;
   std::deque<std::string> tail_;
-  uint64_t hash_ = 14695981039346656037ULL;  // FNV-1a 64
+  uint64_t hash_ = kFnv1a64Offset;  // FNV-1a 64 over every line
   uint64_t lineCount_ = 0;
   std::ostream* echo_ = nullptr;
 };

@@ -1,7 +1,7 @@
-// Unit tests of both coordinators (coordinator.h): the PaxosCoordinator hosting a Leader,
-// and the 2PC coordinator with its durable Commit decision and presumed abort.
-#include "paxos_commit/coordinator.h"
-
+// Unit tests of both coordinators (paxos_coordinator.h, two_pc_coordinator.h): the PaxosCoordinator
+// hosting a Leader, and the 2PC coordinator with its durable Commit decision and presumed abort.
+#include "paxos_commit/paxos_coordinator.h"
+#include "paxos_commit/two_pc_coordinator.h"
 #include "tests/unit/test_util.h"
 
 namespace pc {
@@ -84,7 +84,7 @@ TEST_CASE("paxos-classic coordinator: phase 3 goes to every participant") {
 
 TEST_CASE("paxos-direct coordinator: a CommitRequest from a client that cannot lead is served") {
   // In paxos-direct clients normally lead ballot 0 themselves; a client that sends its
-  // request to a coordinator anyway is served (coordinator.h), not left without an answer.
+  // request to a coordinator anyway is served (paxos_coordinator.h), not left without an answer.
   PaxosCoordFixture f(Protocol::PaxosDirect);
   Output o = f.h.deliver(kClient, req(txnId(1)));
   CHECK(countSent<Prepare>(o) == 2);

@@ -39,9 +39,9 @@ struct LeaderFixture {
     return step(leader->recover(t, ps, asker, now));
   }
   Output b2(const TxnId& t, NodeId acceptor, std::vector<InstanceVote> votes) {
-    return step(leader->onPhase2b(phase2b(t, acceptor, std::move(votes), kBoth), now));
+    return step(leader->onPhase2b(acceptor, phase2b(t, acceptor, std::move(votes), kBoth), now));
   }
-  Output b1(const Phase1b& m) { return step(leader->onPhase1b(m, now)); }
+  Output b1(const Phase1b& m) { return step(leader->onPhase1b(m.acceptor, m, now)); }
   Output tick() { return step(leader->onTick(++now)); }
   Output ticks(uint64_t n) {
     Output all;
@@ -130,7 +130,7 @@ TEST_CASE("a ballot-0 Aborted 2b aborts at once and the client hears the reason"
   f.begin(t);
   Phase2b m = phase2b(t, kA2, {iv0(kP2, Vote::Aborted)}, kBoth);
   m.reason = "conflict: key 'k'";
-  Output o = f.step(f.leader->onPhase2b(m, f.now));
+  Output o = f.step(f.leader->onPhase2b(m.acceptor, m, f.now));
   CHECK(learnedOutcome(o, t, Outcome::Abort));
   auto replies = sentTo<CommitReply>(o, kClient);
   REQUIRE(replies.size() == 1);
@@ -441,6 +441,59 @@ TEST_CASE("a 2b for a transaction the leader does not drive is ignored") {
   CHECK(o.send.empty());
   CHECK(o.learned.empty());
   CHECK(o.persist.empty());
+}
+
+TEST_CASE("membership: a leader counts 1b and 2b only from configured acceptors as themselves") {
+  // Issue 12 (1): the sender is the transport's, never the message's own claim.
+  LeaderFixture f;
+  TxnId t = txnId(1);
+  f.begin(t);
+  Output o = f.step(f.leader->onPhase2b(9001, phase2b(t, 9001, allPrepared0(), kBoth), f.now));
+  o.append(f.step(f.leader->onPhase2b(9002, phase2b(t, 9002, allPrepared0(), kBoth), f.now)));
+  o.append(f.step(f.leader->onPhase2b(kA1, phase2b(t, kA2, allPrepared0(), kBoth), f.now)));
+  o.append(f.b2(t, kA1, allPrepared0()));
+  CHECK(o.learned.empty());
+  CHECK(f.leader->rejected() == 3);
+  Phase1b forgot;
+  forgot.txn = t;
+  forgot.acceptor = kA2;
+  forgot.forgotten = true;
+  forgot.outcome = Outcome::Abort;
+  CHECK(f.step(f.leader->onPhase1b(kA3, forgot, f.now)).learned.empty());
+  CHECK(f.leader->rejected() == 4);
+  CHECK(learnedOutcome(f.b2(t, kA3, allPrepared0()), t, Outcome::Commit));
+}
+
+TEST_CASE("membership: a paxos-direct client leader tells no participant the outcome") {
+  // Participants take phase 3 only from members; the client is not one, so it sends
+  // none (they learn from the acceptors' 2b, or recover themselves).
+  CoreConfig cfg = makeConfig(Protocol::PaxosDirect);
+  Rng rng(3);
+  Leader client(kClient, cfg, rng, 0);
+  TxnId t = txnId(1);
+  Output o = client.recover(t, kBoth, kNoNode, 0);
+  Ballot b = sent<Phase1a>(o)[0].msg.ballot;
+  for (NodeId a : {kA1, kA2}) {
+    client.onPhase1b(a, promise(t, a, b, kBoth, {noVote(kP1), noVote(kP2)}), 0);
+  }
+  Output d;
+  for (NodeId a : {kA1, kA2}) {
+    d.append(client.onPhase2b(
+        a, phase2b(t, a, {iv(kP1, b, Vote::Aborted), iv(kP2, b, Vote::Aborted)}, kBoth), 0));
+  }
+  CHECK(learnedOutcome(d, t, Outcome::Abort));
+  CHECK(countSent<OutcomeMsg>(d) == 0);
+}
+
+TEST_CASE("rounds: a 1b reporting a round above the bound is refused") {
+  // Issue 12 (3): a recovery leader must never need a round above 2^64-1.
+  LeaderFixture f;
+  TxnId t = txnId(1);
+  Ballot b = LeaderFixture::ballotOf1a(f.recover(t));
+  Phase1b m =
+      promise(t, kA1, b, kBoth, {voted(kP1, Ballot{~uint64_t{0}, kCoord2}, Vote::Prepared)});
+  CHECK(f.b1(m).send.empty());
+  CHECK(f.leader->rejected() == 1);
 }
 
 }  // namespace

@@ -61,6 +61,7 @@ inline CoreConfig makeConfig(Protocol p, FanOut fanOut = FanOut::All) {
   c.f = 1;
   c.acceptors = {kA1, kA2, kA3};
   c.coordinators = {kCoord, kCoord2};
+  c.participants = {kP1, kP2, kP3};
   return c;
 }
 
@@ -489,11 +490,20 @@ class Harness {
     return o;
   }
 
+  // Each input is checked against the state before it (Node::checkDelta, snapshot.h).
   Output deliver(NodeId from, Message m) {
-    return step(node_->onMessage(Envelope{from, node_->id(), std::move(m)}));
+    Snapshot before = node_->snapshot();
+    Output o = node_->onMessage(Envelope{from, node_->id(), std::move(m)});
+    node_->checkDelta(before);
+    return step(std::move(o));
   }
 
-  Output tick() { return step(node_->onTick()); }
+  Output tick() {
+    Snapshot before = node_->snapshot();
+    Output o = node_->onTick();
+    node_->checkDelta(before);
+    return step(std::move(o));
+  }
 
   // Ticks `n` times and returns everything produced, in order.
   Output ticks(uint64_t n) {

@@ -1,42 +1,23 @@
-// Coordinators. Both are Nodes; a coordinator process hosts the one its protocol needs.
-//
-// PaxosCoordinator (`paxos`, `paxos-classic`, `paxos-direct`): hosts a Leader. A
-// CommitRequest starts ballot 0 (in `paxos-direct` clients normally lead themselves, but a
-// client that cannot still gets served by a coordinator); an
-// OutcomeQuery for a transaction it does not know starts recovery (phase 1), never a guessed
-// abort. Persists only LeaderRoundRecord (through its Leader).
-//
 // TwoPcCoordinator (`2pc`): prepare, collect votes, persist DecisionRecord before Commit
 // leaves (presumed abort: Abort is never persisted), then tell the participants; resends
 // Commit until every participant acked, then marks the decision done. Restart: reloads
 // its decisions and resends Commit; a transaction it has no decision for is aborted.
+// Persisted: DecisionRecord (before Commit leaves; again, done, once every participant
+// acked), DecisionLowWaterRecord (when done decisions exceed their cap).
+// Sent: Prepare, OutcomeMsg, CommitReply, OutcomeReply.
+// Membership (membership.h): a request naming a participant that is not in the cluster is
+// refused (Aborted naming the id); a vote or an ack counts only from the participant it
+// names; abort is presumed for a query only when the asker is a member participant.
 #pragma once
 
 #include <map>
 #include <set>
 
 #include "paxos_commit/leader.h"
+#include "paxos_commit/membership.h"
 #include "paxos_commit/node.h"
 
 namespace pc {
-
-// Checks a CommitRequest from outside: non-zero id, 1..N payloads sorted by participant,
-// unique, non-zero ids. Returns the problem, or empty when valid.
-std::string validateRequest(const CommitRequest& req);
-
-class PaxosCoordinator : public Node {
- public:
-  PaxosCoordinator(NodeId self, const CoreConfig& cfg, uint64_t seed, const Recovered& rec);
-  Output onMessage(const Envelope& e) override;
-  Output onTick() override;
-  void checkInvariants() const override;
-  const Leader& leader() const { return leader_; }
-
- private:
-  const CoreConfig cfg_;
-  Rng rng_;
-  Leader leader_;
-};
 
 class TwoPcCoordinator : public Node {
  public:
@@ -50,6 +31,7 @@ class TwoPcCoordinator : public Node {
   Output onMessage(const Envelope& e) override;
   Output onTick() override;
   void checkInvariants() const override;
+  Snapshot snapshot() const override;
 
   std::optional<TxnStatus> statusOf(const TxnId& txn) const;
   size_t activeCount() const { return active_.size(); }
@@ -70,8 +52,9 @@ class TwoPcCoordinator : public Node {
     uint64_t resendTick = 0;
   };
   Output onCommitRequest(NodeId from, const CommitRequest& m);
-  Output onVote(const VoteMsg& m);
-  Output onAck(const Ack& m);
+  Output onVote(NodeId from, const VoteMsg& m);
+  Output onVoteUnknown(const VoteMsg& m);
+  Output onAck(NodeId from, const Ack& m);
   Output onQuery(NodeId from, const OutcomeQuery& m);
   Output decideAbort(const TxnId& txn, const std::string& reason);
   void pruneDone(Output& out);
