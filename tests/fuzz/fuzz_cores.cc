@@ -14,11 +14,11 @@
 #include "core_script.h"
 #include "paxos_commit/acceptor.h"
 #include "paxos_commit/assert.h"
-#include "paxos_commit/paxos_coordinator.h"
-#include "paxos_commit/two_pc_coordinator.h"
 #include "paxos_commit/kv.h"
 #include "paxos_commit/participant.h"
+#include "paxos_commit/paxos_coordinator.h"
 #include "paxos_commit/records.h"
+#include "paxos_commit/two_pc_coordinator.h"
 
 namespace {
 
@@ -33,6 +33,8 @@ CoreConfig makeConfig(const Setup& s) {
   c.f = 1;
   c.acceptors = {kA1, kA2, kA3};
   c.coordinators = {kCoord, kCoord2};
+  // kStranger stays outside: scripts naming it exercise the membership checks.
+  c.participants = {kP1, kP2, kP3};
   c.recoveryTimeoutTicks = 8;
   c.recoveryJitterTicks = 4;
   c.prepareRetryTicks = 4;
