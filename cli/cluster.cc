@@ -862,6 +862,10 @@ runtime::ClusterConfig buildConfig(const ClusterStartOptions& o, const ClusterPa
       n.host = "127.0.0.1";
       n.port = port++;
       n.dataDir = n.name;
+      if (o.metricsPortBase) {  // --metrics-port-base: the same order, from its own base
+        n.metricsHost = "127.0.0.1";
+        n.metricsPort = static_cast<uint16_t>(*o.metricsPortBase + c.nodes.size());
+      }
       c.nodes.push_back(n);
     }
   };
@@ -937,6 +941,7 @@ int runStart(const Args& args) {
   std::string fanout = "all";
   std::string colocate = "none";
   int portBase = 0;
+  int metricsPortBase = 0;
   desc.add_options()("help,h", "print this help")("dir",
                                                   po::value<std::string>(&o.dir)->value_name("DIR"),
                                                   "the cluster's directory (created)")(
@@ -950,6 +955,8 @@ int runStart(const Args& args) {
       "f", po::value<int>()->value_name("F"), "tolerated acceptor failures (default 1)")(
       "port-base", po::value<int>(&portBase)->value_name("P"),
       "first port; nodes take P, P+1, ... (default: the first free range from 7100)")(
+      "metrics-port-base", po::value<int>(&metricsPortBase)->value_name("P"),
+      "serve Prometheus metrics: nodes take 127.0.0.1:P, P+1, ... (GET /metrics)")(
       "tick-ms", po::value<uint32_t>(&o.tickMs)->value_name("T")->default_value(5),
       "one logical tick of the core, in ms")(
       "recovery-timeout-ms",
@@ -1069,6 +1076,16 @@ int runStart(const Args& args) {
                             " nodes need consecutive ports)");
     }
     o.portBase = static_cast<uint16_t>(portBase);
+  }
+  if (vm.count("metrics-port-base")) {
+    const int nodes = o.participants + o.acceptors + o.coordinators;
+    if (metricsPortBase < 1 || metricsPortBase + nodes - 1 > 65535) {
+      return usageError(std::cerr, sub,
+                        "--metrics-port-base " + std::to_string(metricsPortBase) +
+                            ": expected 1.." + std::to_string(65535 - nodes + 1) + " (" +
+                            std::to_string(nodes) + " nodes need consecutive ports)");
+    }
+    o.metricsPortBase = static_cast<uint16_t>(metricsPortBase);
   }
   return startCluster(o, std::cout, std::cerr);
 }
@@ -1286,6 +1303,13 @@ int startCluster(const ClusterStartOptions& o, std::ostream& out, std::ostream& 
       base = *found;
     }
     config = buildConfig(o, paths, base);
+    for (const auto& n : config.nodes) {
+      if (n.metricsPort != 0 && !portFree(n.metricsPort)) {
+        err << "pcommit cluster start: metrics port " << n.metricsPort << " (" << n.name
+            << ") on 127.0.0.1 is in use; choose another --metrics-port-base\n";
+        return kExitFailure;
+      }
+    }
     const std::string text = config.render();
     try {
       // What the nodes will read: validate it as they will, before writing it.

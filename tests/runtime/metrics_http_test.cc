@@ -16,14 +16,12 @@
 
 #include <atomic>
 #include <chrono>
-#include <cstdio>
-#include <cstdlib>
-#include <fstream>
 #include <functional>
 #include <string>
 #include <thread>
 
 #include "runtime/metrics.h"
+#include "tests/runtime/promtool_util.h"
 
 using namespace pc::runtime;
 
@@ -243,38 +241,6 @@ TEST_CASE("a client that sends nothing is disconnected after the header timeout"
   CHECK(fx.server->openConnections() == 0);
 }
 
-TEST_CASE("promtool accepts the registry's text (skipped when promtool is not installed)") {
-  if (std::system("command -v promtool >/dev/null 2>&1") != 0) {
-    MESSAGE("promtool not installed (Debian package prometheus): skipped");
-    return;
-  }
-  MetricsRegistry r;
-  auto& t = r.counter("pcommit_things_total", "Things, by kind.\nSecond line \\ here.", {"kind"});
-  t.with({"quote\" back\\slash\nnewline"}).inc(3);
-  t.with({"plain"}).inc(1);
-  r.gauge("pcommit_level_bytes", "A level.").get().set(1.5e9);
-  auto& h = r.histogram("pcommit_wait_seconds", "A latency.", latencyBucketsSeconds(), {"role"});
-  h.with({"participant"}).observe(0.003);
-  h.with({"participant"}).observe(12);
-  h.with({"coordinator"}).observe(0.0001);
-  std::string path = std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") +
-                     "/pc_metrics_promtool_" + std::to_string(::getpid()) + ".txt";
-  {
-    std::ofstream out(path);
-    out << r.render();
-  }
-  std::string cmd = "promtool check metrics < '" + path + "' > '" + path + ".out' 2>&1";
-  int rc = std::system(cmd.c_str());
-  std::ifstream in(path + ".out");
-  std::string report((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::remove(path.c_str());
-  std::remove((path + ".out").c_str());
-  INFO("promtool said: " << report);
-  CHECK(rc == 0);
-  // promtool's lint (names, units, HELP) prints problems even when it exits 0 for some.
-  CHECK(report.empty());
-}
-
 TEST_CASE("the server closes each connection right after its response (no keep-alive wait)") {
   // kj-http alone would send `Connection: close` yet wait for a next request until its
   // pipeline timeout: every scrape would hold a connection slot for seconds.
@@ -295,4 +261,29 @@ TEST_CASE("the server closes each connection right after its response (no keep-a
   });
   CHECK(slow == 0);
   CHECK(fx.server->requests() == 10);
+}
+
+TEST_CASE("promtool accepts what /metrics serves (skipped when promtool is not installed)") {
+  // Escapes, multi-line help and histograms exactly as a Prometheus server would parse them.
+  Fixture fx;
+  auto& t =
+      fx.registry.counter("pcommit_things_total", "Things, by kind.\nSecond \\ line.", {"kind"});
+  t.with({"quote\" back\\slash\nnewline"}).inc(3);
+  t.with({"plain"}).inc(1);
+  fx.registry.gauge("pcommit_level_bytes", "A level.").get().set(1.5e9);
+  auto& h = fx.registry.histogram("pcommit_wait_seconds", "A latency.", latencyBucketsSeconds(),
+                                  {"role"});
+  h.with({"participant"}).observe(0.003);
+  h.with({"participant"}).observe(12);
+  h.with({"coordinator"}).observe(0.0001);
+  std::string r;
+  fx.run([&](uint16_t port) { r = get(port, "/metrics"); });
+  auto checked = pc::test::promtoolCheck(bodyOf(r));
+  if (!checked) {
+    MESSAGE("promtool not installed (Debian package prometheus): skipped");
+    return;
+  }
+  INFO("promtool said: " << checked->output);
+  CHECK(checked->exitCode == 0);
+  CHECK(checked->output.empty());  // no lint findings either
 }
