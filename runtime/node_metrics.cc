@@ -111,8 +111,8 @@ NodeMetrics::NodeMetrics(const std::string& node, const std::string& role, Proto
   if (participant_) {
     prepares_ = &registry_
                      .counter("pcommit_prepares_total",
-                              "Transactions this participant prepared (Prepared record "
-                              "durable: a yes vote).")
+                              "Transactions this participant prepared (Prepared records "
+                              "written: yes votes).")
                      .get();
     inDoubt_ = &registry_
                     .gauge("pcommit_in_doubt_transactions",

@@ -4,7 +4,7 @@
 //
 // Two kinds of values:
 //   - events the host reports as they happen, on the event loop: onLearned (a coordinator
-//     decided), onPrepared (a participant's Prepared record is durable), onSyncedCommit,
+//     decided), onPrepared (a participant wrote a Prepared record), onSyncedCommit,
 //     onRecoveryStarted/Finished;
 //   - levels and counts kept elsewhere (transport, storage, core, the process), pulled by
 //     scrape() through the collect callback into a NodeSample, then mirrored. Counters that
@@ -63,7 +63,8 @@ class NodeMetrics {
   // Coordinators: a transaction decided (the leader's / 2PC coordinator's learned outcome);
   // `latencySeconds` from its first CommitRequest here, if this node saw one.
   void onLearned(Outcome outcome, std::optional<double> latencySeconds);
-  // Participants: a Prepared record became durable (a yes vote; PROTOCOL.md phase 1).
+  // Participants: a Prepared record was handed to storage (a yes vote; it is durable
+  // before the vote leaves: PROTOCOL.md phase 1).
   void onPrepared();
   // One synced LMDB commit, and how long the write and sync took.
   void onSyncedCommit(double seconds);
