@@ -7,6 +7,11 @@
 
 #include <doctest/doctest.h>
 
+#include <fstream>
+#include <iterator>
+#include <regex>
+#include <set>
+#include <sstream>
 #include <string>
 #include <variant>
 
@@ -162,4 +167,55 @@ TEST_CASE("promtool accepts every role's output (skipped when promtool is not in
     CHECK(checked->exitCode == 0);
     CHECK(checked->output.empty());
   }
+}
+
+namespace {
+
+std::string readSourceFile(const std::string& relative) {
+  std::ifstream in(std::string(PC_SOURCE_DIR) + "/" + relative);
+  REQUIRE_MESSAGE(in.good(), relative);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Every family name any role exports (from the # TYPE lines).
+std::set<std::string> allFamilies() {
+  std::set<std::string> names;
+  for (const char* role : {"coordinator", "participant", "acceptor"}) {
+    NodeMetrics m("x1", role, Protocol::Paxos);
+    std::istringstream in(m.scrape());
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("# TYPE ", 0) == 0) names.insert(line.substr(7, line.find(' ', 7) - 7));
+    }
+  }
+  return names;
+}
+
+}  // namespace
+
+TEST_CASE("the README lists every metric, and the dashboard queries only metrics that exist") {
+  // If this fails, the docs or the dashboard drifted from runtime/node_metrics.cc.
+  const std::set<std::string> families = allFamilies();
+  REQUIRE(families.size() >= 20);
+  const std::string readme = readSourceFile("README.md");
+  for (const auto& name : families) {
+    CAPTURE(name);
+    CHECK(readme.find("| `" + name + "` |") != std::string::npos);
+  }
+  const std::string dashboard = readSourceFile("docs/grafana-dashboard.json");
+  std::regex metric("pcommit_[a-z_]+");
+  size_t used = 0;
+  for (auto it = std::sregex_iterator(dashboard.begin(), dashboard.end(), metric);
+       it != std::sregex_iterator(); ++it) {
+    std::string name = it->str();
+    for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+      if (name.ends_with(suffix) && !families.count(name)) {
+        name.resize(name.size() - std::string(suffix).size());
+      }
+    }
+    CAPTURE(name);
+    CHECK(families.count(name) == 1);
+    ++used;
+  }
+  CHECK(used >= 10);
 }
