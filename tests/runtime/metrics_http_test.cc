@@ -162,10 +162,11 @@ TEST_CASE("GET /healthz answers ok; HEAD has headers only; other paths 404, meth
 }
 
 TEST_CASE("garbage and oversized headers lose their connection; the server keeps serving") {
+  static const char kGarbage[] = "\x00\x01\x02 not http\r\n\r\n";
   Fixture fx;
   std::string garbage, huge, after;
   fx.run([&](uint16_t port) {
-    garbage = exchange(port, std::string("\x00\x01\x02 not http\r\n\r\n", 18));
+    garbage = exchange(port, std::string(kGarbage, sizeof kGarbage - 1));
     // 1 MiB of header: far beyond kj-http's header buffer.
     huge =
         exchange(port, "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(1 << 20, 'a') +
