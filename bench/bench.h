@@ -25,9 +25,10 @@
 // per txn (CpuUse): the nodes' and this process's utime + stime over the measured phase
 // (not the settling), divided by the committed transactions only.
 //
-// The physical floor (floor.h) and the recovery mode (recovery.h) live beside this file;
-// cluster management lives in the pcommit binary (cli/bench.cc): this library takes a
-// running cluster.
+// The parts of pc_bench: what runs and on which clusters (plan.h: local clusters through
+// runtime/local_cluster), the closed-loop load (load.cc, this header), /proc CPU and RSS
+// (proc_stats.h), the report (report.cc: tables and JSON; svg.h: plots), the physical
+// floor (floor.h) and the recovery mode (recovery.h). runLoad takes a running cluster.
 #pragma once
 
 #include <kj/async-io.h>

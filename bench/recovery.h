@@ -16,7 +16,7 @@
 // for 2PC the coordinator is restarted restartAfterMs after the crash (restartLeader), and
 // the report says how long transactions stayed blocked. Finally the outcome of each
 // transaction seen in doubt is asked (through c2 under Paxos, c1 after its restart under
-// 2PC). The cluster must be fresh and armed by the caller (cli/bench.cc).
+// 2PC). The cluster must be fresh and armed by the caller (plan.cc).
 #pragma once
 
 #include <kj/async-io.h>

@@ -126,7 +126,11 @@ std::string modeColor(const std::string& mode) {
   return it == kColors.end() ? "#7f7f7f" : it->second;
 }
 
-std::string renderSvg(const Plot& plot) {
+namespace {
+
+// The x and y axes of `plot`: its data's range (positive values only on a log axis), or
+// the swept x values themselves when the plot names them.
+std::pair<Axis, Axis> axesOf(const Plot& plot) {
   double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
   for (const auto& s : plot.series) {
     for (auto [x, y] : s.points) {
@@ -157,10 +161,110 @@ std::string renderSvg(const Plot& plot) {
     }
   }
   Axis ay = plot.logY ? logAxis(ymin, ymax) : linearAxis(ymin, ymax, plot.yFromZero);
-  const double pw = kWidth - kLeft - kRight, ph = kHeight - kTop - kBottom;
-  auto px = [&](double x) { return kLeft + ax.frac(x) * pw; };
-  auto py = [&](double y) { return kTop + (1 - ay.frac(y)) * ph; };
+  return {ax, ay};
+}
 
+// The subtitle's lines, wrapped at "; " (and at ", " inside a part still too long) to fit.
+std::vector<std::string> subtitleLines(const std::string& subtitle) {
+  const size_t maxChars = 125;
+  std::vector<std::string> pieces;
+  std::string rest = subtitle;
+  while (!rest.empty()) {
+    size_t cut = rest.find("; ");
+    std::string part = rest.substr(0, cut);
+    rest = cut == std::string::npos ? "" : rest.substr(cut + 2);
+    while (part.size() > maxChars) {
+      size_t at = part.rfind(", ", maxChars);
+      if (at == std::string::npos) at = maxChars - 2;
+      pieces.push_back(part.substr(0, at + 1));
+      part = part.substr(at + 2);
+    }
+    if (!part.empty()) pieces.push_back(part);
+  }
+  std::vector<std::string> lines;
+  for (const auto& piece : pieces) {
+    if (!lines.empty() && lines.back().size() + 2 + piece.size() <= maxChars) {
+      lines.back() += "; " + piece;
+    } else {
+      lines.push_back(piece);
+    }
+  }
+  return lines;
+}
+
+// Where data lands on the canvas.
+struct Frame {
+  Axis ax, ay;
+  double pw = kWidth - kLeft - kRight, ph = kHeight - kTop - kBottom;
+  double px(double x) const { return kLeft + ax.frac(x) * pw; }
+  double py(double y) const { return kTop + (1 - ay.frac(y)) * ph; }
+};
+
+// Grid lines, tick labels, the frame and the axis labels.
+void drawAxes(const Plot& plot, const Frame& f, std::ostream& o) {
+  o << "<g stroke=\"#e4e4e4\" stroke-width=\"1\">\n";
+  for (double t : f.ax.ticks) {
+    o << "<line x1=\"" << num(f.px(t)) << "\" y1=\"" << kTop << "\" x2=\"" << num(f.px(t))
+      << "\" y2=\"" << kTop + f.ph << "\"/>\n";
+  }
+  for (double t : f.ay.ticks) {
+    o << "<line x1=\"" << kLeft << "\" y1=\"" << num(f.py(t)) << "\" x2=\"" << kLeft + f.pw
+      << "\" y2=\"" << num(f.py(t)) << "\"/>\n";
+  }
+  o << "</g>\n<g fill=\"#333\">\n";
+  for (double t : f.ax.ticks) {
+    o << "<text x=\"" << num(f.px(t)) << "\" y=\"" << kTop + f.ph + 17
+      << "\" text-anchor=\"middle\">" << esc(label(t)) << "</text>\n";
+  }
+  for (double t : f.ay.ticks) {
+    o << "<text x=\"" << kLeft - 7 << "\" y=\"" << num(f.py(t) + 4) << "\" text-anchor=\"end\">"
+      << esc(label(t)) << "</text>\n";
+  }
+  o << "</g>\n"
+    << "<rect x=\"" << kLeft << "\" y=\"" << kTop << "\" width=\"" << f.pw << "\" height=\"" << f.ph
+    << "\" fill=\"none\" stroke=\"#333\"/>\n"
+    << "<text x=\"" << kLeft + f.pw / 2 << "\" y=\"" << kHeight - 16
+    << "\" text-anchor=\"middle\" font-size=\"13\">" << esc(plot.xLabel) << "</text>\n"
+    << "<text transform=\"translate(20," << kTop + f.ph / 2
+    << ") rotate(-90)\" text-anchor=\"middle\" font-size=\"13\">" << esc(plot.yLabel)
+    << "</text>\n";
+}
+
+// Each series as a line (and its markers), then the legend beside the plot.
+void drawSeries(const Plot& plot, const Frame& f, std::ostream& o) {
+  for (const auto& s : plot.series) {
+    std::ostringstream pts;
+    for (auto [x, y] : s.points) {
+      if ((plot.logX && x <= 0) || (plot.logY && y <= 0)) continue;
+      pts << num(f.px(x)) << "," << num(f.py(y)) << " ";
+    }
+    o << "<polyline fill=\"none\" stroke=\"" << s.color << "\" stroke-width=\"2\""
+      << (s.dash.empty() ? "" : " stroke-dasharray=\"" + s.dash + "\"") << " points=\"" << pts.str()
+      << "\"/>\n";
+    if (!s.markers) continue;
+    for (auto [x, y] : s.points) {
+      if ((plot.logX && x <= 0) || (plot.logY && y <= 0)) continue;
+      o << "<circle cx=\"" << num(f.px(x)) << "\" cy=\"" << num(f.py(y)) << "\" r=\"3\" fill=\""
+        << s.color << "\"><title>" << esc(s.label) << ": " << label(x) << ", " << label(y)
+        << "</title></circle>\n";
+    }
+  }
+  double ly = kTop + 8;
+  for (const auto& s : plot.series) {
+    double lx = kLeft + f.pw + 14;
+    o << "<line x1=\"" << lx << "\" y1=\"" << ly << "\" x2=\"" << lx + 24 << "\" y2=\"" << ly
+      << "\" stroke=\"" << s.color << "\" stroke-width=\"2\""
+      << (s.dash.empty() ? "" : " stroke-dasharray=\"" + s.dash + "\"") << "/>\n"
+      << "<text x=\"" << lx + 30 << "\" y=\"" << ly + 4 << "\">" << esc(s.label) << "</text>\n";
+    ly += 18;
+  }
+}
+
+}  // namespace
+
+std::string renderSvg(const Plot& plot) {
+  auto [ax, ay] = axesOf(plot);
+  Frame f{ax, ay};
   std::ostringstream o;
   o << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
     << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << kWidth << "\" height=\"" << kHeight
@@ -169,93 +273,14 @@ std::string renderSvg(const Plot& plot) {
     << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
     << "<text x=\"" << kLeft << "\" y=\"24\" font-size=\"16\" font-weight=\"bold\">"
     << esc(plot.title) << "</text>\n";
-  // The subtitle, wrapped at "; " (and at ", " inside a part still too long) to fit.
-  {
-    const size_t maxChars = 125;
-    std::vector<std::string> pieces;
-    std::string rest = plot.subtitle;
-    while (!rest.empty()) {
-      size_t cut = rest.find("; ");
-      std::string part = rest.substr(0, cut);
-      rest = cut == std::string::npos ? "" : rest.substr(cut + 2);
-      while (part.size() > maxChars) {
-        size_t at = part.rfind(", ", maxChars);
-        if (at == std::string::npos) at = maxChars - 2;
-        pieces.push_back(part.substr(0, at + 1));
-        part = part.substr(at + 2);
-      }
-      if (!part.empty()) pieces.push_back(part);
-    }
-    std::vector<std::string> lines;
-    for (const auto& piece : pieces) {
-      if (!lines.empty() && lines.back().size() + 2 + piece.size() <= maxChars) {
-        lines.back() += "; " + piece;
-      } else {
-        lines.push_back(piece);
-      }
-    }
-    double y = 42;
-    for (const auto& l : lines) {
-      o << "<text x=\"" << kLeft << "\" y=\"" << y << "\" font-size=\"11\" fill=\"#555\">" << esc(l)
-        << "</text>\n";
-      y += 14;
-    }
+  double y = 42;
+  for (const auto& l : subtitleLines(plot.subtitle)) {
+    o << "<text x=\"" << kLeft << "\" y=\"" << y << "\" font-size=\"11\" fill=\"#555\">" << esc(l)
+      << "</text>\n";
+    y += 14;
   }
-  // Grid and ticks.
-  o << "<g stroke=\"#e4e4e4\" stroke-width=\"1\">\n";
-  for (double t : ax.ticks) {
-    o << "<line x1=\"" << num(px(t)) << "\" y1=\"" << kTop << "\" x2=\"" << num(px(t)) << "\" y2=\""
-      << kTop + ph << "\"/>\n";
-  }
-  for (double t : ay.ticks) {
-    o << "<line x1=\"" << kLeft << "\" y1=\"" << num(py(t)) << "\" x2=\"" << kLeft + pw
-      << "\" y2=\"" << num(py(t)) << "\"/>\n";
-  }
-  o << "</g>\n<g fill=\"#333\">\n";
-  for (double t : ax.ticks) {
-    o << "<text x=\"" << num(px(t)) << "\" y=\"" << kTop + ph + 17 << "\" text-anchor=\"middle\">"
-      << esc(label(t)) << "</text>\n";
-  }
-  for (double t : ay.ticks) {
-    o << "<text x=\"" << kLeft - 7 << "\" y=\"" << num(py(t) + 4) << "\" text-anchor=\"end\">"
-      << esc(label(t)) << "</text>\n";
-  }
-  o << "</g>\n"
-    << "<rect x=\"" << kLeft << "\" y=\"" << kTop << "\" width=\"" << pw << "\" height=\"" << ph
-    << "\" fill=\"none\" stroke=\"#333\"/>\n"
-    << "<text x=\"" << kLeft + pw / 2 << "\" y=\"" << kHeight - 16
-    << "\" text-anchor=\"middle\" font-size=\"13\">" << esc(plot.xLabel) << "</text>\n"
-    << "<text transform=\"translate(20," << kTop + ph / 2
-    << ") rotate(-90)\" text-anchor=\"middle\" font-size=\"13\">" << esc(plot.yLabel)
-    << "</text>\n";
-  // Series, then the legend beside the plot.
-  for (const auto& s : plot.series) {
-    std::ostringstream pts;
-    for (auto [x, y] : s.points) {
-      if ((plot.logX && x <= 0) || (plot.logY && y <= 0)) continue;
-      pts << num(px(x)) << "," << num(py(y)) << " ";
-    }
-    o << "<polyline fill=\"none\" stroke=\"" << s.color << "\" stroke-width=\"2\""
-      << (s.dash.empty() ? "" : " stroke-dasharray=\"" + s.dash + "\"") << " points=\"" << pts.str()
-      << "\"/>\n";
-    if (s.markers) {
-      for (auto [x, y] : s.points) {
-        if ((plot.logX && x <= 0) || (plot.logY && y <= 0)) continue;
-        o << "<circle cx=\"" << num(px(x)) << "\" cy=\"" << num(py(y)) << "\" r=\"3\" fill=\""
-          << s.color << "\"><title>" << esc(s.label) << ": " << label(x) << ", " << label(y)
-          << "</title></circle>\n";
-      }
-    }
-  }
-  double ly = kTop + 8;
-  for (const auto& s : plot.series) {
-    double lx = kLeft + pw + 14;
-    o << "<line x1=\"" << lx << "\" y1=\"" << ly << "\" x2=\"" << lx + 24 << "\" y2=\"" << ly
-      << "\" stroke=\"" << s.color << "\" stroke-width=\"2\""
-      << (s.dash.empty() ? "" : " stroke-dasharray=\"" + s.dash + "\"") << "/>\n"
-      << "<text x=\"" << lx + 30 << "\" y=\"" << ly + 4 << "\">" << esc(s.label) << "</text>\n";
-    ly += 18;
-  }
+  drawAxes(plot, f, o);
+  drawSeries(plot, f, o);
   o << "</svg>\n";
   return o.str();
 }

@@ -20,7 +20,7 @@ int runInspect(const Args& args);
 // pcommit serve --config FILE --node ID   (cli/serve.cc)
 int runServe(const Args& args);
 
-// pcommit txn / get / outcome   (cli/client_commands.cc)
+// pcommit txn / get / outcome   (cli/txn.cc, cli/get.cc, cli/outcome.cc)
 int runTxn(const Args& args);
 int runGet(const Args& args);
 int runOutcome(const Args& args);

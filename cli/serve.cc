@@ -50,7 +50,9 @@ int runServe(const Args& args) {
   desc.add_options()("help,h", "print this help")(
       "config", po::value<std::string>(&configPath)->value_name("FILE"), "the cluster file")(
       "node", po::value<std::vector<std::string>>(&nodeNames)->value_name("ID")->composing(),
-      "a node to run (c1, p2, a3...); repeat it to run several in this process");
+      "a node to run (c1, p2, a3...); repeat it to run several in this process")(
+      "map-size-max", po::value<std::string>()->value_name("SIZE"),
+      "LMDB map limit per node (e.g. 512MiB), overriding the cluster file's map-size-max");
   po::variables_map vm;
   if (auto done = parseCommand("serve", args, desc, nullptr, vm)) return *done;
   for (const char* required : {"config", "node"}) {
@@ -74,6 +76,16 @@ int runServe(const Args& args) {
   } catch (const std::exception& e) {
     std::cerr << "pcommit serve: " << e.what() << "\n";
     return kExitUsage;
+  }
+  if (vm.count("map-size-max")) {
+    auto text = vm["map-size-max"].as<std::string>();
+    auto bytes = runtime::parseByteSize(text);
+    if (!bytes || *bytes < runtime::kMinMapSizeMax || *bytes > runtime::kMaxMapSizeMax) {
+      std::cerr << "pcommit serve: bad --map-size-max '" << text
+                << "' (expected bytes or a size with KiB, MiB, GiB or TiB, from 1MiB to 16TiB)\n";
+      return kExitUsage;
+    }
+    cluster.mapSizeMax = *bytes;
   }
   std::vector<const runtime::NodeInfo*> mine;
   for (const auto& name : nodeNames) {
@@ -107,6 +119,8 @@ int runServe(const Args& args) {
       current = n;
       storage::Options so;
       so.createDir = true;
+      so.mapSizeMax = static_cast<size_t>(cluster.mapSizeMax);
+      so.mapSizeStart = std::min(so.mapSizeStart, so.mapSizeMax);
       envs.push_back(std::make_unique<storage::Env>(cluster.dataDirOf(*n), so));
     }
 

@@ -276,6 +276,7 @@ Client::Client(kj::AsyncIoContext& io, runtime::ClusterConfig cluster, ClientOpt
   rpc::TransportOptions topts;
   topts.self = self_;
   topts.attachSinkOnConnect = true;
+  topts.callTimeoutMs = cluster_.callTimeoutMs;  // deadlines on calls, connects, get, status
   for (const auto& n : cluster_.nodes) topts.peers[n.id] = rpc::PeerAddress{n.host, n.port};
   impl_->transport = std::make_unique<rpc::Transport>(
       io, topts, [this](NodeId from, Message&& m) { impl_->onMessage(from, std::move(m)); },
@@ -343,15 +344,15 @@ kj::Promise<CommitResult> Client::commit(TxnId txn,
     impl.sendRequest(req, first, 0);
     if (impl.opts.commitFailover) impl.tasks.add(impl.retryLoop(req, first, 0, 0));
   }
+  // On the real clock: after a BlockingClient sat idle, the loop's timer is stale and a
+  // delay counted from it could end before the request left (rpc::afterRealDelay).
   auto timeout =
-      impl.io.provider->getTimer()
-          .afterDelay(impl.opts.timeoutMs * kj::MILLISECONDS)
-          .then([this, txn]() {
-            impl_->commits.erase(txn);
-            return CommitResult{txn, TxnStatus::Unknown,
-                                "no outcome within " + std::to_string(impl_->opts.timeoutMs) +
-                                    " ms (retry with the same id, or ask `outcome`)"};
-          });
+      rpc::afterRealDelay(impl.io.provider->getTimer(), impl.opts.timeoutMs).then([this, txn]() {
+        impl_->commits.erase(txn);
+        return CommitResult{txn, TxnStatus::Unknown,
+                            "no outcome within " + std::to_string(impl_->opts.timeoutMs) +
+                                " ms (retry with the same id, or ask `outcome`)"};
+      });
   return paf.promise.exclusiveJoin(kj::mv(timeout));
 }
 
@@ -367,8 +368,7 @@ kj::Promise<TxnStatus> Client::outcome(TxnId txn) {
   impl.queries[txn].waiters.push_back(kj::mv(paf.fulfiller));
   impl.transport->send(impl.coordinators[impl.preferred], OutcomeQuery{txn, {}});
   impl.tasks.add(impl.queryRetryLoop(txn, 0, 0));
-  auto timeout = impl.io.provider->getTimer()
-                     .afterDelay(impl.opts.queryTimeoutMs * kj::MILLISECONDS)
+  auto timeout = rpc::afterRealDelay(impl.io.provider->getTimer(), impl.opts.queryTimeoutMs)
                      .then([this, txn]() {
                        impl_->queries.erase(txn);
                        return TxnStatus::Unknown;
@@ -383,8 +383,12 @@ kj::Promise<Client::NodeStatus> Client::status(NodeId node) {
     out.name = st.getName();
     out.role = st.getRole();
     out.pid = st.getPid();
+    out.nodeId = st.getNodeId();
+    out.protocol = st.getProtocol();
+    out.uptimeMs = st.getUptimeMs();
     for (auto d : st.getInDoubt()) {
-      out.inDoubt.push_back(InDoubtTxn{rpc::getTxn(d.getTxn()), d.getAgeMs(), d.getWaitingFor()});
+      out.inDoubt.push_back(InDoubtTxn{rpc::getTxn(d.getTxn()), d.getAgeMs(), d.getWaitingFor(),
+                                       d.getLeader(), d.getRecovering()});
     }
     for (auto c : st.getCounters()) out.counters[c.getName()] = c.getValue();
     return out;

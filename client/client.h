@@ -160,6 +160,8 @@ class Client {
     TxnId txn;
     uint64_t ageMs = 0;
     std::string waitingFor;
+    NodeId leader = kNoNode;  // the leader it last heard of; kNoNode if none
+    bool recovering = false;  // its own recovery leader is running
   };
   struct NodeStatus {
     std::string name;
@@ -167,6 +169,9 @@ class Client {
     uint32_t pid = 0;
     std::vector<InDoubtTxn> inDoubt;           // participants only
     std::map<std::string, uint64_t> counters;  // messages, synced commits, ...
+    NodeId nodeId = kNoNode;
+    std::string protocol;
+    uint64_t uptimeMs = 0;
   };
   kj::Promise<NodeStatus> status(NodeId node);
 

@@ -14,13 +14,17 @@ void putVarint(Bytes& out, uint64_t v) {
   out.push_back(static_cast<char>(v));
 }
 
+// Accepts only what putVarint writes: no bits beyond 64 (they were dropped silently, so an
+// `expect` version could wrap) and no redundant zero groups (one op list, one encoding).
+// Found by tests/fuzz/fuzz_kv_ops (decode -> encode must give back the bytes).
 bool getVarint(const Bytes& in, size_t& pos, uint64_t& v) {
   v = 0;
   for (int shift = 0; shift < 64; shift += 7) {
     if (pos >= in.size()) return false;
     auto b = static_cast<uint8_t>(in[pos++]);
+    if (shift == 63 && b > 1) return false;  // the 10th group holds bit 63 alone
     v |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if ((b & 0x80) == 0) return true;
+    if ((b & 0x80) == 0) return b != 0 || shift == 0;
   }
   return false;
 }

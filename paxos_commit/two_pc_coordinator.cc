@@ -252,7 +252,9 @@ Output TwoPcCoordinator::onTick() {
       continue;
     }
     if (now_ >= a.retryTick) {
-      appendPrepares(out, self_, a.request, [&](NodeId p) { return a.votes.count(p) == 0; });
+      // Init-capture: clang 14 (the fuzz build) cannot capture a structured binding.
+      appendPrepares(out, self_, a.request,
+                     [&votes = a.votes](NodeId p) { return votes.count(p) == 0; });
       a.retryTick = now_ + cfg_.prepareRetryTicks;
     }
     out.wakeAt(std::min(a.retryTick, a.deadlineTick));

@@ -2,8 +2,13 @@
 
 #include <capnp/rpc-twoparty.h>
 #include <capnp/rpc.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 
 #include <algorithm>
+#include <type_traits>
 
 #include "paxos_commit/assert.h"
 
@@ -11,11 +16,38 @@ namespace pc::rpc {
 
 namespace {
 size_t kindIndex(const Message& m) { return m.index(); }
+
+kj::TimePoint realNow() { return kj::systemPreciseMonotonicClock().now(); }
+
+// What a queued message holds, roughly (its variable parts and the variant itself): the
+// unit of the byte bounds on queues and batches. Cheap: no serialisation.
+size_t approxBytes(const Message& m) {
+  return std::visit(
+      [](const auto& x) {
+        size_t n = sizeof(Message);
+        if constexpr (requires { x.payloads; }) {
+          for (const auto& p : x.payloads) n += sizeof(p) + p.payload.size();
+        }
+        if constexpr (requires { x.payload; }) n += x.payload.size();
+        if constexpr (requires { x.reason; }) n += x.reason.size();
+        if constexpr (requires { x.participants; }) n += x.participants.size() * sizeof(NodeId);
+        if constexpr (requires { x.votes; }) n += x.votes.size() * sizeof(InstanceVote);
+        if constexpr (requires { x.reports; }) n += x.reports.size() * sizeof(InstanceReport);
+        return n;
+      },
+      m);
+}
 }  // namespace
+
+kj::Promise<void> afterRealDelay(kj::Timer& timer, uint32_t ms) {
+  // The event port's timer runs on the same clock (kj::UnixEventPort).
+  return timer.atTime(realNow() + ms * kj::MILLISECONDS);
+}
 
 // One established outbound connection: the stream, the two-party network, the RPC system
 // and the peer's bootstrap capability. Destroyed as a whole when it fails.
 struct Transport::Connection {
+  bool called = false;  // inbound: the peer has made a call (else the idle timeout closes it)
   kj::Own<kj::AsyncIoStream> stream;
   kj::Own<capnp::TwoPartyVatNetwork> network;
   kj::Own<capnp::RpcSystem<capnp::rpc::twoparty::VatId>> rpc;
@@ -32,12 +64,27 @@ struct Transport::Outbound {
   bool inBackoff = false;  // a failed connect waits for its retry timer
   uint32_t backoffMs = 0;
   uint32_t inflight = 0;
+  // While calls are in flight: when the oldest unanswered one was made, or the last
+  // answer came (real clock). The call watchdog fails the connection when this is
+  // callTimeoutMs old at two ticks in a row (`stallSeen` after the first).
+  kj::TimePoint lastProgress = kj::origin<kj::TimePoint>();
+  bool stallSeen = false;
   uint64_t generation = 0;  // bumps on each (re)connection; stale callbacks check it
   struct Item {
     Message msg;
     std::function<void()> onDelivered;
+    size_t bytes = 0;  // approxBytes(msg)
   };
   std::deque<Item> queue;
+  size_t queuedBytes = 0;  // sum of the queue's Item::bytes
+  void popFront() {
+    queuedBytes -= queue.front().bytes;
+    queue.pop_front();
+  }
+  void clearQueue() {
+    queue.clear();
+    queuedBytes = 0;
+  }
 };
 
 // Receives messages (as a node's bootstrap interface, or as a client's attached sink).
@@ -54,24 +101,31 @@ class Transport::SinkImpl : public wire::Peer::Server {
   Transport& t_;
 };
 
+// The bootstrap object of one inbound connection. Every method first marks the connection
+// as used (`called`, owned by the Connection, which outlives its RPC system and so this).
 class Transport::NodeImpl : public wire::Node::Server {
  public:
-  NodeImpl(Transport& t, uint64_t connection) : t_(t), connection_(connection) {}
+  NodeImpl(Transport& t, uint64_t connection, bool& called)
+      : t_(t), connection_(connection), called_(called) {}
   kj::Promise<void> deliver(DeliverContext context) override {
+    called_ = true;
     auto p = context.getParams();
     t_.receive(p.getFrom(), p.getMessages());
     return kj::READY_NOW;
   }
   kj::Promise<void> attach(AttachContext context) override {
+    called_ = true;
     auto p = context.getParams();
     t_.attachSink(p.getFrom(), p.getSink(), connection_);
     return kj::READY_NOW;
   }
   kj::Promise<void> status(StatusContext context) override {
+    called_ = true;
     if (t_.statusFn_) t_.statusFn_(context.getResults().initStatus());
     return kj::READY_NOW;
   }
   kj::Promise<void> get(GetContext context) override {
+    called_ = true;
     auto key = context.getParams().getKey();
     if (key.size() > 4096) throw KJ_EXCEPTION(FAILED, "key too long");
     if (!t_.getFn_) throw KJ_EXCEPTION(FAILED, "this node holds no data (not a participant)");
@@ -90,6 +144,7 @@ class Transport::NodeImpl : public wire::Node::Server {
  private:
   Transport& t_;
   uint64_t connection_;  // the inbound connection this bootstrap object serves
+  bool& called_;
 };
 
 Transport::Transport(kj::AsyncIoContext& io, TransportOptions options, Handler handler, LogFn log)
@@ -99,6 +154,11 @@ Transport::Transport(kj::AsyncIoContext& io, TransportOptions options, Handler h
       log_(std::move(log)),
       tasks_(std::make_unique<kj::TaskSet>(static_cast<kj::TaskSet::ErrorHandler&>(*this))) {
   PC_ASSERT(opts_.self != kNoNode);
+  PC_ASSERT(opts_.maxQueuedPerPeer >= 1 && opts_.maxBatchBytes >= 1, opts_.maxQueuedPerPeer,
+            opts_.maxBatchBytes);
+  PC_ASSERT(opts_.acceptBackoffMinMs >= 1 && opts_.acceptBackoffMinMs <= opts_.acceptBackoffMaxMs,
+            opts_.acceptBackoffMinMs, opts_.acceptBackoffMaxMs);
+  if (opts_.callTimeoutMs > 0) tasks_->add(callWatchdog());
 }
 
 Transport::~Transport() {
@@ -118,51 +178,165 @@ kj::Promise<void> Transport::listen(const std::string& host, uint16_t port) {
   auto addr = io_.provider->getNetwork().parseAddress(host, port).wait(io_.waitScope);
   auto listener = addr->listen();
   auto& ref = *listener;
+  if (log_) {
+    rlimit files{};
+    ::getrlimit(RLIMIT_NOFILE, &files);
+    log_("transport: open files limit " + std::to_string(files.rlim_cur) + ", at most " +
+         std::to_string(opts_.maxInboundConnections) + " inbound connections, idle timeout " +
+         std::to_string(opts_.idleTimeoutMs) + " ms, call timeout " +
+         std::to_string(opts_.callTimeoutMs) + " ms");
+  }
   return acceptLoop(ref).attach(kj::mv(listener));
 }
 
 kj::Promise<void> Transport::acceptLoop(kj::ConnectionReceiver& listener) {
-  return listener.accept().then([this, &listener](kj::Own<kj::AsyncIoStream> stream) {
-    capnp::ReaderOptions ro;
-    ro.traversalLimitInWords = opts_.traversalLimitWords;
-    ro.nestingLimit = static_cast<int>(opts_.nestingLimit);
-    auto c = kj::heap<Connection>();
-    c->stream = kj::mv(stream);
-    c->network =
-        kj::heap<capnp::TwoPartyVatNetwork>(*c->stream, capnp::rpc::twoparty::Side::SERVER, ro);
-    uint64_t key = nextInbound_++;
-    capnp::Capability::Client bootstrap = kj::heap<NodeImpl>(*this, key);
-    c->rpc = kj::heap(capnp::makeRpcServer(*c->network, kj::mv(bootstrap)));
-    // The connection lives until the peer goes away (or sends garbage: Cap'n Proto then
-    // fails this connection alone). It is dropped on a later turn, not inside its callback,
-    // together with the sinks of the clients that attached through it (a client that comes
-    // back attaches again), so client churn cannot grow memory.
-    auto done = c->network->onDisconnect();
-    inbound_.emplace(key, kj::mv(c));
-    tasks_->add(done.then([this, key]() {
-      return kj::evalLater([this, key]() {
-        inbound_.erase(key);
-        auto it = sinksByConnection_.find(key);
-        if (it == sinksByConnection_.end()) return;
-        for (NodeId client : it->second) {
-          auto o = out_.find(client);
-          if (o != out_.end() && o->second->isSink && o->second->sinkConnection == key) {
-            out_.erase(o);
-          }
-        }
-        sinksByConnection_.erase(it);
-      });
-    }));
+  // evalNow: KJ's accept() throws synchronously when accept(2) fails at once (EMFILE with
+  // connections already waiting), and asynchronously when it fails after a wait.
+  return kj::evalNow([&listener]() { return listener.accept(); })
+      .then(
+          [this, &listener](kj::Own<kj::AsyncIoStream> stream) {
+            if (acceptBackoffMs_ != 0) {
+              acceptBackoffMs_ = 0;
+              if (log_) log_("transport: accepting connections again");
+            }
+            accepted(kj::mv(stream));
+            return acceptLoop(listener);
+          },
+          [this, &listener](kj::Exception&& e) { return acceptFailed(listener, e); });
+}
+
+kj::Promise<void> Transport::acceptFailed(kj::ConnectionReceiver& listener,
+                                          const kj::Exception& e) {
+  // Out of descriptors (EMFILE, ENFILE) or any other accept error: the pending connection
+  // stays in the backlog and the listener stays readable, so retrying at once would spin.
+  // Pause accepting, keep serving every established connection, try again later.
+  metrics_.acceptErrors++;
+  if (acceptBackoffMs_ == 0) {
+    acceptBackoffMs_ = opts_.acceptBackoffMinMs;
+    if (log_) {
+      log_(std::string("transport: accept failed (") + e.getDescription().cStr() +
+           "): pausing accepts, retrying from " + std::to_string(opts_.acceptBackoffMinMs) +
+           " ms up to every " + std::to_string(opts_.acceptBackoffMaxMs) +
+           " ms; established connections are still served");
+    }
+  }
+  uint32_t delay = acceptBackoffMs_;
+  acceptBackoffMs_ = std::min(acceptBackoffMs_ * 2, opts_.acceptBackoffMaxMs);
+  return io_.provider->getTimer().afterDelay(delay * kj::MILLISECONDS).then([this, &listener]() {
     return acceptLoop(listener);
   });
 }
 
+void Transport::setKeepalive(kj::AsyncIoStream& stream) {
+  if (!opts_.keepalive) return;
+  // A peer that vanished without FIN or RST (power loss, a cable) would otherwise hold its
+  // connection forever. Not a TCP socket (a test's pipe): nothing to keep alive.
+  int on = 1;
+  KJ_IF_MAYBE (e, kj::runCatchingExceptions([&]() {
+                 stream.setsockopt(SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+                 stream.setsockopt(IPPROTO_TCP, TCP_KEEPIDLE, &opts_.keepaliveIdleS, sizeof(int));
+                 stream.setsockopt(IPPROTO_TCP, TCP_KEEPINTVL, &opts_.keepaliveIntervalS,
+                                   sizeof(int));
+                 stream.setsockopt(IPPROTO_TCP, TCP_KEEPCNT, &opts_.keepaliveCount, sizeof(int));
+               })) {
+    (void)e;
+  }
+}
+
+void Transport::accepted(kj::Own<kj::AsyncIoStream> stream) {
+  if (inbound_.size() >= opts_.maxInboundConnections) {
+    // Beyond the cap: closed at once (dropping the stream closes it). One log line when
+    // refusing starts, one when it ends, whatever the number refused.
+    metrics_.inboundRefused++;
+    refusedInEpisode_++;
+    if (!refusing_) {
+      refusing_ = true;
+      if (log_) {
+        log_("transport: " + std::to_string(inbound_.size()) +
+             " inbound connections (max-connections): refusing new ones");
+      }
+    }
+    return;
+  }
+  if (refusing_) {
+    refusing_ = false;
+    if (log_) {
+      log_("transport: below max-connections again (" + std::to_string(refusedInEpisode_) +
+           " connections refused meanwhile)");
+    }
+    refusedInEpisode_ = 0;
+  }
+  metrics_.inboundAccepted++;
+  setKeepalive(*stream);
+  capnp::ReaderOptions ro;
+  ro.traversalLimitInWords = opts_.traversalLimitWords;
+  ro.nestingLimit = static_cast<int>(opts_.nestingLimit);
+  auto c = kj::heap<Connection>();
+  c->stream = kj::mv(stream);
+  c->network =
+      kj::heap<capnp::TwoPartyVatNetwork>(*c->stream, capnp::rpc::twoparty::Side::SERVER, ro);
+  uint64_t key = nextInbound_++;
+  capnp::Capability::Client bootstrap = kj::heap<NodeImpl>(*this, key, c->called);
+  c->rpc = kj::heap(capnp::makeRpcServer(*c->network, kj::mv(bootstrap)));
+  // The connection lives until the peer goes away (or sends garbage: Cap'n Proto then
+  // fails this connection alone), or until the idle timeout if it never made a call (a
+  // half-open or stalled connection must not hold a slot). It is dropped on a later turn,
+  // not inside its callback, together with the sinks of the clients that attached through
+  // it (a client that comes back attaches again), so client churn cannot grow memory.
+  auto done = c->network->onDisconnect();
+  inbound_.emplace(key, kj::mv(c));
+  kj::Promise<void> idle = kj::NEVER_DONE;
+  if (opts_.idleTimeoutMs > 0) {
+    idle = io_.provider->getTimer()
+               .afterDelay(opts_.idleTimeoutMs * kj::MILLISECONDS)
+               .then([this, key]() -> kj::Promise<void> {
+                 auto it = inbound_.find(key);
+                 if (it == inbound_.end() || it->second->called) return kj::NEVER_DONE;
+                 metrics_.inboundIdleClosed++;
+                 return kj::READY_NOW;
+               });
+  }
+  tasks_->add(done.exclusiveJoin(kj::mv(idle)).then([this, key]() {
+    return kj::evalLater([this, key]() { dropInbound(key); });
+  }));
+}
+
+void Transport::dropInbound(uint64_t key) {
+  inbound_.erase(key);
+  auto it = sinksByConnection_.find(key);
+  if (it == sinksByConnection_.end()) return;
+  for (NodeId client : it->second) {
+    auto o = out_.find(client);
+    if (o != out_.end() && o->second->isSink && o->second->sinkConnection == key) {
+      out_.erase(o);
+    }
+  }
+  sinksByConnection_.erase(it);
+}
+
 void Transport::attachSink(NodeId from, wire::Peer::Client sink, uint64_t connection) {
   if (from == kNoNode) return;
+  // A client's sink is a route to a client, never to a member: the members' routes are
+  // the connections we make to the addresses in the cluster file (issue 12: attach as
+  // p1 at c1 turned p1's route into the caller's sink).
+  if (isMember(from)) {
+    metrics_.attachRefused++;
+    if (attachRefusedLogged_.insert(from).second && log_) {
+      log_("refused attach as node " + std::to_string(from) +
+           ": a cluster member's id (counted; logged once per id)");
+    }
+    throw KJ_EXCEPTION(FAILED, "attach refused: the id belongs to a cluster member", from);
+  }
+  auto& attached = sinksByConnection_[connection];
+  if (attached.count(from) == 0 && attached.size() >= kMaxSinksPerConnection) {
+    metrics_.attachRefused++;
+    throw KJ_EXCEPTION(FAILED, "attach refused: too many clients on one connection",
+                       kMaxSinksPerConnection);
+  }
   auto& o = outbound(from);
   o.isSink = true;
   o.sinkConnection = connection;
-  sinksByConnection_[connection].insert(from);
+  attached.insert(from);
   o.sink = kj::mv(sink);
   o.generation++;
   o.inflight = 0;
@@ -170,8 +344,19 @@ void Transport::attachSink(NodeId from, wire::Peer::Client sink, uint64_t connec
 }
 
 void Transport::logOnce(NodeId from, const std::string& what) {
-  auto [it, inserted] = loggedBad_.emplace(from, what);
-  if (inserted && log_) log_("rejected input from node " + std::to_string(from) + ": " + what);
+  if (loggedBad_.count(from) != 0) return;
+  // Sender ids are claims: a peer can make up a new one per message. Past the cap, new
+  // senders are counted, not logged or remembered (evicting old ones instead would let a
+  // peer that cycles ids write one log line per message).
+  if (loggedBad_.size() >= kMaxLoggedSenders) {
+    if (metrics_.sendersUnlogged++ == 0 && log_) {
+      log_("rejected input from more than " + std::to_string(kMaxLoggedSenders) +
+           " sender ids: further senders are counted (rejected_at_edge), not logged");
+    }
+    return;
+  }
+  loggedBad_.emplace(from, what);
+  if (log_) log_("rejected input from node " + std::to_string(from) + ": " + what);
 }
 
 void Transport::receive(NodeId from, capnp::List<wire::Message>::Reader msgs) {
@@ -221,13 +406,25 @@ bool Transport::connected(NodeId peer) const {
 
 void Transport::send(NodeId to, Message msg, std::function<void()> onDelivered) {
   auto& o = outbound(to);
-  if (o.queue.size() >= opts_.maxQueuedPerPeer) {
-    o.queue.pop_front();  // bounded: a dead peer must not eat our memory
-    metrics_.droppedQueue++;
-  }
   metrics_.messagesSent++;
   metrics_.sentByKind[kindIndex(msg)]++;
-  o.queue.push_back(Outbound::Item{std::move(msg), std::move(onDelivered)});
+  const size_t bytes = approxBytes(msg);
+  if (bytes > opts_.maxQueuedBytesPerPeer) {
+    metrics_.droppedQueue++;  // larger than a whole queue may hold
+    return;
+  }
+  // Bounded in messages and in bytes: a dead or slow peer must not eat our memory. The
+  // oldest go first (the protocol retries what matters).
+  while (!o.queue.empty() && (o.queue.size() >= opts_.maxQueuedPerPeer ||
+                              o.queuedBytes + bytes > opts_.maxQueuedBytesPerPeer)) {
+    o.popFront();
+    metrics_.droppedQueue++;
+  }
+  o.queuedBytes += bytes;
+  o.queue.push_back(Outbound::Item{std::move(msg), std::move(onDelivered), bytes});
+  PC_ASSERT(
+      o.queue.size() <= opts_.maxQueuedPerPeer && o.queuedBytes <= opts_.maxQueuedBytesPerPeer,
+      o.queue.size(), o.queuedBytes);
   scheduleFlush();
 }
 
@@ -253,9 +450,23 @@ void Transport::scheduleFlush() {
 }
 
 void Transport::flushAll() {
-  for (auto& [id, o] : out_) {
-    if (!o->queue.empty()) flush(*o);
+  for (auto it = out_.begin(); it != out_.end();) {
+    Outbound& o = *it->second;
+    if (!o.queue.empty()) flush(o);
+    // A route to an id that is neither a member nor an attached client only ever drops
+    // what is sent to it; keeping it would grow out_ with every id a sender claims.
+    if (forgettable(o)) {
+      metrics_.routesDropped++;
+      it = out_.erase(it);
+    } else {
+      ++it;
+    }
   }
+}
+
+bool Transport::forgettable(const Outbound& o) const {
+  return o.queue.empty() && !o.isSink && !o.conn && o.sink == nullptr && !o.connecting &&
+         !o.inBackoff && o.inflight == 0 && opts_.peers.count(o.id) == 0;
 }
 
 void Transport::flush(Outbound& o) {
@@ -271,14 +482,23 @@ void Transport::flush(Outbound& o) {
     if (o.isSink || opts_.peers.count(o.id) == 0) {
       // No route (a client that went away, or an unknown node): drop.
       metrics_.droppedFailed += o.queue.size();
-      o.queue.clear();
+      o.clearQueue();
       return;
     }
     connect(o);
     return;
   }
   while (!o.queue.empty() && o.inflight < opts_.maxInflightCallsPerPeer) {
-    size_t n = std::min(o.queue.size(), opts_.limits.maxBatch);
+    // At most maxBatch messages and maxBatchBytes (at least one message) per call, so a
+    // batch stays well below the receiver's traversal limit.
+    size_t n = 0;
+    size_t batchBytes = 0;
+    while (n < o.queue.size() && n < opts_.limits.maxBatch) {
+      const size_t b = o.queue[n].bytes;
+      if (n > 0 && batchBytes + b > opts_.maxBatchBytes) break;
+      batchBytes += b;
+      ++n;
+    }
     auto req = target.deliverRequest();
     req.setFrom(opts_.self);
     auto list = req.initMessages(static_cast<unsigned>(n));
@@ -287,9 +507,10 @@ void Transport::flush(Outbound& o) {
       auto& item = o.queue.front();
       toWire(item.msg, list[static_cast<unsigned>(i)]);
       if (item.onDelivered) callbacks.push_back(std::move(item.onDelivered));
-      o.queue.pop_front();
+      o.popFront();
     }
     metrics_.rpcCallsSent++;
+    if (o.inflight == 0) o.lastProgress = realNow();
     o.inflight++;
     uint64_t gen = o.generation;
     NodeId id = o.id;
@@ -298,6 +519,7 @@ void Transport::flush(Outbound& o) {
           auto it = out_.find(id);
           if (it != out_.end() && it->second->generation == gen) {
             it->second->inflight--;
+            it->second->lastProgress = realNow();
             if (!it->second->queue.empty()) flush(*it->second);
           }
           for (auto& cb : callbacks) cb();
@@ -318,13 +540,38 @@ void Transport::onCallFailed(Outbound& o, const kj::Exception& e) {
   if (o.isSink) {
     o.sink = nullptr;  // the client went away; it reattaches if it comes back
     metrics_.droppedFailed += o.queue.size();
-    o.queue.clear();
+    o.clearQueue();
     return;
   }
   // Tear down the connection after this turn (we may be inside one of its callbacks).
   tasks_->add(kj::evalLater([c = kj::mv(o.conn)]() mutable { c = nullptr; }));
   o.conn = nullptr;
   if (!o.queue.empty()) connect(o);
+}
+
+kj::Promise<void> Transport::callWatchdog() {
+  // One timer for all peers, not one per call: a call costs a timestamp. A peer whose
+  // calls have seen no answer for callTimeoutMs (stopped, wedged, or a listener that never
+  // reads) fails like a lost connection: its calls' messages are lost, and the connection
+  // is made again while something waits to be sent.
+  const uint32_t stepMs = std::max<uint32_t>(opts_.callTimeoutMs / 4, 10);
+  return io_.provider->getTimer().afterDelay(stepMs * kj::MILLISECONDS).then([this]() {
+    const auto now = realNow();
+    const auto limit = opts_.callTimeoutMs * kj::MILLISECONDS;
+    for (auto& [id, o] : out_) {
+      if (o->isSink) continue;  // see the top of transport.h
+      if (o->inflight == 0 || now - o->lastProgress < limit) {
+        o->stallSeen = false;
+      } else if (!o->stallSeen) {
+        o->stallSeen = true;  // answers may be waiting unread after a pause of this loop
+      } else {
+        o->stallSeen = false;
+        metrics_.callTimeouts++;
+        onCallFailed(*o, KJ_EXCEPTION(DISCONNECTED, "no answer in time", opts_.callTimeoutMs));
+      }
+    }
+    return callWatchdog();
+  });
 }
 
 void Transport::connect(Outbound& o) {
@@ -336,59 +583,69 @@ void Transport::connect(Outbound& o) {
   capnp::ReaderOptions ro;
   ro.traversalLimitInWords = opts_.traversalLimitWords;
   ro.nestingLimit = static_cast<int>(opts_.nestingLimit);
-  auto p = io_.provider->getNetwork()
-               .parseAddress(a.host, a.port)
-               .then([](kj::Own<kj::NetworkAddress> addr) {
-                 return addr->connect().attach(kj::mv(addr));
-               })
-               .then(
-                   [this, id, gen, ro](kj::Own<kj::AsyncIoStream> stream) {
-                     auto it = out_.find(id);
-                     if (it == out_.end() || it->second->generation != gen) return;
-                     Outbound& ob = *it->second;
-                     auto c = kj::heap<Connection>();
-                     c->stream = kj::mv(stream);
-                     c->network = kj::heap<capnp::TwoPartyVatNetwork>(
-                         *c->stream, capnp::rpc::twoparty::Side::CLIENT, ro);
-                     c->rpc = kj::heap(capnp::makeRpcClient(*c->network));
-                     capnp::MallocMessageBuilder vatMsg;
-                     auto vat = vatMsg.initRoot<capnp::rpc::twoparty::VatId>();
-                     vat.setSide(capnp::rpc::twoparty::Side::SERVER);
-                     c->node = c->rpc->bootstrap(vat).castAs<wire::Node>();
-                     if (opts_.attachSinkOnConnect) {
-                       auto req = c->node.attachRequest();
-                       req.setFrom(opts_.self);
-                       req.setSink(kj::heap<SinkImpl>(*this));
-                       tasks_->add(req.send().ignoreResult());
-                     }
-                     ob.conn = kj::mv(c);
-                     ob.connecting = false;
-                     ob.backoffMs = opts_.reconnectBackoffMinMs;
-                     metrics_.connects++;
-                     if (log_) log_("peer " + std::to_string(id) + " connected");
-                     flush(ob);
-                   },
-                   [this, id, gen](kj::Exception&& e) -> void {
-                     metrics_.connectFailures++;
-                     auto it = out_.find(id);
-                     if (it == out_.end() || it->second->generation != gen) return;
-                     Outbound& ob = *it->second;
-                     uint32_t delay = ob.backoffMs;
-                     ob.backoffMs = std::min(ob.backoffMs * 2, opts_.reconnectBackoffMaxMs);
-                     ob.inBackoff = true;
-                     (void)e;
-                     // Retry with backoff while there is something to send.
-                     tasks_->add(io_.provider->getTimer()
-                                     .afterDelay(delay * kj::MILLISECONDS)
-                                     .then([this, id, gen]() {
-                                       auto it2 = out_.find(id);
-                                       if (it2 == out_.end() || it2->second->generation != gen)
-                                         return;
-                                       it2->second->connecting = false;
-                                       it2->second->inBackoff = false;
-                                       if (!it2->second->queue.empty()) connect(*it2->second);
-                                     }));
-                   });
+  kj::Promise<kj::Own<kj::AsyncIoStream>> connected =
+      io_.provider->getNetwork()
+          .parseAddress(a.host, a.port)
+          .then([](kj::Own<kj::NetworkAddress> addr) {
+            return addr->connect().attach(kj::mv(addr));
+          });
+  if (opts_.callTimeoutMs > 0) {
+    // A connect to an address that swallows SYNs would otherwise wait for the kernel's
+    // timeout (minutes) with the queue held.
+    connected = connected.exclusiveJoin(
+        afterRealDelay(io_.provider->getTimer(), opts_.callTimeoutMs)
+            .then([this]() -> kj::Promise<kj::Own<kj::AsyncIoStream>> {
+              metrics_.callTimeouts++;
+              return KJ_EXCEPTION(DISCONNECTED, "connect timed out", opts_.callTimeoutMs);
+            }));
+  }
+  auto p = connected.then(
+      [this, id, gen, ro](kj::Own<kj::AsyncIoStream> stream) {
+        auto it = out_.find(id);
+        if (it == out_.end() || it->second->generation != gen) return;
+        Outbound& ob = *it->second;
+        setKeepalive(*stream);
+        auto c = kj::heap<Connection>();
+        c->stream = kj::mv(stream);
+        c->network =
+            kj::heap<capnp::TwoPartyVatNetwork>(*c->stream, capnp::rpc::twoparty::Side::CLIENT, ro);
+        c->rpc = kj::heap(capnp::makeRpcClient(*c->network));
+        capnp::MallocMessageBuilder vatMsg;
+        auto vat = vatMsg.initRoot<capnp::rpc::twoparty::VatId>();
+        vat.setSide(capnp::rpc::twoparty::Side::SERVER);
+        c->node = c->rpc->bootstrap(vat).castAs<wire::Node>();
+        if (opts_.attachSinkOnConnect) {
+          auto req = c->node.attachRequest();
+          req.setFrom(opts_.self);
+          req.setSink(kj::heap<SinkImpl>(*this));
+          tasks_->add(req.send().ignoreResult());
+        }
+        ob.conn = kj::mv(c);
+        ob.connecting = false;
+        ob.backoffMs = opts_.reconnectBackoffMinMs;
+        metrics_.connects++;
+        if (log_) log_("peer " + std::to_string(id) + " connected");
+        flush(ob);
+      },
+      [this, id, gen](kj::Exception&& e) -> void {
+        metrics_.connectFailures++;
+        auto it = out_.find(id);
+        if (it == out_.end() || it->second->generation != gen) return;
+        Outbound& ob = *it->second;
+        uint32_t delay = ob.backoffMs;
+        ob.backoffMs = std::min(ob.backoffMs * 2, opts_.reconnectBackoffMaxMs);
+        ob.inBackoff = true;
+        (void)e;
+        // Retry with backoff while there is something to send.
+        tasks_->add(
+            io_.provider->getTimer().afterDelay(delay * kj::MILLISECONDS).then([this, id, gen]() {
+              auto it2 = out_.find(id);
+              if (it2 == out_.end() || it2->second->generation != gen) return;
+              it2->second->connecting = false;
+              it2->second->inBackoff = false;
+              if (!it2->second->queue.empty()) connect(*it2->second);
+            }));
+      });
   tasks_->add(kj::mv(p));
 }
 
@@ -398,20 +655,32 @@ void Transport::connectNow(NodeId peer) {
 }
 
 // Opens a connection of its own to `node`, calls `call(node capability)` and keeps the
-// connection until the call's promise settles (one-off requests: get, status).
+// connection until the call's promise settles (one-off requests: get, status). Fails with
+// DISCONNECTED after oneOffTimeoutMs, connect included (the connection is then dropped).
 template <class Call>
 auto Transport::withOwnConnection(NodeId node, Call call)
     -> decltype(call(std::declval<wire::Node::Client>())) {
+  using Result = decltype(call(std::declval<wire::Node::Client>()));
   auto it = opts_.peers.find(node);
   if (it == opts_.peers.end()) return KJ_EXCEPTION(FAILED, "no such node", node);
-  return io_.provider->getNetwork()
-      .parseAddress(it->second.host, it->second.port)
-      .then([](kj::Own<kj::NetworkAddress> addr) { return addr->connect().attach(kj::mv(addr)); })
-      .then([call = kj::mv(call)](kj::Own<kj::AsyncIoStream> stream) mutable {
-        auto client = kj::heap<capnp::TwoPartyClient>(*stream);
-        auto cap = client->bootstrap().castAs<wire::Node>();
-        return call(kj::mv(cap)).attach(kj::mv(client), kj::mv(stream));
-      });
+  Result work = io_.provider->getNetwork()
+                    .parseAddress(it->second.host, it->second.port)
+                    .then([](kj::Own<kj::NetworkAddress> addr) {
+                      return addr->connect().attach(kj::mv(addr));
+                    })
+                    .then([this, call = kj::mv(call)](kj::Own<kj::AsyncIoStream> stream) mutable {
+                      setKeepalive(*stream);
+                      auto client = kj::heap<capnp::TwoPartyClient>(*stream);
+                      auto cap = client->bootstrap().castAs<wire::Node>();
+                      return call(kj::mv(cap)).attach(kj::mv(client), kj::mv(stream));
+                    });
+  if (opts_.oneOffTimeoutMs == 0) return work;
+  const uint32_t ms = opts_.oneOffTimeoutMs;
+  return work.exclusiveJoin(
+      afterRealDelay(io_.provider->getTimer(), ms).then([this, node, ms]() -> Result {
+        metrics_.callTimeouts++;
+        return KJ_EXCEPTION(DISCONNECTED, "no answer in time", node, ms);
+      }));
 }
 
 kj::Promise<kv::Versioned> Transport::get(NodeId participant, const std::string& key) {

@@ -10,6 +10,35 @@
 // through the sink capability the client attached. Delivery is at most once: a message in a
 // call that fails is lost, and the protocol's retries take over.
 //
+// The edge (issue 12): every input from the network is bounded, and none stops the node.
+// - Accept errors (EMFILE/ENFILE when descriptors run out, or any other) pause accepting
+//   with a back-off (acceptBackoffMinMs doubling to acceptBackoffMaxMs), logged once per
+//   burst; established connections keep being served; accepting resumes by itself.
+// - At most maxInboundConnections inbound connections; one beyond is closed at once
+//   (counted; one log line when refusing starts, one when it stops).
+// - An inbound connection that has not made a single call idleTimeoutMs after it was
+//   accepted is closed (half-open connections, stalled frames).
+// - Every socket has TCP keepalive (keepaliveIdleS/IntervalS/Count): a peer that vanished
+//   without a FIN or RST is noticed.
+// - An outbound call with no answer for callTimeoutMs fails its connection (counted in
+//   callTimeouts): its messages are lost as in any failed call, and the connection is made
+//   again while there is something to send (so at most once per callTimeoutMs while the
+//   peer stays silent). A connect has the same deadline. `get` and `status` (one-off
+//   connections) fail after oneOffTimeoutMs. Deadlines are on the real clock, and a stall
+//   must be seen by two watchdog ticks: a loop that was not run (a blocking client between
+//   calls) finds its answers unread, not lost. A client's sink has no call deadline: the
+//   blocking client runs its loop only inside its calls, so between transactions it is
+//   slow, not gone; its queue is bounded and its connection's end (close, keepalive) ends
+//   it.
+// - Per-peer queues are bounded in messages (maxQueuedPerPeer) and bytes
+//   (maxQueuedBytesPerPeer): the oldest are dropped and counted (droppedQueue).
+// - Routes to ids that are neither members nor attached clients are not kept; rejection
+//   logs remember at most kMaxLoggedSenders ids; a connection attaches at most
+//   kMaxSinksPerConnection client sinks.
+// - `attach` (a client's sink) is refused for a cluster member's id (self and peers): a
+//   client can never replace a member's route. Identity is still not authenticated: a
+//   process that can reach the port can send as any id (the network is trusted until TLS).
+//
 // Ownership: the Transport belongs to the event-loop thread and must outlive every promise
 // it returns. Not thread-safe.
 #pragma once
@@ -45,9 +74,22 @@ struct TransportOptions {
   uint64_t traversalLimitWords = uint64_t{8} << 20;  // 64 MiB per incoming RPC message
   uint32_t nestingLimit = 16;
   size_t maxQueuedPerPeer = 100000;  // beyond this, the oldest queued messages are dropped
+  size_t maxQueuedBytesPerPeer = size_t{256} << 20;  // the same, in bytes (approximate sizes)
+  size_t maxBatchBytes = size_t{8} << 20;  // one deliver() call carries at most this (>= 1 msg)
   uint32_t maxInflightCallsPerPeer = 64;
   uint32_t reconnectBackoffMinMs = 20;
   uint32_t reconnectBackoffMaxMs = 1000;
+  // The edge (see the top of this file). Defaults match runtime::ClusterConfig's.
+  uint32_t maxInboundConnections = 1024;
+  uint32_t idleTimeoutMs = 10000;    // inbound connection without a call by then: closed
+  uint32_t callTimeoutMs = 5000;     // outbound call (and connect) without an answer: failed
+  uint32_t oneOffTimeoutMs = 10000;  // get and status, connect included
+  uint32_t acceptBackoffMinMs = 100;
+  uint32_t acceptBackoffMaxMs = 1000;
+  bool keepalive = true;
+  int keepaliveIdleS = 10;  // TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT: dead after ~25 s
+  int keepaliveIntervalS = 5;
+  int keepaliveCount = 3;
 };
 
 // Counters (logical messages, not RPC calls, except where named).
@@ -65,7 +107,22 @@ struct TransportMetrics {
   uint64_t connects = 0;
   uint64_t connectFailures = 0;
   uint64_t disconnects = 0;
+  // The edge (issue 12).
+  uint64_t inboundAccepted = 0;
+  uint64_t inboundRefused = 0;     // closed at once: maxInboundConnections reached
+  uint64_t inboundIdleClosed = 0;  // closed: no call within idleTimeoutMs
+  uint64_t acceptErrors = 0;       // accept() failures (EMFILE, ENFILE, ...), each backed off
+  uint64_t callTimeouts = 0;       // outbound calls or connects past callTimeoutMs
+  uint64_t attachRefused = 0;      // attach as a member id, or too many on one connection
+  uint64_t routesDropped = 0;      // routes to unknown ids forgotten after dropping their queue
+  uint64_t sendersUnlogged = 0;    // rejections not logged: kMaxLoggedSenders ids logged already
 };
+
+// Resolves `ms` milliseconds from now by the real monotonic clock. KJ's Timer::afterDelay
+// counts from when the event loop last polled, which is stale after the loop was not run
+// for a while (a blocking client between calls): a deadline taken from it can expire
+// before anything happened. Every deadline here uses this; clients' too (client/).
+kj::Promise<void> afterRealDelay(kj::Timer& timer, uint32_t ms);
 
 class Transport : private kj::TaskSet::ErrorHandler {
  public:
@@ -109,6 +166,11 @@ class Transport : private kj::TaskSet::ErrorHandler {
 
   const TransportMetrics& metrics() const { return metrics_; }
   bool connected(NodeId peer) const;
+  size_t inboundConnections() const { return inbound_.size(); }
+  size_t routes() const { return out_.size(); }  // outbound entries (members, clients)
+
+  static constexpr size_t kMaxLoggedSenders = 1024;
+  static constexpr size_t kMaxSinksPerConnection = 16;
 
  private:
   class NodeImpl;
@@ -118,6 +180,13 @@ class Transport : private kj::TaskSet::ErrorHandler {
 
   Outbound& outbound(NodeId to);
   kj::Promise<void> acceptLoop(kj::ConnectionReceiver& listener);
+  void accepted(kj::Own<kj::AsyncIoStream> stream);
+  kj::Promise<void> acceptFailed(kj::ConnectionReceiver& listener, const kj::Exception& e);
+  void dropInbound(uint64_t key);
+  void setKeepalive(kj::AsyncIoStream& stream);
+  bool isMember(NodeId id) const { return id == opts_.self || opts_.peers.count(id) != 0; }
+  kj::Promise<void> callWatchdog();
+  bool forgettable(const Outbound& o) const;
   template <class Call>
   auto withOwnConnection(NodeId node, Call call)
       -> decltype(call(std::declval<wire::Node::Client>()));
@@ -138,13 +207,17 @@ class Transport : private kj::TaskSet::ErrorHandler {
   GetFn getFn_;
   TransportMetrics metrics_;
   std::map<NodeId, std::unique_ptr<Outbound>> out_;
-  std::map<NodeId, std::string> loggedBad_;  // peers we already logged a rejection for
+  std::map<NodeId, std::string> loggedBad_;  // senders we logged a rejection for (bounded)
+  std::set<NodeId> attachRefusedLogged_;     // member ids refused at attach (<= members)
   // Inbound connections. Owned here, not by tasks_: they are destroyed after every task
   // is cancelled (an RpcSystem must not die inside a TaskSet's destructor).
   std::map<uint64_t, kj::Own<Connection>> inbound_;
   std::map<uint64_t, std::set<NodeId>> sinksByConnection_;  // clients attached per connection
   uint64_t nextInbound_ = 0;
   bool flushScheduled_ = false;
+  uint32_t acceptBackoffMs_ = 0;  // 0: accepting normally; else the current back-off
+  bool refusing_ = false;         // at the connection cap (logged once per episode)
+  uint64_t refusedInEpisode_ = 0;
   std::unique_ptr<kj::TaskSet> tasks_;
 
   void taskFailed(kj::Exception&& e) override;

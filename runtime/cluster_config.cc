@@ -57,9 +57,18 @@ namespace {
 constexpr NodeId kParticipantIdBase = 1000;
 constexpr NodeId kAcceptorIdBase = 2000;
 
-constexpr std::string_view kClusterKeys[] = {
-    "protocol",          "f",      "fanout",  "tick-ms", "recovery-timeout-ms",
-    "leader-timeout-ms", "gc-cap", "colocate"};
+constexpr std::string_view kClusterKeys[] = {"protocol",
+                                             "f",
+                                             "fanout",
+                                             "tick-ms",
+                                             "recovery-timeout-ms",
+                                             "leader-timeout-ms",
+                                             "gc-cap",
+                                             "colocate",
+                                             "map-size-max",
+                                             "max-connections",
+                                             "idle-timeout-ms",
+                                             "call-timeout-ms"};
 constexpr std::string_view kNodeKeys[] = {"role", "address", "data", "metrics"};
 
 template <size_t N>
@@ -171,6 +180,17 @@ struct Section {
 };
 
 std::string inQuotes(const std::string& s) { return "'" + s + "'"; }
+
+// "map-size-max = 512MiB": a size in bytes, or with a binary unit (KiB, MiB, GiB, TiB).
+uint64_t parseMapSize(const Reporter& rep, const Value& v) {
+  auto bytes = parseByteSize(v.text);
+  if (!bytes || *bytes < kMinMapSizeMax || *bytes > kMaxMapSizeMax) {
+    rep.fail(v.line, "cluster",
+             "bad map-size-max " + inQuotes(v.text) +
+                 " (expected bytes or a size with KiB, MiB, GiB or TiB, from 1MiB to 16TiB)");
+  }
+  return *bytes;
+}
 
 uint32_t parseMs(const Reporter& rep, const std::string& key, const Value& v, uint32_t min,
                  uint32_t max) {
@@ -373,9 +393,27 @@ std::string ClusterConfig::render() const {
       << "# leader with no decision -> recovery\n";
   out << pad("gc-cap = " + std::to_string(gcCap))
       << "# collected transactions remembered per node before a low-water mark\n";
+  if (mapSizeMax != kDefaultMapSizeMax) {  // absent means the default, as for colocate
+    out << pad("map-size-max = " + renderByteSize(mapSizeMax))
+        << "# LMDB map limit per node; participants refuse new txns at 90%\n";
+  }
   if (colocate != Colocate::None) {  // absent means none: files from before the key read the same
     out << pad(std::string("colocate = ") + toString(colocate))
         << "# none | acceptors | all: a<i> (and c<i>) run in p<i>'s process\n";
+  }
+  // The edge keys, only when not the default (files without them read the same).
+  const ClusterConfig defaults;
+  if (maxConnections != defaults.maxConnections) {
+    out << pad("max-connections = " + std::to_string(maxConnections))
+        << "# inbound connections per node; more are closed at once\n";
+  }
+  if (idleTimeoutMs != defaults.idleTimeoutMs) {
+    out << pad("idle-timeout-ms = " + std::to_string(idleTimeoutMs))
+        << "# inbound connection with no call by then: closed\n";
+  }
+  if (callTimeoutMs != defaults.callTimeoutMs) {
+    out << pad("call-timeout-ms = " + std::to_string(callTimeoutMs))
+        << "# outbound call or connect unanswered by then: failed\n";
   }
   for (const auto& n : nodes) {
     out << "\n[node." << checkValue(n.name) << "]\n";
@@ -389,6 +427,37 @@ std::string ClusterConfig::render() const {
     }
   }
   return out.str();
+}
+
+std::optional<uint64_t> parseByteSize(std::string_view text) {
+  static constexpr std::pair<std::string_view, int> kUnits[] = {
+      {"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}};
+  int shift = 0;
+  for (const auto& [unit, bits] : kUnits) {
+    if (text.size() > unit.size() && text.substr(text.size() - unit.size()) == unit) {
+      text.remove_suffix(unit.size());
+      shift = bits;
+      break;
+    }
+  }
+  if (text.empty() || text.find_first_not_of("0123456789") != std::string_view::npos) {
+    return std::nullopt;
+  }
+  uint64_t n = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
+  if (n > (~uint64_t{0} >> shift)) return std::nullopt;
+  return n << shift;
+}
+
+std::string renderByteSize(uint64_t bytes) {
+  static constexpr std::pair<std::string_view, int> kUnits[] = {
+      {"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}};
+  for (const auto& [unit, bits] : kUnits) {
+    const uint64_t one = uint64_t{1} << bits;
+    if (bytes >= one && bytes % one == 0) return std::to_string(bytes >> bits) + std::string(unit);
+  }
+  return std::to_string(bytes);
 }
 
 ClusterConfig loadClusterFile(const std::string& path) {
@@ -555,6 +624,8 @@ ClusterConfig parseClusterText(const std::string& text, const std::string& pathF
     config.gcCap = *n;
   }
 
+  if (const Value* v = clusterValue("map-size-max")) config.mapSizeMax = parseMapSize(rep, *v);
+
   if (const Value* v = clusterValue("colocate")) {
     auto c = parseColocate(v->text);
     if (!c) {
@@ -562,6 +633,22 @@ ClusterConfig parseClusterText(const std::string& text, const std::string& pathF
                "bad colocate " + inQuotes(v->text) + " (expected none, acceptors or all)");
     }
     config.colocate = *c;
+  }
+
+  if (const Value* v = clusterValue("max-connections")) {
+    auto n = parseUnsigned<uint32_t>(v->text);
+    if (!n || *n < 1 || *n > kMaxConnections) {
+      rep.fail(v->line, "cluster",
+               "bad max-connections " + inQuotes(v->text) + " (expected an integer in 1.." +
+                   std::to_string(kMaxConnections) + ")");
+    }
+    config.maxConnections = *n;
+  }
+  if (const Value* v = clusterValue("idle-timeout-ms")) {
+    config.idleTimeoutMs = parseMs(rep, "idle-timeout-ms", *v, kMinEdgeTimeoutMs, kMaxTimeoutMs);
+  }
+  if (const Value* v = clusterValue("call-timeout-ms")) {
+    config.callTimeoutMs = parseMs(rep, "call-timeout-ms", *v, kMinEdgeTimeoutMs, kMaxTimeoutMs);
   }
 
   std::map<std::string, std::pair<std::string, int>> addressOwner;  // address -> node, line

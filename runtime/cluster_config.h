@@ -10,6 +10,10 @@
 //   recovery-timeout-ms = 1000  # prepared with no outcome -> recovery (Paxos) / ask (2PC)
 //   leader-timeout-ms = 1500
 //   colocate = all              # none (default) | acceptors | all: roles sharing a process
+//   map-size-max = 64GiB        # LMDB map limit per node (default 64GiB, at least 1MiB)
+//   max-connections = 1024      # inbound connections per node; more are closed at once
+//   idle-timeout-ms = 10000     # an inbound connection with no call by then is closed
+//   call-timeout-ms = 5000      # an outbound call (or connect) unanswered by then fails
 //
 //   [node.c1]
 //   role = coordinator
@@ -54,6 +58,13 @@ inline constexpr int kMaxNodeNumber = 999;    // c999, p999, a999
 inline constexpr uint32_t kMaxTickMs = 1000;  // one tick at most a second
 inline constexpr uint32_t kMaxTimeoutMs = 3600 * 1000;
 inline constexpr uint32_t kMaxGcCap = 100000000;
+// map-size-max: each node's LMDB map limit (storage::Options::mapSizeMax). Default 64 GiB
+// (storage::kDefaultMapSizeMax); participants refuse new transactions once 90% is in use.
+inline constexpr uint64_t kDefaultMapSizeMax = uint64_t{64} << 30;
+inline constexpr uint64_t kMinMapSizeMax = uint64_t{1} << 20;
+inline constexpr uint64_t kMaxMapSizeMax = uint64_t{16} << 40;
+inline constexpr uint32_t kMaxConnections = 1000000;
+inline constexpr uint32_t kMinEdgeTimeoutMs = 10;  // idle-timeout-ms, call-timeout-ms
 
 // Which roles share a process (see colocate above).
 enum class Colocate {
@@ -93,6 +104,12 @@ struct ClusterConfig {
   // transaction ids replaces the oldest: what bounds storage and memory under load.
   uint32_t gcCap = 100000;
   Colocate colocate = Colocate::None;
+  uint64_t mapSizeMax = kDefaultMapSizeMax;  // map-size-max, bytes
+  // The transport's edge (rpc/transport.h): a cap on inbound connections, the idle
+  // timeout of inbound connections that never make a call, the deadline of outbound calls.
+  uint32_t maxConnections = 1024;
+  uint32_t idleTimeoutMs = 10000;
+  uint32_t callTimeoutMs = 5000;
   std::vector<NodeInfo> nodes;  // sorted by id
 
   const NodeInfo* byName(const std::string& name) const;
@@ -128,6 +145,11 @@ class ConfigError : public std::runtime_error {
 // ConfigError.
 ClusterConfig loadClusterFile(const std::string& path);
 ClusterConfig parseClusterText(const std::string& text, const std::string& pathForMessages);
+
+// "1048576", "512MiB", "64GiB" (units KiB, MiB, GiB, TiB; no spaces) -> bytes; nullopt if
+// malformed or overflowing. renderByteSize writes the largest exact unit.
+std::optional<uint64_t> parseByteSize(std::string_view text);
+std::string renderByteSize(uint64_t bytes);
 
 // Node name <-> id (c3 <-> 3, p2 <-> 1002, a1 <-> 2001); nullopt if malformed.
 std::optional<NodeId> idForName(const std::string& name);

@@ -157,6 +157,9 @@ kj::Promise<void> NodeHost::run() {
   for (const auto& n : cluster_.nodes) {
     if (n.id != me_.id) topts.peers[n.id] = rpc::PeerAddress{n.host, n.port};
   }
+  topts.maxInboundConnections = cluster_.maxConnections;
+  topts.idleTimeoutMs = cluster_.idleTimeoutMs;
+  topts.callTimeoutMs = cluster_.callTimeoutMs;
   transport_ = std::make_unique<rpc::Transport>(
       io_, topts, [this](NodeId from, Message&& m) { onInbound(from, std::move(m)); },
       [this](const std::string& l) { log(l); });
@@ -464,6 +467,11 @@ void NodeHost::fillStatus(wire::NodeStatus::Builder b) {
       {"rejected_by_core", core_->rejected()},
       {"dropped_queue_full", tm.droppedQueue},
       {"dropped_failed", tm.droppedFailed},
+      {"inbound_refused", tm.inboundRefused},
+      {"inbound_idle_closed", tm.inboundIdleClosed},
+      {"accept_errors", tm.acceptErrors},
+      {"call_timeouts", tm.callTimeouts},
+      {"attach_refused", tm.attachRefused},
       {"synced_commits", sm.env.syncedCommits},
       {"synced_commits_critical", sm.env.criticalCommits},
       {"synced_commits_background", sm.env.backgroundCommits},

@@ -4,7 +4,7 @@
 // big-endian TxnIds, so LMDB order is TxnId order; values are codec.h encodings):
 //   meta                 "format" -> magic + format version (kFormatVersion)
 //   acceptor             txn -> AcceptorTxnRecord (per instance mbal, bal, val; participants)
-//   acceptor_tombstones  txn -> (empty)       forgotten transactions above the low-water mark
+//   acceptor_tombstones  txn -> acked outcome (1 byte)  forgotten txns above the low-water mark
 //   low_water            "acceptor" | "participant" | "decision" -> TxnId
 //   participant          txn -> ParticipantTxnRecord (prepared records, outcomes until acked)
 //   kv_data              kv key -> (version, value)   the built-in KV engine's committed data
@@ -24,10 +24,23 @@
 // given is on disk; a crash at any moment leaves each group entirely present or absent.
 //
 // Errors: opening and load() throw StorageError (see errors.h) with a message naming the
-// path and the cause. While running, an environment failure (a failed commit, EIO, ENOSPC,
-// a corrupted page met by the writer or a reader, the map full at mapSizeMax) calls
-// failStop(): never retried, the process aborts and recovers from disk at restart.
-// MDB_MAP_FULL below mapSizeMax is not a failure: the map doubles and the group is retried.
+// path and the cause; load() checks every record by meaning too (validate.h) and refuses
+// a bad one as Corrupted, naming the database, the key and the reason. While running, an
+// environment failure (a failed commit, EIO, ENOSPC, a corrupted page met by the writer
+// or a reader, the map full at mapSizeMax) calls failStop(): never retried, the process
+// aborts and recovers from disk at restart. MDB_MAP_FULL below mapSizeMax is not a
+// failure: the map doubles and the group is retried. Writing a record that fails the
+// checks of validate.h is our bug (PC_ASSERT): a node never writes what it cannot load.
+//
+// Quota (like etcd's --quota-backend-bytes): nearlyFull() says the pages in use reached
+// Options::quotaPercent of mapSizeMax. Env itself refuses nothing; a participant's engine
+// wrapped in QuotaEngine (quota_engine.h) then votes Aborted on new prepares with a
+// "storage quota: ..." reason, while outcomes, acceptor and coordinator records keep
+// using the headroom left, instead of the whole node fail-stopping at MDB_MAP_FULL.
+//
+// Layout of the code: data_dir.h (directory checks, pid lock, format record),
+// record_tables.h (one function per record kind, load), kv_tables.h (the KV engine's
+// tables), lmdb_txn.h (LMDB helpers), validate.h (checks by meaning), verify.h.
 //
 // Threads: one writer at a time (writeBatch/writeGroup serialise on a mutex; in a node
 // only the StorageThread writes). read(), load(), forEach*() may run on any thread,
@@ -46,6 +59,7 @@
 #include <shared_mutex>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "paxos_commit/kv.h"
@@ -55,13 +69,22 @@
 
 namespace pc::storage {
 
+class KvTables;
+class RecordTables;
+
 inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr size_t kDefaultMapSizeMax = size_t{64} << 30;
+// Smallest map limit accepted (a few pages per named database, plus room to work).
+inline constexpr size_t kMinMapSizeMax = size_t{1} << 20;
 
 struct Options {
   // The map starts at mapSizeStart (or the size already in the file, if larger) and
   // doubles on MDB_MAP_FULL up to mapSizeMax; a group that does not fit then fail-stops.
+  // mapSizeMax comes from the cluster file's map-size-max (kDefaultMapSizeMax if unset).
   size_t mapSizeStart = size_t{16} << 20;
-  size_t mapSizeMax = size_t{64} << 30;
+  size_t mapSizeMax = kDefaultMapSizeMax;
+  // nearlyFull() once the pages in use reach this percentage of mapSizeMax (1..100).
+  unsigned quotaPercent = 90;
   // Read-only: no pid lock, no writes, safe while the owning node runs (inspect).
   bool readOnly = false;
   // Create the data directory (not its parents) if it does not exist.
@@ -91,6 +114,14 @@ struct EnvMetrics {
 struct DbStat {
   std::string name;
   uint64_t entries = 0;
+};
+
+// Where the data file stands against its limit (see "Quota" above).
+struct StorageQuota {
+  uint64_t liveBytes = 0;   // pages in use, not counting free pages LMDB will reuse
+  uint64_t limitBytes = 0;  // Options::mapSizeMax
+  uint64_t quotaBytes = 0;  // quotaPercent of limitBytes
+  bool nearlyFull = false;  // liveBytes >= quotaBytes
 };
 
 class Env {
@@ -129,6 +160,21 @@ class Env {
   void forEachLock(const std::function<void(const TxnId& txn, const std::string& key)>& fn) const;
   std::vector<DbStat> stats() const;
 
+  // For inspection (verify.h): every entry of the named database ("meta", "acceptor",
+  // "acceptor_tombstones", "low_water", "participant", "kv_data", "kv_locks", "leader",
+  // "decision") as raw bytes, in key order. Throws StorageError on an LMDB error;
+  // exceptions thrown by fn propagate.
+  void forEachRaw(
+      const std::string& database,
+      const std::function<void(std::string_view key, std::string_view value)>& fn) const;
+  // The built-in KV engine's payloads are decoded and applied (Options::kvData).
+  bool kvData() const { return opts_.kvData; }
+  size_t maxKeyBytes() const { return maxKeyBytes_; }  // LMDB's key limit (codec.h's kv slots)
+
+  // The quota state as of the last commit (or the open). Any thread; no LMDB call.
+  StorageQuota quota() const;
+  bool nearlyFull() const { return nearlyFull_.load(std::memory_order_relaxed); }
+
   const std::string& dir() const { return dir_; }
   std::string dataPath() const { return dir_ + "/data.mdb"; }
   bool readOnly() const { return opts_.readOnly; }
@@ -138,15 +184,21 @@ class Env {
 
  private:
   class ReadTxn;
-  class WriteCtx;
   struct Dbis {
     MDB_dbi meta = 0, acceptor = 0, tombstones = 0, lowWater = 0, participant = 0, kvData = 0,
             kvLocks = 0, leader = 0, decision = 0;
   };
 
+  void openLmdb();
   void openDatabases();
+  bool openMeta(MDB_txn* txn);  // true: a fresh environment (meta just created)
   void growMap();
-  void applyRecord(WriteCtx& w, const Record& r);
+  // One write transaction holding every record; false if it must be retried after the
+  // map grew (MDB_MAP_FULL). Fail-stops on anything else. Adds the KV ops to kvOps.
+  bool tryWriteGroup(std::span<const std::vector<Record>> batches, uint64_t& kvOps);
+  void updateQuota();
+  uint64_t quotaBytes() const { return uint64_t{opts_.mapSizeMax} * opts_.quotaPercent / 100; }
+  uint64_t freePages(MDB_txn* txn) const;
   [[noreturn]] void throwMdb(int rc, const std::string& doing) const;
 
   std::string dir_;
@@ -154,6 +206,8 @@ class Env {
   std::unique_ptr<DirLock> lock_;
   MDB_env* env_ = nullptr;
   Dbis dbi_;
+  std::unique_ptr<KvTables> kv_;
+  std::unique_ptr<RecordTables> records_;
   size_t maxKeyBytes_ = 511;
   size_t pageBytes_ = 4096;
 
@@ -173,6 +227,8 @@ class Env {
   std::atomic<uint64_t> syncedCommits_{0}, criticalCommits_{0}, backgroundCommits_{0},
       recordsWritten_{0}, criticalRecords_{0}, backgroundRecords_{0}, kvOpsApplied_{0},
       mapFullRetries_{0}, mapResizes_{0};
+  std::atomic<uint64_t> liveBytes_{0};
+  std::atomic<bool> nearlyFull_{false};
 };
 
 }  // namespace pc::storage

@@ -3,6 +3,7 @@
 #include <optional>
 #include <sstream>
 
+#include "json/json.h"
 #include "paxos_commit/kv.h"
 #include "storage/codec.h"
 
@@ -16,10 +17,9 @@ std::string ballotText(const Ballot& b) {
   return os.str();
 }
 
-std::string ballotJson(const std::optional<Ballot>& b) {
-  if (!b) return "null";
-  return "{\"round\": " + std::to_string(b->round) + ", \"leader\": " + std::to_string(b->leader) +
-         "}";
+json::Value ballotJson(const std::optional<Ballot>& b) {
+  if (!b) return nullptr;
+  return json::Value{{"round", b->round}, {"leader", b->leader}};
 }
 
 std::string nodesText(const ParticipantList& l) {
@@ -28,13 +28,13 @@ std::string nodesText(const ParticipantList& l) {
   return s + "]";
 }
 
-std::string nodesJson(const ParticipantList& l) {
-  std::string s = "[";
-  for (size_t i = 0; i < l.size(); ++i) s += (i ? ", " : "") + std::to_string(l[i]);
-  return s + "]";
+json::Value nodesJson(const ParticipantList& l) {
+  json::Value out = json::Value::array();
+  for (NodeId n : l) out.push_back(n);
+  return out;
 }
 
-std::string txnJson(const TxnId& t) { return "\"" + t.toString() + "\""; }
+std::string txnJson(const TxnId& t) { return t.toString(); }
 
 std::string opsText(const Bytes& payload) {
   auto ops = kv::decodeOps(payload);
@@ -57,50 +57,85 @@ std::string opsText(const Bytes& payload) {
   return s;
 }
 
-std::string opsJson(const Bytes& payload) {
+json::Value opsJson(const Bytes& payload) {
   auto ops = kv::decodeOps(payload);
-  if (!ops) return "null";
-  std::string s = "[";
-  for (size_t i = 0; i < ops->size(); ++i) {
-    const auto& op = (*ops)[i];
-    s += i ? ", " : "";
+  if (!ops) return nullptr;
+  json::Value out = json::Value::array();
+  for (const auto& op : *ops) {
+    json::Value o;
     switch (op.kind) {
       case kv::OpKind::Put:
-        s += "{\"op\": \"put\", \"key\": " + jsonString(op.key) +
-             ", \"value\": " + jsonString(op.value) + "}";
+        o["op"] = "put";
+        json::putBytes(o, "key", op.key);
+        json::putBytes(o, "value", op.value);
         break;
       case kv::OpKind::Del:
-        s += "{\"op\": \"del\", \"key\": " + jsonString(op.key) + "}";
+        o["op"] = "del";
+        json::putBytes(o, "key", op.key);
         break;
       case kv::OpKind::Expect:
-        s += "{\"op\": \"expect\", \"key\": " + jsonString(op.key) +
-             ", \"version\": " + std::to_string(op.version) + "}";
+        o["op"] = "expect";
+        json::putBytes(o, "key", op.key);
+        o["version"] = op.version;
         break;
     }
+    out.push_back(std::move(o));
   }
-  return s + "]";
+  return out;
+}
+
+json::Value acceptorJson(const Recovered& img) {
+  json::Value tombstones = json::Value::array();
+  for (const auto& t : img.acceptorTombstones) {
+    tombstones.push_back(
+        {{"txn", txnJson(t.txn)},
+         {"outcome", t.outcome ? json::Value(toString(*t.outcome)) : json::Value(nullptr)}});
+  }
+  json::Value txns = json::Value::array();
+  for (const auto& a : img.acceptorTxns) {
+    json::Value instances = json::Value::array();
+    for (const auto& in : a.instances) {
+      instances.push_back(
+          {{"instance", in.instance},
+           {"mbal", ballotJson(in.mbal)},
+           {"bal", ballotJson(in.bal)},
+           {"val", in.val ? json::Value(toString(*in.val)) : json::Value(nullptr)}});
+    }
+    txns.push_back({{"txn", txnJson(a.txn)},
+                    {"participants", nodesJson(a.participants)},
+                    {"leader", a.leader},
+                    {"instances", std::move(instances)}});
+  }
+  return {{"low_water", txnJson(img.acceptorLowWater)},
+          {"tombstones", std::move(tombstones)},
+          {"transactions", std::move(txns)}};
+}
+
+json::Value participantJson(const Env& env, const Recovered& img) {
+  json::Value txns = json::Value::array();
+  for (const auto& p : img.participantTxns) {
+    json::Value t{{"txn", txnJson(p.txn)},
+                  {"state", toString(p.state)},
+                  {"participants", nodesJson(p.participants)},
+                  {"leader", p.leader}};
+    json::putBytes(t, "reason", p.reason);
+    t["payload_bytes"] = p.payload.size();
+    t["ops"] = opsJson(p.payload);
+    txns.push_back(std::move(t));
+  }
+  json::Value locks = json::Value::array();
+  env.forEachLock([&](const TxnId& txn, const std::string& key) {
+    json::Value l;
+    json::putBytes(l, "key", key);
+    l["txn"] = txnJson(txn);
+    locks.push_back(std::move(l));
+  });
+  return {{"low_water", txnJson(img.participantLowWater)},
+          {"transactions", std::move(txns)},
+          {"locks", std::move(locks)}};
 }
 
 }  // namespace
-
-std::string jsonString(std::string_view bytes) {
-  static const char* kHex = "0123456789abcdef";
-  std::string out = "\"";
-  for (char c : bytes) {
-    auto b = static_cast<uint8_t>(c);
-    if (b == '"' || b == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (b >= 0x20 && b < 0x80) {
-      out.push_back(c);
-    } else {
-      out += "\\u00";
-      out.push_back(kHex[b >> 4]);
-      out.push_back(kHex[b & 15]);
-    }
-  }
-  return out + "\"";
-}
 
 void inspectText(const Env& env, std::ostream& out) {
   Recovered img = env.load();
@@ -156,74 +191,38 @@ void inspectText(const Env& env, std::ostream& out) {
 
 void inspectJson(const Env& env, std::ostream& out) {
   Recovered img = env.load();
-  out << "{\n  \"dir\": " << jsonString(env.dir())
-      << ",\n  \"format_version\": " << env.formatVersion()
-      << ",\n  \"map_size_bytes\": " << env.metrics().mapSizeBytes
-      << ",\n  \"used_bytes\": " << env.usedBytes() << ",\n  \"databases\": {";
-  bool first = true;
-  for (const auto& s : env.stats()) {
-    out << (first ? "" : ", ") << "\"" << s.name << "\": " << s.entries;
-    first = false;
-  }
-  out << "},\n  \"acceptor\": {\"low_water\": " << txnJson(img.acceptorLowWater)
-      << ", \"tombstones\": [";
-  for (size_t i = 0; i < img.acceptorTombstones.size(); ++i) {
-    out << (i ? ", " : "") << "{\"txn\": " << txnJson(img.acceptorTombstones[i].txn)
-        << ", \"outcome\": "
-        << (img.acceptorTombstones[i].outcome
-                ? "\"" + std::string(toString(*img.acceptorTombstones[i].outcome)) + "\""
-                : std::string("null"))
-        << "}";
-  }
-  out << "], \"transactions\": [";
-  for (size_t k = 0; k < img.acceptorTxns.size(); ++k) {
-    const auto& a = img.acceptorTxns[k];
-    out << (k ? "," : "") << "\n    {\"txn\": " << txnJson(a.txn)
-        << ", \"participants\": " << nodesJson(a.participants) << ", \"leader\": " << a.leader
-        << ", \"instances\": [";
-    for (size_t i = 0; i < a.instances.size(); ++i) {
-      const auto& in = a.instances[i];
-      out << (i ? ", " : "") << "{\"instance\": " << in.instance
-          << ", \"mbal\": " << ballotJson(in.mbal) << ", \"bal\": " << ballotJson(in.bal)
-          << ", \"val\": "
-          << (in.val ? std::string("\"") + toString(*in.val) + "\"" : std::string("null")) << "}";
-    }
-    out << "]}";
-  }
-  out << "]},\n  \"participant\": {\"low_water\": " << txnJson(img.participantLowWater)
-      << ", \"transactions\": [";
-  for (size_t k = 0; k < img.participantTxns.size(); ++k) {
-    const auto& p = img.participantTxns[k];
-    out << (k ? "," : "") << "\n    {\"txn\": " << txnJson(p.txn) << ", \"state\": \""
-        << toString(p.state) << "\", \"participants\": " << nodesJson(p.participants)
-        << ", \"leader\": " << p.leader << ", \"reason\": " << jsonString(p.reason)
-        << ", \"payload_bytes\": " << p.payload.size() << ", \"ops\": " << opsJson(p.payload)
-        << "}";
-  }
-  out << "], \"locks\": [";
-  first = true;
-  env.forEachLock([&](const TxnId& txn, const std::string& key) {
-    out << (first ? "" : ", ") << "{\"key\": " << jsonString(key) << ", \"txn\": " << txnJson(txn)
-        << "}";
-    first = false;
-  });
-  out << "]},\n  \"kv\": [";
-  first = true;
+  json::Value j;
+  json::putBytes(j, "dir", env.dir());
+  j["format_version"] = env.formatVersion();
+  j["map_size_bytes"] = env.metrics().mapSizeBytes;
+  j["used_bytes"] = env.usedBytes();
+  json::Value databases = json::Value::object();
+  for (const auto& s : env.stats()) databases[s.name] = s.entries;
+  j["databases"] = std::move(databases);
+  j["acceptor"] = acceptorJson(img);
+  j["participant"] = participantJson(env, img);
+  json::Value kvs = json::Value::array();
   env.forEachKv([&](const std::string& key, const kv::Versioned& v) {
-    out << (first ? "" : ",") << "\n    {\"key\": " << jsonString(key)
-        << ", \"value\": " << (v.value ? jsonString(*v.value) : std::string("null"))
-        << ", \"version\": " << v.version << "}";
-    first = false;
+    json::Value e;
+    json::putBytes(e, "key", key);
+    if (v.value) {
+      json::putBytes(e, "value", *v.value);
+    } else {
+      e["value"] = nullptr;
+    }
+    e["version"] = v.version;
+    kvs.push_back(std::move(e));
   });
-  out << "],\n  \"leader\": {\"round\": " << img.leaderRound << "},\n  \"decisions\": {"
-      << "\"low_water\": " << txnJson(img.decisionLowWater) << ", \"transactions\": [";
-  for (size_t k = 0; k < img.decisions.size(); ++k) {
-    const auto& d = img.decisions[k];
-    out << (k ? "," : "") << "\n    {\"txn\": " << txnJson(d.txn)
-        << ", \"participants\": " << nodesJson(d.participants)
-        << ", \"done\": " << (d.done ? "true" : "false") << "}";
+  j["kv"] = std::move(kvs);
+  j["leader"] = {{"round", img.leaderRound}};
+  json::Value decisions = json::Value::array();
+  for (const auto& d : img.decisions) {
+    decisions.push_back(
+        {{"txn", txnJson(d.txn)}, {"participants", nodesJson(d.participants)}, {"done", d.done}});
   }
-  out << "]}\n}\n";
+  j["decisions"] = {{"low_water", txnJson(img.decisionLowWater)},
+                    {"transactions", std::move(decisions)}};
+  out << json::render(j, {true, {"transactions", "kv"}}) << "\n";
 }
 
 }  // namespace pc::storage

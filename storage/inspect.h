@@ -2,8 +2,8 @@
 // plus the KV data, the locks and per-database entry counts, as text or as JSON.
 //
 // JSON: one object; TxnIds as 32-hex-digit strings; ballots as {"round", "leader"};
-// byte strings (kv keys, values, reasons) as JSON strings in which every byte >= 0x80 or
-// < 0x20 is written \u00XX (a byte-for-byte Latin-1 reading, so binary data round-trips).
+// byte strings (kv keys, values, reasons, the directory) as JSON strings when they are
+// valid UTF-8, else as null with the bytes in base64 under `<field>_base64` (json/json.h).
 // Top-level keys: dir, format_version, map_size_bytes, used_bytes, databases, acceptor,
 // participant, kv, leader, decisions.
 #pragma once
@@ -17,8 +17,5 @@ namespace pc::storage {
 // Throw StorageError like Env::load() (e.g. a corrupted value).
 void inspectText(const Env& env, std::ostream& out);
 void inspectJson(const Env& env, std::ostream& out);
-
-// JSON string literal (with quotes) of arbitrary bytes, as described above.
-std::string jsonString(std::string_view bytes);
 
 }  // namespace pc::storage

@@ -59,9 +59,9 @@
 #include <vector>
 
 #include "client/client.h"
+#include "json/json.h"
 #include "paxos_commit/rng.h"
 #include "runtime/cluster_config.h"
-#include "tests/chaos/mini_json.h"
 
 namespace pc::chaos {
 namespace {
@@ -1118,17 +1118,21 @@ class Run {
         continue;
       }
       try {
-        Json j = JsonReader::parse(text);
-        for (const auto& t : j["participant"]["transactions"].items) {
-          auto id = TxnId::parse(t["txn"].text);
-          if (id) in.states[*id] = t["state"].text;
+        // nlohmann's reader; byte strings may come as "<field>_base64" (json/json.h).
+        const json::Value j = json::Value::parse(text);
+        for (const auto& t : j.at("participant").at("transactions")) {
+          auto id = TxnId::parse(t.at("txn").get<std::string>());
+          if (id) in.states[*id] = t.at("state").get<std::string>();
         }
-        for (const auto& t : j["acceptor"]["tombstones"].items) {
-          auto id = TxnId::parse(t["txn"].text);
-          if (id && t["outcome"].isString()) in.tombstones[*id] = t["outcome"].text;
+        for (const auto& t : j.at("acceptor").at("tombstones")) {
+          auto id = TxnId::parse(t.at("txn").get<std::string>());
+          if (id && t.at("outcome").is_string())
+            in.tombstones[*id] = t.at("outcome").get<std::string>();
         }
-        for (const auto& e : j["kv"].items) {
-          if (e["value"].isString()) in.kv[e["key"].text] = e["value"].text;
+        for (const auto& e : j.at("kv")) {
+          auto key = json::getBytes(e, "key");
+          auto value = json::getBytes(e, "value");
+          if (key && value) in.kv[*key] = *value;
         }
       } catch (const std::exception& e) {
         violation("cannot read pcommit inspect --json of " + p->name + ": " + e.what());

@@ -46,6 +46,7 @@ echo "== 1. formulas at one client"
 TMPDIR="$TMP/work" "$PCOMMIT" bench --protocol paxos,2pc --participants 3 --clients 1 \
   --duration 2 --json "$JSON"
 cat "$JSON"
+python3 -m json.tool "$JSON" >/dev/null || fail "the bench JSON does not parse"
 for p in paxos 2pc; do
   [[ "$(grep -c "\"protocol\": \"$p\"," "$JSON")" == 1 ]] || fail "no single $p run in the JSON"
   committed="$(field "$p" committed)"
@@ -110,6 +111,7 @@ echo "== 2. a two-point sweep with plots"
 SWEEP="$TMP/sweep.json"
 TMPDIR="$TMP/work" "$PCOMMIT" bench --protocol paxos-direct --participants 1,2 --clients 1 \
   --duration 1 --warmup 0.3 --no-floor --json "$SWEEP" --svg "$TMP/svg"
+python3 -m json.tool "$SWEEP" >/dev/null || fail "the sweep's JSON does not parse"
 [[ "$(grep -c '"protocol": "paxos-direct",' "$SWEEP")" == 2 ]] || fail "the sweep has not 2 rows"
 grep -q '"participants": 1,' "$SWEEP" && grep -q '"participants": 2,' "$SWEEP" ||
   fail "the sweep lacks N=1 or N=2"
@@ -128,6 +130,7 @@ echo "== 3. recovery: paxos, coordinator crash, no restart"
 REC="$TMP/recovery.json"
 TMPDIR="$TMP/work" "$PCOMMIT" bench --recovery --protocol paxos --clients 1 --crash-after 20 \
   --recovery-timeout-ms 500 --no-floor --json "$REC"
+python3 -m json.tool "$REC" >/dev/null || fail "the recovery JSON does not parse"
 line="$(grep '"crashed": "c1"' "$REC")" || fail "no recovery result in the JSON"
 [[ "$line" == *'"resolved": true'* ]] || fail "recovery: not resolved: $line"
 after="$(sed -n 's/.*"resolved_after_ms": \([0-9.]*\).*/\1/p' <<<"$line")"

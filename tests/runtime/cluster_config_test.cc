@@ -391,6 +391,26 @@ TEST_CASE("every kind of bad file names the file, the line and the bad key or va
        "cluster.conf:4:",
        {"f = 2", "2f+1 = 5", "found 3", "a1, a2, a3"}},
       {"missing key name", withLine(9, "= 5"), "cluster.conf:9:", {"missing key name"}},
+      {"zero max-connections",
+       withLine(9, "max-connections = 0"),
+       "cluster.conf:9:",
+       {"cluster", "bad max-connections '0'", "1..1000000"}},
+      {"max-connections not a number",
+       withLine(9, "max-connections = lots"),
+       "cluster.conf:9:",
+       {"max-connections 'lots'"}},
+      {"idle timeout below the minimum",
+       withLine(9, "idle-timeout-ms = 5"),
+       "cluster.conf:9:",
+       {"idle-timeout-ms '5'", "10..3600000"}},
+      {"call timeout with a unit",
+       withLine(9, "call-timeout-ms = 5s"),
+       "cluster.conf:9:",
+       {"call-timeout-ms '5s'", "milliseconds"}},
+      {"edge key in a node section",
+       withLine(23, "max-connections = 10"),
+       "cluster.conf:23:",
+       {"node.a1", "unknown key 'max-connections'"}},
   };
   for (const auto& c : cases) {
     std::string what = c.what;
@@ -504,4 +524,66 @@ TEST_CASE("colocate: which nodes share a process") {
   CHECK(toString(Colocate::Acceptors) == std::string("acceptors"));
   CHECK(parseColocate("all") == Colocate::All);
   CHECK_FALSE(parseColocate("All").has_value());
+}
+
+TEST_CASE("map-size-max: the LMDB map limit per node, in bytes or binary units") {
+  // If this fails, a node's storage limit is not what its file says (or a typo passes).
+  CHECK(parseClusterText(kGood, "cluster.conf").mapSizeMax == kDefaultMapSizeMax);
+  CHECK(kDefaultMapSizeMax == uint64_t{64} << 30);
+  auto sized = [](const std::string& v) {
+    return parseClusterText(withLine(9, "map-size-max = " + v), "cluster.conf").mapSizeMax;
+  };
+  CHECK(sized("1048576") == uint64_t{1} << 20);
+  CHECK(sized("2MiB") == uint64_t{2} << 20);
+  CHECK(sized("1536KiB") == uint64_t{1536} << 10);
+  CHECK(sized("512GiB") == uint64_t{512} << 30);
+  CHECK(sized("16TiB") == uint64_t{16} << 40);
+  for (const char* bad : {"1048575", "0", "17TiB", "1.5GiB", "1 GiB", "1GB", "-1", "GiB",
+                          "99999999999999999999999"}) {
+    CAPTURE(bad);
+    std::string e = errorOf(withLine(9, std::string("map-size-max = ") + bad));
+    CHECK(e.find("cluster.conf:9:") == 0);
+    CHECK(e.find("bad map-size-max '" + std::string(bad) + "'") != std::string::npos);
+    CHECK(e.find("from 1MiB to 16TiB") != std::string::npos);
+  }
+  // Rendered only when not the default, in the largest exact unit, and read back the same.
+  ClusterConfig c = parseClusterText(kGood, "cluster.conf");
+  CHECK(c.render().find("map-size-max") == std::string::npos);
+  c.mapSizeMax = uint64_t{3} << 20;
+  std::string text = c.render();
+  CHECK(text.find("map-size-max = 3MiB") != std::string::npos);
+  CHECK(parseClusterText(text, "cluster.conf").mapSizeMax == c.mapSizeMax);
+  CHECK(renderByteSize((uint64_t{1} << 20) + 1) == "1048577");
+  CHECK(parseByteSize("18446744073709551615") == ~uint64_t{0});
+  CHECK_FALSE(parseByteSize("16777216TiB").has_value());  // overflows
+}
+
+TEST_CASE("edge keys: max-connections, idle-timeout-ms, call-timeout-ms") {
+  // If this fails, a node serves with other connection limits or deadlines than its file
+  // names, or a file written by `cluster start` does not read back the same.
+  ClusterConfig d = parseClusterText(kGood, "cluster.conf");
+  CHECK(d.maxConnections == 1024);
+  CHECK(d.idleTimeoutMs == 10000);
+  CHECK(d.callTimeoutMs == 5000);
+  CHECK(d.render().find("max-connections") == std::string::npos);  // defaults not written
+  CHECK(d.render().find("timeout-ms = 5000") == std::string::npos);
+
+  std::string text = withLine(9,
+                              "max-connections = 200\n"
+                              "idle-timeout-ms = 750\n"
+                              "call-timeout-ms = 10");
+  ClusterConfig c = parseClusterText(text, "cluster.conf");
+  CHECK(c.maxConnections == 200);
+  CHECK(c.idleTimeoutMs == 750);
+  CHECK(c.callTimeoutMs == 10);
+  ClusterConfig back = parseClusterText(c.render(), "cluster.conf");
+  CHECK(sameConfig(c, back));
+  CHECK(back.maxConnections == 200);
+  CHECK(back.idleTimeoutMs == 750);
+  CHECK(back.callTimeoutMs == 10);
+
+  // The line of a key given twice is the second one.
+  std::string msg = errorOf(withLine(9, "max-connections = 5\nmax-connections = 6"));
+  CHECK(msg.rfind("cluster.conf:10:", 0) == 0);
+  CHECK(msg.find("twice") != std::string::npos);
 }

@@ -199,7 +199,7 @@ TEST_CASE("a failed sync (EFBIG) fail-stops; the directory then recovers what wa
       env.writeBatch(
           {LeaderRoundRecord{7 + i},
            ParticipantTxnRecord{
-               txn(i, 1), ParticipantState::Prepared, std::string(32 << 10, 'x'), {1}, 1, ""}});
+               txn(i, 1), ParticipantState::VotedAborted, std::string(32 << 10, 'x'), {1}, 1, ""}});
     }
   });
   INFO(r.err);
@@ -224,7 +224,8 @@ TEST_CASE("a map full at its configured maximum fail-stops with a clear message"
     o.mapSizeMax = size_t{1} << 20;
     Env env(dir, o);
     for (uint64_t i = 1;; ++i) {
-      env.writeBatch({DecisionRecord{txn(i, 1), ParticipantList(2000, 1), false}});
+      env.writeBatch({ParticipantTxnRecord{
+          txn(i, 1), ParticipantState::VotedAborted, std::string(8000, 'x'), {1}, 1, "too big"}});
     }
   });
   CHECK(r.signal == SIGABRT);

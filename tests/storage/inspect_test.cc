@@ -12,8 +12,11 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <map>
+#include <optional>
 #include <thread>
 
+#include "json/json.h"
 #include "storage/codec.h"
 #include "storage/storage_thread.h"
 #include "tests/storage/test_util.h"
@@ -125,6 +128,7 @@ void populate(const std::string& dir) {
           txn(2, 2),
           ParticipantState::Committed,
           kv::encodeOps({{kv::OpKind::Put, "color", std::string("bl\"ue\n\xff", 7), 0},
+                         {kv::OpKind::Put, "menu", "caf\xc3\xa9", 0},
                          {kv::OpKind::Del, "gone", "", 0}}),
           {3},
           5,
@@ -155,10 +159,34 @@ TEST_CASE("inspect --json dumps every kind of durable state") {
   CHECK(has(r.out, "\"state\": \"voted-aborted\""));
   CHECK(has(r.out, "\"reason\": \"expect failed\""));
   CHECK(has(r.out, "{\"key\": \"lockme\", \"txn\": \"" + txn(2, 1).toString() + "\"}"));
-  CHECK(has(r.out, "{\"key\": \"color\", \"value\": \"bl\\\"ue\\u000a\\u00ff\", \"version\": 1}"));
+  // Not UTF-8 (0xff): null, and the bytes in base64 beside it (json/json.h).
+  CHECK(has(r.out,
+            "{\"key\": \"color\", \"value\": null, \"value_base64\": \"YmwidWUK/w==\", "
+            "\"version\": 1}"));
+  // UTF-8 is kept as it is, not escaped byte by byte.
+  CHECK(has(r.out, "{\"key\": \"menu\", \"value\": \"caf\xc3\xa9\", \"version\": 1}"));
   CHECK(has(r.out, "{\"key\": \"gone\", \"value\": null, \"version\": 1}"));
   CHECK(has(r.out, "\"leader\": {\"round\": 9}"));
   CHECK(has(r.out, "\"participants\": [3, 4], \"done\": false"));
+}
+
+TEST_CASE("inspect --json parses, and byte strings read back exactly (UTF-8 or base64)") {
+  // A JSON parser must read the output, and each value come back byte for byte; the old
+  // writer turned "caf\xc3\xa9" into "caf\xc3\x83\xc2\xa9" for any reader.
+  TempDir tmp;
+  populate(tmp.path());
+  Run r = pcommit({"inspect", "--data", tmp.path(), "--json"});
+  REQUIRE(r.exitCode == 0);
+  const json::Value j = json::Value::parse(r.out);
+  std::map<std::string, std::optional<std::string>> kvs;
+  for (const auto& e : j.at("kv")) kvs[*json::getBytes(e, "key")] = json::getBytes(e, "value");
+  CHECK(kvs.at("menu") == std::optional<std::string>("caf\xc3\xa9"));
+  CHECK(kvs.at("color") == std::optional<std::string>(std::string("bl\"ue\n\xff", 7)));
+  CHECK(kvs.at("gone") == std::nullopt);
+  const auto& ops = j.at("participant").at("transactions").at(1).at("ops");
+  CHECK(json::getBytes(ops.at(0), "value") ==
+        std::optional<std::string>(std::string("bl\"ue\n\xff", 7)));
+  CHECK(ops.at(1).at("value") == "caf\xc3\xa9");
 }
 
 TEST_CASE("inspect prints readable text by default") {
@@ -224,6 +252,72 @@ TEST_CASE("storage errors exit 1 with the path and the cause") {
   Run corrupt = pcommit({"inspect", "--data", tmp.path(), "--json"});
   CHECK(corrupt.exitCode == 1);
   CHECK(has(corrupt.err, tmp.path() + "/data.mdb is corrupted: database 'decision' key "));
+}
+
+TEST_CASE("inspect --verify: a clean directory exits 0 with a summary") {
+  // If this fails, operators get false alarms on healthy nodes (or no summary to read).
+  TempDir tmp;
+  populate(tmp.path());
+  Run r = pcommit({"inspect", "--verify", "--data", tmp.path()});
+  CHECK(r.exitCode == 0);
+  CHECK(r.err == "");
+  CHECK(r.out.find("problem:") == std::string::npos);  // none listed
+  CHECK(has(r.out, tmp.path() + ": "));
+  CHECK(has(r.out, " entries checked, 0 problems\n"));
+}
+
+TEST_CASE("inspect --verify lists every problem (database, key, reason) and exits 1") {
+  // If this fails, a damaged directory looks clean, or only its first problem is shown.
+  TempDir tmp;
+  populate(tmp.path());
+  AcceptorTxnRecord a{txn(7, 1), {3, 4}, 5, {}};
+  a.instances = {{3, Ballot{1, 5}, Ballot{2, 5}, Vote::Prepared},  // bal above mbal
+                 {4, Ballot{}, std::nullopt, std::nullopt}};
+  test::rawPut(tmp.path(), "acceptor", codec::txnKey(a.txn), codec::encode(a));
+  test::rawPut(tmp.path(), "decision", codec::txnKey(txn(7, 2)), "\x01");  // undecodable
+  test::rawPut(tmp.path(), "kv_locks", codec::lockKey(txn(7, 3), 0), codec::encodeLock("zz"));
+  test::rawPut(tmp.path(), "acceptor", codec::txnKey(txn(1, 9)),  // also a tombstone
+               codec::encode(AcceptorTxnRecord{txn(1, 9), {3}, 5, {{3, Ballot{}, {}, {}}}}));
+  Run r = pcommit({"inspect", "--verify", "--data", tmp.path()});
+  CHECK(r.exitCode == 1);
+  const std::string data = tmp.path() + "/data.mdb";
+  CHECK(has(r.out, "problem: " + data + ": database 'acceptor' key " + txn(7, 1).toString() +
+                       ": instance 3 voted at ballot 2.5 above its promise mbal 1.5\n"));
+  CHECK(has(r.out, "problem: " + data + ": database 'decision' key " + txn(7, 2).toString() +
+                       ": decision value: truncated"));
+  CHECK(has(r.out, "problem: " + data + ": database 'kv_locks' key "));
+  CHECK(has(r.out, ": lock of " + txn(7, 3).toString() + " with no prepared record\n"));
+  CHECK(has(r.out, "problem: " + data + ": database 'acceptor' key " + txn(1, 9).toString() +
+                       ": the transaction also has a tombstone"));
+  CHECK(has(r.out, " entries checked, 4 problems\n"));
+  // The node itself refuses the directory at the first of them.
+  Run dump = pcommit({"inspect", "--data", tmp.path()});
+  CHECK(dump.exitCode == 1);
+  CHECK(has(dump.err, data + " is corrupted: database 'acceptor' key " + txn(7, 1).toString() +
+                          ": instance 3 voted at ballot 2.5 above its promise mbal 1.5"));
+}
+
+TEST_CASE("inspect --verify: external-engine payloads are opaque; usage errors exit 64") {
+  // If this fails, an embedded participant's healthy directory is reported as damaged.
+  TempDir tmp;
+  {
+    Options o;
+    o.kvData = false;
+    Env env(tmp.path(), o);
+    env.writeBatch({ParticipantTxnRecord{
+        txn(5, 1), ParticipantState::Prepared, "opaque engine bytes", {3}, 5, ""}});
+  }
+  Run ext = pcommit({"inspect", "--verify", "--external-engine", "--data", tmp.path()});
+  CHECK(ext.exitCode == 0);
+  CHECK(has(ext.out, " 0 problems\n"));
+  Run kv = pcommit({"inspect", "--verify", "--data", tmp.path()});
+  CHECK(kv.exitCode == 1);
+  CHECK(has(kv.out, "state prepared with a payload the built-in KV engine cannot decode"));
+  Run both = pcommit({"inspect", "--verify", "--json", "--data", tmp.path()});
+  CHECK(both.exitCode == 64);
+  CHECK(has(both.err, "--verify and --json cannot be combined"));
+  Run stray = pcommit({"inspect", "--external-engine", "--data", tmp.path()});
+  CHECK(stray.exitCode == 64);
 }
 
 TEST_CASE("inspect is safe while the node runs and writes (read-only, no pid lock)") {

@@ -22,7 +22,7 @@ using test::TempDir;
 using test::txn;
 
 std::vector<Record> oneRecord(uint64_t i) {
-  return {AcceptorTxnRecord{txn(i, 1), {1, 2}, 3, {{1, Ballot{}, Ballot{}, Vote::Prepared}}}};
+  return {AcceptorTxnRecord{txn(i, 1), {1}, 3, {{1, Ballot{}, Ballot{}, Vote::Prepared}}}};
 }
 
 bool readable(int fd) {
@@ -164,7 +164,7 @@ TEST_CASE("memory stays bounded under a producer faster than the disk") {
   Seq last = 0;
   for (uint64_t i = 1; i <= 5000; ++i) {  // 20 MiB of payload through a 1 MiB queue
     last = st.submit(
-        {ParticipantTxnRecord{txn(i, 1), ParticipantState::Prepared, payload, {1}, 1, ""}});
+        {ParticipantTxnRecord{txn(i, 1), ParticipantState::VotedAborted, payload, {1}, 1, ""}});
   }
   st.waitDurable(last);
   ThreadMetrics m = st.metrics();

@@ -1,6 +1,7 @@
 #include "tests/storage/test_util.h"
 
 #include <fcntl.h>
+#include <lmdb.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -98,6 +99,24 @@ ChildResult runInChild(const std::function<void()>& body, int timeoutMs) {
   return r;
 }
 
+void rawPut(const std::string& dir, const char* db, const std::string& key,
+            const std::string& value) {
+  MDB_env* env = nullptr;
+  REQUIRE(mdb_env_create(&env) == 0);
+  mdb_env_set_maxdbs(env, 16);
+  mdb_env_set_mapsize(env, size_t{64} << 20);
+  REQUIRE(mdb_env_open(env, dir.c_str(), 0, 0644) == 0);
+  MDB_txn* t = nullptr;
+  REQUIRE(mdb_txn_begin(env, nullptr, 0, &t) == 0);
+  MDB_dbi dbi;
+  REQUIRE(mdb_dbi_open(t, db, 0, &dbi) == 0);
+  MDB_val k{key.size(), const_cast<char*>(key.data())};
+  MDB_val v{value.size(), const_cast<char*>(value.data())};
+  REQUIRE(mdb_put(t, dbi, &k, &v, 0) == 0);
+  REQUIRE(mdb_txn_commit(t) == 0);
+  mdb_env_close(env);
+}
+
 Recovered normalized(Recovered r) {
   auto byTxn = [](const auto& a, const auto& b) { return a.txn < b.txn; };
   std::sort(r.acceptorTxns.begin(), r.acceptorTxns.end(), byTxn);
@@ -141,11 +160,12 @@ void Reference::apply(const Record& r) {
   applyRecord(image, r);
 }
 
-ParticipantList RecordGen::someParticipants() {
+ParticipantList RecordGen::someParticipants(bool nonEmpty) {
   ParticipantList l;
   for (NodeId n = 1; n <= 5; ++n) {
     if (pick(2) == 0) l.push_back(n);
   }
+  if (nonEmpty && l.empty()) l.push_back(static_cast<NodeId>(1 + pick(5)));
   return l;
 }
 
@@ -187,14 +207,17 @@ Record RecordGen::next() {
     case 3: {
       AcceptorTxnRecord a;
       a.txn = someTxn();
-      a.participants = someParticipants();
+      // A forgotten transaction never comes back to life at the acceptor (load() refuses
+      // a record beside a tombstone): forget it again instead.
+      if (forgotten_.count(a.txn) != 0) return AcceptorForgetRecord{a.txn, Outcome::Abort};
+      a.participants = someParticipants(true);
       a.leader = static_cast<NodeId>(pick(4));
       for (NodeId i : a.participants) {
         AcceptorInstance in;
         in.instance = i;
         in.mbal = someBallot();
         if (pick(2) == 0) {
-          in.bal = someBallot();
+          in.bal = std::min(in.mbal, someBallot());  // a vote is never above the promise
           in.val = pick(2) == 0 ? Vote::Prepared : Vote::Aborted;
         }
         a.instances.push_back(in);
@@ -202,8 +225,11 @@ Record RecordGen::next() {
       return a;
     }
     case 4:
-    case 5:
-      return AcceptorForgetRecord{someTxn(), pick(2) == 0 ? Outcome::Commit : Outcome::Abort};
+    case 5: {
+      TxnId t = someTxn();
+      forgotten_.insert(t);
+      return AcceptorForgetRecord{t, pick(2) == 0 ? Outcome::Commit : Outcome::Abort};
+    }
     case 6:
       return AcceptorLowWaterRecord{someTxn()};
     case 7:
@@ -216,8 +242,11 @@ Record RecordGen::next() {
       p.txn = someTxn();
       p.state = static_cast<ParticipantState>(1 + pick(4));
       p.payload = somePayload();
-      p.participants = someParticipants();
-      p.leader = static_cast<NodeId>(pick(4));
+      // Prepared and Committed records come from a prepare: participants and a leader.
+      const bool fromPrepare =
+          p.state == ParticipantState::Prepared || p.state == ParticipantState::Committed;
+      p.participants = someParticipants(fromPrepare);
+      p.leader = static_cast<NodeId>(pick(4) + (fromPrepare ? 1 : 0));
       if (p.state == ParticipantState::VotedAborted) p.reason = "conflict on \"a\"\n";
       return p;
     }
@@ -228,8 +257,10 @@ Record RecordGen::next() {
       return LeaderRoundRecord{pick(50)};
     case 16:
     case 17:
-    case 18:
-      return DecisionRecord{someTxn(), someParticipants(), pick(2) == 0};
+    case 18: {
+      bool done = pick(2) == 0;
+      return DecisionRecord{someTxn(), someParticipants(!done), done};
+    }
     default:
       return DecisionLowWaterRecord{someTxn()};
   }

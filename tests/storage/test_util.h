@@ -8,6 +8,7 @@
 #include <map>
 #include <ostream>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,12 @@ ChildResult runInChild(const std::function<void()>& body, int timeoutMs = 30000)
 
 inline TxnId txn(uint64_t hi, uint64_t lo) { return TxnId{hi, lo}; }
 
+// Writes raw bytes under `key` of the named database of the environment in `dir` (which
+// must exist), bypassing Env and its checks: how tests plant corrupted or meaningless
+// records.
+void rawPut(const std::string& dir, const char* db, const std::string& key,
+            const std::string& value);
+
 // Sorts every vector of a Recovered image by TxnId: load() returns sorted vectors, while
 // applyRecord keeps first-insertion order; the content must be identical.
 Recovered normalized(Recovered r);
@@ -67,7 +74,8 @@ struct Reference {
 
 // Random records over a small id space (so upserts, erasures and low-water marks collide),
 // with decodable KV payloads over a few keys, two of them longer than LMDB's key limit
-// and sharing a 600-byte prefix.
+// and sharing a 600-byte prefix. Every record is valid by meaning (storage/validate.h),
+// and so is every sequence (no acceptor record for a transaction already forgotten).
 class RecordGen {
  public:
   explicit RecordGen(uint64_t seed) : rng_(seed) {}
@@ -78,9 +86,10 @@ class RecordGen {
   uint64_t pick(uint64_t n) { return std::uniform_int_distribution<uint64_t>(0, n - 1)(rng_); }
   TxnId someTxn() { return TxnId{1 + pick(3), 1 + pick(8)}; }
   Ballot someBallot() { return Ballot{pick(4), static_cast<NodeId>(pick(3))}; }
-  ParticipantList someParticipants();
+  ParticipantList someParticipants(bool nonEmpty = false);
   Bytes somePayload();
   std::mt19937_64 rng_;
+  std::set<TxnId> forgotten_;
 };
 
 }  // namespace pc::storage::test

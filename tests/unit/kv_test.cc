@@ -68,6 +68,21 @@ TEST_CASE("decodeOps refuses malformed payloads") {
   CHECK_FALSE(decodeOps(Bytes(11, '\xff')).has_value());
 }
 
+TEST_CASE("decodeOps accepts only the encoding encodeOps writes") {
+  // An overlong varint lost its high bits silently (an expect of a version past 2^64 read
+  // as another version), and redundant zero groups gave one op list many encodings.
+  // Found by tests/fuzz/fuzz_kv_ops.
+  Bytes good = encodeOps({expect("k", UINT64_MAX)});
+  REQUIRE(decodeOps(good).has_value());
+  CHECK(decodeOps(good)->at(0).version == UINT64_MAX);
+  Bytes overflow = good;
+  overflow.back() = '\x02';  // the 10th group may only hold bit 63
+  CHECK_FALSE(decodeOps(overflow).has_value());
+  // The count 1 written as two groups (0x81 0x00) instead of one.
+  CHECK_FALSE(decodeOps(Bytes("\x81\x00", 2) + good.substr(1)).has_value());
+  CHECK(decodeOps(Bytes("\x00", 1)).has_value());  // zero itself is one zero group
+}
+
 TEST_CASE("decodeOps never crashes on random bytes (fuzz)") {
   // Garbage on the wire must be refused, never crash or loop; whatever decodes must
   // re-encode to the same ops.

@@ -1,0 +1,420 @@
+// The report of pcommit bench (bench.h): tables, the targets, the JSON file. Plots: svg.h.
+#include <algorithm>
+#include <iomanip>
+#include <ostream>
+
+#include "bench/bench.h"
+#include "bench/numbers.h"
+#include "json/json.h"
+
+namespace pc::bench {
+
+void printTable(std::ostream& out, const std::vector<RunResult>& runs) {
+  auto col = [&](const std::string& s, int w) { out << std::setw(w) << s; };
+  out << std::left << std::setw(13) << "mode" << std::right;
+  col("N", 3);
+  col("C", 4);
+  col("commit", 8);
+  col("abort", 6);
+  col("unkn", 5);
+  col("txn/s", 9);
+  col("p50us", 7);
+  col("p90us", 7);
+  col("p99us", 7);
+  col("maxus", 7);
+  col("floor", 6);
+  col("xfloor", 7);
+  col("msgs", 7);
+  col("=", 4);
+  col("synced", 7);
+  col("=", 4);
+  col("rpc", 6);
+  col("cpu", 6);
+  out << "\n";
+  for (const auto& r : runs) {
+    out << std::left << std::setw(13) << r.protocol << std::right;
+    col(std::to_string(r.participants), 3);
+    col(std::to_string(r.clients), 4);
+    col(std::to_string(r.committed), 8);
+    col(std::to_string(r.aborted), 6);
+    col(std::to_string(r.unknown), 5);
+    col(fixed(r.throughputTps, 0), 9);
+    col(std::to_string(r.latencyUs.p50), 7);
+    col(std::to_string(r.latencyUs.p90), 7);
+    col(std::to_string(r.latencyUs.p99), 7);
+    col(std::to_string(r.latencyUs.max), 7);
+    col(r.floorUs > 0 ? fixed(r.floorUs, 0) : "-", 6);
+    col(r.floorUs > 0 ? fixed(static_cast<double>(r.latencyUs.p50) / r.floorUs, 2) : "-", 7);
+    col(fixed(r.messagesPerTxn, 2), 7);
+    col(fixed(r.expected.messagesPerTxn, 0), 4);
+    col(fixed(r.syncedWritesPerTxn, 2), 7);
+    col(fixed(r.expected.syncedWritesPerTxn, 0), 4);
+    col(fixed(r.rpcCallsPerTxn, 2), 6);
+    col(r.cpu.measured ? fixed(r.cpu.nodesUsPerTxn, 0) : "n/a", 6);
+    out << (r.interrupted ? "  (interrupted)" : "") << "\n";
+  }
+  for (const auto& r : runs) {
+    if (r.abortReasons.empty() && r.unknownReasons.empty()) continue;
+    out << "  " << r.protocol << " N=" << r.participants << " C=" << r.clients << ":";
+    for (const auto& [why, n] : r.abortReasons) out << "  aborted " << n << " (" << why << ")";
+    for (const auto& [why, n] : r.unknownReasons) out << "  unknown " << n << " (" << why << ")";
+    out << "\n";
+  }
+  // The floors measured before each cluster's runs (one per mode and N).
+  double wLo = 1e18, wHi = 0, rLo = 1e18, rHi = 0;
+  std::map<int, std::pair<double, double>> concurrent;  // writers -> p50 range
+  for (const auto& r : runs) {
+    if (!r.floor.measured) continue;
+    wLo = std::min(wLo, r.floor.syncedWriteUs);
+    wHi = std::max(wHi, r.floor.syncedWriteUs);
+    rLo = std::min(rLo, r.floor.rttUs);
+    rHi = std::max(rHi, r.floor.rttUs);
+    if (r.floor.concurrentWriters >= 2) {
+      auto [it, fresh] = concurrent.try_emplace(r.floor.concurrentWriters, 1e18, 0);
+      it->second.first = std::min(it->second.first, r.floor.syncedWriteConcurrentUs);
+      it->second.second = std::max(it->second.second, r.floor.syncedWriteConcurrentUs);
+    }
+  }
+  if (wHi > 0) {
+    auto range = [&](double lo, double hi) {
+      return fixed(lo, 0) + (hi - lo >= 1 ? ".." + fixed(hi, 0) : std::string()) + " us";
+    };
+    out << "floor (measured before each cluster's runs): synced LMDB commit p50 "
+        << range(wLo, wHi);
+    for (const auto& [k, lohi] : concurrent) {
+      out << ", " << k << " at once p50 " << range(lohi.first, lohi.second);
+    }
+    out << ", Cap'n Proto loopback round trip p50 " << range(rLo, rHi)
+        << "; floor(mode) = 2 x synced + delays x rtt/2 (delays: 2pc 4, paxos-classic 5, paxos 5, "
+           "paxos-direct 3)\n";
+  }
+}
+
+void printResources(std::ostream& out, const std::vector<RunResult>& runs, bool perNode) {
+  if (!perNode) {
+    // One line per run: the largest RSS of any node, and data.mdb summed over the nodes.
+    bool header = false;
+    for (const auto& r : runs) {
+      if (r.resources.size() < 2) continue;
+      if (!header) {
+        out << "resources (start -> middle -> end of each measured phase; --resources: per "
+               "node):\n";
+        header = true;
+      }
+      out << "  " << std::left << std::setw(13) << r.protocol << std::right
+          << " N=" << r.participants << " C=" << r.clients << "  largest RSS MiB";
+      for (const auto& s : r.resources) {
+        uint64_t top = 0;
+        for (const auto& n : s.nodes) top = std::max(top, n.rssKiB);
+        out << (&s == &r.resources.front() ? " " : " -> ")
+            << fixed(static_cast<double>(top) / 1024, 1);
+      }
+      out << "   data.mdb MiB (all nodes)";
+      for (const auto& s : r.resources) {
+        uint64_t sum = 0;
+        for (const auto& n : s.nodes) sum += n.mdbBytes;
+        out << (&s == &r.resources.front() ? " " : " -> ")
+            << fixed(static_cast<double>(sum) / (1 << 20), 1);
+      }
+      out << "\n";
+    }
+    return;
+  }
+  for (const auto& r : runs) {
+    if (r.resources.size() < 2) continue;
+    out << "resources " << r.protocol << " N=" << r.participants << " C=" << r.clients << " at";
+    for (const auto& s : r.resources)
+      out << " " << s.when << " (" << fixed(s.atSeconds, 0) << " s)";
+    out << ":\n  node   RSS MiB" << std::string(r.resources.size() * 7 - 4, ' ')
+        << "data.mdb MiB\n";
+    const auto& first = r.resources.front();
+    for (size_t i = 0; i < first.nodes.size(); ++i) {
+      out << "  " << std::left << std::setw(5) << first.nodes[i].name << std::right;
+      for (const auto& s : r.resources) {
+        const auto& n = s.nodes[i];
+        out << std::setw(7) << (n.rssKiB ? fixed(static_cast<double>(n.rssKiB) / 1024, 1) : "-");
+      }
+      out << "   ";
+      for (const auto& s : r.resources) {
+        out << std::setw(7) << fixed(static_cast<double>(s.nodes[i].mdbBytes) / (1 << 20), 1);
+      }
+      out << "\n";
+    }
+  }
+}
+
+namespace {
+
+// 7,912 -> "7,900": two significant digits, thousands separated.
+std::string roughly(double v) {
+  double scale = 1;
+  while (v / scale >= 100) scale *= 10;
+  auto n = static_cast<uint64_t>(std::round(v / scale) * scale);
+  std::string digits = std::to_string(n), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+}  // namespace
+
+void printCpu(std::ostream& out, const std::vector<RunResult>& runs) {
+  for (const auto& r : runs) {
+    out << "cpu " << r.protocol << " N=" << r.participants << " C=" << r.clients << ": ";
+    const auto& u = r.cpu;
+    if (!u.measured) {
+      out << "n/a (" << (r.committed == 0 ? "nothing committed" : "no node on this machine")
+          << ")\n";
+      continue;
+    }
+    out << "nodes " << fixed(u.nodesUsPerTxn, 0) << " us/txn (";
+    // Roles in the order a transaction meets them.
+    bool first = true;
+    for (const char* role : {"participant", "acceptor", "coordinator"}) {
+      auto it = u.byRoleUsPerTxn.find(role);
+      if (it == u.byRoleUsPerTxn.end()) continue;
+      out << (first ? "" : ", ") << role << "s " << fixed(it->second, 0);
+      first = false;
+    }
+    if (u.nodesCounted < u.nodesTotal) {
+      out << "; " << u.nodesCounted << " of " << u.nodesTotal << " nodes on this machine";
+    }
+    out << "), client " << fixed(u.clientUsPerTxn, 0) << " us/txn; " << u.cpus << " cpus -> ";
+    if (u.ceilingTps > 0) {
+      out << "ceiling ~" << roughly(u.ceilingTps) << " txn/s";
+    } else {
+      out << "ceiling n/a (not every node on this machine)";
+    }
+    out << "\n";
+  }
+}
+
+void printTargets(std::ostream& out, const std::vector<RunResult>& runs) {
+  // The runs of one (N, C) point by mode.
+  std::map<std::pair<int, int>, std::map<std::string, const RunResult*>> points;
+  for (const auto& r : runs) points[{r.participants, r.clients}][r.protocol] = &r;
+  bool header = false;
+  auto line = [&](int n, int c, const std::string& what, bool ok, const std::string& detail) {
+    if (!header) {
+      out << "targets (issue 6; ratios within this run):\n";
+      header = true;
+    }
+    out << "  N=" << n << " C=" << c << "  " << (ok ? "met   " : "MISSED") << "  " << what << ": "
+        << detail << "\n";
+  };
+  for (const auto& [point, modes] : points) {
+    auto [n, c] = point;
+    auto find = [&](const char* m) -> const RunResult* {
+      auto it = modes.find(m);
+      return it == modes.end() ? nullptr : it->second;
+    };
+    const RunResult* twoPc = find("2pc");
+    const RunResult* paxos = find("paxos");
+    const RunResult* direct = find("paxos-direct");
+    if (c == 1) {
+      if (twoPc && direct) {
+        line(n, c, "paxos-direct p50 < 2pc p50", direct->latencyUs.p50 < twoPc->latencyUs.p50,
+             std::to_string(direct->latencyUs.p50) + " vs " + std::to_string(twoPc->latencyUs.p50) +
+                 " us");
+      }
+      if (twoPc && paxos) {
+        double ratio = static_cast<double>(paxos->latencyUs.p50) /
+                       static_cast<double>(std::max<uint64_t>(twoPc->latencyUs.p50, 1));
+        line(n, c, "paxos p50 <= 1.15 x 2pc p50", ratio <= 1.15, fixed(ratio, 2) + " x");
+      }
+      for (const auto& [m, r] : modes) {
+        if (r->floorUs <= 0) continue;
+        double x = static_cast<double>(r->latencyUs.p50) / r->floorUs;
+        line(n, c, m + " p50 <= 1.5 x floor", x <= 1.5, fixed(x, 2) + " x");
+      }
+    }
+    if (c >= 64 && twoPc && paxos) {
+      double ratio = paxos->throughputTps / std::max(twoPc->throughputTps, 1e-9);
+      line(n, c, "paxos txn/s >= 0.9 x 2pc", ratio >= 0.9, fixed(ratio, 2) + " x");
+    }
+  }
+}
+
+void printRecovery(std::ostream& out, const std::vector<RecoveryResult>& results) {
+  if (results.empty()) return;
+  out << "recovery: the leader crashed while transactions were in flight\n";
+  for (const auto& r : results) {
+    out << "  " << std::left << std::setw(13) << r.protocol << std::right << " crashed "
+        << r.crashed << " at " << fixed(r.crashAtSeconds, 2) << " s; in doubt: " << r.inDoubtSeen
+        << " txn(s); ";
+    if (!r.resolved) {
+      out << "NOT resolved";
+    } else {
+      out << "all resolved " << fixed(r.resolvedAfterMs, 0) << " ms after the crash";
+    }
+    if (r.restartAfterMs > 0) {
+      out << " (coordinator restarted after " << fixed(r.restartAfterMs, 0) << " ms, resolved "
+          << fixed(r.blockedAfterRestartMs, 0) << " ms after that)";
+    } else if (r.resolved) {
+      // A participant starts recovery recoveryTimeout + [0, jitter) after it prepared (before
+      // the crash), then needs a phase 1 and a phase 2 round (more if leaders duel).
+      double target = r.recoveryTimeoutMs + 200;
+      out << " (recovery timeout " << fixed(r.recoveryTimeoutMs, 0) << " ms, jitter up to "
+          << fixed(r.recoveryJitterMs, 0) << " ms; target timeout + 200 ms "
+          << (r.resolvedAfterMs <= target
+                  ? std::string("met")
+                  : "MISSED by " + fixed(r.resolvedAfterMs - target, 0) + " ms")
+          << ")";
+    }
+    out << "; outcomes " << r.committedAfter << " committed, " << r.abortedAfter << " aborted";
+    if (r.unknownAfter) out << ", " << r.unknownAfter << " unknown";
+    if (!r.note.empty()) out << "; " << r.note;
+    out << "\n";
+  }
+}
+
+namespace {
+
+json::Value countsJson(const std::map<std::string, uint64_t>& m) {
+  json::Value out = json::Value::object();
+  for (const auto& [k, v] : m) out[k] = v;  // reasons: the protocol's own ASCII text
+  return out;
+}
+
+// {"nodes": .., "client": .., "by_role": {..}, "ceiling_tps": .., "cpus": ..}; null where
+// not measured.
+json::Value cpuJson(const CpuUse& u) {
+  auto num = [&](bool known, double v) {
+    return known ? json::Value(rounded(v, 1)) : json::Value(nullptr);
+  };
+  json::Value byRole = nullptr;
+  if (u.measured) {
+    byRole = json::Value::object();
+    for (const char* role : {"participant", "acceptor", "coordinator"}) {
+      auto it = u.byRoleUsPerTxn.find(role);
+      byRole[role] =
+          num(it != u.byRoleUsPerTxn.end(), it == u.byRoleUsPerTxn.end() ? 0 : it->second);
+    }
+  }
+  return {{"nodes", num(u.measured, u.nodesUsPerTxn)},
+          {"client", num(u.measured, u.clientUsPerTxn)},
+          {"by_role", std::move(byRole)},
+          {"ceiling_tps", num(u.ceilingTps > 0, u.ceilingTps)},
+          {"cpus", u.cpus},
+          {"nodes_counted", u.nodesCounted},
+          {"nodes_total", u.nodesTotal}};
+}
+
+// The CDF at fixed quantiles (enough to redraw the plot).
+json::Value cdfJson(const std::vector<uint64_t>& sorted) {
+  static const double kQ[] = {0.0, 0.01, 0.05, 0.1,  0.2,   0.3,  0.4,   0.5,   0.6,
+                              0.7, 0.8,  0.9,  0.95, 0.975, 0.99, 0.995, 0.999, 1.0};
+  json::Value out = json::Value::array();
+  for (double q : kQ) out.push_back({q, quantile(sorted, q)});
+  return out;
+}
+
+json::Value resourcesJson(const RunResult& r) {
+  json::Value out = json::Value::array();
+  for (const auto& rs : r.resources) {
+    json::Value nodes = json::Value::array();
+    for (const auto& n : rs.nodes) {
+      nodes.push_back(
+          {{"name", n.name}, {"pid", n.pid}, {"rss_kib", n.rssKiB}, {"mdb_bytes", n.mdbBytes}});
+    }
+    out.push_back(
+        {{"when", rs.when}, {"at_seconds", rounded(rs.atSeconds, 2)}, {"nodes", std::move(nodes)}});
+  }
+  return out;
+}
+
+// The floor fields and the per-transaction costs of one run, appended to `j`.
+void addCosts(json::Value& j, const RunResult& r) {
+  j["floor_us"] = rounded(r.floorUs, 1);
+  j["floor_synced_write_us"] = rounded(r.floor.syncedWriteUs, 1);
+  j["floor_synced_write_us_p90"] = rounded(r.floor.syncedWriteP90Us, 1);
+  j["floor_rtt_us"] = rounded(r.floor.rttUs, 1);
+  j["floor_rtt_us_p90"] = rounded(r.floor.rttP90Us, 1);
+  j["floor_synced_write_concurrent_us"] = rounded(r.floor.syncedWriteConcurrentUs, 1);
+  j["floor_synced_write_concurrent_us_p90"] = rounded(r.floor.syncedWriteConcurrentP90Us, 1);
+  j["floor_concurrent_writers"] = r.floor.concurrentWriters;
+  j["p50_over_floor"] =
+      rounded(r.floorUs > 0 ? static_cast<double>(r.latencyUs.p50) / r.floorUs : 0, 3);
+  j["message_delays"] = r.expected.messageDelays;
+  j["messages_per_txn"] = rounded(r.messagesPerTxn, 4);
+  j["client_messages_per_txn"] = rounded(r.clientMessagesPerTxn, 4);
+  j["rpc_calls_per_txn"] = rounded(r.rpcCallsPerTxn, 4);
+  j["synced_writes_per_txn"] = rounded(r.syncedWritesPerTxn, 4);
+  j["synced_commits_per_txn"] = rounded(r.syncedCommitsPerTxn, 4);
+  j["expected_messages_per_txn"] = rounded(r.expected.messagesPerTxn, 1);
+  j["expected_synced_writes_per_txn"] = rounded(r.expected.syncedWritesPerTxn, 1);
+}
+
+json::Value runJson(const RunResult& r) {
+  json::Value j{{"protocol", r.protocol},
+                {"participants", r.participants},
+                {"f", r.f},
+                {"fanout", r.fanOut},
+                {"colocate", r.colocate},
+                {"clients", r.clients},
+                {"payload_bytes", r.payloadBytes},
+                {"keys", r.keysPerParticipant},
+                {"conflict_rate", rounded(r.conflictRate, 3)},
+                {"seconds", rounded(r.seconds, 3)},
+                {"committed", r.committed},
+                {"aborted", r.aborted},
+                {"unknown", r.unknown},
+                {"throughput_tps", rounded(r.throughputTps, 1)},
+                {"latency_us",
+                 {{"p50", r.latencyUs.p50},
+                  {"p90", r.latencyUs.p90},
+                  {"p99", r.latencyUs.p99},
+                  {"max", r.latencyUs.max}}}};
+  addCosts(j, r);
+  j["interrupted"] = r.interrupted;
+  j["abort_reasons"] = countsJson(r.abortReasons);
+  j["unknown_reasons"] = countsJson(r.unknownReasons);
+  j["cpu_us_per_txn"] = cpuJson(r.cpu);
+  json::Value sent = json::Value::object();
+  for (const auto& [k, v] : r.nodes) {
+    if (k.rfind("sent_", 0) == 0) sent[k.substr(5)] = v + counterValue(r.client, k);
+  }
+  j["sent_by_kind"] = std::move(sent);
+  j["latency_cdf_us"] = cdfJson(r.sortedLatenciesUs);
+  j["resources"] = resourcesJson(r);
+  return j;
+}
+
+json::Value recoveryJson(const RecoveryResult& r) {
+  return {{"protocol", r.protocol},
+          {"crashed", r.crashed},
+          {"crash_at_seconds", rounded(r.crashAtSeconds, 3)},
+          {"in_doubt_seen", r.inDoubtSeen},
+          {"in_doubt_at_crash", r.inDoubtAtCrash},
+          {"resolved", r.resolved},
+          {"resolved_after_ms", rounded(r.resolvedAfterMs, 1)},
+          {"recovery_timeout_ms", rounded(r.recoveryTimeoutMs, 0)},
+          {"recovery_jitter_ms", rounded(r.recoveryJitterMs, 0)},
+          {"restart_after_ms", rounded(r.restartAfterMs, 0)},
+          {"resolved_after_restart_ms", rounded(r.blockedAfterRestartMs, 1)},
+          {"committed", r.committedAfter},
+          {"aborted", r.abortedAfter},
+          {"unknown", r.unknownAfter},
+          {"note", r.note}};
+}
+
+}  // namespace
+
+void writeJson(std::ostream& out, const std::string& machine, const std::string& command,
+               const std::vector<RunResult>& runs, const std::vector<RecoveryResult>& recoveries) {
+  json::Value j;
+  json::putBytes(j, "machine", machine);
+  json::putBytes(j, "command", command);
+  json::Value runsJson = json::Value::array();
+  for (const auto& r : runs) runsJson.push_back(runJson(r));
+  j["runs"] = std::move(runsJson);
+  json::Value recoveryRows = json::Value::array();
+  for (const auto& r : recoveries) recoveryRows.push_back(recoveryJson(r));
+  j["recovery"] = std::move(recoveryRows);
+  // One run per line: scripts (tests/e2e/bench_smoke.sh, bench/peers) grep them.
+  out << json::render(j, {false, {"runs", "recovery"}}) << "\n";
+}
+
+}  // namespace pc::bench

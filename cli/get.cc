@@ -1,0 +1,65 @@
+// pcommit get --cluster FILE [--json] KEY
+//   prints `VALUE VERSION` (exit 0) or `not found` (exit 1); 2 if the participant does not
+//   answer. --json: byte strings as json/json.h says (UTF-8 kept, other bytes base64).
+#include <boost/program_options.hpp>
+#include <iostream>
+
+#include "cli/client_options.h"
+#include "cli/commands.h"
+#include "client/client.h"
+#include "json/json.h"
+
+namespace po = boost::program_options;
+
+namespace pc::cli {
+
+int runGet(const Args& args) {
+  po::options_description desc(
+      "usage: pcommit get --cluster FILE [--json] KEY\n\n"
+      "Reads KEY's committed value at the participant that owns it.\n"
+      "Prints `VALUE VERSION` (exit 0) or `not found` (exit 1).\n\noptions");
+  std::string clusterPath, key;
+  desc.add_options()("help,h", "print this help")(
+      "cluster", po::value<std::string>(&clusterPath)->value_name("FILE"), "the cluster file")(
+      "json", "print one JSON object")("key", po::value<std::string>(&key), "the key");
+  po::positional_options_description pos;
+  pos.add("key", 1);
+  po::variables_map vm;
+  if (int rc = parseClientArgs("get", args, desc, pos, vm); rc >= 0) return rc;
+  if (key.empty()) {
+    std::cerr << "pcommit get: no KEY given\n";
+    return kExitUsage;
+  }
+  runtime::ClusterConfig cluster;
+  if (int rc = loadCluster("get", clusterPath, cluster); rc >= 0) return rc;
+  BlockingClient client(cluster);
+  kv::Versioned v;
+  try {
+    v = client.get(key);
+  } catch (const kj::Exception& e) {
+    std::cerr << "pcommit get: participant "
+              << runtime::nameForId(client.async().participantFor(key))
+              << " did not answer: " << e.getDescription().cStr() << "\n";
+    return 2;
+  }
+  if (vm.count("json")) {
+    // Byte strings: UTF-8 as is, other bytes as "<field>_base64" (json/json.h).
+    json::Value j;
+    json::putBytes(j, "key", key);
+    j["found"] = v.value.has_value();
+    if (v.value) {
+      json::putBytes(j, "value", *v.value);
+    } else {
+      j["value"] = nullptr;
+    }
+    j["version"] = v.version;
+    std::cout << json::render(j) << "\n";
+  } else if (v.value) {
+    std::cout << *v.value << " " << v.version << "\n";
+  } else {
+    std::cout << "not found\n";
+  }
+  return v.value ? 0 : 1;
+}
+
+}  // namespace pc::cli

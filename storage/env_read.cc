@@ -1,0 +1,193 @@
+// Env: the read side (pooled read-only transactions, load, KV reads, inspection) and the
+// quota's measurement of the pages in use.
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+
+#include "paxos_commit/assert.h"
+#include "storage/env.h"
+#include "storage/kv_tables.h"
+#include "storage/lmdb_txn.h"
+#include "storage/record_tables.h"
+
+namespace pc::storage {
+
+// ---- read transactions ----
+
+class Env::ReadTxn {
+ public:
+  explicit ReadTxn(const Env& env) : env_(env) {
+    for (int attempt = 0;; ++attempt) {
+      if (env.remapPending_.load()) {
+        std::unique_lock<std::mutex> g(env.gateMu_);
+        env.gateCv_.wait(g, [&] { return !env.remapPending_.load(); });
+      }
+      lock_ = std::shared_lock<std::shared_mutex>(env.remapMu_);
+      int rc = begin();
+      if (rc == 0) return;
+      lock_.unlock();
+      if (rc == MDB_MAP_RESIZED && attempt < 8) {
+        // Another process grew the map past ours (we are a read-only inspector): adopt
+        // the size recorded in the file, with no transaction of ours live.
+        std::unique_lock<std::shared_mutex> g(env.remapMu_);
+        int rc2 = mdb_env_set_mapsize(env.env_, 0);
+        if (rc2 != 0) env.throwMdb(rc2, "adopting the grown map size");
+        continue;
+      }
+      env.throwMdb(rc, "beginning a read transaction");
+    }
+  }
+  ~ReadTxn() {
+    mdb_txn_reset(txn_);
+    std::lock_guard<std::mutex> g(env_.readPoolMu_);
+    env_.readPool_.push_back(txn_);
+  }
+  ReadTxn(const ReadTxn&) = delete;
+  ReadTxn& operator=(const ReadTxn&) = delete;
+  MDB_txn* get() const { return txn_; }
+
+ private:
+  int begin() {
+    MDB_txn* pooled = nullptr;
+    {
+      std::lock_guard<std::mutex> g(env_.readPoolMu_);
+      if (!env_.readPool_.empty()) {
+        pooled = env_.readPool_.back();
+        env_.readPool_.pop_back();
+      }
+    }
+    if (pooled != nullptr) {
+      int rc = mdb_txn_renew(pooled);
+      if (rc == 0) {
+        txn_ = pooled;
+        return 0;
+      }
+      mdb_txn_abort(pooled);
+      return rc;
+    }
+    return mdb_txn_begin(env_.env_, nullptr, MDB_RDONLY, &txn_);
+  }
+
+  const Env& env_;
+  std::shared_lock<std::shared_mutex> lock_;
+  MDB_txn* txn_ = nullptr;
+};
+
+// ---- reads ----
+
+Recovered Env::load() const {
+  ReadTxn t(*this);
+  return records_->load(lmdb::Place{dir_, dataPath()}, t.get());
+}
+
+kv::Versioned Env::read(const std::string& key) const {
+  try {
+    ReadTxn t(*this);
+    return kv_->read(lmdb::Place{dir_, dataPath()}, t.get(), key);
+  } catch (const StorageError& e) {
+    // The event loop cannot go on without its data: environment failure, fail-stop.
+    failStop(e.what());
+  }
+}
+
+void Env::forEachKv(
+    const std::function<void(const std::string& key, const kv::Versioned&)>& fn) const {
+  ReadTxn t(*this);
+  kv_->forEachKv(lmdb::Place{dir_, dataPath()}, t.get(), fn);
+}
+
+void Env::forEachLock(
+    const std::function<void(const TxnId& txn, const std::string& key)>& fn) const {
+  ReadTxn t(*this);
+  kv_->forEachLock(lmdb::Place{dir_, dataPath()}, t.get(), fn);
+}
+
+namespace {
+
+template <class Dbis>
+std::vector<std::pair<const char*, MDB_dbi>> namedDbs(const Dbis& d) {
+  return {
+      {"meta", d.meta},
+      {"acceptor", d.acceptor},
+      {"acceptor_tombstones", d.tombstones},
+      {"low_water", d.lowWater},
+      {"participant", d.participant},
+      {"kv_data", d.kvData},
+      {"kv_locks", d.kvLocks},
+      {"leader", d.leader},
+      {"decision", d.decision},
+  };
+}
+
+}  // namespace
+
+std::vector<DbStat> Env::stats() const {
+  ReadTxn t(*this);
+  std::vector<DbStat> out;
+  for (const auto& [name, dbi] : namedDbs(dbi_)) {
+    MDB_stat ms{};
+    int rc = mdb_stat(t.get(), dbi, &ms);
+    if (rc != 0) throwMdb(rc, std::string("reading statistics of database '") + name + "'");
+    out.push_back(DbStat{name, ms.ms_entries});
+  }
+  return out;
+}
+
+void Env::forEachRaw(
+    const std::string& database,
+    const std::function<void(std::string_view key, std::string_view value)>& fn) const {
+  auto dbs = namedDbs(dbi_);
+  auto it =
+      std::find_if(dbs.begin(), dbs.end(), [&](const auto& d) { return database == d.first; });
+  PC_ASSERT(it != dbs.end(), database);
+  ReadTxn t(*this);
+  MDB_cursor* c = nullptr;
+  int rc = mdb_cursor_open(t.get(), it->second, &c);
+  if (rc != 0) throwMdb(rc, "opening a cursor on database '" + database + "'");
+  struct Close {
+    MDB_cursor* c;
+    ~Close() { mdb_cursor_close(c); }
+  } close{c};
+  MDB_val k, v;
+  for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+    fn(lmdb::toView(k), lmdb::toView(v));
+  }
+  if (rc != MDB_NOTFOUND) throw lmdb::readFailure(lmdb::Place{dir_, dataPath()}, database, rc);
+}
+
+// ---- quota ----
+
+uint64_t Env::freePages(MDB_txn* txn) const {
+  // LMDB's free list (database 0): each value is a list of page numbers whose first word
+  // is its length (as mdb_stat -f counts them). Pages freed by collection are reused
+  // before the file grows, so they do not count as used.
+  MDB_cursor* c = nullptr;
+  if (mdb_cursor_open(txn, 0, &c) != 0) return 0;
+  uint64_t pages = 0;
+  MDB_val k, v;
+  for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+    if (v.mv_size < sizeof(size_t)) continue;
+    size_t n = 0;
+    std::memcpy(&n, v.mv_data, sizeof n);
+    pages += n;
+  }
+  mdb_cursor_close(c);
+  return pages;
+}
+
+void Env::updateQuota() {
+  // Cheap while far from the quota (the last page in use is below it); the free list is
+  // only walked near it.
+  uint64_t live = usedBytes();
+  if (live >= quotaBytes()) {
+    ReadTxn t(*this);
+    uint64_t freeBytes = freePages(t.get()) * pageBytes_;
+    live = freeBytes < live ? live - freeBytes : 0;
+  }
+  liveBytes_.store(live, std::memory_order_relaxed);
+  nearlyFull_.store(live >= quotaBytes(), std::memory_order_relaxed);
+}
+
+}  // namespace pc::storage

@@ -1,0 +1,401 @@
+// The transport's trust boundary, with real sockets on 127.0.0.1 inside this process: who
+// may attach a sink, what a flood of connections or a silent peer can do to a node. If
+// these fail, a local user can divert a member's messages, stop a node by opening sockets,
+// or hold its outbound queue forever by never answering.
+#include "rpc/transport.h"
+
+#include <capnp/rpc-twoparty.h>
+#include <kj/async-io.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "client/client.h"
+#include "tests/unit/local_util.h"
+
+namespace pc::rpc {
+namespace {
+
+constexpr NodeId kCoordinator = 1;
+constexpr NodeId kParticipant = 1001;
+
+// Runs the event loop for `ms` milliseconds.
+void runFor(kj::AsyncIoContext& io, uint32_t ms) {
+  io.provider->getTimer().afterDelay(ms * kj::MILLISECONDS).wait(io.waitScope);
+}
+
+// Runs the event loop until `done()` or `ms` milliseconds, whichever first.
+template <class Pred>
+bool runUntil(kj::AsyncIoContext& io, uint32_t ms, Pred done) {
+  for (uint32_t waited = 0; waited < ms && !done(); waited += 5) runFor(io, 5);
+  return done();
+}
+
+Message outcomeFor(uint64_t n) { return OutcomeMsg{TxnId{n, 1}, Outcome::Commit}; }
+
+// A plain TCP connection to 127.0.0.1:port (blocking connect; the kernel completes it
+// from the listen backlog whether or not the event loop accepts).
+int rawConnect(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(port);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  return fd;
+}
+
+// Whether the other side closed `fd` (read returns 0 or a reset), without blocking.
+bool closedByPeer(int fd) {
+  char b = 0;
+  ssize_t n = ::recv(fd, &b, 1, MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+struct Received {
+  std::vector<std::pair<NodeId, Message>> msgs;
+  Transport::Handler handler() {
+    return [this](NodeId from, Message&& m) { msgs.emplace_back(from, std::move(m)); };
+  }
+};
+
+TEST_CASE("attach: a client claiming a member's id does not take over that member's route") {
+  // Issue 12: attach(from=1001) at c1 turned p1's route into the client's sink.
+  auto io = kj::setupAsyncIo();
+  const uint16_t cPort = test::freePort();
+  const uint16_t pPort = test::freePort();
+  Received atC, atP, atFake;
+  TransportOptions co;
+  co.self = kCoordinator;
+  co.peers[kParticipant] = PeerAddress{"127.0.0.1", pPort};
+  Transport c(io, co, atC.handler(), nullptr);
+  auto cListen = c.listen("127.0.0.1", cPort);
+  TransportOptions po;
+  po.self = kParticipant;
+  po.peers[kCoordinator] = PeerAddress{"127.0.0.1", cPort};
+  Transport p(io, po, atP.handler(), nullptr);
+  auto pListen = p.listen("127.0.0.1", pPort);
+
+  // The impostor: client mode (attaches its sink on connect) under p1's id.
+  TransportOptions fo;
+  fo.self = kParticipant;
+  fo.attachSinkOnConnect = true;
+  fo.peers[kCoordinator] = PeerAddress{"127.0.0.1", cPort};
+  Transport fake(io, fo, atFake.handler(), nullptr);
+  fake.connectNow(kCoordinator);
+  runUntil(io, 2000, [&] { return fake.connected(kCoordinator); });
+  runFor(io, 50);  // the attach call reaches c1
+
+  c.send(kParticipant, outcomeFor(7));
+  CHECK(runUntil(io, 3000, [&] { return !atP.msgs.empty(); }));
+  CHECK(atFake.msgs.empty());
+  REQUIRE(atP.msgs.size() == 1);
+  CHECK(atP.msgs[0].first == kCoordinator);
+  CHECK(messageTxn(atP.msgs[0].second) == TxnId{7, 1});
+  CHECK(c.metrics().attachRefused == 1);
+
+  // A client id (not a member) still attaches and gets what is sent to it.
+  const NodeId client = 0x80000042u;
+  TransportOptions clo;
+  clo.self = client;
+  clo.attachSinkOnConnect = true;
+  clo.peers[kCoordinator] = PeerAddress{"127.0.0.1", cPort};
+  Received atClient;
+  Transport cl(io, clo, atClient.handler(), nullptr);
+  cl.connectNow(kCoordinator);
+  runUntil(io, 2000, [&] { return cl.connected(kCoordinator); });
+  runFor(io, 50);
+  c.send(client, outcomeFor(8));
+  CHECK(runUntil(io, 3000, [&] { return !atClient.msgs.empty(); }));
+  CHECK(c.metrics().attachRefused == 1);
+}
+
+TEST_CASE("accept: running out of file descriptors pauses accepting, never stops serving") {
+  // Issue 12: EMFILE rejected the accept loop and `serve` exited.
+  auto io = kj::setupAsyncIo();
+  const uint16_t port = test::freePort();
+  Received got;
+  TransportOptions o;
+  o.self = kCoordinator;
+  std::vector<std::string> logged;
+  Transport t(io, o, got.handler(), [&](const std::string& l) { logged.push_back(l); });
+  std::string stopped;
+  auto listening = t.listen("127.0.0.1", port)
+                       .catch_([&](kj::Exception&& e) { stopped = e.getDescription().cStr(); })
+                       .eagerlyEvaluate(nullptr);
+
+  // Connections queued in the backlog, then a descriptor limit just above what is open:
+  // the loop accepts a few, then accept() fails with EMFILE.
+  std::vector<int> fds;
+  for (int i = 0; i < 32; ++i) fds.push_back(rawConnect(port));
+  rlimit saved{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+  int probe = ::dup(0);
+  REQUIRE(probe >= 0);
+  ::close(probe);
+  rlimit low = saved;
+  low.rlim_cur = static_cast<rlim_t>(probe) + 4;
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+  runFor(io, 300);
+  const bool stoppedDuringLimit = listening.poll(io.waitScope);
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &saved) == 0);
+  CHECK_FALSE(stoppedDuringLimit);
+  CAPTURE(stopped);
+  CHECK(stopped.empty());
+  for (int fd : fds) ::close(fd);
+
+  // The limit is gone: a peer connects and delivers as usual.
+  TransportOptions so;
+  so.self = kParticipant;
+  so.peers[kCoordinator] = PeerAddress{"127.0.0.1", port};
+  Transport sender(io, so, nullptr, nullptr);
+  sender.send(kCoordinator, outcomeFor(9));
+  CHECK(runUntil(io, 3000, [&] { return !got.msgs.empty(); }));
+  CHECK_FALSE(listening.poll(io.waitScope));
+  CHECK(t.metrics().acceptErrors >= 1);
+  // Logged once per burst of errors, however many there were, and once when it ends.
+  size_t errorLines = 0;
+  size_t resumedLines = 0;
+  for (const auto& l : logged) {
+    errorLines += l.find("accept failed") != std::string::npos;
+    resumedLines += l.find("accepting connections again") != std::string::npos;
+  }
+  CHECK(errorLines == 1);
+  CHECK(resumedLines == 1);
+}
+
+TEST_CASE("max connections: one beyond the cap is closed at once; those within keep working") {
+  // If this fails, a flood of connections takes every descriptor of the node.
+  auto io = kj::setupAsyncIo();
+  const uint16_t port = test::freePort();
+  Received got;
+  TransportOptions o;
+  o.self = kCoordinator;
+  o.maxInboundConnections = 3;
+  Transport t(io, o, got.handler(), nullptr);
+  auto listening = t.listen("127.0.0.1", port).eagerlyEvaluate(nullptr);
+  std::vector<int> fds;
+  for (int i = 0; i < 8; ++i) fds.push_back(rawConnect(port));
+  runFor(io, 200);
+  int closed = 0;
+  for (int fd : fds) closed += closedByPeer(fd);
+  CHECK(closed == 5);
+  CHECK(t.inboundConnections() == 3);
+  CHECK(t.metrics().inboundRefused == 5);
+  for (int fd : fds) ::close(fd);
+  runFor(io, 100);
+  CHECK(t.inboundConnections() == 0);
+
+  // Below the cap again: a peer connects and delivers.
+  TransportOptions so;
+  so.self = kParticipant;
+  so.peers[kCoordinator] = PeerAddress{"127.0.0.1", port};
+  Transport sender(io, so, nullptr, nullptr);
+  sender.send(kCoordinator, outcomeFor(3));
+  CHECK(runUntil(io, 3000, [&] { return !got.msgs.empty(); }));
+}
+
+TEST_CASE("idle timeout: a connection that never calls is closed; one that called stays") {
+  // If this fails, half-open connections hold a node's slots forever.
+  auto io = kj::setupAsyncIo();
+  const uint16_t port = test::freePort();
+  Received got;
+  TransportOptions o;
+  o.self = kCoordinator;
+  o.idleTimeoutMs = 150;
+  Transport t(io, o, got.handler(), nullptr);
+  auto listening = t.listen("127.0.0.1", port).eagerlyEvaluate(nullptr);
+  int silent = rawConnect(port);
+  TransportOptions so;
+  so.self = kParticipant;
+  so.peers[kCoordinator] = PeerAddress{"127.0.0.1", port};
+  Transport sender(io, so, nullptr, nullptr);
+  sender.send(kCoordinator, outcomeFor(1));
+  REQUIRE(runUntil(io, 2000, [&] { return got.msgs.size() == 1; }));
+  runFor(io, 100);
+  CHECK_FALSE(closedByPeer(silent));  // not yet: 150 ms have not passed since it connected
+  CHECK(runUntil(io, 2000, [&] { return closedByPeer(silent); }));
+  CHECK(t.metrics().inboundIdleClosed == 1);
+  CHECK(t.inboundConnections() == 1);  // the sender's: it made a call
+  runFor(io, 300);
+  sender.send(kCoordinator, outcomeFor(2));
+  CHECK(runUntil(io, 2000, [&] { return got.msgs.size() == 2; }));
+  CHECK(sender.metrics().connects == 1);  // the same connection
+  ::close(silent);
+}
+
+TEST_CASE("call deadline: a peer that accepts but never answers fails the call, then reconnects") {
+  // If this fails, one wedged peer holds its queue (and its messages) forever.
+  auto io = kj::setupAsyncIo();
+  // A listening socket nobody accepts from: the kernel completes connections, and what is
+  // sent to them is never read or answered.
+  int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(lfd >= 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(::listen(lfd, 16) == 0);
+  socklen_t len = sizeof a;
+  REQUIRE(::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  TransportOptions o;
+  o.self = kCoordinator;
+  o.callTimeoutMs = 200;
+  o.peers[kParticipant] = PeerAddress{"127.0.0.1", ntohs(a.sin_port)};
+  Transport t(io, o, nullptr, nullptr);
+  t.send(kParticipant, outcomeFor(1));
+  REQUIRE(runUntil(io, 2000, [&] { return t.metrics().connects == 1; }));
+  CHECK(t.metrics().droppedFailed == 0);
+  CHECK(runUntil(io, 2000, [&] { return t.metrics().callTimeouts >= 1; }));
+  CHECK(runUntil(io, 1000, [&] { return t.metrics().droppedFailed == 1; }));
+  CHECK(t.metrics().disconnects >= 1);
+  // Something new to send: the connection is made again, and times out again.
+  t.send(kParticipant, outcomeFor(2));
+  CHECK(runUntil(io, 2000, [&] { return t.metrics().connects == 2; }));
+  CHECK(runUntil(io, 2000, [&] { return t.metrics().droppedFailed == 2; }));
+  ::close(lfd);
+}
+
+TEST_CASE("deadlines count on the real clock: a loop that sat idle does not time out at once") {
+  // If this fails, a blocking client that waited between calls longer than a deadline sees
+  // its next `status`/`get` fail, or its connection dropped, before anything happened
+  // (KJ's timer is as old as the loop's last poll).
+  auto io = kj::setupAsyncIo();
+  const uint16_t port = test::freePort();
+  Received got;
+  TransportOptions no;
+  no.self = kParticipant;
+  Transport node(io, no, got.handler(), nullptr);
+  node.setStatusFn([](wire::NodeStatus::Builder b) { b.setName("p1"); });
+  auto listening = node.listen("127.0.0.1", port).eagerlyEvaluate(nullptr);
+  TransportOptions co;
+  co.self = 0x80000001u;
+  co.oneOffTimeoutMs = 500;
+  co.callTimeoutMs = 300;
+  co.peers[kParticipant] = PeerAddress{"127.0.0.1", port};
+  Transport client(io, co, nullptr, nullptr);
+  client.send(kParticipant, outcomeFor(1));
+  REQUIRE(runUntil(io, 2000, [&] { return got.msgs.size() == 1; }));
+
+  // A call leaves, then the loop is not run for longer than either deadline.
+  client.send(kParticipant, outcomeFor(2));
+  io.waitScope.poll();
+  ::usleep(800 * 1000);
+  auto status = client.status(kParticipant).wait(io.waitScope);
+  CHECK(std::string(status.getStatus().getName().cStr()) == "p1");
+  runFor(io, 300);
+  CHECK(got.msgs.size() == 2);
+  CHECK(client.metrics().callTimeouts == 0);
+  CHECK(client.metrics().disconnects == 0);
+}
+
+TEST_CASE("client: a commit after the client sat idle longer than its timeout still commits") {
+  // If this fails, an application's BlockingClient that waited between transactions longer
+  // than timeoutMs gets Unknown for its next commit at once (the timeout counted from the
+  // loop's stale timer), though the coordinator commits it.
+  auto io = kj::setupAsyncIo();
+  const uint16_t port = test::freePort();
+  // A fake coordinator c1: commits whatever it is asked to, at once.
+  Transport* coordinator = nullptr;
+  TransportOptions co;
+  co.self = kCoordinator;
+  Transport fake(
+      io, co,
+      [&](NodeId from, Message&& m) {
+        if (auto* r = std::get_if<CommitRequest>(&m)) {
+          coordinator->send(from, CommitReply{r->txn, TxnStatus::Committed, ""});
+        }
+      },
+      nullptr);
+  coordinator = &fake;
+  auto listening = fake.listen("127.0.0.1", port).eagerlyEvaluate(nullptr);
+  auto cluster = clusterFromAddresses(
+      {"c1=127.0.0.1:" + std::to_string(port), "p1=127.0.0.1:2", "a1=127.0.0.1:3"});
+  ClientOptions opts;
+  opts.timeoutMs = 500;
+  opts.commitFailover = false;
+  Client client(io, cluster, opts);
+  auto first = client.begin();
+  first.put("k", "v1");
+  CHECK(first.commit().wait(io.waitScope).committed());
+  ::usleep(800 * 1000);  // the application does something else
+  auto second = client.begin();
+  second.put("k", "v2");
+  auto result = second.commit().wait(io.waitScope);
+  CAPTURE(result.reason);
+  CHECK(result.committed());
+}
+
+TEST_CASE("bounds: claimed sender ids and unknown destinations do not grow memory") {
+  // If this fails, a peer that makes up ids (or a node answering them) grows without bound.
+  auto io = kj::setupAsyncIo();
+  TransportOptions o;
+  o.self = kCoordinator;
+  o.peers[kParticipant] = PeerAddress{"127.0.0.1", 1};  // nothing listens on port 1
+  Transport t(io, o, nullptr, nullptr);
+  for (uint64_t i = 0; i < 5000; ++i) t.send(static_cast<NodeId>(0x80000000u + i), outcomeFor(i));
+  runFor(io, 20);
+  CHECK(t.routes() == 0);  // no route to any of them: dropped, and the routes forgotten
+  CHECK(t.metrics().droppedFailed == 5000);
+  CHECK(t.metrics().routesDropped == 5000);
+}
+
+TEST_CASE("bounds: rejection logs remember at most kMaxLoggedSenders sender ids") {
+  // If this fails, a peer that claims a new sender id per bad message grows the node's
+  // memory and writes a log line per message.
+  auto io = kj::setupAsyncIo();
+  const uint16_t port = test::freePort();
+  TransportOptions o;
+  o.self = kCoordinator;
+  std::vector<std::string> logged;
+  Transport t(io, o, nullptr, [&](const std::string& l) { logged.push_back(l); });
+  auto listening = t.listen("127.0.0.1", port).eagerlyEvaluate(nullptr);
+  // A raw Cap'n Proto peer: one deliver() per made-up sender, each with a message whose
+  // union is unset (refused at the edge).
+  auto addr = io.provider->getNetwork().parseAddress("127.0.0.1", port).wait(io.waitScope);
+  auto stream = addr->connect().wait(io.waitScope);
+  capnp::TwoPartyClient peer(*stream);
+  auto node = peer.bootstrap().castAs<wire::Node>();
+  const uint32_t senders = Transport::kMaxLoggedSenders + 500;
+  for (uint32_t i = 0; i < senders; ++i) {
+    auto req = node.deliverRequest();
+    req.setFrom(0x80000000u + i);
+    req.initMessages(1);
+    req.send().wait(io.waitScope);
+  }
+  CHECK(t.metrics().rejected == senders);
+  CHECK(t.metrics().sendersUnlogged == 500);
+  size_t rejectionLines = 0;
+  for (const auto& l : logged) rejectionLines += l.rfind("rejected input from", 0) == 0;
+  CHECK(rejectionLines == Transport::kMaxLoggedSenders + 1);  // + the one saying "no more"
+}
+
+TEST_CASE("queue bound in bytes: the oldest messages are dropped beyond it") {
+  // If this fails, large messages to a dead peer can eat the node's memory.
+  auto io = kj::setupAsyncIo();
+  TransportOptions o;
+  o.self = kCoordinator;
+  o.maxQueuedBytesPerPeer = 64 << 10;
+  o.reconnectBackoffMinMs = 5000;  // stays unreachable for the whole test
+  o.peers[kParticipant] = PeerAddress{"127.0.0.1", 1};
+  Transport t(io, o, nullptr, nullptr);
+  Prepare p;
+  p.txn = TxnId{1, 1};
+  p.payload = std::string(10000, 'x');
+  p.participants = {kParticipant};
+  p.leader = kCoordinator;
+  for (int i = 0; i < 20; ++i) t.send(kParticipant, p);
+  CHECK(t.metrics().droppedQueue == 14);    // 6 of about 10 KB fit in 64 KiB
+  p.payload = std::string(100 << 10, 'x');  // larger than the whole bound
+  t.send(kParticipant, p);
+  CHECK(t.metrics().droppedQueue == 15);  // itself only: the queue keeps its 6
+  CHECK(t.metrics().messagesSent == 21);
+}
+
+}  // namespace
+}  // namespace pc::rpc
