@@ -32,6 +32,7 @@
 #include "runtime/cluster_config.h"
 #include "runtime/external_engine.h"
 #include "runtime/failpoints.h"
+#include "runtime/host_metrics.h"
 #include "storage/env.h"
 #include "storage/storage_thread.h"
 
@@ -90,6 +91,7 @@ class NodeHost {
   static constexpr uint32_t kBusyPollEvents = 16;
   void onInbound(NodeId from, Message&& msg);
   void fillStatus(wire::NodeStatus::Builder b);
+  void fillMetrics(NodeSample& s);  // scrape time (metrics_ only)
   void log(const std::string& line) const;
 
   kj::AsyncIoContext& io_;
@@ -127,6 +129,8 @@ class NodeHost {
   std::unique_ptr<Errors> errors_;
   std::unique_ptr<kj::TaskSet> tasks_;
   std::map<NodeId, NodeHost*> localPeers_;  // co-hosted nodes (setLocalPeers)
+  // Prometheus metrics, only for a node with a `metrics` address (README "Metrics").
+  std::unique_ptr<HostMetrics> metrics_;
 };
 
 }  // namespace pc::runtime

@@ -19,8 +19,8 @@ metrics_port() {
   sed -n "/^\[node\.$1\]$/,/^\[/s/^metrics = 127\.0\.0\.1:\([0-9]*\).*/\1/p" "$CONF"
 }
 
-# value NAME_WITH_LABELS: the sample's value in BODY (the line's last field), empty if absent.
-value() { grep -F -- "$1 " <<<"$BODY" | awk '{print $NF}' | head -n 1; }
+# value NAME_WITH_LABELS: the sample's value in BODY, empty if absent.
+value() { awk -v n="$1" '$1 == n { print $2; exit }' <<<"$BODY"; }
 
 HAVE_PROMTOOL=0
 if command -v promtool >/dev/null 2>&1; then
