@@ -21,6 +21,7 @@ struct StartText {
   std::string fanout = "all";
   std::string colocate = "none";
   int portBase = 0;
+  int metricsPortBase = 0;
 };
 
 po::options_description startOptions(ClusterStartOptions& o, StartText& t) {
@@ -53,6 +54,8 @@ po::options_description startOptions(ClusterStartOptions& o, StartText& t) {
       "f", po::value<int>()->value_name("F"), "tolerated acceptor failures (default 1)")(
       "port-base", po::value<int>(&t.portBase)->value_name("P"),
       "first port; nodes take P, P+1, ... (default: the first free range from 7100)")(
+      "metrics-port-base", po::value<int>(&t.metricsPortBase)->value_name("P"),
+      "serve Prometheus metrics: nodes take 127.0.0.1:P, P+1, ... (GET /metrics)")(
       "tick-ms", po::value<uint32_t>(&o.tickMs)->value_name("T")->default_value(5),
       "one logical tick of the core, in ms")(
       "recovery-timeout-ms",
@@ -166,7 +169,7 @@ std::optional<int> checkCounts(const po::variables_map& vm, const StartText& t,
   return std::nullopt;
 }
 
-// --tick-ms, --recovery-timeout-ms, --gc-cap, --port-base.
+// --tick-ms, --recovery-timeout-ms, --gc-cap, --port-base, --metrics-port-base.
 std::optional<int> checkTimings(const po::variables_map& vm, const StartText& t,
                                 ClusterStartOptions& o) {
   const int portBase = t.portBase;
@@ -196,6 +199,17 @@ std::optional<int> checkTimings(const po::variables_map& vm, const StartText& t,
                             " nodes need consecutive ports)");
     }
     o.portBase = static_cast<uint16_t>(portBase);
+  }
+  if (vm.count("metrics-port-base")) {
+    const int nodes = o.participants + o.acceptors + o.coordinators;
+    const int base = t.metricsPortBase;
+    if (base < 1 || base + nodes - 1 > 65535) {
+      return usageError(std::cerr, kSub,
+                        "--metrics-port-base " + std::to_string(base) + ": expected 1.." +
+                            std::to_string(65535 - nodes + 1) + " (" + std::to_string(nodes) +
+                            " nodes need consecutive ports)");
+    }
+    o.metricsPortBase = static_cast<uint16_t>(base);
   }
   return std::nullopt;
 }

@@ -1,5 +1,7 @@
 #include "participant/participant_host.h"
 
+#include <algorithm>
+
 #include "paxos_commit/participant.h"
 #include "rpc/convert.h"
 #include "storage/quota_engine.h"
@@ -85,6 +87,14 @@ std::function<void()> ParticipantHost::onSend(const Envelope& e) {
   if (!isBallotZeroVote(e.msg)) return {};
   runtime::Failpoints& fp = ctx_->failpoints;
   return [&fp]() { fp.hit("participant.after_vote_sent"); };
+}
+
+void ParticipantHost::fillMetrics(runtime::NodeSample& s) const {
+  auto list = core_->inDoubt();
+  s.inDoubt = list.size();
+  uint64_t oldestTicks = 0;
+  for (const auto& d : list) oldestTicks = std::max(oldestTicks, core_->now() - d.sinceTick);
+  s.oldestInDoubtAgeSeconds = static_cast<double>(oldestTicks * ctx_->cluster.tickMs) / 1000.0;
 }
 
 void ParticipantHost::fillStatus(wire::NodeStatus::Builder b) const {

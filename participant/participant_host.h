@@ -38,6 +38,7 @@ class ParticipantHost : public runtime::RoleHost {
   void onPersist(const std::vector<Record>& records, Seq tag, Pipeline& pipeline) override;
   std::function<void()> onSend(const Envelope& e) override;
   void fillStatus(wire::NodeStatus::Builder b) const override;
+  void fillMetrics(runtime::NodeSample& s) const override;
   bool readable() const override;
   kj::Promise<kv::Versioned> read(const std::string& key) override;
 

@@ -50,7 +50,7 @@ constexpr std::string_view kClusterKeys[] = {"protocol",
                                              "max-connections",
                                              "idle-timeout-ms",
                                              "call-timeout-ms"};
-constexpr std::string_view kNodeKeys[] = {"role", "address", "data"};
+constexpr std::string_view kNodeKeys[] = {"role", "address", "data", "metrics"};
 
 template <size_t N>
 std::string joinKeys(const std::string_view (&keys)[N]) {
@@ -404,6 +404,10 @@ std::string ClusterConfig::render() const {
     out << "address = " << checkValue(n.host) << ":" << n.port << "\n";
     out << pad("data = " + checkValue(n.dataDir.empty() ? n.name : n.dataDir))
         << "# relative to this file's folder\n";
+    if (n.metricsPort != 0) {
+      out << pad("metrics = " + checkValue(n.metricsHost) + ":" + std::to_string(n.metricsPort))
+          << "# Prometheus: GET /metrics, /healthz\n";
+    }
   }
   return out.str();
 }
@@ -688,6 +692,21 @@ ClusterConfig parseClusterText(const std::string& text, const std::string& pathF
                "address " + canonical + " is already used by node." + owner->second.first +
                    " (line " + std::to_string(owner->second.second) +
                    "; expected one address per node)");
+    }
+    if (auto it = sec.values.find("metrics"); it != sec.values.end()) {
+      const Value& metrics = it->second;
+      if (!splitAddress(metrics.text, n.metricsHost, n.metricsPort)) {
+        rep.fail(metrics.line, sectionName,
+                 "bad metrics address " + inQuotes(metrics.text) +
+                     " (expected HOST:PORT, PORT in 1..65535)");
+      }
+      auto [used, fresh] = addressOwner.try_emplace(n.metricsAddress(), n.name, metrics.line);
+      if (!fresh) {
+        rep.fail(metrics.line, sectionName,
+                 "metrics address " + n.metricsAddress() + " is already used by node." +
+                     used->second.first + " (line " + std::to_string(used->second.second) +
+                     "; expected one address per endpoint)");
+      }
     }
     n.dataDir = n.name;
     int dataLine = sec.line;

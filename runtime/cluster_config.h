@@ -19,6 +19,7 @@
 //   role = coordinator
 //   address = 127.0.0.1:7100
 //   data = c1                   # data directory, relative to the cluster file's folder
+//   metrics = 127.0.0.1:9100    # optional: Prometheus GET /metrics and /healthz (HTTP)
 //
 //   [node.p1]
 //   role = participant
@@ -83,7 +84,12 @@ struct NodeInfo {
   std::string host;  // 127.0.0.1
   uint16_t port = 0;
   std::string dataDir;  // absolute, or relative to the cluster file's folder as written
+  // The node's metrics endpoint (`metrics = HOST:PORT`); metricsPort 0: none. No two
+  // endpoints -- node addresses and metrics addresses -- of one file are the same.
+  std::string metricsHost;
+  uint16_t metricsPort = 0;
   std::string address() const { return host + ":" + std::to_string(port); }
+  std::string metricsAddress() const { return metricsHost + ":" + std::to_string(metricsPort); }
 };
 
 struct ClusterConfig {

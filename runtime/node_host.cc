@@ -121,7 +121,18 @@ kj::Promise<void> NodeHost::run() {
       ") listening on " + me_.address() +
       (inlineWrites ? "" : " (storage writes on a thread: PCOMMIT_STORAGE_WRITES=thread)"));
   kj::Promise<void> durable = inlineWrites ? kj::Promise<void>(kj::NEVER_DONE) : watchDurable();
-  return listening.exclusiveJoin(kj::mv(durable)).exclusiveJoin(tickLoop());
+  kj::Promise<void> metricsServing = kj::NEVER_DONE;
+  if (me_.metricsPort != 0) {
+    // GET /metrics and /healthz on this event loop; values are read at scrape time.
+    metrics_ = std::make_unique<HostMetrics>(me_.name, toString(me_.role), coreCfg_.protocol);
+    metrics_->setCollect([this](NodeSample& s) { fillMetrics(s); });
+    metricsServing = metrics_->serve(io_, me_.metricsHost, me_.metricsPort,
+                                     [this](const std::string& l) { log(l); });
+    log("metrics: http://" + me_.metricsAddress() + "/metrics");
+  }
+  return listening.exclusiveJoin(kj::mv(durable))
+      .exclusiveJoin(tickLoop())
+      .exclusiveJoin(kj::mv(metricsServing));
 }
 
 kj::Promise<void> NodeHost::tickLoop() {
@@ -143,6 +154,7 @@ kj::Promise<void> NodeHost::watchDurable() {
 void NodeHost::onInbound(NodeId from, Message&& msg) {
   uint64_t before = core_->rejected();
   const char* name = messageName(msg);
+  if (metrics_) metrics_->onInbound(msg);
   handle(core_->onMessage(Envelope{from, me_.id, std::move(msg)}));
   if (core_->rejected() > before && rejectedLogged_ < 100) {
     ++rejectedLogged_;  // bounded: a misbehaving peer cannot flood the log
@@ -151,6 +163,7 @@ void NodeHost::onInbound(NodeId from, Message&& msg) {
 }
 
 void NodeHost::handle(Output&& out) {
+  if (metrics_) metrics_->onOutput(out);
   // The Output's records become the next batch (the role first hooks its duties on it);
   // its sends wait for that batch, or for the last earlier one (paxos_commit/pipeline.h).
   storage::Seq tag = pipeline_.lastSeq();
@@ -245,7 +258,13 @@ void NodeHost::scheduleWrite() {
   // and their group is complete), write it and release what waited for it.
   tasks_->add(kj::evalLater([this]() {
     writeScheduled_ = false;
-    releaseDurable(storage_->writeQueued());
+    if (!metrics_) return releaseDurable(storage_->writeQueued());
+    // Timed for pcommit_synced_commit_duration_seconds (if it did commit anything).
+    const uint64_t before = env_.metrics().syncedCommits;
+    const double t0 = metrics_->now();
+    storage::Seq seq = storage_->writeQueued();
+    if (env_.metrics().syncedCommits > before) metrics_->onSyncedCommit(metrics_->now() - t0);
+    releaseDurable(seq);
   }));
 }
 
@@ -291,6 +310,29 @@ void NodeHost::fillStatus(wire::NodeStatus::Builder b) {
     cb[i].setName(counters[i].first);
     cb[i].setValue(counters[i].second);
   }
+}
+
+void NodeHost::fillMetrics(NodeSample& s) {
+  const auto& tm = transport_->metrics();
+  s.sentByKind.assign(tm.sentByKind.begin(), tm.sentByKind.end());
+  s.receivedByKind.assign(tm.receivedByKind.begin(), tm.receivedByKind.end());
+  s.rejectedAtEdge = tm.rejected;
+  s.rejectedByCore = core_->rejected();
+  s.droppedQueueFull = tm.droppedQueue;
+  s.droppedFailed = tm.droppedFailed;
+  s.connects = tm.connects;
+  s.connectFailures = tm.connectFailures;
+  s.disconnects = tm.disconnects;
+  for (const auto& n : cluster_.nodes) {
+    if (n.id != me_.id && transport_->connected(n.id)) ++s.peersConnected;
+  }
+  auto sm = storage_->metrics();
+  s.syncedCommits = sm.env.syncedCommits;
+  s.storageQueueBytes = sm.pendingBytes;
+  s.outboxMessages = pipeline_.outboxSize();
+  s.mapUsedBytes = env_.usedBytes();
+  s.mapSizeBytes = sm.env.mapSizeBytes;
+  role_->fillMetrics(s);  // role-specific values (a participant's in-doubt transactions)
 }
 
 }  // namespace pc::runtime

@@ -33,6 +33,7 @@
 #include "rpc/transport.h"
 #include "runtime/cluster_config.h"
 #include "runtime/failpoints.h"
+#include "runtime/host_metrics.h"
 #include "runtime/log.h"
 #include "runtime/role_host.h"
 #include "storage/env.h"
@@ -80,6 +81,7 @@ class NodeHost {
   void onInbound(NodeId from, Message&& msg);
   void logOutput(const Output& out);
   void fillStatus(wire::NodeStatus::Builder b);
+  void fillMetrics(NodeSample& s);  // scrape time (metrics_ only)
   void log(const std::string& line) const;
 
   kj::AsyncIoContext& io_;
@@ -105,6 +107,8 @@ class NodeHost {
   std::unique_ptr<Errors> errors_;
   std::unique_ptr<kj::TaskSet> tasks_;
   std::map<NodeId, NodeHost*> localPeers_;  // co-hosted nodes (setLocalPeers)
+  // Prometheus metrics, only for a node with a `metrics` address (README "Metrics").
+  std::unique_ptr<HostMetrics> metrics_;
 };
 
 }  // namespace pc::runtime

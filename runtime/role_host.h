@@ -20,6 +20,7 @@
 //   onSend(e)           as `e` leaves (it is durable-justified by then): failpoints at the
 //                       send; the returned function, if any, runs once `e` was delivered.
 //   fillStatus(b)       role-specific fields of `pcommit status` (the in-doubt list).
+//   fillMetrics(s)      role-specific metric values at scrape time (in-doubt count, age).
 //   readable() / read(key)
 //                       `pcommit get` on a participant; read() may wait (a key locked by an
 //                       in-doubt transaction) and fails with an OVERLOADED exception.
@@ -40,6 +41,7 @@
 #include "rpc/pcommit.capnp.h"
 #include "runtime/cluster_config.h"
 #include "runtime/failpoints.h"
+#include "runtime/node_metrics.h"
 #include "storage/env.h"
 
 namespace pc::runtime {
@@ -72,6 +74,8 @@ class RoleHost {
     return {};
   }
   virtual void fillStatus(wire::NodeStatus::Builder b) const { (void)b; }
+  // Role-specific values of the node's metrics at scrape time (runtime/node_metrics.h).
+  virtual void fillMetrics(NodeSample& s) const { (void)s; }
   virtual bool readable() const { return false; }
   virtual kj::Promise<kv::Versioned> read(const std::string& key) {
     return KJ_EXCEPTION(FAILED, "this node holds no data", key);

@@ -37,6 +37,10 @@ runtime::ClusterConfig buildConfig(const ClusterStartOptions& o, const ClusterPa
       n.host = "127.0.0.1";
       n.port = port++;
       n.dataDir = n.name;
+      if (o.metricsPortBase) {  // --metrics-port-base: the same order, from its own base
+        n.metricsHost = "127.0.0.1";
+        n.metricsPort = static_cast<uint16_t>(*o.metricsPortBase + c.nodes.size());
+      }
       c.nodes.push_back(n);
     }
   };
@@ -226,6 +230,13 @@ int writeNewConfig(const ClusterStartOptions& o, const ClusterPaths& paths,
   auto base = choosePortBase(o, nodeCount, err);
   if (!base) return kFailed;
   config = buildConfig(o, paths, *base);
+  for (const auto& n : config.nodes) {
+    if (n.metricsPort != 0 && !portFree(n.metricsPort)) {
+      err << "pcommit cluster start: metrics port " << n.metricsPort << " (" << n.name
+          << ") on 127.0.0.1 is in use; choose another --metrics-port-base\n";
+      return kFailed;
+    }
+  }
   const std::string text = config.render();
   try {
     runtime::parseClusterText(text, paths.conf.string());

@@ -69,6 +69,8 @@ struct ClusterStartOptions {
   Protocol protocol = Protocol::Paxos;
   FanOut fanOut = FanOut::All;
   std::optional<uint16_t> portBase;  // none: the first free consecutive range from 7100
+  // Each node's `metrics` endpoint: 127.0.0.1:P, P+1, ... in node order; none: no endpoints.
+  std::optional<uint16_t> metricsPortBase;
   uint32_t tickMs = 5;
   uint32_t recoveryTimeoutMs = 1000;
   uint32_t gcCap = 100000;  // see ClusterConfig::gcCap

@@ -79,7 +79,8 @@ bool sameConfig(const ClusterConfig& a, const ClusterConfig& b) {
     const NodeInfo& x = a.nodes[i];
     const NodeInfo& y = b.nodes[i];
     if (x.name != y.name || x.id != y.id || x.role != y.role || x.host != y.host ||
-        x.port != y.port || x.dataDir != y.dataDir) {
+        x.port != y.port || x.dataDir != y.dataDir || x.metricsHost != y.metricsHost ||
+        x.metricsPort != y.metricsPort) {
       return false;
     }
   }
@@ -230,6 +231,27 @@ TEST_CASE("render parses back to the same config") {
   CHECK(sameConfig(m, mback));
 }
 
+TEST_CASE("metrics: an optional per-node HOST:PORT, rendered back only where given") {
+  // If this fails, `pcommit serve` would expose metrics on the wrong port, or on none.
+  ClusterConfig c = parseClusterText(
+      withLine(12, "address = 127.0.0.1:7102\nmetrics = 0.0.0.0:9102"), "cluster.conf");
+  const NodeInfo* p2 = c.byName("p2");
+  REQUIRE(p2 != nullptr);
+  CHECK(p2->metricsHost == "0.0.0.0");
+  CHECK(p2->metricsPort == 9102);
+  CHECK(p2->metricsAddress() == "0.0.0.0:9102");
+  CHECK(c.byName("p1")->metricsPort == 0);  // absent: no metrics endpoint
+  std::string text = c.render();
+  CHECK(text.find("metrics = 0.0.0.0:9102") != std::string::npos);
+  size_t count = 0;
+  for (size_t at = text.find("metrics ="); at != std::string::npos;
+       at = text.find("metrics =", at + 1)) {
+    ++count;
+  }
+  CHECK(count == 1);
+  CHECK(sameConfig(c, parseClusterText(text, "cluster.conf")));
+}
+
 TEST_CASE("loadClusterFile reads a file and names a missing one") {
   // If this fails, a wrong --config path would give a vague error or none.
   auto dir = std::filesystem::temp_directory_path() /
@@ -294,6 +316,30 @@ TEST_CASE("every kind of bad file names the file, the line and the bad key or va
        {"[node.a1]", "twice", "line 21"}},
       {"key twice", withLine(9, "f = 1"), "cluster.conf:9:", {"'f'", "twice", "line 4"}},
       {"missing role", withLine(22, ""), "cluster.conf:21:", {"node.a1", "missing key 'role'"}},
+      {"bad metrics address",
+       withLine(23, "address = 127.0.0.1:7201\nmetrics = 127.0.0.1"),
+       "cluster.conf:24:",
+       {"node.a1", "bad metrics address '127.0.0.1'", "HOST:PORT"}},
+      {"metrics port out of range",
+       withLine(23, "address = 127.0.0.1:7201\nmetrics = 127.0.0.1:65536"),
+       "cluster.conf:24:",
+       {"node.a1", "'127.0.0.1:65536'"}},
+      {"metrics address is another node's address",
+       withLine(23, "address = 127.0.0.1:7201\nmetrics = 127.0.0.1:7100"),
+       "cluster.conf:24:",
+       {"node.a1", "metrics address 127.0.0.1:7100", "node.c1", "line 15"}},
+      {"metrics address is the node's own address",
+       withLine(23, "address = 127.0.0.1:7201\nmetrics = 127.0.0.1:7201"),
+       "cluster.conf:24:",
+       {"node.a1", "already used by node.a1", "line 23"}},
+      {"a node address is an earlier node's metrics address",
+       withLine(12, "address = 127.0.0.1:7102\nmetrics = 127.0.0.1:7202"),
+       "cluster.conf:27:",  // a2's address line, one down from the inserted line
+       {"node.a2", "address 127.0.0.1:7202", "node.p2", "line 13"}},
+      {"metrics key twice",
+       withLine(23, "metrics = 127.0.0.1:9001\nmetrics = 127.0.0.1:9002"),
+       "cluster.conf:24:",
+       {"'metrics'", "twice", "line 23"}},
       {"missing address",
        withLine(23, ""),
        "cluster.conf:21:",

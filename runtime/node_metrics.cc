@@ -1,0 +1,208 @@
+#include "runtime/node_metrics.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <variant>
+
+#include "paxos_commit/messages.h"
+
+namespace pc::runtime {
+
+namespace {
+
+constexpr size_t kMessageKinds = std::variant_size_v<Message>;
+
+}  // namespace
+
+const char* NodeMetrics::outcomeLabel(Outcome o) {
+  return o == Outcome::Commit ? "committed" : "aborted";
+}
+
+NodeMetrics::NodeMetrics(const std::string& node, const std::string& role, Protocol protocol)
+    : protocol_(toString(protocol)),
+      coordinator_(role == "coordinator"),
+      participant_(role == "participant"),
+      transactions_(registry_.counter(
+          "pcommit_transactions_total",
+          "Transactions this coordinator decided, by protocol and outcome (each once).",
+          {"protocol", "outcome"})),
+      commitLatency_(registry_.histogram(
+          "pcommit_commit_latency_seconds",
+          "Time from a transaction's first CommitRequest at this coordinator to its decision.",
+          latencyBucketsSeconds(), {"protocol", "outcome"})),
+      recoveriesStarted_(registry_
+                             .counter("pcommit_recoveries_started_total",
+                                      "Recoveries this node led (phase 1 begun at a higher "
+                                      "ballot for a transaction with no outcome).")
+                             .get()),
+      recoveriesFinished_(registry_
+                              .counter("pcommit_recoveries_finished_total",
+                                       "Recoveries led here that reached an outcome.")
+                              .get()),
+      syncedCommitDuration_(
+          registry_
+              .histogram("pcommit_synced_commit_duration_seconds",
+                         "Duration of one synced LMDB write transaction (write and fsync).",
+                         latencyBucketsSeconds())
+              .get()),
+      sent_(registry_.counter("pcommit_messages_sent_total",
+                              "Protocol messages sent, by kind (in-process ones included).",
+                              {"kind"})),
+      received_(registry_.counter("pcommit_messages_received_total",
+                                  "Protocol messages received and valid, by kind.", {"kind"})),
+      rejected_(registry_.counter("pcommit_rejected_input_total",
+                                  "Input from outside refused, by reason: invalid_message "
+                                  "(dropped at the edge), protocol (refused by the core), "
+                                  "metrics_http (connections over the bound, oversized "
+                                  "requests).",
+                                  {"reason"})),
+      dropped_(registry_.counter("pcommit_messages_dropped_total",
+                                 "Outbound messages dropped, by reason: queue_full, "
+                                 "send_failed (the protocol's retries cover them).",
+                                 {"reason"})),
+      connectionEvents_(registry_.counter(
+          "pcommit_connection_events_total",
+          "Outbound connections to peers, by event: opened, failed, closed.", {"event"})),
+      peersConnected_(registry_
+                          .gauge("pcommit_peers_connected",
+                                 "Peers this node holds an open outbound connection to.")
+                          .get()),
+      syncedCommits_(registry_
+                         .counter("pcommit_synced_commits_total",
+                                  "LMDB write transactions committed with sync.")
+                         .get()),
+      storageQueueBytes_(registry_
+                             .gauge("pcommit_storage_queue_bytes",
+                                    "Records submitted to storage and not yet durable.")
+                             .get()),
+      outboxMessages_(registry_
+                          .gauge("pcommit_outbox_messages",
+                                 "Messages waiting for their records to become durable.")
+                          .get()),
+      mapUsed_(registry_
+                   .gauge("pcommit_lmdb_map_used_bytes",
+                          "Pages in use in the LMDB map (last page + 1, times page size).")
+                   .get()),
+      mapSize_(registry_
+                   .gauge("pcommit_lmdb_map_size_bytes",
+                          "Current LMDB map size (it doubles when full, up to its limit).")
+                   .get()),
+      rss_(registry_
+               .gauge("pcommit_process_resident_memory_bytes",
+                      "Resident memory of the node's process (co-located nodes share it).")
+               .get()),
+      openFds_(
+          registry_
+              .gauge("pcommit_process_open_fds", "Open file descriptors of the node's process.")
+              .get()) {
+  registry_
+      .gauge("pcommit_node_info", "This node: its name, role and protocol (value 1).",
+             {"node", "role", "protocol"})
+      .with({node, role, protocol_})
+      .set(1);
+  if (coordinator_) {
+    for (Outcome o : {Outcome::Commit, Outcome::Abort}) {
+      transactions_.with({protocol_, outcomeLabel(o)});
+      commitLatency_.with({protocol_, outcomeLabel(o)});
+    }
+  }
+  if (participant_) {
+    prepares_ = &registry_
+                     .counter("pcommit_prepares_total",
+                              "Transactions this participant prepared (Prepared records "
+                              "written: yes votes).")
+                     .get();
+    inDoubt_ = &registry_
+                    .gauge("pcommit_in_doubt_transactions",
+                           "Transactions prepared here whose outcome is not yet known.")
+                    .get();
+    oldestInDoubt_ = &registry_
+                          .gauge("pcommit_in_doubt_oldest_age_seconds",
+                                 "Age of the oldest in-doubt transaction here (0 if none).")
+                          .get();
+  }
+  for (size_t k = 0; k < kMessageKinds; ++k) {
+    sent_.with({messageKindName(k)});
+    received_.with({messageKindName(k)});
+  }
+  for (const char* r : {"invalid_message", "protocol", "metrics_http"}) rejected_.with({r});
+  for (const char* r : {"queue_full", "send_failed"}) dropped_.with({r});
+  for (const char* e : {"opened", "failed", "closed"}) connectionEvents_.with({e});
+}
+
+void NodeMetrics::onLearned(Outcome outcome, std::optional<double> latencySeconds) {
+  if (!coordinator_) return;
+  transactions_.with({protocol_, outcomeLabel(outcome)}).inc();
+  if (latencySeconds)
+    commitLatency_.with({protocol_, outcomeLabel(outcome)}).observe(*latencySeconds);
+}
+
+void NodeMetrics::onPrepared() {
+  if (prepares_) prepares_->inc();
+}
+
+void NodeMetrics::onSyncedCommit(double seconds) { syncedCommitDuration_.observe(seconds); }
+
+void NodeMetrics::onRecoveryStarted() { recoveriesStarted_.inc(); }
+
+void NodeMetrics::onRecoveryFinished() { recoveriesFinished_.inc(); }
+
+std::string NodeMetrics::scrape() {
+  NodeSample s;
+  if (collect_) collect_(s);
+  apply(s);
+  if (auto rss = processResidentBytes()) rss_.set(static_cast<double>(*rss));
+  if (auto fds = processOpenFds()) openFds_.set(static_cast<double>(*fds));
+  return registry_.render();
+}
+
+void NodeMetrics::apply(const NodeSample& s) {
+  for (size_t k = 0; k < kMessageKinds; ++k) {
+    if (k < s.sentByKind.size()) sent_.with({messageKindName(k)}).set(s.sentByKind[k]);
+    if (k < s.receivedByKind.size()) received_.with({messageKindName(k)}).set(s.receivedByKind[k]);
+  }
+  rejected_.with({"invalid_message"}).set(s.rejectedAtEdge);
+  rejected_.with({"protocol"}).set(s.rejectedByCore);
+  rejected_.with({"metrics_http"}).set(s.rejectedHttp);
+  dropped_.with({"queue_full"}).set(s.droppedQueueFull);
+  dropped_.with({"send_failed"}).set(s.droppedFailed);
+  connectionEvents_.with({"opened"}).set(s.connects);
+  connectionEvents_.with({"failed"}).set(s.connectFailures);
+  connectionEvents_.with({"closed"}).set(s.disconnects);
+  peersConnected_.set(static_cast<double>(s.peersConnected));
+  syncedCommits_.set(s.syncedCommits);
+  storageQueueBytes_.set(static_cast<double>(s.storageQueueBytes));
+  outboxMessages_.set(static_cast<double>(s.outboxMessages));
+  mapUsed_.set(static_cast<double>(s.mapUsedBytes));
+  mapSize_.set(static_cast<double>(s.mapSizeBytes));
+  if (inDoubt_) {
+    inDoubt_->set(static_cast<double>(s.inDoubt));
+    oldestInDoubt_->set(s.oldestInDoubtAgeSeconds);
+  }
+}
+
+std::optional<uint64_t> processResidentBytes() {
+  std::ifstream in("/proc/self/statm");
+  uint64_t sizePages = 0, residentPages = 0;
+  if (!(in >> sizePages >> residentPages)) return std::nullopt;
+  long page = ::sysconf(_SC_PAGESIZE);
+  if (page <= 0) return std::nullopt;
+  return residentPages * static_cast<uint64_t>(page);
+}
+
+std::optional<uint64_t> processOpenFds() {
+  std::error_code ec;
+  std::filesystem::directory_iterator it("/proc/self/fd", ec);
+  if (ec) return std::nullopt;
+  uint64_t n = 0;
+  for (; it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    if (ec) return std::nullopt;
+    ++n;
+  }
+  // The iterator's own descriptor was open while counting.
+  return n > 0 ? n - 1 : 0;
+}
+
+}  // namespace pc::runtime
