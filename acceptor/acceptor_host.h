@@ -1,6 +1,6 @@
 // AcceptorHost: the acceptor role of a node (runtime/role_host.h; paxos_commit/acceptor.h).
 //
-// Failpoints (DESIGN.md §4): acceptor.before_persist before a write that holds an acceptor
+// Failpoints (docs/DESIGN.md §4): acceptor.before_persist before a write that holds an acceptor
 // record; acceptor.after_persist_before_reply once it is durable, before the 1b/2b it
 // justifies leaves.
 #pragma once

@@ -1,4 +1,4 @@
-// pc_bench: the load driver and reporting behind `pcommit bench` (DESIGN.md §6).
+// pc_bench: the load driver and reporting behind `pcommit bench` (docs/DESIGN.md §6).
 //
 // The driver runs C closed-loop clients on the caller's KJ event loop, all through one
 // pc::Client: each transaction puts one key on each of the first N participants, and a
@@ -19,7 +19,7 @@
 //
 // What "messages per txn" counts: every logical protocol message (several in one RPC count
 // one each) sent by any node or by the benchmark's client, except Ack and AckRequest (the
-// background GC of PROTOCOL.md §7), divided by committed + aborted + unknown. Synced
+// background GC of docs/PROTOCOL.md §7), divided by committed + aborted + unknown. Synced
 // writes per txn: the nodes' synced_commits_critical (LMDB commits a protocol step waits
 // for), divided the same way. RPC calls per txn: Cap'n Proto calls carrying messages. CPU
 // per txn (CpuUse): the nodes' and this process's utime + stime over the measured phase
@@ -46,7 +46,7 @@ namespace pc::bench {
 
 using Counters = std::map<std::string, uint64_t>;
 
-// PROTOCOL.md §7, pcommit's own flow, failure-free. A = acceptors each vote goes to: 2F+1
+// docs/PROTOCOL.md §7, pcommit's own flow, failure-free. A = acceptors each vote goes to: 2F+1
 // with fan-out all, F+1 with fan-out quorum. Message delays are those to the client.
 struct Expected {
   double messagesPerTxn = 0;
@@ -212,7 +212,7 @@ struct RecoveryResult {
 };
 void printRecovery(std::ostream& out, const std::vector<RecoveryResult>& results);
 
-// DESIGN.md §6 shape (plus a few fields), one run per line.
+// docs/DESIGN.md §6 shape (plus a few fields), one run per line.
 void writeJson(std::ostream& out, const std::string& machine, const std::string& command,
                const std::vector<RunResult>& runs, const std::vector<RecoveryResult>& recoveries);
 

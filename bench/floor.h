@@ -1,5 +1,5 @@
 // The physical floor of a commit on this machine, measured in the same run as the load
-// (DESIGN.md §6): what a protocol cannot go below, whatever its code does.
+// (docs/DESIGN.md §6): what a protocol cannot go below, whatever its code does.
 //
 //   synced write   one put of a small value and a synced mdb_txn_commit on a fresh LMDB
 //                  environment in `dir` (the disk the nodes' data is on), the flags pcommit
@@ -17,7 +17,7 @@
 // is then 2 synced writes (every mode has two synced-write delays: participant prepare,
 // then the decision -- coordinator Commit or acceptor votes) plus its message delays x
 // one-way delay (half the round trip): 2pc 4, paxos-classic 5, paxos 5 (the client hears
-// at 5; participants learn at 4), paxos-direct 3 (PROTOCOL.md §7). What this leaves out:
+// at 5; participants learn at 4), paxos-direct 3 (docs/PROTOCOL.md §7). What this leaves out:
 // the cores' CPU per message, batching waits, and queueing under load -- the latency above
 // the floor is exactly that overhead.
 #pragma once

@@ -1,4 +1,4 @@
-// What `pcommit bench` runs (DESIGN.md §6, issue 6), and running it: for each mode and each
+// What `pcommit bench` runs (docs/DESIGN.md §6, issue 6), and running it: for each mode and each
 // participant count, a fresh local cluster in a temporary directory (runtime/local_cluster;
 // stopped and removed afterwards, also on error or Ctrl-C) or the running cluster of
 // --cluster; for each client count the closed-loop load (bench.h) after the physical floor

@@ -1,10 +1,10 @@
-// pcommit bench (DESIGN.md §6, issue 6). For each mode asked for and each participant
+// pcommit bench (docs/DESIGN.md §6, issue 6). For each mode asked for and each participant
 // count, a fresh local cluster in a temporary directory (or the running cluster of
 // --cluster FILE); for each client count, C closed-loop clients for a warm-up and a
 // measured phase. Then a table (and --json FILE, --svg DIR) with throughput, exact latency
 // percentiles, latency as a multiple of the physical floor measured in the same run, and
 // the messages, RPC calls and synced writes per transaction the nodes counted beside
-// PROTOCOL.md §7's formulas; CPU per committed transaction; every node's RSS and LMDB file
+// docs/PROTOCOL.md §7's formulas; CPU per committed transaction; every node's RSS and LMDB file
 // size at the start, middle and end of each measured phase. --recovery instead crashes each
 // mode's leader under load and times the resolution of the transactions left in doubt
 // (bench/recovery.h).
@@ -93,7 +93,7 @@ const char* const kBenchUsage =
     "exact latency percentiles, p50 as a multiple of the physical floor measured in the\n"
     "same run (a synced LMDB commit and a Cap'n Proto loopback round trip), and the\n"
     "logical messages (without the background Ack/AckRequest), synced writes and RPC calls\n"
-    "per transaction the nodes and the client counted, beside PROTOCOL.md §7's formulas,\n"
+    "per transaction the nodes and the client counted, beside docs/PROTOCOL.md §7's formulas,\n"
     "and the nodes' and the client's CPU per committed transaction (by role, with the\n"
     "throughput that would fill every core); then every node's RSS and data.mdb size at\n"
     "the start, middle and end of each run.\n"
@@ -140,7 +140,7 @@ po::options_description benchOptions(bench::Plan& p, BenchText& t) {
       "gc-cap", po::value<uint32_t>(&p.gcCap)->value_name("N")->default_value(100000),
       "fresh clusters: collected transactions each node remembers (bounds RSS and disk)")(
       "json", po::value<std::string>(&p.jsonFile)->value_name("FILE"),
-      "also write the results as JSON (DESIGN.md §6)")(
+      "also write the results as JSON (docs/DESIGN.md §6)")(
       "svg", po::value<std::string>(&p.svgDir)->value_name("DIR"),
       "write plots: latency CDF per mode, throughput vs clients, latency vs participants")(
       "no-floor", po::bool_switch(&p.noFloor), "do not measure the physical floor")(

@@ -1,5 +1,5 @@
 // What pcommit txn, get and outcome share (cli/txn.cc, cli/get.cc, cli/outcome.cc): the
-// client side of the command contract (DESIGN.md §4). Usage and configuration errors exit
+// client side of the command contract (docs/DESIGN.md §4). Usage and configuration errors exit
 // 64 with a message naming the bad option or line.
 #pragma once
 

@@ -1,4 +1,4 @@
-// pcommit cluster start|stop|status|restart (DESIGN.md §4): the command's side -- options
+// pcommit cluster start|stop|status|restart (docs/DESIGN.md §4): the command's side -- options
 // and output. What it drives is runtime/local_cluster/local_cluster.h (directory layout,
 // node processes, exit codes).
 #pragma once

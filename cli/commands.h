@@ -1,4 +1,4 @@
-// The `pcommit` subcommands (DESIGN.md §4). Each lives in its own file and is listed in
+// The `pcommit` subcommands (docs/DESIGN.md §4). Each lives in its own file and is listed in
 // main.cc's command table. A subcommand gets its arguments without the program and
 // command names, parses them with Boost.Program_options and returns the exit code.
 #pragma once

@@ -1,4 +1,4 @@
-# The installable package (DESIGN.md §5). `cmake --install BUILD --prefix P` puts:
+# The installable package (docs/DESIGN.md §5). `cmake --install BUILD --prefix P` puts:
 #
 #   P/bin/pcommit                              the command
 #   P/lib/libpcommit_client.so                 pc::Client, pc::BlockingClient

@@ -2,7 +2,7 @@
 // coordinator (its leader, paxos_commit/coordinator.h) or a 2PC coordinator, by the
 // cluster's protocol.
 //
-// Failpoints (DESIGN.md §4): coordinator.after_decision_persisted once a decision record
+// Failpoints (docs/DESIGN.md §4): coordinator.after_decision_persisted once a decision record
 // (not yet done) is durable, before the reply it justifies leaves;
 // coordinator.after_prepare_sent once every participant of a transaction has received its
 // Prepare; coordinator.before_reply as a client's reply leaves.

@@ -12,7 +12,7 @@
 //     back until every outcome they may cover was applied (paxos_commit/pipeline.h).
 // Reads (`pcommit get`): a key locked by an in-doubt transaction waits for its outcome (a
 // read after a commit sees it), for at most kReadLockWaitMs.
-// Failpoints (DESIGN.md §4): participant.after_prepare_persisted,
+// Failpoints (docs/DESIGN.md §4): participant.after_prepare_persisted,
 // participant.after_outcome_persisted (once the record is durable, before replies leave),
 // participant.after_vote_sent (once a ballot-0 vote was delivered).
 #pragma once

@@ -147,7 +147,7 @@ Output Acceptor::onPhase2a(NodeId from, const Phase2a& m) {
   auto bit = bundles_.find(m.txn);
   if ((lit != txns_.end() && lit->second.rec.participants != m.participants) ||
       (bit != bundles_.end() && bit->second.participants != m.participants)) {
-    ++rejected_;  // one id, one participant list (PROTOCOL.md §2)
+    ++rejected_;  // one id, one participant list (docs/PROTOCOL.md §2)
     return {};
   }
   TwoAEffect fx;
@@ -414,7 +414,7 @@ Output Acceptor::onTick() {
     }
   }
   for (const auto& txn : expired) {
-    // PROTOCOL.md §6.8: the wait for the other instances is capped; answer what we have,
+    // docs/PROTOCOL.md §6.8: the wait for the other instances is capped; answer what we have,
     // and answer later votes of this transaction at once.
     out = flushBundle(txn, std::move(out));
     auto it = txns_.find(txn);

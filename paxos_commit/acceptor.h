@@ -1,4 +1,4 @@
-// Acceptor role (PROTOCOL.md §1, §3, §5): one Paxos acceptor for every instance of every
+// Acceptor role (docs/PROTOCOL.md §1, §3, §5): one Paxos acceptor for every instance of every
 // transaction. State per (txn, instance): mbal, bal, val.
 //
 // Persisted before any reply: AcceptorTxnRecord (mbal before 1b; mbal = bal = b, val = v

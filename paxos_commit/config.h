@@ -28,7 +28,7 @@ struct CoreConfig {
   // A recovery leader retries phase 1/2 with a higher ballot after this long (+ jitter).
   uint64_t ballotRetryTicks = 40;
   // An acceptor holds ballot-0 votes of a transaction at most this long waiting for the
-  // other instances, then writes and answers per instance (PROTOCOL.md §6.8). Waiting
+  // other instances, then writes and answers per instance (docs/PROTOCOL.md §6.8). Waiting
   // longer costs no latency (the decision needs every instance anyway); a cap shorter than
   // the spread of vote arrivals under load writes and answers twice. 50 ms at 5 ms ticks.
   uint64_t bundleCapTicks = 10;

@@ -1,4 +1,4 @@
-// Leader (PROTOCOL.md §1, §4, §5): drives the Paxos instances of transactions toward a
+// Leader (docs/PROTOCOL.md §1, §4, §5): drives the Paxos instances of transactions toward a
 // decision. Hosted by a coordinator (ballot 0 of `paxos`, `paxos-classic`; recovery and
 // outcome queries), by a participant (recovery after its timeout), and by the client
 // library (`paxos-direct`). Not a Node itself: its host routes 1b/2b and ticks to it.

@@ -1,4 +1,4 @@
-// Every message of PROTOCOL.md §2 as a plain value, and the envelope that carries one.
+// Every message of docs/PROTOCOL.md §2 as a plain value, and the envelope that carries one.
 // rpc/ converts Cap'n Proto readers into these at the edge (validating every field); the
 // simulator passes them around directly. Nothing here knows how it travels.
 #pragma once
@@ -101,7 +101,7 @@ struct Phase1b {
 };
 
 // participant (ballot 0, its own instance) or leader (ballot > 0) -> acceptors.
-// Carries the full participant list; acceptors store it with the vote (PROTOCOL.md §2).
+// Carries the full participant list; acceptors store it with the vote (docs/PROTOCOL.md §2).
 // `leader` is where phase 2b goes (besides the participants in the faster variant).
 struct Phase2a {
   TxnId txn;

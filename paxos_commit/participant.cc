@@ -135,11 +135,11 @@ Output Participant::onPrepare(NodeId from, const Prepare& m) {
 
   Output out;
   // The vote is durable before it leaves: a restarted participant must never vote
-  // differently at ballot 0 (PROTOCOL.md §3, §8).
+  // differently at ballot 0 (docs/PROTOCOL.md §3, §8).
   out.persist.push_back(ref.rec);
   out.append(sendVote(ref, cfg_.fanOut == FanOut::All));
   if (ref.rec.state == ParticipantState::VotedAborted) {
-    // Our own ballot-0 Aborted settles the transaction (PROTOCOL.md §4).
+    // Our own ballot-0 Aborted settles the transaction (docs/PROTOCOL.md §4).
     engine_.abort(m.txn, m.payload);
     ++finishedCount_;
     out.learned.push_back(Learned{m.txn, Outcome::Abort});
@@ -208,7 +208,7 @@ Output Participant::sendVote(Txn& t, bool allAcceptors) {
   size_t n = cfg_.acceptors.size();
   // Quorum fan-out: F+1 acceptors starting at one picked by the transaction id, so every
   // participant of a transaction picks the same F+1 (their bundles complete: F+1 writes and
-  // (F+1)(N+1) 2b, PROTOCOL.md §7) and transactions spread the load over all acceptors; the
+  // (F+1)(N+1) 2b, docs/PROTOCOL.md §7) and transactions spread the load over all acceptors; the
   // rest only if no outcome came in time (see onTick).
   size_t start = static_cast<size_t>((t.rec.txn.hi ^ t.rec.txn.lo) % n);
   for (size_t k = 0; k < n; ++k) {
@@ -411,7 +411,7 @@ Output Participant::onTick() {
       // 2PC: we may not decide; ask the coordinator, again and again (blocking).
       out.send.push_back(Envelope{self_, t.rec.leader, OutcomeQuery{id, t.rec.participants}});
     } else if (!leader_.isActive(id)) {
-      // Paxos Commit: become a recovery leader for this transaction (PROTOCOL.md §5).
+      // Paxos Commit: become a recovery leader for this transaction (docs/PROTOCOL.md §5).
       out.append(absorbLeader(leader_.recover(id, t.rec.participants, kNoNode, now_)));
     }
     t.recoveryTick = now_ + recoveryDelay();

@@ -1,4 +1,4 @@
-// Participant (resource manager) role, shared by 2PC and Paxos Commit (PROTOCOL.md §1-§5).
+// Participant (resource manager) role, shared by 2PC and Paxos Commit (docs/PROTOCOL.md §1-§5).
 //
 // Persisted (before the message that depends on it leaves):
 //   ParticipantTxnRecord Prepared / VotedAborted  before its vote (VoteMsg or 2a ballot 0);
@@ -8,7 +8,7 @@
 // while in doubt), and whatever its recovery Leader sends.
 // Learns the outcome from OutcomeMsg, from F+1 matching 2b for every instance (faster
 // variant), from its own recovery leader, or (2PC) from OutcomeReply.
-// Never aborts a prepared transaction on its own (PROTOCOL.md §6.1).
+// Never aborts a prepared transaction on its own (docs/PROTOCOL.md §6.1).
 // Membership (membership.h): Prepare only from a coordinator naming itself leader (any
 // client in paxos-direct); 1b/2b only from a configured acceptor as itself; OutcomeMsg only
 // from a coordinator or a participant of the transaction; AckRequest only from an

@@ -2,7 +2,7 @@
 // clock). The node host and the simulator both drive it, so the simulator checks the
 // ordering the real node runs.
 //
-// The rule (paxos_commit/output.h, PROTOCOL.md §6 pitfall 9): each core Output's records
+// The rule (paxos_commit/output.h, docs/PROTOCOL.md §6 pitfall 9): each core Output's records
 // form one batch with the next sequence number 1, 2, 3, ...; batches become durable in
 // that order, so "durable up to seq" is the whole completion state. Each send of an
 // Output is tagged with the sequence number of the last batch handed in so far (its own

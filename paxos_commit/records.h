@@ -1,4 +1,4 @@
-// Durable records: what each role must not forget (PROTOCOL.md §3). The core returns
+// Durable records: what each role must not forget (docs/PROTOCOL.md §3). The core returns
 // them in Output::persist; the caller makes every record of an Output durable (one LMDB
 // write transaction) before any message of that Output -- or of a later Output -- leaves.
 // Records are keyed upserts or erasures; storage/ maps each kind to a named database.
@@ -14,7 +14,7 @@ namespace pc {
 
 // ---- acceptor ----
 
-// Acceptor state of one instance (PROTOCOL.md §1): mbal = highest ballot answered,
+// Acceptor state of one instance (docs/PROTOCOL.md §1): mbal = highest ballot answered,
 // (bal, val) = last vote; no vote <=> bal and val are nullopt.
 struct AcceptorInstance {
   NodeId instance = kNoNode;
@@ -36,7 +36,7 @@ struct AcceptorTxnRecord {
 };
 
 // Erase the acceptor state of `txn` and keep a tombstone, so a late 1a/2a for it is
-// refused ("forgotten") instead of starting a fresh instance (PROTOCOL.md §6.7). The
+// refused ("forgotten") instead of starting a fresh instance (docs/PROTOCOL.md §6.7). The
 // tombstone keeps the outcome every participant acked, so an outcome query after
 // collection still gets the real answer (until the low-water mark passes it).
 struct AcceptorForgetRecord {
@@ -127,7 +127,7 @@ using Record = std::variant<AcceptorTxnRecord, AcceptorForgetRecord, AcceptorLow
 
 const char* recordName(const Record& r);
 
-// True for records on the commit path (the "synced writes" of PROTOCOL.md §7): votes,
+// True for records on the commit path (the "synced writes" of docs/PROTOCOL.md §7): votes,
 // acceptor votes and promises, leader rounds, 2PC decisions. False for background writes
 // (applying an outcome before its ack, garbage collection).
 bool isCriticalRecord(const Record& r);

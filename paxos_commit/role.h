@@ -1,4 +1,4 @@
-// The roles a node of the cluster plays (PROTOCOL.md §1): the one Role of the project.
+// The roles a node of the cluster plays (docs/PROTOCOL.md §1): the one Role of the project.
 // The cluster file names each node's role; the core's configuration (config.h) lists the
 // members of each role, which is what membership checks use (membership.h).
 #pragma once

@@ -1,4 +1,4 @@
-// Counting phase 2b toward "chosen" (PROTOCOL.md §4, §6.4): an instance is chosen when F+1
+// Counting phase 2b toward "chosen" (docs/PROTOCOL.md §4, §6.4): an instance is chosen when F+1
 // distinct acceptors sent 2b with the same (ballot, value). Duplicates from one acceptor
 // count once, and only 2b from a configured acceptor count (issue 12). Commit iff every instance is
 // chosen Prepared; Abort as soon as one instance is chosen Aborted, or any ballot-0 Aborted is seen

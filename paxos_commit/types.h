@@ -1,5 +1,5 @@
 // Plain value types shared by every role: transaction ids, node ids, ballots, votes,
-// outcomes, protocol modes. No I/O, no clock: see DESIGN.md §1.
+// outcomes, protocol modes. No I/O, no clock: see docs/DESIGN.md §1.
 #pragma once
 
 #include <compare>

@@ -1,6 +1,6 @@
 // The edge between Cap'n Proto and the core: converts plain core messages to wire
 // builders, and wire readers to plain core messages, validating every field. Cap'n Proto
-// readers never enter the core (DESIGN.md §1). Invalid input yields an error string (the
+// readers never enter the core (docs/DESIGN.md §1). Invalid input yields an error string (the
 // caller drops the message, counts it and logs once per peer); it never throws past here.
 #pragma once
 

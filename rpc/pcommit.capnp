@@ -1,6 +1,6 @@
 @0x8f5f83c70a5807f1;
 # pcommit wire protocol, version 1. This file is the protocol document: every message of
-# PROTOCOL.md §2, the envelope that carries a batch of them, and the interfaces nodes and
+# docs/PROTOCOL.md §2, the envelope that carries a batch of them, and the interfaces nodes and
 # clients call. Rules: fields are never renumbered or reused; new fields get new numbers;
 # a receiver validates every field at the edge (rpc/convert.cc) and drops what is invalid.
 
@@ -40,7 +40,7 @@ struct InstanceReport {
   val @3 :Vote;        # meaningful only if hasVote
 }
 
-# ---- messages (PROTOCOL.md §2) ----
+# ---- messages (docs/PROTOCOL.md §2) ----
 
 # client -> coordinator: commit these per-participant payloads atomically.
 struct CommitRequest {

@@ -360,7 +360,7 @@ std::string ClusterConfig::render() const {
     return s;
   };
   std::ostringstream out;
-  out << "# pcommit cluster file (DESIGN.md §4). Every node reads it at start\n"
+  out << "# pcommit cluster file (docs/DESIGN.md §4). Every node reads it at start\n"
          "# (`pcommit serve --config FILE --node ID`), and so do clients.\n"
          "# Node ids: c<N> coordinators, p<N> participants, a<N> acceptors.\n\n";
   out << "[cluster]\n";

@@ -1,4 +1,4 @@
-// The cluster file (DESIGN.md §4): every node, its role and address, the protocol mode,
+// The cluster file (docs/DESIGN.md §4): every node, its role and address, the protocol mode,
 // F and timing. INI style, read with Boost.Program_options:
 //
 //   # written by `pcommit cluster start`

@@ -88,7 +88,7 @@ void logLine(const std::string& line) {
 }  // namespace
 
 const std::vector<std::string_view>& Failpoints::knownNames() {
-  // Sorted. Each is one protocol step of PROTOCOL.md; the comment says where it sits.
+  // Sorted. Each is one protocol step of docs/PROTOCOL.md; the comment says where it sits.
   static const std::vector<std::string_view> kNames = {
       "acceptor.after_persist_before_reply",   // phase 2a/1a durable, 2b/1b not yet sent
       "acceptor.before_persist",               // message accepted, nothing durable yet

@@ -1,4 +1,4 @@
-// Failpoints for fault tests (DESIGN.md §4): a node stops, hangs or stalls at a named
+// Failpoints for fault tests (docs/DESIGN.md §4): a node stops, hangs or stalls at a named
 // protocol step, chosen from outside the process by
 //
 //   PCOMMIT_FAILPOINTS="coordinator.after_prepare_sent=crash@3;acceptor.before_persist=delay(50)"

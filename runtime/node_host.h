@@ -14,7 +14,7 @@
 //     re-entrant call into the core; so is one to another node hosted in this process
 //     (setLocalPeers), with no socket, and still only once its records are durable;
 //   - ticks come from a KJ timer every tick-ms.
-// Failpoints (PCOMMIT_FAILPOINTS) fire at the protocol steps named in DESIGN.md §4, from
+// Failpoints (PCOMMIT_FAILPOINTS) fire at the protocol steps named in docs/DESIGN.md §4, from
 // the role hosts.
 #pragma once
 
@@ -60,7 +60,7 @@ class NodeHost {
 
   // Other nodes of the cluster hosted in this process, on this event loop (`pcommit serve
   // --node p1 --node a1 ...`; co-located roles). A message to one of them leaves like any
-  // other -- from the outbox, once the records it depends on are durable (PROTOCOL.md §6
+  // other -- from the outbox, once the records it depends on are durable (docs/PROTOCOL.md §6
   // pitfall 9) -- but is handed to that host's inbound path on a later event-loop turn
   // instead of a socket: counted as sent (messages_sent, sent_<Kind>) and in
   // messages_local, never as an RPC call. The hosts must be destroyed together, after the

@@ -64,7 +64,7 @@ class NodeMetrics {
   // `latencySeconds` from its first CommitRequest here, if this node saw one.
   void onLearned(Outcome outcome, std::optional<double> latencySeconds);
   // Participants: a Prepared record was handed to storage (a yes vote; it is durable
-  // before the vote leaves: PROTOCOL.md phase 1).
+  // before the vote leaves: docs/PROTOCOL.md phase 1).
   void onPrepared();
   // One synced LMDB commit, and how long the write and sync took.
   void onSyncedCommit(double seconds);

@@ -1,4 +1,4 @@
-// Storage errors, by kind (STYLE.md "Errors: name the kind first").
+// Storage errors, by kind (docs/STYLE.md "Errors: name the kind first").
 //
 // - StorageError: an environment problem found while opening or reading a data directory
 //   (missing, not writable, full disk, in use, not ours, unknown format, corrupted). Thrown

@@ -28,7 +28,7 @@ std::optional<std::string> checkParticipants(const ParticipantList& l, bool requ
   return std::nullopt;
 }
 
-// One acceptor instance (PROTOCOL.md §1): no vote <=> bal and val both absent, and a vote
+// One acceptor instance (docs/PROTOCOL.md §1): no vote <=> bal and val both absent, and a vote
 // is never above the promise (Phase 2b only answers a ballot >= mbal and raises mbal).
 std::optional<std::string> checkInstance(const AcceptorInstance& i) {
   const std::string name = "instance " + std::to_string(i.instance);

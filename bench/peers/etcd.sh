@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# etcd peer benchmark for pcommit (issue 6, DESIGN.md §6): 3 etcd members on loopback,
+# etcd peer benchmark for pcommit (issue 6, docs/DESIGN.md §6): 3 etcd members on loopback,
 # one 3-key Txn per request (put three keys atomically), closed-loop load from wrk through
 # etcd's JSON gRPC gateway. Prints a table (pcommit bench's latency columns) and one JSON
 # line per client count.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# PostgreSQL 2PC peer benchmark for pcommit (issue 6, DESIGN.md §6): 3 local PostgreSQL
+# PostgreSQL 2PC peer benchmark for pcommit (issue 6, docs/DESIGN.md §6): 3 local PostgreSQL
 # servers (shards), closed-loop clients (pg2pc.cc) that each coordinate two-phase commits
 # across them: one UPSERT per shard, PREPARE TRANSACTION on all 3, COMMIT PREPARED on all 3.
 # Prints a table (pcommit bench's latency columns) and one JSON line per run.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bad cluster files, flags, operations and failpoint specs: exit 64 with a message naming the line/key or the option; if this fails, users and scripts get silent or misleading errors (DESIGN.md §4).
+# Bad cluster files, flags, operations and failpoint specs: exit 64 with a message naming the line/key or the option; if this fails, users and scripts get silent or misleading errors (docs/DESIGN.md §4).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh" "$@"
 e2e_init bad_input

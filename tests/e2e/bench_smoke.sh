@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # pcommit bench smoke test (CI, about 30 s), four short invocations:
 #  1. paxos and 2pc, one client: both runs in the JSON, committed > 0, nothing aborted or
-#     unknown, and the logical messages and synced writes per transaction equal PROTOCOL.md
+#     unknown, and the logical messages and synced writes per transaction equal docs/PROTOCOL.md
 #     §7's formulas (within 1%; see below for the two timing effects allowed), as they must
 #     with one client and no faults; the physical floor was measured and each run carries
 #     its multiple of it, and the floor of 3 LMDB environments committing at once (at least
@@ -61,7 +61,7 @@ for p in paxos 2pc; do
     # Two timing effects, both seen on a loaded 2-core machine, move paxos off the formula
     # with one client, and nothing else may:
     #  - an acceptor holds a transaction's votes at most bundleCapTicks (10 ms) waiting for
-    #    the other participants' (PROTOCOL.md §6.8); when the participants' synced prepares
+    #    the other participants' (docs/PROTOCOL.md §6.8); when the participants' synced prepares
     #    finish further apart it writes and answers per vote: more Phase2b and synced
     #    writes, never other messages;
     #  - the coordinator decides on F+1 acceptors' 2b, so the client's next transaction can

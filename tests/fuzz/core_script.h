@@ -16,7 +16,7 @@
 // deliver: ids non-zero where the wire requires it, lists sorted and unique, ballot 0 without
 // a leader and ballots > 0 with one. Semantic nonsense (a stranger's 2b, an instance not in
 // the list, a ballot the sender does not own) is generated on purpose: the cores must drop
-// it, never crash on it (STYLE.md: bad input from outside).
+// it, never crash on it (docs/STYLE.md: bad input from outside).
 //
 // ScriptWriter is the inverse (for seeds): it picks, for each field value, the first byte
 // that reads back as that value, and asserts there is one.

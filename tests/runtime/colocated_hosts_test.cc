@@ -1,7 +1,7 @@
 // Co-located roles (runtime::NodeHost::setLocalPeers): a coordinator, a participant and an
 // acceptor on one event loop in this process, as `pcommit serve --node c1 --node p1 --node a1`
 // runs them. Messages between them are handed over in-process, counted like network sends
-// but with no RPC call, fire the delivery failpoints, and -- PROTOCOL.md §6 pitfall 9 --
+// but with no RPC call, fire the delivery failpoints, and -- docs/PROTOCOL.md §6 pitfall 9 --
 // reach the receiver only once the sender's records are durable. If this fails, co-location
 // either breaks durable-before-send or skews the message counts the benchmark checks.
 #include <netinet/in.h>

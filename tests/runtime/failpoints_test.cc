@@ -105,7 +105,7 @@ TEST_CASE("good specs parse; whitespace, empty entries and a trailing ';' are fi
         "acceptor.before_persist=delay(25);coordinator.after_prepare_sent=crash@3;"
         "participant.after_vote_sent=hang");
 
-  // Every documented name is accepted (DESIGN.md §4 plus the fault suite's steps).
+  // Every documented name is accepted (docs/DESIGN.md §4 plus the fault suite's steps).
   for (const char* name :
        {"coordinator.after_prepare_sent", "coordinator.after_decision_persisted",
         "participant.after_prepare_persisted", "acceptor.after_persist_before_reply",

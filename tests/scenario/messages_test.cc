@@ -4,7 +4,7 @@ namespace pc::sim::test {
 
 // Every message is delivered twice: handlers are idempotent (a duplicate 2a gets the same
 // 2b, a second Commit is a no-op, a duplicate 2b counts once). If this failed, pitfalls 4
-// and 5 of PROTOCOL.md §6 would be back.
+// and 5 of docs/PROTOCOL.md §6 would be back.
 TEST_CASE("every message duplicated") {
   for (Protocol p :
        {Protocol::TwoPC, Protocol::PaxosClassic, Protocol::Paxos, Protocol::PaxosDirect}) {

@@ -5,7 +5,7 @@ namespace pc::sim::test {
 // Every participant times out at about the same tick and leads recovery at once: the
 // leaders pre-empt each other, yet exactly one outcome is chosen and it is Commit (every
 // participant voted Prepared). If this failed, duelling leaders would cost safety, not
-// just time (PROTOCOL.md §5).
+// just time (docs/PROTOCOL.md §5).
 TEST_CASE("duelling recovery leaders agree") {
   SimConfig c = quietConfig(Protocol::PaxosClassic, 5, 2);
   c.core.recoveryJitterTicks = 1;  // everyone times out together

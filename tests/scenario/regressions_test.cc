@@ -1,11 +1,11 @@
 #include "tests/scenario/scenario_util.h"
 
 // Core bugs the simulator found, each scripted as a named scenario so it stays fixed
-// (STYLE.md: a failing seed becomes a named scenario in the same commit as the fix).
+// (docs/STYLE.md: a failing seed becomes a named scenario in the same commit as the fix).
 
 namespace pc::sim::test {
 
-// Acceptor, PROTOCOL.md §3: a ballot > 0 2a that completes a pending ballot-0 bundle takes
+// Acceptor, docs/PROTOCOL.md §3: a ballot > 0 2a that completes a pending ballot-0 bundle takes
 // the bundle-flush path in onPhase2a and returns without persisting (or answering) its
 // new votes; the next duplicate is then answered from memory, before durability. If this
 // fails, an acceptor can vote, forget the vote in a crash, and let a chosen value change.
@@ -118,7 +118,7 @@ TEST_CASE("acceptor low-water mark: a delayed transaction still finishes") {
 // recovery, and a refused leader retries within 1 + jitter(ballotRetryTicks); with a retry
 // shorter than a ballot's round trip they pre-empt each other for ever (a normal recovery
 // here takes under 100 ticks; with ballotRetryTicks = 5 it took 1,538). If this fails,
-// recovery can livelock (PROTOCOL.md §5: duelling leaders must cost time, not liveness).
+// recovery can livelock (docs/PROTOCOL.md §5: duelling leaders must cost time, not liveness).
 TEST_CASE("sixteen duelling recovery leaders still decide") {
   SimConfig c = quietConfig(Protocol::Paxos, 16, 2);
   c.coordinators = 1;

@@ -1,4 +1,4 @@
-// The invariant checker of PROTOCOL.md §8, fed by the simulator at every step: what each
+// The invariant checker of docs/PROTOCOL.md §8, fed by the simulator at every step: what each
 // node persisted (before it is applied to the node's disk), what left each node (at the
 // moment it leaves, against the sender's durable image), what each node learned, and the
 // nodes' state after every step and every restart. The first violation is kept as one

@@ -1,5 +1,5 @@
 // Unit tests of the Acceptor (acceptor.h): given its state and one message or tick, the
-// exact records it persists and the messages it sends (PROTOCOL.md §1, §3, §5, §6).
+// exact records it persists and the messages it sends (docs/PROTOCOL.md §1, §3, §5, §6).
 #include "paxos_commit/acceptor.h"
 
 #include "tests/unit/test_util.h"
@@ -45,7 +45,7 @@ bool has2bVote(const Output& o, const InstanceVote& v) {
 
 TEST_CASE("ballot-0 votes are held until every instance voted, then one write and one 2b") {
   // The paper's one write per acceptor per transaction; a 2b per vote would multiply
-  // messages and synced writes (PROTOCOL.md §3, §7).
+  // messages and synced writes (docs/PROTOCOL.md §3, §7).
   AcceptorFixture f;
   TxnId t = txnId(1);
   Output first = f.h.deliver(kP1, vote0(t, kP1, Vote::Prepared, kBoth));
@@ -78,7 +78,7 @@ TEST_CASE("ballot-0 votes are held until every instance voted, then one write an
 
 TEST_CASE("paxos-classic: acceptors answer the leader only") {
   // In classic Paxos Commit participants learn from the leader's phase 3; extra 2b would
-  // break the message counts of PROTOCOL.md §7.
+  // break the message counts of docs/PROTOCOL.md §7.
   AcceptorFixture f(Protocol::PaxosClassic);
   Output o = f.voteBoth(txnId(1));
   CHECK(destinations<Phase2b>(o) == std::set<NodeId>{kCoord});
@@ -143,7 +143,7 @@ TEST_CASE("pitfall 8: a partial bundle is flushed after bundleCapTicks") {
 }
 
 TEST_CASE("a ballot-0 2a from anyone but the instance's own participant is rejected") {
-  // Ballot 0 of instance i belongs to participant i alone (PROTOCOL.md §1); accepting it
+  // Ballot 0 of instance i belongs to participant i alone (docs/PROTOCOL.md §1); accepting it
   // from another node lets a third party vote for i.
   AcceptorFixture f;
   TxnId t = txnId(1);

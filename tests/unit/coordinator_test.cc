@@ -91,7 +91,7 @@ TEST_CASE("paxos-direct coordinator: a CommitRequest from a client that cannot l
 }
 
 TEST_CASE("paxos coordinator: an invalid CommitRequest is rejected and counted") {
-  // Garbage from a client must never start a transaction (STYLE.md: reject, count).
+  // Garbage from a client must never start a transaction (docs/STYLE.md: reject, count).
   PaxosCoordFixture f;
   uint64_t before = f.h.node().rejected();
   Output o = f.h.deliver(kClient, request(txnId(1), {{kP2, "a"}, {kP1, "b"}}));
@@ -157,7 +157,7 @@ TEST_CASE("pitfall 6: a query recovers a Prepared txn as Committed") {
 }
 
 TEST_CASE("pitfall 6: a query for a collected txn answers Forgotten") {
-  // After GC the honest answer is "forgotten", not a guessed "aborted" (DESIGN.md §3).
+  // After GC the honest answer is "forgotten", not a guessed "aborted" (docs/DESIGN.md §3).
   PaxosCoordFixture f;
   TxnId t = txnId(1);
   Ballot b = ballotOf1a(f.h.deliver(kAsker, OutcomeQuery{t, kBoth}));

@@ -1,5 +1,5 @@
 // Unit tests of the Leader (leader.h): ballot 0 at a coordinator, recovery at a fresh
-// ballot, and what it tells participants, clients and askers (PROTOCOL.md §4, §5, §6).
+// ballot, and what it tells participants, clients and askers (docs/PROTOCOL.md §4, §5, §6).
 #include "paxos_commit/leader.h"
 
 #include "tests/unit/test_util.h"

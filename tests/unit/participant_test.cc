@@ -1,5 +1,5 @@
 // Unit tests of the Participant (participant.h): its ballot-0 vote, what it learns from
-// 2b and outcomes, its recovery, restarts and duplicates (PROTOCOL.md §3-§6).
+// 2b and outcomes, its recovery, restarts and duplicates (docs/PROTOCOL.md §3-§6).
 #include "paxos_commit/participant.h"
 
 #include "tests/unit/test_util.h"

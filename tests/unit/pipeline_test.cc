@@ -1,5 +1,5 @@
 // Unit tests of pipeline.cc: the durable-before-send outbox every node host and the
-// simulator drive (PROTOCOL.md §6 pitfall 9). If these fail, a reply can leave before the
+// simulator drive (docs/PROTOCOL.md §6 pitfall 9). If these fail, a reply can leave before the
 // record that justifies it, or a node stalls waiting for a write nobody schedules.
 #include "paxos_commit/pipeline.h"
 

@@ -126,7 +126,7 @@ TEST_CASE("DecisionRecord upserts; the low-water mark erases only done decisions
 }
 
 TEST_CASE("isCriticalRecord counts exactly the commit-path synced writes") {
-  // The benchmark's "synced writes" column (PROTOCOL.md §7) counts these records.
+  // The benchmark's "synced writes" column (docs/PROTOCOL.md §7) counts these records.
   CHECK(isCriticalRecord(acceptorRec(txnId(1), Ballot::zero())));
   CHECK(isCriticalRecord(participantRec(txnId(1), ParticipantState::Prepared)));
   CHECK(isCriticalRecord(participantRec(txnId(1), ParticipantState::VotedAborted)));
@@ -172,7 +172,7 @@ Output sending(Message m, NodeId from = 9, NodeId to = 8) {
 }
 
 TEST_CASE("test_util: the durable-before-send checker bites") {
-  // A checker that never complains proves nothing (STYLE.md): each promise kind without
+  // A checker that never complains proves nothing (docs/STYLE.md): each promise kind without
   // its record must be reported, and with it (now or earlier) must not.
   TxnId t = txnId(1);
   Recovered empty;
@@ -217,7 +217,7 @@ TEST_CASE("test_util: the durable-before-send checker bites") {
 }
 
 TEST_CASE("test_util: the record invariant checker bites") {
-  // mbal going down or bal above mbal must be reported (PROTOCOL.md §8).
+  // mbal going down or bal above mbal must be reported (docs/PROTOCOL.md §8).
   TxnId t = txnId(1);
   Recovered disk;
   applyRecord(disk, AcceptorTxnRecord{t, {kP1}, kCoord, {{kP1, Ballot{5, kCoord}, {}, {}}}});

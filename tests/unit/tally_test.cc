@@ -1,5 +1,5 @@
 // Unit tests of VoteTally (tally.h): when an instance is chosen and what the 2b seen imply
-// (PROTOCOL.md §4, pitfall 4).
+// (docs/PROTOCOL.md §4, pitfall 4).
 #include "paxos_commit/tally.h"
 
 #include "tests/unit/test_util.h"
@@ -96,7 +96,7 @@ TEST_CASE("Abort as soon as one instance is chosen Aborted") {
 
 TEST_CASE("a single ballot-0 Aborted settles the transaction at once") {
   // Only the participant votes at ballot 0 and never twice: its Aborted can never be
-  // outvoted, so one 2b is enough (PROTOCOL.md §4).
+  // outvoted, so one 2b is enough (docs/PROTOCOL.md §4).
   VoteTally t({1, 2}, kAcceptors, kQuorum);
   t.add(kA1, iv0(1, Vote::Prepared));
   t.add(kA2, iv0(1, Vote::Prepared));

@@ -102,7 +102,7 @@ TEST_CASE("protocol and fan-out names round-trip; unknown names are refused") {
 }
 
 TEST_CASE("which protocols send 2b to the participants") {
-  // Only the faster variants let participants learn from the acceptors (PROTOCOL.md §4).
+  // Only the faster variants let participants learn from the acceptors (docs/PROTOCOL.md §4).
   CHECK_FALSE(isPaxos(Protocol::TwoPC));
   CHECK(isPaxos(Protocol::PaxosClassic));
   CHECK(isPaxos(Protocol::Paxos));
