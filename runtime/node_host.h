@@ -80,8 +80,10 @@ class NodeHost {
   static constexpr uint32_t kBusyPollEvents = 16;
   void onInbound(NodeId from, Message&& msg);
   void logOutput(const Output& out);
+  // node_host_report.cc: the status call's fields, the metrics sample (scrape time only).
   void fillStatus(wire::NodeStatus::Builder b);
-  void fillMetrics(NodeSample& s);  // scrape time (metrics_ only)
+  void fillMetrics(NodeSample& s);
+  static uint64_t monotonicMs();
   void log(const std::string& line) const;
 
   kj::AsyncIoContext& io_;

@@ -1,0 +1,82 @@
+// What a node reports about itself: the status call's fields and counters (`pcommit
+// status`, `cluster status`) and the Prometheus sample read at scrape time
+// (runtime/node_metrics.h). The role adds its own part through RoleHost.
+#include <unistd.h>
+
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "runtime/node_host.h"
+
+namespace pc::runtime {
+
+void NodeHost::fillStatus(wire::NodeStatus::Builder b) {
+  b.setNodeId(me_.id);
+  b.setName(me_.name);
+  b.setRole(toString(me_.role));
+  b.setProtocol(toString(coreCfg_.protocol));
+  b.setPid(static_cast<uint32_t>(::getpid()));
+  b.setUptimeMs(monotonicMs() - startMs_);
+  role_->fillStatus(b);
+  const auto& tm = transport_->metrics();
+  auto sm = storage_->metrics();
+  std::vector<std::pair<std::string, uint64_t>> counters = {
+      {"messages_sent", tm.messagesSent},
+      {"messages_received", tm.messagesReceived},
+      {"messages_local", tm.messagesLocal},
+      {"rpc_calls_sent", tm.rpcCallsSent},
+      {"rpc_calls_received", tm.rpcCallsReceived},
+      {"rejected_at_edge", tm.rejected},
+      {"rejected_by_core", core_->rejected()},
+      {"dropped_queue_full", tm.droppedQueue},
+      {"dropped_failed", tm.droppedFailed},
+      {"inbound_refused", tm.inboundRefused},
+      {"inbound_idle_closed", tm.inboundIdleClosed},
+      {"accept_errors", tm.acceptErrors},
+      {"call_timeouts", tm.callTimeouts},
+      {"attach_refused", tm.attachRefused},
+      {"synced_commits", sm.env.syncedCommits},
+      {"synced_commits_critical", sm.env.criticalCommits},
+      {"synced_commits_background", sm.env.backgroundCommits},
+      {"records_written", sm.env.recordsWritten},
+      {"records_critical", sm.env.criticalRecords},
+      {"storage_pending_records", sm.pendingRecords},
+      {"outbox", pipeline_.outboxSize()},
+  };
+  // One counter per message kind, in the order of the Message variant.
+  for (size_t k = 0; k < tm.sentByKind.size(); ++k) {
+    counters.emplace_back(std::string("sent_") + messageKindName(k), tm.sentByKind[k]);
+  }
+  auto cb = b.initCounters(static_cast<unsigned>(counters.size()));
+  for (unsigned i = 0; i < counters.size(); ++i) {
+    cb[i].setName(counters[i].first);
+    cb[i].setValue(counters[i].second);
+  }
+}
+
+void NodeHost::fillMetrics(NodeSample& s) {
+  const auto& tm = transport_->metrics();
+  s.sentByKind.assign(tm.sentByKind.begin(), tm.sentByKind.end());
+  s.receivedByKind.assign(tm.receivedByKind.begin(), tm.receivedByKind.end());
+  s.rejectedAtEdge = tm.rejected;
+  s.rejectedByCore = core_->rejected();
+  s.droppedQueueFull = tm.droppedQueue;
+  s.droppedFailed = tm.droppedFailed;
+  s.connects = tm.connects;
+  s.connectFailures = tm.connectFailures;
+  s.disconnects = tm.disconnects;
+  for (const auto& n : cluster_.nodes) {
+    if (n.id != me_.id && transport_->connected(n.id)) ++s.peersConnected;
+  }
+  auto sm = storage_->metrics();
+  s.syncedCommits = sm.env.syncedCommits;
+  s.storageQueueBytes = sm.pendingBytes;
+  s.outboxMessages = pipeline_.outboxSize();
+  s.mapUsedBytes = env_.usedBytes();
+  s.mapSizeBytes = sm.env.mapSizeBytes;
+  role_->fillMetrics(s);  // role-specific values (a participant's in-doubt transactions)
+}
+
+}  // namespace pc::runtime
