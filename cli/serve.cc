@@ -16,6 +16,7 @@
 #include <ctime>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -49,42 +50,21 @@ std::unique_ptr<runtime::RoleHost> makeRoleHost(runtime::Role role) {
   throw std::logic_error("unknown role");
 }
 
-}  // namespace
-
-int runServe(const Args& args) {
-  po::options_description desc(
-      "usage: pcommit serve --config FILE --node ID [--node ID ...]\n\n"
-      "Runs a node of the cluster file FILE (its role -- coordinator, participant or\n"
-      "acceptor -- comes from the file) until SIGTERM or SIGINT. Logs to stderr, each line\n"
-      "naming its node.\n"
-      "Several --node run those nodes in this one process (co-located roles, as `cluster\n"
-      "start --colocate` does): each keeps its own data directory, LMDB environment and\n"
-      "port, and messages between them are handed over in-process, still only after the\n"
-      "sender's records are durable. A crash takes all of them down.\n"
-      "PCOMMIT_FAILPOINTS=\"name=action;...\" plants faults for tests (see README); it arms\n"
-      "every node of the process.\n"
-      "PCOMMIT_STORAGE_WRITES=inline (default) writes records on the event loop, one synced\n"
-      "commit per loop turn; =thread on a storage thread (README \"Performance\").\n\n"
-      "options");
-  std::string configPath;
-  std::vector<std::string> nodeNames;
-  desc.add_options()("help,h", "print this help")(
-      "config", po::value<std::string>(&configPath)->value_name("FILE"), "the cluster file")(
-      "node", po::value<std::vector<std::string>>(&nodeNames)->value_name("ID")->composing(),
-      "a node to run (c1, p2, a3...); repeat it to run several in this process")(
-      "map-size-max", po::value<std::string>()->value_name("SIZE"),
-      "LMDB map limit per node (e.g. 512MiB), overriding the cluster file's map-size-max");
-  po::variables_map vm;
-  if (auto done = parseCommand("serve", args, desc, nullptr, vm)) return *done;
-  for (const char* required : {"config", "node"}) {
-    if (!vm.count(required)) {
-      std::cerr << "pcommit serve: the option '--" << required << "' is required\n"
-                << "try 'pcommit serve --help'\n";
-      return kExitUsage;
-    }
-  }
+// What `serve` runs: the cluster file, the nodes named on the command line (pointers
+// into `cluster`, so a Setup is filled in place and never moved) and their failpoints.
+struct Setup {
   runtime::ClusterConfig cluster;
   std::vector<runtime::Failpoints> failpoints;
+  std::vector<const runtime::NodeInfo*> mine;
+};
+
+// Reads and checks everything before any node starts; an exit code if something is wrong.
+std::optional<int> loadSetup(const std::string& configPath,
+                             const std::vector<std::string>& nodeNames, const po::variables_map& vm,
+                             Setup& s) {
+  runtime::ClusterConfig& cluster = s.cluster;
+  std::vector<runtime::Failpoints>& failpoints = s.failpoints;
+  std::vector<const runtime::NodeInfo*>& mine = s.mine;
   try {
     cluster = runtime::loadClusterFile(configPath);
     // Parsed (and logged as armed) once; every node gets its own copy, so @N counts the
@@ -108,7 +88,6 @@ int runServe(const Args& args) {
     }
     cluster.mapSizeMax = *bytes;
   }
-  std::vector<const runtime::NodeInfo*> mine;
   for (const auto& name : nodeNames) {
     const runtime::NodeInfo* me = cluster.byName(name);
     if (me == nullptr) {
@@ -121,30 +100,44 @@ int runServe(const Args& args) {
     }
     mine.push_back(me);
   }
-  auto logFor = [](const runtime::NodeInfo& n) {
-    return [name = n.name](const std::string& line) { runtime::logLine(name, line); };
-  };
-  auto logAll = [&](const std::string& line) {
-    for (const auto* n : mine) runtime::logLine(n->name, line);
-  };
   try {
     (void)runtime::storageWritesInline();  // a bad PCOMMIT_STORAGE_WRITES: refuse to start
   } catch (const std::runtime_error& e) {
     std::cerr << "pcommit serve: " << e.what() << "\n";
     return kExitUsage;
   }
+  return std::nullopt;
+}
+
+// Opens every node's data directory (a storage error names the node being opened).
+std::vector<std::unique_ptr<storage::Env>> openEnvs(const Setup& s,
+                                                    const runtime::NodeInfo*& current) {
+  std::vector<std::unique_ptr<storage::Env>> envs;
+  for (const auto* n : s.mine) {
+    current = n;
+    storage::Options so;
+    so.createDir = true;
+    so.mapSizeMax = static_cast<size_t>(s.cluster.mapSizeMax);
+    so.mapSizeStart = std::min(so.mapSizeStart, so.mapSizeMax);
+    envs.push_back(std::make_unique<storage::Env>(s.cluster.dataDirOf(*n), so));
+  }
+  return envs;
+}
+
+// Runs the nodes on one event loop until SIGTERM or SIGINT.
+int runNodes(Setup& s) {
+  const runtime::ClusterConfig& cluster = s.cluster;
+  std::vector<runtime::Failpoints>& failpoints = s.failpoints;
+  const std::vector<const runtime::NodeInfo*>& mine = s.mine;
+  auto logFor = [](const runtime::NodeInfo& n) {
+    return [name = n.name](const std::string& line) { runtime::logLine(name, line); };
+  };
+  auto logAll = [&](const std::string& line) {
+    for (const auto* n : mine) runtime::logLine(n->name, line);
+  };
   const runtime::NodeInfo* current = mine.front();  // the node being opened, for errors
   try {
-    std::vector<std::unique_ptr<storage::Env>> envs;
-    for (const auto* n : mine) {
-      current = n;
-      storage::Options so;
-      so.createDir = true;
-      so.mapSizeMax = static_cast<size_t>(cluster.mapSizeMax);
-      so.mapSizeStart = std::min(so.mapSizeStart, so.mapSizeMax);
-      envs.push_back(std::make_unique<storage::Env>(cluster.dataDirOf(*n), so));
-    }
-
+    std::vector<std::unique_ptr<storage::Env>> envs = openEnvs(s, current);
     // SIGTERM / SIGINT end the loop; then the storage threads finish what was submitted.
     kj::UnixEventPort::captureSignal(SIGTERM);
     kj::UnixEventPort::captureSignal(SIGINT);
@@ -195,6 +188,45 @@ int runServe(const Args& args) {
     return kExitFailure;
   }
   return kExitOk;
+}
+
+}  // namespace
+
+int runServe(const Args& args) {
+  po::options_description desc(
+      "usage: pcommit serve --config FILE --node ID [--node ID ...]\n\n"
+      "Runs a node of the cluster file FILE (its role -- coordinator, participant or\n"
+      "acceptor -- comes from the file) until SIGTERM or SIGINT. Logs to stderr, each line\n"
+      "naming its node.\n"
+      "Several --node run those nodes in this one process (co-located roles, as `cluster\n"
+      "start --colocate` does): each keeps its own data directory, LMDB environment and\n"
+      "port, and messages between them are handed over in-process, still only after the\n"
+      "sender's records are durable. A crash takes all of them down.\n"
+      "PCOMMIT_FAILPOINTS=\"name=action;...\" plants faults for tests (see README); it arms\n"
+      "every node of the process.\n"
+      "PCOMMIT_STORAGE_WRITES=inline (default) writes records on the event loop, one synced\n"
+      "commit per loop turn; =thread on a storage thread (README \"Performance\").\n\n"
+      "options");
+  std::string configPath;
+  std::vector<std::string> nodeNames;
+  desc.add_options()("help,h", "print this help")(
+      "config", po::value<std::string>(&configPath)->value_name("FILE"), "the cluster file")(
+      "node", po::value<std::vector<std::string>>(&nodeNames)->value_name("ID")->composing(),
+      "a node to run (c1, p2, a3...); repeat it to run several in this process")(
+      "map-size-max", po::value<std::string>()->value_name("SIZE"),
+      "LMDB map limit per node (e.g. 512MiB), overriding the cluster file's map-size-max");
+  po::variables_map vm;
+  if (auto done = parseCommand("serve", args, desc, nullptr, vm)) return *done;
+  for (const char* required : {"config", "node"}) {
+    if (!vm.count(required)) {
+      std::cerr << "pcommit serve: the option '--" << required << "' is required\n"
+                << "try 'pcommit serve --help'\n";
+      return kExitUsage;
+    }
+  }
+  Setup s;
+  if (auto code = loadSetup(configPath, nodeNames, vm, s)) return *code;
+  return runNodes(s);
 }
 
 }  // namespace pc::cli

@@ -456,13 +456,12 @@ ClusterConfig loadClusterFile(const std::string& path) {
   return parseClusterText(text.str(), path);
 }
 
-ClusterConfig parseClusterText(const std::string& text, const std::string& pathForMessages) {
-  const Reporter rep(pathForMessages);
-  const std::vector<ScannedLine> lines = scanLines(text);
+namespace {
 
-  // Pass 1 (our scan): syntax and section names, before Boost sees the text.
-  std::map<std::string, Section> sections;  // "cluster", "node.p1", ...
-  std::vector<const ScannedLine*> optionLines;
+// Pass 1 (our scan): syntax and section names, before Boost sees the text.
+void scanSections(const Reporter& rep, const std::vector<ScannedLine>& lines,
+                  std::map<std::string, Section>& sections,
+                  std::vector<const ScannedLine*>& optionLines) {
   for (const auto& line : lines) {
     switch (line.kind) {
       case ScannedLine::Kind::Bad:
@@ -506,8 +505,12 @@ ClusterConfig parseClusterText(const std::string& text, const std::string& pathF
         break;
     }
   }
+}
 
-  // Pass 2 (Boost): the values. Every key is unregistered here, and checked by us below.
+// Pass 2 (Boost): the values. Every key is unregistered here, and checked by us below.
+void readValues(const Reporter& rep, const std::string& text,
+                const std::vector<const ScannedLine*>& optionLines,
+                std::map<std::string, Section>& sections) {
   po::parsed_options parsed(nullptr);
   try {
     std::istringstream in(text);
@@ -551,17 +554,38 @@ ClusterConfig parseClusterText(const std::string& text, const std::string& pathF
       }
     }
   }
+}
 
-  // Pass 3: meanings.
-  ClusterConfig config;
-  config.path = pathForMessages;
-  const Section* cluster = nullptr;
-  if (auto it = sections.find("cluster"); it != sections.end()) cluster = &it->second;
-  auto clusterValue = [&](const char* key) -> const Value* {
-    if (!cluster) return nullptr;
-    auto it = cluster->values.find(key);
-    return it == cluster->values.end() ? nullptr : &it->second;
-  };
+// The value of `key` in [cluster], or null (no such key, or no [cluster] section).
+const Value* valueOf(const Section* cluster, const char* key) {
+  if (!cluster) return nullptr;
+  auto it = cluster->values.find(key);
+  return it == cluster->values.end() ? nullptr : &it->second;
+}
+
+// The transport's edge: connection cap, idle timeout, call deadline.
+void parseEdgeKeys(const Reporter& rep, const Section* cluster, ClusterConfig& config) {
+  auto clusterValue = [cluster](const char* key) { return valueOf(cluster, key); };
+  if (const Value* v = clusterValue("max-connections")) {
+    auto n = parseUnsigned<uint32_t>(v->text);
+    if (!n || *n < 1 || *n > kMaxConnections) {
+      rep.fail(v->line, "cluster",
+               "bad max-connections " + inQuotes(v->text) + " (expected an integer in 1.." +
+                   std::to_string(kMaxConnections) + ")");
+    }
+    config.maxConnections = *n;
+  }
+  if (const Value* v = clusterValue("idle-timeout-ms")) {
+    config.idleTimeoutMs = parseMs(rep, "idle-timeout-ms", *v, kMinEdgeTimeoutMs, kMaxTimeoutMs);
+  }
+  if (const Value* v = clusterValue("call-timeout-ms")) {
+    config.callTimeoutMs = parseMs(rep, "call-timeout-ms", *v, kMinEdgeTimeoutMs, kMaxTimeoutMs);
+  }
+}
+
+// Pass 3a: the [cluster] keys.
+void parseClusterKeys(const Reporter& rep, const Section* cluster, ClusterConfig& config) {
+  auto clusterValue = [cluster](const char* key) { return valueOf(cluster, key); };
   if (const Value* v = clusterValue("protocol")) {
     auto p = parseProtocol(v->text);
     if (!p) {
@@ -626,108 +650,94 @@ ClusterConfig parseClusterText(const std::string& text, const std::string& pathF
     config.colocate = *c;
   }
 
-  if (const Value* v = clusterValue("max-connections")) {
-    auto n = parseUnsigned<uint32_t>(v->text);
-    if (!n || *n < 1 || *n > kMaxConnections) {
-      rep.fail(v->line, "cluster",
-               "bad max-connections " + inQuotes(v->text) + " (expected an integer in 1.." +
-                   std::to_string(kMaxConnections) + ")");
-    }
-    config.maxConnections = *n;
-  }
-  if (const Value* v = clusterValue("idle-timeout-ms")) {
-    config.idleTimeoutMs = parseMs(rep, "idle-timeout-ms", *v, kMinEdgeTimeoutMs, kMaxTimeoutMs);
-  }
-  if (const Value* v = clusterValue("call-timeout-ms")) {
-    config.callTimeoutMs = parseMs(rep, "call-timeout-ms", *v, kMinEdgeTimeoutMs, kMaxTimeoutMs);
-  }
+  parseEdgeKeys(rep, cluster, config);
+}
 
-  std::map<std::string, std::pair<std::string, int>> addressOwner;  // address -> node, line
-  std::map<std::string, std::pair<std::string, int>> dataOwner;     // data dir -> node, line
-  // Nodes in file order, so a clash is reported at the later of its two lines.
-  std::vector<std::pair<const std::string*, const Section*>> nodeSections;
-  for (const auto& [name, sec] : sections) {
-    if (name != "cluster") nodeSections.emplace_back(&name, &sec);
+using Owners = std::map<std::string, std::pair<std::string, int>>;  // -> node, line
+
+// A node's optional metrics address: well formed, and no other endpoint's.
+void parseMetricsAddress(const Reporter& rep, const std::string& sectionName, const Section& sec,
+                         NodeInfo& n, Owners& addressOwner) {
+  if (auto it = sec.values.find("metrics"); it != sec.values.end()) {
+    const Value& metrics = it->second;
+    if (!splitAddress(metrics.text, n.metricsHost, n.metricsPort)) {
+      rep.fail(metrics.line, sectionName,
+               "bad metrics address " + inQuotes(metrics.text) +
+                   " (expected HOST:PORT, PORT in 1..65535)");
+    }
+    auto [used, fresh] = addressOwner.try_emplace(n.metricsAddress(), n.name, metrics.line);
+    if (!fresh) {
+      rep.fail(metrics.line, sectionName,
+               "metrics address " + n.metricsAddress() + " is already used by node." +
+                   used->second.first + " (line " + std::to_string(used->second.second) +
+                   "; expected one address per endpoint)");
+    }
   }
-  std::sort(nodeSections.begin(), nodeSections.end(),
-            [](const auto& a, const auto& b) { return a.second->line < b.second->line; });
-  for (const auto& [namePtr, secPtr] : nodeSections) {
-    const std::string& sectionName = *namePtr;
-    const Section& sec = *secPtr;
-    NodeInfo n;
-    n.name = sectionName.substr(5);
-    n.id = *idForName(n.name);
-    const Role nameRole = *roleForName(n.name);
-    auto need = [&](const char* key, const char* example) -> const Value& {
-      auto it = sec.values.find(key);
-      if (it == sec.values.end()) {
-        rep.fail(
-            sec.line, sectionName,
-            std::string("missing key '") + key + "' (expected e.g. " + key + " = " + example + ")");
-      }
-      return it->second;
-    };
-    const Value& role = need("role", toString(nameRole));
-    auto r = parseRole(role.text);
-    if (!r) {
+}
+
+// Pass 3b: one [node.NAME] section. Addresses and data directories must be unique.
+NodeInfo parseNode(const Reporter& rep, const std::string& sectionName, const Section& sec,
+                   const ClusterConfig& config, Owners& addressOwner, Owners& dataOwner) {
+  NodeInfo n;
+  n.name = sectionName.substr(5);
+  n.id = *idForName(n.name);
+  const Role nameRole = *roleForName(n.name);
+  auto need = [&](const char* key, const char* example) -> const Value& {
+    auto it = sec.values.find(key);
+    if (it == sec.values.end()) {
       rep.fail(
-          role.line, sectionName,
-          "bad role " + inQuotes(role.text) + " (expected coordinator, participant or acceptor)");
+          sec.line, sectionName,
+          std::string("missing key '") + key + "' (expected e.g. " + key + " = " + example + ")");
     }
-    if (*r != nameRole) {
-      rep.fail(role.line, sectionName,
-               "role " + inQuotes(role.text) + " does not match the name (expected role = " +
-                   toString(nameRole) + " for " + n.name + ")");
-    }
-    n.role = *r;
-    const Value& address = need("address", "127.0.0.1:7100");
-    if (!splitAddress(address.text, n.host, n.port)) {
-      rep.fail(address.line, sectionName,
-               "bad address " + inQuotes(address.text) + " (expected HOST:PORT, PORT in 1..65535)");
-    }
-    std::string canonical = n.address();
-    auto [owner, freshAddress] = addressOwner.try_emplace(canonical, n.name, address.line);
-    if (!freshAddress) {
-      rep.fail(address.line, sectionName,
-               "address " + canonical + " is already used by node." + owner->second.first +
-                   " (line " + std::to_string(owner->second.second) +
-                   "; expected one address per node)");
-    }
-    if (auto it = sec.values.find("metrics"); it != sec.values.end()) {
-      const Value& metrics = it->second;
-      if (!splitAddress(metrics.text, n.metricsHost, n.metricsPort)) {
-        rep.fail(metrics.line, sectionName,
-                 "bad metrics address " + inQuotes(metrics.text) +
-                     " (expected HOST:PORT, PORT in 1..65535)");
-      }
-      auto [used, fresh] = addressOwner.try_emplace(n.metricsAddress(), n.name, metrics.line);
-      if (!fresh) {
-        rep.fail(metrics.line, sectionName,
-                 "metrics address " + n.metricsAddress() + " is already used by node." +
-                     used->second.first + " (line " + std::to_string(used->second.second) +
-                     "; expected one address per endpoint)");
-      }
-    }
-    n.dataDir = n.name;
-    int dataLine = sec.line;
-    if (auto it = sec.values.find("data"); it != sec.values.end()) {
-      n.dataDir = it->second.text;
-      dataLine = it->second.line;
-    }
-    std::string resolved = config.dataDirOf(n);
-    auto [dataIt, freshData] = dataOwner.try_emplace(resolved, n.name, dataLine);
-    if (!freshData) {
-      rep.fail(dataLine, sectionName,
-               "data directory " + inQuotes(n.dataDir) + " is already used by node." +
-                   dataIt->second.first + " (line " + std::to_string(dataIt->second.second) +
-                   "; expected one data directory per node)");
-    }
-    config.nodes.push_back(std::move(n));
+    return it->second;
+  };
+  const Value& role = need("role", toString(nameRole));
+  auto r = parseRole(role.text);
+  if (!r) {
+    rep.fail(
+        role.line, sectionName,
+        "bad role " + inQuotes(role.text) + " (expected coordinator, participant or acceptor)");
   }
-  std::sort(config.nodes.begin(), config.nodes.end(),
-            [](const NodeInfo& a, const NodeInfo& b) { return a.id < b.id; });
+  if (*r != nameRole) {
+    rep.fail(role.line, sectionName,
+             "role " + inQuotes(role.text) + " does not match the name (expected role = " +
+                 toString(nameRole) + " for " + n.name + ")");
+  }
+  n.role = *r;
+  const Value& address = need("address", "127.0.0.1:7100");
+  if (!splitAddress(address.text, n.host, n.port)) {
+    rep.fail(address.line, sectionName,
+             "bad address " + inQuotes(address.text) + " (expected HOST:PORT, PORT in 1..65535)");
+  }
+  std::string canonical = n.address();
+  auto [owner, freshAddress] = addressOwner.try_emplace(canonical, n.name, address.line);
+  if (!freshAddress) {
+    rep.fail(address.line, sectionName,
+             "address " + canonical + " is already used by node." + owner->second.first +
+                 " (line " + std::to_string(owner->second.second) +
+                 "; expected one address per node)");
+  }
+  parseMetricsAddress(rep, sectionName, sec, n, addressOwner);
+  n.dataDir = n.name;
+  int dataLine = sec.line;
+  if (auto it = sec.values.find("data"); it != sec.values.end()) {
+    n.dataDir = it->second.text;
+    dataLine = it->second.line;
+  }
+  std::string resolved = config.dataDirOf(n);
+  auto [dataIt, freshData] = dataOwner.try_emplace(resolved, n.name, dataLine);
+  if (!freshData) {
+    rep.fail(dataLine, sectionName,
+             "data directory " + inQuotes(n.dataDir) + " is already used by node." +
+                 dataIt->second.first + " (line " + std::to_string(dataIt->second.second) +
+                 "; expected one data directory per node)");
+  }
+  return n;
+}
 
-  // Whole-cluster rules. Their line is the key that sets the rule, where there is one.
+// Pass 4: whole-cluster rules. Their line is the key that sets the rule, where there is one.
+void checkWholeCluster(const Reporter& rep, const Section* cluster, const ClusterConfig& config) {
+  auto clusterValue = [cluster](const char* key) { return valueOf(cluster, key); };
   const int clusterLine = cluster ? cluster->line : 0;
   const auto participants = config.withRole(Role::Participant);
   const auto acceptors = config.withRole(Role::Acceptor);
@@ -752,6 +762,39 @@ ClusterConfig parseClusterText(const std::string& text, const std::string& pathF
              std::string("protocol ") + pc::toString(config.protocol) +
                  " needs a coordinator (expected at least one [node.c<N>] section)");
   }
+}
+
+}  // namespace
+
+ClusterConfig parseClusterText(const std::string& text, const std::string& pathForMessages) {
+  const Reporter rep(pathForMessages);
+  const std::vector<ScannedLine> lines = scanLines(text);
+  std::map<std::string, Section> sections;  // "cluster", "node.p1", ...
+  std::vector<const ScannedLine*> optionLines;
+  scanSections(rep, lines, sections, optionLines);
+  readValues(rep, text, optionLines, sections);
+
+  // Pass 3: meanings.
+  ClusterConfig config;
+  config.path = pathForMessages;
+  const Section* cluster = nullptr;
+  if (auto it = sections.find("cluster"); it != sections.end()) cluster = &it->second;
+  parseClusterKeys(rep, cluster, config);
+  Owners addressOwner;  // address -> node, line
+  Owners dataOwner;     // data dir -> node, line
+  // Nodes in file order, so a clash is reported at the later of its two lines.
+  std::vector<std::pair<const std::string*, const Section*>> nodeSections;
+  for (const auto& [name, sec] : sections) {
+    if (name != "cluster") nodeSections.emplace_back(&name, &sec);
+  }
+  std::sort(nodeSections.begin(), nodeSections.end(),
+            [](const auto& a, const auto& b) { return a.second->line < b.second->line; });
+  for (const auto& [namePtr, secPtr] : nodeSections) {
+    config.nodes.push_back(parseNode(rep, *namePtr, *secPtr, config, addressOwner, dataOwner));
+  }
+  std::sort(config.nodes.begin(), config.nodes.end(),
+            [](const NodeInfo& a, const NodeInfo& b) { return a.id < b.id; });
+  checkWholeCluster(rep, cluster, config);
   return config;
 }
 
