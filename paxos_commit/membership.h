@@ -8,7 +8,8 @@
 //   (at acceptors)    ballot > 0: its leader (== from), a coordinator or a participant of
 //                     the transaction -- in `paxos-direct` also a client (not a member)
 //   Prepare           a configured coordinator naming itself as leader; in `paxos-direct`
-//                     also a client (the leader at ballot 0)
+//                     also any client (the leader at ballot 0), in `paxos` and
+//                     `paxos-classic` a client id (isClientId: a client in direct mode)
 //   OutcomeMsg        a configured coordinator or a participant of the transaction (a
 //                     recovery leader); in 2PC only the coordinator that prepared it
 //   VoteMsg, Ack      the participant named in it (== from), a participant of the txn

@@ -98,15 +98,18 @@ Output Participant::onMessage(const Envelope& e) {
   return {};
 }
 
-// A Prepare names its leader, which must be the sender, and a coordinator -- or in
-// paxos-direct any client (the leader at ballot 0 is not a member). Every participant it
-// names must be in the cluster, us among them: no durable state for anything else.
+// A Prepare names its leader, which must be the sender, and a coordinator -- or a client
+// leading ballot 0 itself (not a member): in paxos-direct any sender, in the other Paxos
+// modes a client id (client/client.h ClientMode::Direct, "Paxos protocols only"). Every
+// participant it names must be in the cluster, us among them: no durable state otherwise.
 bool Participant::validPrepare(NodeId from, const Prepare& m) const {
   if (m.txn.isZero() || !isSortedUnique(m.participants) || !contains(m.participants, self_)) {
     return false;
   }
   if (m.leader == kNoNode || m.leader != from) return false;
-  if (!isCoordinator(cfg_, from) && cfg_.protocol != Protocol::PaxosDirect) return false;
+  const bool clientLeader =
+      cfg_.protocol == Protocol::PaxosDirect || (isPaxos(cfg_.protocol) && isClientId(from));
+  if (!isCoordinator(cfg_, from) && !clientLeader) return false;
   return firstNonMember(cfg_, m.participants) == kNoNode;
 }
 

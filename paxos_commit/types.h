@@ -15,6 +15,9 @@ namespace pc {
 // A node of the cluster (coordinator, participant, acceptor) or a client. 0 is "nobody".
 using NodeId = uint32_t;
 inline constexpr NodeId kNoNode = 0;
+// Clients pick ids with the high bit set; cluster members' ids never have it
+// (runtime/cluster_config.h numbers them c<N> = N, p<N> = 1000 + N, a<N> = 2000 + N).
+inline constexpr bool isClientId(NodeId id) { return (id & 0x80000000u) != 0; }
 
 // 128-bit transaction id chosen by the client. By convention `hi` holds the client's
 // clock in microseconds and `lo` random bits, so ids roughly order by age; the acceptor's

@@ -156,6 +156,6 @@ std::string renderByteSize(uint64_t bytes);
 std::optional<NodeId> idForName(const std::string& name);
 std::optional<Role> roleForName(const std::string& name);
 std::string nameForId(NodeId id);
-inline bool isClientId(NodeId id) { return (id & 0x80000000u) != 0; }
+using pc::isClientId;  // paxos_commit/types.h
 
 }  // namespace pc::runtime

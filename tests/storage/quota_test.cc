@@ -77,6 +77,7 @@ TEST_CASE("a participant over its quota votes Aborted with the reason; others ke
   CoreConfig cfg;
   cfg.acceptors = {2001, 2002, 2003};
   cfg.coordinators = {1};
+  cfg.participants = {1001};  // members only (paxos_commit/membership.h)
 
   // Under the quota: the engine's own vote.
   CHECK(engine.prepare(txn(8, 1), kPayload).vote == Vote::Prepared);

@@ -227,6 +227,22 @@ TEST_CASE("membership: in paxos-direct the client leads ballot 0 and is heard fo
   CHECK(forged.learned.empty());
 }
 
+TEST_CASE("membership: in paxos and paxos-classic a client id may lead ballot 0 (direct mode)") {
+  // client/client.h ClientMode::Direct works on every Paxos cluster: a Prepare from a
+  // client id (high bit set) is heard; from a non-member that is no client it is not.
+  for (Protocol p : {Protocol::PaxosClassic, Protocol::Paxos}) {
+    ParticipantFixture f(p);
+    const NodeId client = 0x80000123u;
+    Output o = f.prepare(txnId(1), client);
+    CHECK(records<ParticipantTxnRecord>(o).size() == 1);
+    CHECK(countSent<Phase2a>(o) == 3);
+    CHECK(f.h.node().rejected() == 0);
+    Output ghost = f.prepare(txnId(2), kGhost1);
+    CHECK(ghost.persist.empty());
+    CHECK(f.h.node().rejected() == 1);
+  }
+}
+
 TEST_CASE("membership: a forged AckRequest creates no durable state at a participant") {
   // Only an acceptor (Paxos) asks a participant for its ack; a non-member's request for a
   // transaction it never saw would durably pledge an Aborted vote.
