@@ -2,7 +2,8 @@
 // that pull typed messages and records out of an Output, a fake Engine that records every
 // call, a "disk" that applies records with the reference semantics (applyRecord), and the
 // durable-before-send checker: every message that promises durability must be justified
-// by a record made durable by the same Output or an earlier one (docs/PROTOCOL.md §3, docs/STYLE.md).
+// by a record made durable by the same Output or an earlier one (docs/PROTOCOL.md §3,
+// docs/STYLE.md).
 #pragma once
 
 // doctest stringifies with an unqualified toString(), which finds pc::toString(enum) ->
