@@ -1,6 +1,5 @@
 #include "runtime/node_host.h"
 
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>

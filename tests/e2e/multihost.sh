@@ -125,28 +125,20 @@ wait_ready() {
   done
 }
 
-# The client commands, run on the client's host (they read the same cluster file).
+# cpc SUB ARGS...: `pcommit SUB --cluster CONF ARGS...` on the client's host (the same
+# cluster file); OUT, ERR and RC as lib.sh's run_pc. ctxn also sets TXID.
+cpc() {
+  local sub="$1"
+  shift
+  set +e
+  OUT=$(in_ns client "$PCOMMIT" "$sub" --cluster "$CONF" "$@" 2>"$E2E_TMP/.err")
+  RC=$?
+  set -e
+  ERR=$(cat "$E2E_TMP/.err")
+}
 ctxn() {
-  set +e
-  OUT=$(in_ns client "$PCOMMIT" txn --cluster "$CONF" "$@" 2>"$E2E_TMP/.err")
-  RC=$?
-  set -e
-  ERR=$(cat "$E2E_TMP/.err")
+  cpc txn "$@"
   TXID=$(sed -n 's/^[a-z]* \([0-9a-f]\{32\}\).*/\1/p' <<<"$OUT" | head -n 1)
-}
-cget() {
-  set +e
-  OUT=$(in_ns client "$PCOMMIT" get --cluster "$CONF" "$1" 2>"$E2E_TMP/.err")
-  RC=$?
-  set -e
-  ERR=$(cat "$E2E_TMP/.err")
-}
-coutcome() {
-  set +e
-  OUT=$(in_ns client "$PCOMMIT" outcome --cluster "$CONF" "$1" 2>"$E2E_TMP/.err")
-  RC=$?
-  set -e
-  ERR=$(cat "$E2E_TMP/.err")
 }
 
 # kill_host NODE: every process of that namespace, at once (a machine losing power).
@@ -186,7 +178,7 @@ for mode in 2pc paxos-classic paxos paxos-direct; do
     ctxn "put:$k1=$mode-$v" "put:$k2=$mode-$v" "put:$k3=$mode-$v"
     ((RC == 0)) || fail "$mode: txn $v: exit $RC: $OUT $ERR"
   done
-  cget "$k3"
+  cpc get "$k3"
   [[ "$OUT" == "$mode-3 3" ]] || fail "$mode: get $k3: '$OUT' (exit $RC) $ERR"
   ctxn "expect:$k1=1" "put:$k1=stale"
   ((RC == 1)) || fail "$mode: an expect on an old version must abort, got exit $RC: $OUT"
@@ -215,12 +207,12 @@ for mode in 2pc paxos-classic paxos paxos-direct; do
     # timeout; no coordinator is needed. The outcome is asked of c2, on its own host.
     deadline=$((SECONDS + 10))
     while :; do
-      coutcome "$orphan"
+      cpc outcome "$orphan"
       [[ "$OUT" == "committed $orphan" ]] && break
       ((SECONDS < deadline)) || fail "paxos: $orphan not committed without c1: '$OUT' $ERR" p1 p2 p3 c2
       sleep 0.2
     done
-    cget "$k2"
+    cpc get "$k2"
     [[ "$OUT" == "orphan 5" ]] || fail "paxos: get $k2 after recovery: '$OUT' $ERR"
     info "paxos: $orphan committed with the hosts of c1 and a1 dead"
   fi
