@@ -5,9 +5,10 @@
 #     §7's formulas (within 1%; see below for the two timing effects allowed), as they must
 #     with one client and no faults; the physical floor was measured and each run carries
 #     its multiple of it, and the floor of 3 LMDB environments committing at once (at least
-#     half the single commit's p50: a concurrent commit cannot be much faster than a lone
-#     one); CPU per committed txn was measured for the nodes (> 0, the roles summing to the
-#     total) and the client (> 0), with a ceiling = cpus x 1e6 / (nodes + client).
+#     half the smallest single-commit p50 of the run: a concurrent commit cannot be much
+#     faster than a lone one, and load only inflates a p50); CPU per committed txn was
+#     measured for the nodes (> 0, the roles summing to the total) and the client (> 0),
+#     with a ceiling = cpus x 1e6 / (nodes + client).
 #  2. a sweep of two points (participants 1,2) with --svg: two rows, and every plot file is
 #     a complete SVG document with a drawn line.
 #  3. --recovery for paxos with one client: c1 crashes after sending its 20th transaction's
@@ -47,6 +48,9 @@ TMPDIR="$TMP/work" "$PCOMMIT" bench --protocol paxos,2pc --participants 3 --clie
   --duration 2 --json "$JSON"
 cat "$JSON"
 python3 -m json.tool "$JSON" >/dev/null || fail "the bench JSON does not parse"
+# The single-commit floor is measured once per cluster; a busy disk (the other CI tests)
+# only ever inflates a p50, so the concurrent floor is held against the smallest of them.
+fwmin="$(for p in paxos 2pc; do field "$p" floor_synced_write_us; done | sort -g | head -1)"
 for p in paxos 2pc; do
   [[ "$(grep -c "\"protocol\": \"$p\"," "$JSON")" == 1 ]] || fail "no single $p run in the JSON"
   committed="$(field "$p" committed)"
@@ -90,8 +94,8 @@ for p in paxos 2pc; do
   fc="$(field "$p" floor_synced_write_concurrent_us)"
   [[ "$(field "$p" floor_concurrent_writers)" == 3 ]] ||
     fail "$p: floor_concurrent_writers $(field "$p" floor_concurrent_writers), expected 3 (N)"
-  awk -v c="$fc" -v w="$fw" 'BEGIN { exit !(c >= 0.5 * w) }' ||
-    fail "$p: 3 synced commits at once p50 $fc us, below half the single commit's $fw us"
+  awk -v c="$fc" -v w="$fwmin" 'BEGIN { exit !(c >= 0.5 * w) }' ||
+    fail "$p: 3 synced commits at once p50 $fc us, below half the smallest single commit p50 $fwmin us"
   # "cpu_us_per_txn": {"nodes": X, "client": Y, "by_role": {"participant": P, "acceptor": A,
   # "coordinator": C}, "ceiling_tps": T, "cpus": K, ...}
   cpu="$(grep "\"protocol\": \"$p\"," "$JSON" | sed -n 's/.*"cpu_us_per_txn": {\([^}]*}[^}]*\)}.*/\1/p')"
