@@ -146,8 +146,13 @@ void Pipeline::release(Envelope&& e, Seq tag) {
 
 std::vector<Envelope> Pipeline::takeReleased() {
   std::vector<Envelope> out;
-  out.swap(released_);
+  takeReleased(out);
   return out;
+}
+
+void Pipeline::takeReleased(std::vector<Envelope>& into) {
+  PC_ASSERT(into.empty(), into.size());
+  into.swap(released_);
 }
 
 WriteNeed Pipeline::writeNeed() const {

@@ -89,6 +89,11 @@ class Pipeline {
   void durable(Seq seq);
   // The sends released since the last call, in the order they were queued.
   std::vector<Envelope> takeReleased();
+  // The same into `into` (which must be empty): the two vectors trade buffers, so a caller
+  // that hands the same vector back keeps both capacities and the hot path allocates
+  // nothing (a fresh vector per batch made the allocator fault in new pages: ~2% of a
+  // participant's CPU at 64 clients).
+  void takeReleased(std::vector<Envelope>& into);
 
   WriteNeed writeNeed() const;
   Seq lastSeq() const { return last_; }

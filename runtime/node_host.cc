@@ -1,6 +1,5 @@
 #include "runtime/node_host.h"
 
-
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -171,7 +170,7 @@ void NodeHost::handle(Output&& out) {
   }
   logOutput(out);
   for (auto& e : out.send) pipeline_.send(tag, std::move(e));
-  for (auto& e : pipeline_.takeReleased()) transmit(std::move(e));
+  transmitReleased();
   if (pipeline_.writeNeed() == WriteNeed::Urgent) scheduleWrite();
 }
 
@@ -200,6 +199,17 @@ bool NodeHost::submitQueued() {
     any = true;
   }
   return any;
+}
+
+void NodeHost::transmitReleased() {
+  // The spare buffer goes round with the pipeline's (Pipeline::takeReleased): no allocation
+  // per batch. Taken out of the member first, so a nested call would simply get its own.
+  std::vector<Envelope> buf = std::move(spareSends_);
+  buf.clear();
+  pipeline_.takeReleased(buf);
+  for (auto& e : buf) transmit(std::move(e));
+  buf.clear();
+  spareSends_ = std::move(buf);
 }
 
 void NodeHost::transmit(Envelope&& e) {
@@ -240,7 +250,7 @@ void NodeHost::releaseDurable(storage::Seq seq) {
   // the sends that waited for these batches leave, in order.
   bool refused = pipeline_.hasUnsubmitted();
   pipeline_.durable(seq);
-  for (auto& e : pipeline_.takeReleased()) transmit(std::move(e));
+  transmitReleased();
   // Batches the full queue refused go now, and are written at once.
   bool moved = submitQueued();
   if (pipeline_.writeNeed() == WriteNeed::Urgent || (refused && moved)) scheduleWrite();

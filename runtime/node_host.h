@@ -71,6 +71,7 @@ class NodeHost {
  private:
   void handle(Output&& out);
   void transmit(Envelope&& e);
+  void transmitReleased();  // every send the pipeline released, in order
   bool submitQueued();
   void releaseDurable(storage::Seq seq);
   void scheduleWrite();
@@ -96,8 +97,9 @@ class NodeHost {
   LogFn log_;
   const RoleContext roleCtx_;  // what the role may use; outlives it
   std::unique_ptr<RoleHost> role_;
-  Node* core_ = nullptr;  // owned by role_, built in run()
-  Pipeline pipeline_;     // durable-before-send: batches, sends waiting, hooks
+  Node* core_ = nullptr;              // owned by role_, built in run()
+  Pipeline pipeline_;                 // durable-before-send: batches, sends waiting, hooks
+  std::vector<Envelope> spareSends_;  // transmitReleased()'s buffer, kept for its capacity
   std::unique_ptr<storage::StorageThread> storage_;
   bool writeScheduled_ = false;  // inline writes: one at the end of this turn
   std::unique_ptr<rpc::Transport> transport_;

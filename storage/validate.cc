@@ -31,11 +31,11 @@ std::optional<std::string> checkParticipants(const ParticipantList& l, bool requ
 // One acceptor instance (docs/PROTOCOL.md §1): no vote <=> bal and val both absent, and a vote
 // is never above the promise (Phase 2b only answers a ballot >= mbal and raises mbal).
 std::optional<std::string> checkInstance(const AcceptorInstance& i) {
-  const std::string name = "instance " + std::to_string(i.instance);
-  if (i.bal && !i.val) return name + " has a ballot but no value";
-  if (i.val && !i.bal) return name + " has a value but no ballot";
+  auto name = [&i] { return "instance " + std::to_string(i.instance); };  // on a refusal only
+  if (i.bal && !i.val) return name() + " has a ballot but no value";
+  if (i.val && !i.bal) return name() + " has a value but no ballot";
   if (i.bal && *i.bal > i.mbal) {
-    return name + " voted at ballot " + ballotText(*i.bal) + " above its promise mbal " +
+    return name() + " voted at ballot " + ballotText(*i.bal) + " above its promise mbal " +
            ballotText(i.mbal);
   }
   return std::nullopt;
@@ -70,10 +70,11 @@ std::optional<std::string> checkRecord(const ParticipantTxnRecord& r, bool kvPay
   // participants and its leader; a VotedAborted "prepare never arrived" has neither.
   const bool fromPrepare =
       r.state == ParticipantState::Prepared || r.state == ParticipantState::Committed;
-  const std::string state = std::string("state ") + toString(r.state);
-  if (fromPrepare && r.participants.empty()) return state + " with no participants";
+  // Built only on a refusal: this runs for every record the node writes.
+  auto state = [&r] { return std::string("state ") + toString(r.state); };
+  if (fromPrepare && r.participants.empty()) return state() + " with no participants";
   if (auto p = checkParticipants(r.participants, false)) return p;
-  if (fromPrepare && r.leader == kNoNode) return state + " with no leader";
+  if (fromPrepare && r.leader == kNoNode) return state() + " with no leader";
   if (r.payload.size() > kMaxRecordPayloadBytes) {
     return bytesOver("payload", r.payload.size(), kMaxRecordPayloadBytes);
   }
@@ -83,7 +84,7 @@ std::optional<std::string> checkRecord(const ParticipantTxnRecord& r, bool kvPay
   // Restart: the KV engine retakes a Prepared record's locks from its payload and
   // asserts that it decodes (it voted Prepared on it).
   if (kvPayloads && r.state == ParticipantState::Prepared && !kv::decodeOps(r.payload)) {
-    return state + " with a payload the built-in KV engine cannot decode";
+    return state() + " with a payload the built-in KV engine cannot decode";
   }
   return std::nullopt;
 }
