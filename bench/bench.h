@@ -111,9 +111,11 @@ struct FloorSummary {
   // Informational: forMode uses the single commit. 1 writer: the single figure.
   int concurrentWriters = 0;
   double syncedWriteConcurrentUs = 0, syncedWriteConcurrentP90Us = 0;
-  // 2 synced writes + the mode's message delays x one-way delay (rtt / 2).
-  double forMode(const Expected& e) const {
-    return e.syncedWriteDelays * syncedWriteUs + e.messageDelays * rttUs / 2;
+  // 2 synced writes + the mode's message delays x one-way delay (rtt / 2, plus the
+  // emulated delay of --net-delay-us: every message waits that long before it leaves).
+  double forMode(const Expected& e, uint32_t netDelayUs = 0) const {
+    return e.syncedWriteDelays * syncedWriteUs +
+           e.messageDelays * (rttUs / 2 + static_cast<double>(netDelayUs));
   }
 };
 
@@ -142,6 +144,7 @@ struct RunResult {
   std::string fanOut = "all";
   std::string colocate = "none";  // the cluster's colocate: none | acceptors | all
   int clients = 0;
+  uint32_t netDelayUs = 0;  // the cluster's emulated one-way delay (--net-delay-us)
   size_t payloadBytes = 0;
   size_t keysPerParticipant = 0;
   double conflictRate = 0;
@@ -161,7 +164,7 @@ struct RunResult {
   double syncedCommitsPerTxn = 0;   // synced_commits (critical + background)
   Expected expected;
   FloorSummary floor;  // measured just before this cluster's runs (not measured: none)
-  double floorUs = 0;  // floor.forMode(expected); 0 if not measured
+  double floorUs = 0;  // floor.forMode(expected, netDelayUs); 0 if not measured
   std::vector<ResourceSample> resources;
   CpuUse cpu;
   bool interrupted = false;

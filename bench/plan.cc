@@ -98,8 +98,10 @@ class Runner {
       const auto& nList = plan_.recovery ? std::vector<int>{plan_.participantCounts.front()}
                                          : plan_.participantCounts;
       for (int n : nList) {
-        if (interrupted_() || rc_ != kExitOk) break;
-        runCluster(mode, n);
+        for (uint32_t d : plan_.netDelaysUs) {
+          if (interrupted_() || rc_ != kExitOk) break;
+          runCluster(mode, n, d);
+        }
       }
     }
     if (interrupted_() && rc_ == kExitOk) rc_ = kExitInterrupted;
@@ -111,7 +113,8 @@ class Runner {
 
  private:
   // A fresh cluster for `mode` with `n` participants in `tc`; false (rc_ set) on failure.
-  bool startCluster(const Mode& mode, int n, TempCluster& tc, runtime::ClusterConfig& cluster) {
+  bool startCluster(const Mode& mode, int n, uint32_t netDelayUs, TempCluster& tc,
+                    runtime::ClusterConfig& cluster) {
     if (tc.dir().empty()) {
       std::cerr << "pcommit bench: cannot create a temporary directory\n";
       return false;
@@ -125,6 +128,7 @@ class Runner {
     so.gcCap = plan_.gcCap;
     so.recoveryTimeoutMs = plan_.recoveryTimeoutMs;
     so.colocate = plan_.colocate;
+    so.netDelayUs = netDelayUs;
     std::string failpoints;
     if (plan_.recovery && mode.protocol != Protocol::PaxosDirect) {
       failpoints = "coordinator.after_prepare_sent=crash@" + std::to_string(plan_.crashAfter);
@@ -134,18 +138,20 @@ class Runner {
               << (so.colocate == runtime::Colocate::None
                       ? ""
                       : std::string(", colocate ") + runtime::toString(so.colocate))
+              << (netDelayUs == 0 ? ""
+                                  : ", every message delayed " + std::to_string(netDelayUs) + " us")
               << (failpoints.empty() ? "" : ", c1 armed: " + failpoints) << "\n";
     if (!tc.start(so, failpoints)) return false;
     cluster = runtime::loadClusterFile(tc.dir() + "/cluster.conf");
     return true;
   }
 
-  void runCluster(const Mode& mode, int n) {
+  void runCluster(const Mode& mode, int n, uint32_t netDelayUs) {
     TempCluster tc(plan_.keep);
     runtime::ClusterConfig cluster;
     if (plan_.given) {
       cluster = *plan_.given;
-    } else if (!startCluster(mode, n, tc, cluster)) {
+    } else if (!startCluster(mode, n, netDelayUs, tc, cluster)) {
       rc_ = kExitFailure;
       return;
     }
@@ -188,11 +194,14 @@ class Runner {
       lo.clients = c;
       lo.participants = n;
       lo.clientAsLeader = mode.clientAsLeader;
-      lo.label = mode.name() + " N=" + std::to_string(n) + " C=" + std::to_string(c);
+      lo.label = mode.name() + " N=" + std::to_string(n) + " C=" + std::to_string(c) +
+                 (cluster.netDelayUs ? " D=" + std::to_string(cluster.netDelayUs) + "us" : "");
       auto r = runLoad(io_, cluster, lo);
       r.floor = floor;
-      if (floor.measured) r.floorUs = floor.forMode(r.expected);
-      std::cerr << "   " << r.protocol << " N=" << r.participants << " C=" << r.clients << ": "
+      r.netDelayUs = cluster.netDelayUs;
+      if (floor.measured) r.floorUs = floor.forMode(r.expected, r.netDelayUs);
+      std::cerr << "   " << r.protocol << " N=" << r.participants << " C=" << r.clients
+                << (r.netDelayUs ? " D=" + std::to_string(r.netDelayUs) + "us" : "") << ": "
                 << r.committed << " committed, " << r.aborted << " aborted, " << r.unknown
                 << " unknown, " << static_cast<int>(r.throughputTps) << " txn/s, p50 "
                 << r.latencyUs.p50 << " us\n";

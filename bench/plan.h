@@ -26,9 +26,12 @@ struct Mode {
 };
 
 struct Plan {
-  std::vector<Mode> modes;                      // at least one
-  std::vector<int> participantCounts;           // a cluster each (recovery: the first only)
-  std::vector<int> clientCounts;                // a run each, on the same cluster
+  std::vector<Mode> modes;             // at least one
+  std::vector<int> participantCounts;  // a cluster each (recovery: the first only)
+  std::vector<int> clientCounts;       // a run each, on the same cluster
+  // A fresh cluster each (with participantCounts): its nodes and the clients delay every
+  // message they send by this many microseconds (rpc/delay_line.h). {0}: none.
+  std::vector<uint32_t> netDelaysUs{0};
   std::optional<runtime::ClusterConfig> given;  // --cluster: use it, start nothing
   std::string clusterFile;                      // its path, for the report
   // Fresh clusters.

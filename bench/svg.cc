@@ -316,6 +316,48 @@ std::vector<std::pair<double, double>> cdfPoints(const std::vector<uint64_t>& so
 
 }  // namespace
 
+// latency-vs-delay[-cC].svg: p50 per mode (solid) against the emulated one-way delay, beside
+// the floor predicted for it, 2 synced writes + delays x (rtt/2 + D) (dashed; needs the floor).
+static void writeDelayPlots(const std::string& dir, const std::vector<RunResult>& runs,
+                            const std::string& subtitle, std::vector<std::string>& written) {
+  std::set<std::pair<int, int>> points;  // (N, C)
+  std::set<uint32_t> ds;
+  std::vector<std::string> modes;
+  for (const auto& r : runs) {
+    points.emplace(r.participants, r.clients);
+    ds.insert(r.netDelayUs);
+    if (std::find(modes.begin(), modes.end(), r.protocol) == modes.end())
+      modes.push_back(r.protocol);
+  }
+  for (auto [n, c] : points) {
+    Plot p;
+    p.title = "Latency against one-way network delay, " + std::to_string(n) + " participant" +
+              (n == 1 ? "" : "s") + ", " + std::to_string(c) + " client" + (c == 1 ? "" : "s");
+    p.subtitle = subtitle + "; dashed: predicted floor 2 x synced + delays x (rtt/2 + D)";
+    p.xLabel = "emulated one-way delay D (us)";
+    p.yLabel = "commit latency p50 (ms)";
+    p.xTicks.assign(ds.begin(), ds.end());
+    for (const auto& m : modes) {
+      PlotSeries got{m + " p50", modeColor(m), "", true, {}};
+      PlotSeries floor{m + " predicted", modeColor(m), "7 4", false, {}};
+      for (const auto& r : runs) {
+        if (r.protocol != m || r.participants != n || r.clients != c) continue;
+        got.points.emplace_back(r.netDelayUs, static_cast<double>(r.latencyUs.p50) / 1000);
+        if (r.floorUs > 0) floor.points.emplace_back(r.netDelayUs, r.floorUs / 1000);
+      }
+      std::sort(got.points.begin(), got.points.end());
+      std::sort(floor.points.begin(), floor.points.end());
+      if (got.points.size() >= 2) p.series.push_back(std::move(got));
+      if (floor.points.size() >= 2) p.series.push_back(std::move(floor));
+    }
+    if (p.series.empty()) continue;
+    std::string f =
+        dir + "/latency-vs-delay-n" + std::to_string(n) + "-c" + std::to_string(c) + ".svg";
+    writeFile(f, renderSvg(p));
+    written.push_back(f);
+  }
+}
+
 std::vector<std::string> writePlots(const std::string& dir, const std::vector<RunResult>& runs,
                                     const std::string& subtitle) {
   std::error_code ec;
@@ -329,9 +371,25 @@ std::vector<std::string> writePlots(const std::string& dir, const std::vector<Ru
       modes.push_back(r.protocol);
   }
   std::set<int> ns, cs;
+  std::set<uint32_t> ds;
   for (const auto& r : runs) {
     ns.insert(r.participants);
     cs.insert(r.clients);
+    ds.insert(r.netDelayUs);
+  }
+  if (ds.size() >= 2) {
+    // Several emulated delays: the delay plot, and the others for the runs without one (or
+    // the smallest delay), so no line mixes delays.
+    writeDelayPlots(dir, runs, subtitle, written);
+    const uint32_t d0 = *ds.begin();
+    std::vector<RunResult> same;
+    for (const auto& r : runs) {
+      if (r.netDelayUs == d0) same.push_back(r);
+    }
+    auto more = writePlots(dir, same,
+                           subtitle + "; runs with net delay " + std::to_string(d0) + " us only");
+    written.insert(written.end(), more.begin(), more.end());
+    return written;
   }
 
   // Latency CDF per (N, C).

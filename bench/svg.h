@@ -9,6 +9,9 @@
 //                                mode against closed-loop clients (log scale)
 //   latency-vs-participants.svg  if some mode ran at 2+ participant counts: p50 (solid) and
 //                                p99 (dashed) per mode against participants per transaction
+//   latency-vs-delay-nN-cC.svg   if the runs had 2+ emulated delays (--net-delay-us): p50 per
+//                                mode against the delay, beside its predicted floor (dashed);
+//                                the plots above then show the smallest delay's runs only
 #pragma once
 
 #include <string>

@@ -70,6 +70,7 @@ struct BenchText {
   std::string clientsList = "1";
   std::string fanOut = "all";
   std::string colocate = "none";
+  std::string netDelaysList = "0";
 };
 
 int usage(const std::string& msg) {
@@ -82,7 +83,7 @@ const char* const kBenchUsage =
     "                     [--f F] [--fanout all|quorum] [--duration S] [--warmup S]\n"
     "                     [--payload-bytes B] [--keys K] [--conflict-rate R] [--hot-keys H]\n"
     "                     [--seed S] [--cluster FILE] [--gc-cap N] [--recovery-timeout-ms MS]\n"
-    "                     [--colocate none|acceptors|all]\n"
+    "                     [--colocate none|acceptors|all] [--net-delay-us D,...]\n"
     "                     [--json FILE] [--svg DIR] [--no-floor] [--resources] [--keep]\n"
     "                     [--recovery [--crash-after K] [--restart-after-ms MS]]\n\n"
     "For each protocol (mode) and each participant count: starts a local cluster in a\n"
@@ -103,7 +104,12 @@ const char* const kBenchUsage =
     "coordinator c<i>) inside participant p<i>'s process, messages between them handed\n"
     "over in-process (`pcommit cluster start --help`); the logical messages counted, and\n"
     "so the formulas, stay the same: a message is counted whether or not it left the\n"
-    "process.\n\noptions";
+    "process.\n"
+    "--net-delay-us D,...: a fresh cluster per D whose nodes and clients hold every\n"
+    "message they send over the network D microseconds (an emulated one-way link delay,\n"
+    "in the process: this kernel-independent stand-in for netem models neither jitter,\n"
+    "loss nor TCP's own packets); the floor then counts D per message delay, so the p50\n"
+    "of each mode can be held against 2 synced writes + delays x (rtt/2 + D).\n\noptions";
 
 po::options_description benchOptions(bench::Plan& p, BenchText& t) {
   po::options_description desc(kBenchUsage);
@@ -160,7 +166,11 @@ po::options_description benchOptions(bench::Plan& p, BenchText& t) {
       "fresh clusters: a prepared participant with no outcome starts recovery after this")(
       "colocate",
       po::value<std::string>(&t.colocate)->value_name("none|acceptors|all")->default_value("none"),
-      "fresh clusters: run a<i> (acceptors), or a<i> and c<i> (all), in p<i>'s process");
+      "fresh clusters: run a<i> (acceptors), or a<i> and c<i> (all), in p<i>'s process")(
+      "net-delay-us",
+      po::value<std::string>(&t.netDelaysList)->value_name("D,...")->default_value("0"),
+      "fresh clusters: emulated one-way delay of every message, microseconds (0..1000000); "
+      "a list sweeps (a cluster per D)");
   return desc;
 }
 
@@ -178,6 +188,9 @@ std::optional<int> checkOptions(const BenchText& t, bench::Plan& p) {
   auto clientCounts = intList(t.clientsList, 1, 10000);
   if (!clientCounts) return usage("--clients: expected a list of 1..10000, e.g. 1,4,16,64");
   p.clientCounts = *clientCounts;
+  auto delays = intList(t.netDelaysList, 0, static_cast<int>(runtime::kMaxNetDelayUs));
+  if (!delays) return usage("--net-delay-us: expected a list of 0..1000000, e.g. 0,100,500,2000");
+  p.netDelaysUs.assign(delays->begin(), delays->end());
   const auto& lo = p.load;
   if (p.f < 0 || p.f > 15) return usage("--f: expected 0..15");
   if (!(lo.durationSeconds > 0) || lo.durationSeconds > 86400)
@@ -205,6 +218,9 @@ std::optional<int> loadGiven(const po::variables_map& vm, bench::Plan& p) {
     return usage("--f and --fanout come from the cluster file with --cluster");
   if (!vm["colocate"].defaulted())
     return usage("--colocate comes from the cluster file with --cluster (its colocate key)");
+  if (!vm["net-delay-us"].defaulted())
+    return usage(
+        "--net-delay-us comes from the cluster file with --cluster (its net-delay-us key)");
   try {
     p.given = runtime::loadClusterFile(p.clusterFile);
   } catch (const std::exception& e) {

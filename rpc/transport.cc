@@ -159,6 +159,10 @@ Transport::Transport(kj::AsyncIoContext& io, TransportOptions options, Handler h
   PC_ASSERT(opts_.acceptBackoffMinMs >= 1 && opts_.acceptBackoffMinMs <= opts_.acceptBackoffMaxMs,
             opts_.acceptBackoffMinMs, opts_.acceptBackoffMaxMs);
   if (opts_.callTimeoutMs > 0) tasks_->add(callWatchdog());
+  if (opts_.netDelayUs > 0) {
+    delay_ = std::make_unique<DelayLine>(io_.unixEventPort, opts_.netDelayUs);
+    tasks_->add(delay_->run());
+  }
 }
 
 Transport::~Transport() {
@@ -405,6 +409,16 @@ bool Transport::connected(NodeId peer) const {
 }
 
 void Transport::send(NodeId to, Message msg, std::function<void()> onDelivered) {
+  if (delay_) {
+    delay_->push([this, to, m = std::move(msg), cb = std::move(onDelivered)]() mutable {
+      enqueue(to, std::move(m), std::move(cb));
+    });
+    return;
+  }
+  enqueue(to, std::move(msg), std::move(onDelivered));
+}
+
+void Transport::enqueue(NodeId to, Message msg, std::function<void()> onDelivered) {
   auto& o = outbound(to);
   metrics_.messagesSent++;
   metrics_.sentByKind[kindIndex(msg)]++;

@@ -55,6 +55,7 @@
 
 #include "paxos_commit/kv.h"
 #include "rpc/convert.h"
+#include "rpc/delay_line.h"
 #include "rpc/pcommit.capnp.h"
 
 namespace pc::rpc {
@@ -86,6 +87,9 @@ struct TransportOptions {
   uint32_t oneOffTimeoutMs = 10000;  // get and status, connect included
   uint32_t acceptBackoffMinMs = 100;
   uint32_t acceptBackoffMaxMs = 1000;
+  // Benchmarks only (`net-delay-us`, rpc/delay_line.h): every message sent over the network
+  // leaves this many microseconds after send(). 0: none.
+  uint32_t netDelayUs = 0;
   bool keepalive = true;
   int keepaliveIdleS = 10;  // TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT: dead after ~25 s
   int keepaliveIntervalS = 5;
@@ -190,6 +194,7 @@ class Transport : private kj::TaskSet::ErrorHandler {
   template <class Call>
   auto withOwnConnection(NodeId node, Call call)
       -> decltype(call(std::declval<wire::Node::Client>()));
+  void enqueue(NodeId to, Message msg, std::function<void()> onDelivered);
   void scheduleFlush();
   void flushAll();
   void flush(Outbound& o);
@@ -218,6 +223,7 @@ class Transport : private kj::TaskSet::ErrorHandler {
   uint32_t acceptBackoffMs_ = 0;  // 0: accepting normally; else the current back-off
   bool refusing_ = false;         // at the connection cap (logged once per episode)
   uint64_t refusedInEpisode_ = 0;
+  std::unique_ptr<DelayLine> delay_;  // netDelayUs > 0 only; its task is in tasks_
   std::unique_ptr<kj::TaskSet> tasks_;
 
   void taskFailed(kj::Exception&& e) override;

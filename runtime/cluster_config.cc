@@ -224,6 +224,10 @@ std::string ClusterConfig::render() const {
     out << pad("call-timeout-ms = " + std::to_string(callTimeoutMs))
         << "# outbound call or connect unanswered by then: failed\n";
   }
+  if (netDelayUs != defaults.netDelayUs) {
+    out << pad("net-delay-us = " + std::to_string(netDelayUs))
+        << "# benchmarks: emulated one-way delay of every message sent\n";
+  }
   for (const auto& n : nodes) {
     out << "\n[node." << checkValue(n.name) << "]\n";
     out << "role = " << toString(n.role) << "\n";

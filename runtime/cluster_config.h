@@ -14,6 +14,7 @@
 //   max-connections = 1024      # inbound connections per node; more are closed at once
 //   idle-timeout-ms = 10000     # an inbound connection with no call by then is closed
 //   call-timeout-ms = 5000      # an outbound call (or connect) unanswered by then fails
+//   net-delay-us = 0            # benchmarks: emulated one-way delay of every message
 //
 //   [node.c1]
 //   role = coordinator
@@ -65,7 +66,8 @@ inline constexpr uint64_t kDefaultMapSizeMax = uint64_t{64} << 30;
 inline constexpr uint64_t kMinMapSizeMax = uint64_t{1} << 20;
 inline constexpr uint64_t kMaxMapSizeMax = uint64_t{16} << 40;
 inline constexpr uint32_t kMaxConnections = 1000000;
-inline constexpr uint32_t kMinEdgeTimeoutMs = 10;  // idle-timeout-ms, call-timeout-ms
+inline constexpr uint32_t kMaxNetDelayUs = 1000000;  // net-delay-us: at most a second
+inline constexpr uint32_t kMinEdgeTimeoutMs = 10;    // idle-timeout-ms, call-timeout-ms
 
 // Which roles share a process (see colocate above).
 enum class Colocate {
@@ -111,6 +113,10 @@ struct ClusterConfig {
   uint32_t maxConnections = 1024;
   uint32_t idleTimeoutMs = 10000;
   uint32_t callTimeoutMs = 5000;
+  // Benchmarks only (`pcommit bench --net-delay-us`): every node and client of this
+  // cluster delays each message it sends over the network by this many microseconds
+  // (rpc/delay_line.h), a link with that one-way latency. 0: none.
+  uint32_t netDelayUs = 0;
   std::vector<NodeInfo> nodes;  // sorted by id
 
   const NodeInfo* byName(const std::string& name) const;

@@ -31,7 +31,8 @@ constexpr std::string_view kClusterKeys[] = {"protocol",
                                              "map-size-max",
                                              "max-connections",
                                              "idle-timeout-ms",
-                                             "call-timeout-ms"};
+                                             "call-timeout-ms",
+                                             "net-delay-us"};
 constexpr std::string_view kNodeKeys[] = {"role", "address", "data", "metrics"};
 
 template <size_t N>
@@ -304,6 +305,15 @@ void parseEdgeKeys(const Reporter& rep, const Section* cluster, ClusterConfig& c
   }
   if (const Value* v = clusterValue("call-timeout-ms")) {
     config.callTimeoutMs = parseMs(rep, "call-timeout-ms", *v, kMinEdgeTimeoutMs, kMaxTimeoutMs);
+  }
+  if (const Value* v = clusterValue("net-delay-us")) {
+    auto n = parseUnsigned<uint32_t>(v->text);
+    if (!n || *n > kMaxNetDelayUs) {
+      rep.fail(v->line, "cluster",
+               "bad net-delay-us " + inQuotes(v->text) + " (expected microseconds in 0.." +
+                   std::to_string(kMaxNetDelayUs) + ")");
+    }
+    config.netDelayUs = *n;
   }
 }
 

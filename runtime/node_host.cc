@@ -103,6 +103,7 @@ kj::Promise<void> NodeHost::run() {
   topts.maxInboundConnections = cluster_.maxConnections;
   topts.idleTimeoutMs = cluster_.idleTimeoutMs;
   topts.callTimeoutMs = cluster_.callTimeoutMs;
+  topts.netDelayUs = cluster_.netDelayUs;
   transport_ = std::make_unique<rpc::Transport>(
       io_, topts, [this](NodeId from, Message&& m) { onInbound(from, std::move(m)); },
       [this](const std::string& l) { log(l); });

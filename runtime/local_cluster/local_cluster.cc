@@ -27,6 +27,7 @@ runtime::ClusterConfig buildConfig(const ClusterStartOptions& o, const ClusterPa
   c.leaderTimeoutMs = o.leaderTimeoutMs;
   c.gcCap = o.gcCap;
   c.colocate = o.colocate;
+  c.netDelayUs = o.netDelayUs;
   uint16_t port = portBase;
   auto add = [&](char prefix, int count) {
     for (int i = 1; i <= count; ++i) {

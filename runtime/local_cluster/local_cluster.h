@@ -77,6 +77,7 @@ struct ClusterStartOptions {
   uint32_t leaderTimeoutMs = 1500;
   // Which roles share a process (the cluster file's `colocate`).
   runtime::Colocate colocate = runtime::Colocate::None;
+  uint32_t netDelayUs = 0;     // the cluster file's net-delay-us (pcommit bench --net-delay-us)
   int readyTimeoutMs = 20000;  // every node must answer `status` within this
   // Nodes written to the cluster file but left to the user to run (DIR/external); empty:
   // all started (or, for a cluster started again, the ones DIR/external names).
