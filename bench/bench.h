@@ -18,12 +18,12 @@
 // measured transactions' messages and synced writes (on a cluster nobody else uses).
 //
 // What "messages per txn" counts: every logical protocol message (several in one RPC count
-// one each) sent by any node or by the benchmark's client, except Ack and AckRequest (the
-// background GC of docs/PROTOCOL.md §7), divided by committed + aborted + unknown. Synced
-// writes per txn: the nodes' synced_commits_critical (LMDB commits a protocol step waits
-// for), divided the same way. RPC calls per txn: Cap'n Proto calls carrying messages. CPU
-// per txn (CpuUse): the nodes' and this process's utime + stime over the measured phase
-// (not the settling), divided by the committed transactions only.
+// one each) sent by any node or by the benchmark's client, except Ack, AckBatch and
+// AckRequest (the background GC of docs/PROTOCOL.md §7), divided by committed + aborted +
+// unknown. Synced writes per txn: the nodes' synced_commits_critical (LMDB commits a
+// protocol step waits for), divided the same way. RPC calls per txn: Cap'n Proto calls
+// carrying messages. CPU per txn (CpuUse): the nodes' and this process's utime + stime
+// over the measured phase (not the settling), divided by the committed transactions only.
 //
 // The parts of pc_bench: what runs and on which clusters (plan.h: local clusters through
 // runtime/local_cluster), the closed-loop load (load.cc, this header), /proc CPU and RSS
@@ -157,7 +157,7 @@ struct RunResult {
   std::vector<uint64_t> sortedLatenciesUs;  // every measured transaction (CDF plots)
   Counters nodes;             // counter deltas over the measured phase, summed over every node
   Counters client;            // the benchmark client's own transport counter deltas
-  double messagesPerTxn = 0;  // nodes + client, logical, without Ack/AckRequest
+  double messagesPerTxn = 0;  // nodes + client, logical, without the GC acks
   double clientMessagesPerTxn = 0;  // of which the client sent
   double rpcCallsPerTxn = 0;        // nodes + client
   double syncedWritesPerTxn = 0;    // synced_commits_critical
@@ -175,7 +175,8 @@ struct RunResult {
 RunResult runLoad(kj::AsyncIoContext& io, const runtime::ClusterConfig& cluster,
                   const LoadOptions& options);
 
-// Logical messages in a counter set: the sum of sent_<Kind> without Ack and AckRequest.
+// Logical messages in a counter set: the sum of sent_<Kind> without Ack, AckBatch and
+// AckRequest.
 uint64_t logicalMessages(const Counters& c);
 // An abort or unknown reason with the parts that differ per transaction (quoted keys,
 // transaction ids, node ids) replaced, so equal causes count together.

@@ -237,7 +237,10 @@ Expected expectedCosts(Protocol protocol, int participants, int f, FanOut fanOut
 uint64_t logicalMessages(const Counters& c) {
   uint64_t sum = 0;
   for (const auto& [k, v] : c) {
-    if (k.rfind("sent_", 0) != 0 || k == "sent_Ack" || k == "sent_AckRequest") continue;
+    if (k.rfind("sent_", 0) != 0 || k == "sent_Ack" || k == "sent_AckBatch" ||
+        k == "sent_AckRequest") {
+      continue;
+    }
     sum += v;
   }
   return sum;

@@ -93,7 +93,7 @@ const char* const kBenchUsage =
     "Prints a row per point: committed, aborted and unknown (with reasons), throughput,\n"
     "exact latency percentiles, p50 as a multiple of the physical floor measured in the\n"
     "same run (a synced LMDB commit and a Cap'n Proto loopback round trip), and the\n"
-    "logical messages (without the background Ack/AckRequest), synced writes and RPC calls\n"
+    "logical messages (without the background GC acks), synced writes and RPC calls\n"
     "per transaction the nodes and the client counted, beside docs/PROTOCOL.md §7's formulas,\n"
     "and the nodes' and the client's CPU per committed transaction (by role, with the\n"
     "throughput that would fill every core); then every node's RSS and data.mdb size at\n"

@@ -113,6 +113,7 @@ Output Acceptor::replyForgotten(NodeId to, const TxnId& txn, bool phase1, const 
 Output Acceptor::onMessage(const Envelope& e) {
   if (const auto* m = std::get_if<Phase2a>(&e.msg)) return onPhase2a(e.from, *m);
   if (const auto* m = std::get_if<Phase1a>(&e.msg)) return onPhase1a(e.from, *m);
+  if (const auto* m = std::get_if<AckBatch>(&e.msg)) return onAckBatch(e.from, *m);
   if (const auto* m = std::get_if<Ack>(&e.msg)) return onAck(e.from, *m);
   ++rejected_;  // not a message for an acceptor
   return {};
@@ -365,41 +366,58 @@ Output Acceptor::onPhase1a(NodeId from, const Phase1a& m) {
 }
 
 Output Acceptor::onAck(NodeId from, const Ack& m) {
+  Output out;
+  takeAck(from, m, out);
+  capTombstones(out);
+  return out;
+}
+
+// GC acks batched (docs/PROTOCOL.md §4): each entry is handled as an Ack alone, and every
+// tombstone the batch leaves goes in this one Output, i.e. one write for the whole batch.
+Output Acceptor::onAckBatch(NodeId from, const AckBatch& m) {
+  Output out;
+  for (const Ack& a : m.acks) takeAck(from, a, out);
+  capTombstones(out);
+  return out;
+}
+
+void Acceptor::takeAck(NodeId from, const Ack& m, Output& out) {
   // A participant acks for itself alone: a forged ack could collect our state early and
   // leave a tombstone with a forged outcome.
   if (from != m.participant || !isParticipant(cfg_, from)) {
     ++rejected_;
-    return {};
+    return;
   }
   auto it = txns_.find(m.txn);
-  if (it == txns_.end()) return {};
+  if (it == txns_.end()) return;
   Live& l = it->second;
   if (!contains(l.rec.participants, m.participant)) {
     ++rejected_;
-    return {};
+    return;
   }
   l.acked.insert(m.participant);
   if (m.outcome) l.ackedOutcome = m.outcome;  // every participant that knows acks the same
-  if (l.acked.size() < l.rec.participants.size()) return {};
+  if (l.acked.size() < l.rec.participants.size()) return;
   // Every participant made its outcome durable: nobody needs this state any more
   // (pitfall 7). Keep a tombstone so a late 1a/2a is refused, not a fresh instance.
-  Output out;
   std::optional<Outcome> outcome = l.ackedOutcome;
   out.persist.push_back(AcceptorForgetRecord{m.txn, outcome});
   txns_.erase(it);
   bundles_.erase(m.txn);
   if (m.txn > lowWater_) tombstones_.emplace(m.txn, outcome);
-  if (tombstones_.size() > cfg_.tombstoneCap) {
-    size_t drop = tombstones_.size() - cfg_.tombstoneCap;
-    TxnId mark;
-    for (size_t k = 0; k < drop; ++k) {
-      mark = tombstones_.begin()->first;
-      tombstones_.erase(tombstones_.begin());
-    }
-    lowWater_ = mark;
-    out.persist.push_back(AcceptorLowWaterRecord{mark});
+}
+
+// Tombstones beyond tombstoneCap: drop the oldest and raise the low-water mark over them.
+void Acceptor::capTombstones(Output& out) {
+  if (tombstones_.size() <= cfg_.tombstoneCap) return;
+  size_t drop = tombstones_.size() - cfg_.tombstoneCap;
+  TxnId mark;
+  for (size_t k = 0; k < drop; ++k) {
+    mark = tombstones_.begin()->first;
+    tombstones_.erase(tombstones_.begin());
   }
-  return out;
+  lowWater_ = mark;
+  out.persist.push_back(AcceptorLowWaterRecord{mark});
 }
 
 Output Acceptor::onTick() {

@@ -5,14 +5,16 @@
 // before 2b) -- one record for all instances of a transaction. Ballot-0 votes of a
 // transaction are held (not durable, not answered) until every instance has voted or the
 // bundle cap expires, then written in one record and answered with one bundled 2b.
-// AcceptorForgetRecord once every participant acked (GC), leaving a tombstone;
-// AcceptorLowWaterRecord when tombstones exceed their cap.
+// AcceptorForgetRecord once every participant acked (GC), leaving a tombstone -- the
+// tombstones of one AckBatch in one Output, so one write; AcceptorLowWaterRecord when
+// tombstones exceed their cap.
 // Sent: Phase1b to the leader, Phase2b to the leader (and to every participant in the
 // faster variant), AckRequest to participants whose ack is missing.
 // Membership (membership.h): every participant list must name members only; a ballot-0
 // vote comes from its participant, a ballot > 0 from its leader (a coordinator or a
 // participant of the transaction; any client in paxos-direct), rounds at most kRoundMax;
-// an Ack only from the participant it names. Anything else is refused and counted.
+// an Ack (each entry of an AckBatch) only from the participant it names. Anything else is
+// refused and counted.
 #pragma once
 
 #include <map>
@@ -69,6 +71,9 @@ class Acceptor : public Node {
   void takeHigherVote(const Phase2a& m, const InstanceVote& v, TwoAEffect& fx);
   Output answer2a(const Phase2a& m, const TwoAEffect& fx);
   Output onAck(NodeId from, const Ack& m);
+  Output onAckBatch(NodeId from, const AckBatch& m);
+  void takeAck(NodeId from, const Ack& m, Output& out);
+  void capTombstones(Output& out);
   bool validPhase2a(NodeId from, const Phase2a& m) const;
   bool validPhase1a(NodeId from, const Phase1a& m) const;
   Output flushBundle(const TxnId& txn, Output out);

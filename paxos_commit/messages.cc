@@ -11,7 +11,7 @@ namespace {
 constexpr const char* kKindNames[] = {"CommitRequest", "CommitReply", "Prepare",    "Vote",
                                       "Phase1a",       "Phase1b",     "Phase2a",    "Phase2b",
                                       "Outcome",       "Ack",         "AckRequest", "OutcomeQuery",
-                                      "OutcomeReply"};
+                                      "OutcomeReply",  "AckBatch"};
 static_assert(std::size(kKindNames) == std::variant_size_v<Message>);
 }  // namespace
 
@@ -22,7 +22,11 @@ const char* messageKindName(size_t index) {
 const char* messageName(const Message& m) { return messageKindName(m.index()); }
 
 TxnId messageTxn(const Message& m) {
-  return std::visit([](const auto& x) { return x.txn; }, m);
+  return std::visit(Overloaded{
+                        [](const AckBatch& x) { return x.acks.empty() ? TxnId{} : x.acks[0].txn; },
+                        [](const auto& x) { return x.txn; },
+                    },
+                    m);
 }
 
 std::ostream& operator<<(std::ostream& os, const Envelope& e) {
@@ -46,6 +50,7 @@ std::ostream& operator<<(std::ostream& os, const Envelope& e) {
                  [&](const CommitReply& m) { os << " " << toString(m.status); },
                  [&](const OutcomeReply& m) { os << " " << toString(m.status); },
                  [&](const VoteMsg& m) { os << " " << m.vote; },
+                 [&](const AckBatch& m) { os << " acks=" << m.acks.size(); },
                  [](const auto&) {},
              },
              e.msg);

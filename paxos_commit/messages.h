@@ -167,14 +167,27 @@ struct OutcomeReply {
   bool operator==(const OutcomeReply&) const = default;
 };
 
+// participant -> acceptors (Paxos Commit): the acks of every transaction whose outcome it
+// made durable since its last tick, in one message per acceptor per tick (pcommit: GC acks
+// batched, docs/PROTOCOL.md §4). Each entry means exactly what an Ack alone means and names
+// the sender as its participant; an acceptor handles the entries as that many acks, with
+// one write for all the tombstones they leave.
+struct AckBatch {
+  std::vector<Ack> acks;  // 1..kMaxAcksPerBatch entries
+  bool operator==(const AckBatch&) const = default;
+};
+// A participant sends at most this many acks in one AckBatch (more go in further ones).
+inline constexpr size_t kMaxAcksPerBatch = 1024;
+
 using Message =
     std::variant<CommitRequest, CommitReply, Prepare, VoteMsg, Phase1a, Phase1b, Phase2a, Phase2b,
-                 OutcomeMsg, Ack, AckRequest, OutcomeQuery, OutcomeReply>;
+                 OutcomeMsg, Ack, AckRequest, OutcomeQuery, OutcomeReply, AckBatch>;
 
 // Index of each alternative, stable: used by metrics and by rpc/ tags.
 const char* messageName(const Message& m);
 // The same name by the alternative's index in Message (for per-kind counters).
 const char* messageKindName(size_t index);
+// The transaction a message is about (an AckBatch: its first entry's, zero if empty).
 TxnId messageTxn(const Message& m);
 
 struct Envelope {

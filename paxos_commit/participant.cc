@@ -146,9 +146,7 @@ Output Participant::onPrepare(NodeId from, const Prepare& m) {
     engine_.abort(m.txn, m.payload);
     ++finishedCount_;
     out.learned.push_back(Learned{m.txn, Outcome::Abort});
-    if (isPaxos(cfg_.protocol)) {
-      for (NodeId a : cfg_.acceptors) out.append(ackTo(ref, a));
-    }
+    if (isPaxos(cfg_.protocol)) queueAck(ref, out);
   } else {
     ref.recoveryTick = now_ + recoveryDelay();
     out.wakeAt(ref.recoveryTick);
@@ -266,6 +264,30 @@ Output Participant::ackTo(const Txn& t, NodeId to) const {
   return out;
 }
 
+// Paxos Commit's GC acks go to every acceptor batched (docs/PROTOCOL.md §4): queued here,
+// sent by flushAcks() on the next tick as one AckBatch per acceptor. The queue holds the
+// outcome, so a record pruned meanwhile still acks what was durable; a restart loses the
+// queue, and the acceptors' AckRequest asks again.
+void Participant::queueAck(const Txn& t, Output& out) {
+  pendingAcks_.push_back(Ack{t.rec.txn, self_, outcomeOf(t.rec.state)});
+  if (pendingAcks_.size() >= kMaxAcksPerBatch) {
+    out.append(flushAcks());  // a full batch need not wait for the tick
+  } else {
+    out.wakeAt(now_ + 1);
+  }
+}
+
+// The acks leave after their records are durable: the caller's pipeline holds every send
+// of this Output until each batch handed in before it is (paxos_commit/output.h).
+Output Participant::flushAcks() {
+  Output out;
+  if (pendingAcks_.empty()) return out;
+  AckBatch b{std::move(pendingAcks_)};
+  pendingAcks_.clear();
+  for (NodeId a : cfg_.acceptors) out.send.push_back(Envelope{self_, a, b});
+  return out;
+}
+
 Output Participant::learn(Txn& t, Outcome o) {
   Output out;
   if (finished(t.rec.state)) {
@@ -289,7 +311,7 @@ Output Participant::learn(Txn& t, Outcome o) {
   out.persist.push_back(t.rec);
   out.learned.push_back(Learned{t.rec.txn, o});
   if (isPaxos(cfg_.protocol)) {
-    for (NodeId a : cfg_.acceptors) out.append(ackTo(t, a));
+    queueAck(t, out);
   } else if (o == Outcome::Commit) {
     out.append(ackTo(t, t.rec.leader));  // presumed abort: only Commit needs an ack
   }
@@ -387,6 +409,7 @@ Output Participant::absorbLeader(Output&& leaderOut) {
 Output Participant::onTick() {
   ++now_;
   Output out = absorbLeader(leader_.onTick(now_));
+  out.append(flushAcks());
   // Only the prepared transactions have timers; finished records (up to the GC cap, 10^5
   // by default) are not walked on every tick.
   // (A copy: a recovery leader may learn an outcome at once, which erases from prepared_.)

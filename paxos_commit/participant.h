@@ -4,8 +4,10 @@
 //   ParticipantTxnRecord Prepared / VotedAborted  before its vote (VoteMsg or 2a ballot 0);
 //   ParticipantTxnRecord Committed / Aborted      before its Ack;
 //   LeaderRoundRecord                             (its recovery leader, before a 2a b > 0).
-// Sent: VoteMsg (2PC) or Phase2a ballot 0 to the acceptors (Paxos), Ack, OutcomeQuery (2PC,
-// while in doubt), and whatever its recovery Leader sends.
+// Sent: VoteMsg (2PC) or Phase2a ballot 0 to the acceptors (Paxos), Ack (2PC, and in
+// answer to an AckRequest), AckBatch (Paxos: the acks of every outcome learned since the
+// last tick, one per acceptor per tick), OutcomeQuery (2PC, while in doubt), and whatever
+// its recovery Leader sends.
 // Learns the outcome from OutcomeMsg, from F+1 matching 2b for every instance (faster
 // variant), from its own recovery leader, or (2PC) from OutcomeReply.
 // Never aborts a prepared transaction on its own (docs/PROTOCOL.md §6.1).
@@ -75,6 +77,8 @@ class Participant : public Node {
   Output learn(Txn& t, Outcome o);
   Output absorbLeader(Output&& leaderOut);
   Output ackTo(const Txn& t, NodeId to) const;
+  void queueAck(const Txn& t, Output& out);
+  Output flushAcks();
   void pruneFinished(Output& out);
   uint64_t recoveryDelay();
 
@@ -86,6 +90,7 @@ class Participant : public Node {
   std::set<TxnId> prepared_;  // the txns_ in state Prepared: the only ones with timers
   TxnId lowWater_;
   size_t finishedCount_ = 0;
+  std::vector<Ack> pendingAcks_;  // Paxos: acks for every acceptor, sent on the next tick
 };
 
 }  // namespace pc

@@ -13,7 +13,8 @@ namespace {
 // Garbage collection may wait for a background write: an ack only lets acceptors forget a
 // transaction sooner (docs/PROTOCOL.md §5), it promises nothing a client waits for.
 bool isGcMessage(const Message& m) {
-  return std::holds_alternative<Ack>(m) || std::holds_alternative<AckRequest>(m);
+  return std::holds_alternative<Ack>(m) || std::holds_alternative<AckBatch>(m) ||
+         std::holds_alternative<AckRequest>(m);
 }
 
 }  // namespace

@@ -26,8 +26,8 @@
 //                                      for the next tick); None: all durable
 //
 // Urgency: a batch is urgent if the caller says so (a record a reply waits for). A send
-// waiting for a batch not yet durable makes that batch urgent too, except a GC Ack or
-// AckRequest: collection may wait for a background write.
+// waiting for a batch not yet durable makes that batch urgent too, except a GC Ack,
+// AckBatch or AckRequest: collection may wait for a background write.
 //
 // Low-water hold-back (holdBackLowWater, for participants whose engine applies outcomes
 // only once their record is durable): a ParticipantLowWaterRecord is taken out of its

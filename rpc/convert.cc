@@ -123,6 +123,17 @@ std::vector<InstanceVote> getVotes(capnp::List<wire::InstanceVote>::Reader r, co
   return v;
 }
 
+Ack getAck(wire::Ack::Reader m) {
+  std::optional<Outcome> o;
+  if (m.getOutcome() != wire::Outcome::NONE) o = outcomeFromWire(m.getOutcome());
+  return Ack{txnOf(m.getTxn()), nodeOf(m.getParticipant()), o};
+}
+void setAck(wire::Ack::Builder w, const Ack& m) {
+  setTxn(w.initTxn(), m.txn);
+  w.setParticipant(m.participant);
+  if (m.outcome) w.setOutcome(outcomeToWire(*m.outcome));
+}
+
 Message convert(wire::Message::Reader r, const Limits& lim) {
   switch (r.which()) {
     case wire::Message::COMMIT_REQUEST: {
@@ -200,11 +211,16 @@ Message convert(wire::Message::Reader r, const Limits& lim) {
       auto m = r.getOutcome();
       return OutcomeMsg{txnOf(m.getTxn()), outcomeFromWire(m.getOutcome())};
     }
-    case wire::Message::ACK: {
-      auto m = r.getAck();
-      std::optional<Outcome> o;
-      if (m.getOutcome() != wire::Outcome::NONE) o = outcomeFromWire(m.getOutcome());
-      return Ack{txnOf(m.getTxn()), nodeOf(m.getParticipant()), o};
+    case wire::Message::ACK:
+      return getAck(r.getAck());
+    case wire::Message::ACK_BATCH: {
+      auto acks = r.getAckBatch().getAcks();
+      if (acks.size() == 0) throw Invalid{"empty ack batch"};
+      if (acks.size() > lim.maxAcksPerBatch) throw Invalid{"too many acks in one batch"};
+      AckBatch b;
+      b.acks.reserve(acks.size());
+      for (auto a : acks) b.acks.push_back(getAck(a));
+      return b;
     }
     case wire::Message::ACK_REQUEST:
       return AckRequest{txnOf(r.getAckRequest().getTxn())};
@@ -321,10 +337,10 @@ void toWire(const Message& msg, wire::Message::Builder b) {
           setTxn(w.initTxn(), m.txn);
           w.setOutcome(outcomeToWire(m.outcome));
         } else if constexpr (std::is_same_v<T, Ack>) {
-          auto w = b.initAck();
-          setTxn(w.initTxn(), m.txn);
-          w.setParticipant(m.participant);
-          if (m.outcome) w.setOutcome(outcomeToWire(*m.outcome));
+          setAck(b.initAck(), m);
+        } else if constexpr (std::is_same_v<T, AckBatch>) {
+          auto w = b.initAckBatch().initAcks(static_cast<unsigned>(m.acks.size()));
+          for (unsigned i = 0; i < m.acks.size(); ++i) setAck(w[i], m.acks[i]);
         } else if constexpr (std::is_same_v<T, AckRequest>) {
           setTxn(b.initAckRequest().initTxn(), m.txn);
         } else if constexpr (std::is_same_v<T, OutcomeQuery>) {

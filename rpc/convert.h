@@ -17,7 +17,8 @@ struct Limits {
   size_t maxPayloadBytes = 1 << 20;  // one participant's payload
   size_t maxParticipants = 64;
   size_t maxReasonBytes = 4096;
-  size_t maxBatch = 4096;  // messages in one deliver() call
+  size_t maxBatch = 4096;                         // messages in one deliver() call
+  size_t maxAcksPerBatch = 4 * kMaxAcksPerBatch;  // entries of one AckBatch
 };
 
 void toWire(const Message& m, wire::Message::Builder b);

@@ -126,6 +126,13 @@ struct Ack {
   outcome @2 :Outcome;      # none: finished and forgotten long ago, no longer known
 }
 
+# participant -> acceptors: the acks of many transactions in one message, sent once per tick
+# (GC acks batched, docs/PROTOCOL.md §4). Every entry is an Ack naming the sender as its
+# participant; at most Limits::maxAcksPerBatch entries (rpc/convert.h), never none.
+struct AckBatch {
+  acks @0 :List(Ack);
+}
+
 # acceptor / coordinator -> participant: ack please, if your outcome is durable.
 struct AckRequest {
   txn @0 :TxnId;
@@ -159,6 +166,7 @@ struct Message {
     ackRequest @10 :AckRequest;
     outcomeQuery @11 :OutcomeQuery;
     outcomeReply @12 :OutcomeReply;
+    ackBatch @13 :AckBatch;
   }
 }
 

@@ -33,6 +33,7 @@ size_t approxBytes(const Message& m) {
         if constexpr (requires { x.participants; }) n += x.participants.size() * sizeof(NodeId);
         if constexpr (requires { x.votes; }) n += x.votes.size() * sizeof(InstanceVote);
         if constexpr (requires { x.reports; }) n += x.reports.size() * sizeof(InstanceReport);
+        if constexpr (requires { x.acks; }) n += x.acks.size() * sizeof(Ack);
         return n;
       },
       m);

@@ -5,10 +5,12 @@
 //   byte 0       setup: role (bits 0-1: acceptor, participant, Paxos coordinator, 2PC
 //                coordinator), protocol (bits 2-3), fan-out (bit 4)
 //   then steps   one opcode byte each, then its operands:
-//                  op % 16 == 0 or 1   tick 1 + (next byte % 16) times
-//                  op % 16 == 2        crash and restart from the records made durable
-//                  otherwise           deliver message kind (op % 16 - 3) of pc::Message
-//                                      (13 kinds) from node(next byte), then its fields
+//                  op % 32 == 0 or 1   tick 1 + (next byte % 16) times
+//                  op % 32 == 2        crash and restart from the records made durable
+//                  otherwise           deliver message kind (op % 32 - 3) % 14 of
+//                                      pc::Message from node(next byte), then its fields
+//                (op % 32, not % 16, since AckBatch made 14 kinds: the seeds' opcodes,
+//                all below 16, keep their meaning)
 //
 // Fields take one byte each from small tables (4 transactions, 10 node ids, participants
 // from {1, 2, 3, 7}, ballots with rounds 0..3, 5 payloads), so messages collide on the same
@@ -188,8 +190,17 @@ void fieldsIO(IO& io, Message& msg) {
   std::visit(
       [&](auto& m) {
         using T = std::decay_t<decltype(m)>;
-        io.txn(m.txn);
-        if constexpr (std::is_same_v<T, CommitRequest>) {
+        if constexpr (requires { m.txn; }) io.txn(m.txn);
+        if constexpr (std::is_same_v<T, AckBatch>) {
+          size_t n = m.acks.size();
+          io.count(n);
+          m.acks.resize(n);
+          for (auto& a : m.acks) {
+            io.txn(a.txn);
+            io.node(a.participant);
+            io.optOutcome(a.outcome);
+          }
+        } else if constexpr (std::is_same_v<T, CommitRequest>) {
           // Payloads for the participants of a list (sorted, unique, as clients send).
           ParticipantList ps;
           for (const auto& p : m.payloads) ps.push_back(p.participant);
@@ -265,7 +276,7 @@ void fieldsIO(IO& io, Message& msg) {
 }
 
 inline constexpr size_t kMessageKinds = std::variant_size_v<Message>;
-static_assert(kMessageKinds == 13, "a new message kind needs its fields in fieldsIO");
+static_assert(kMessageKinds == 14, "a new message kind needs its fields in fieldsIO");
 
 template <size_t I = 0>
 Message emptyMessage(size_t kind) {
@@ -286,7 +297,7 @@ inline Setup setupOf(uint8_t b) {
 // Reads one step; false when the input is used up.
 inline bool readStep(ScriptReader& r, Step& s) {
   if (r.done()) return false;
-  uint8_t op = r.byte() % 16;
+  uint8_t op = r.byte() % 32;
   if (op <= 1) {
     s.kind = Step::Tick;
     s.ticks = 1 + r.byte() % kMaxTicksPerStep;

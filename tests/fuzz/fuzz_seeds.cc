@@ -80,6 +80,7 @@ std::vector<Message> sampleMessages() {
       OutcomeMsg{kT1, Outcome::Commit},
       Ack{kT1, fuzz::kP1, Outcome::Commit},
       Ack{kT2, fuzz::kP2, std::nullopt},
+      AckBatch{{Ack{kT1, fuzz::kP1, Outcome::Commit}, Ack{kT2, fuzz::kP1, std::nullopt}}},
       AckRequest{kT1},
       OutcomeQuery{kT1, kParts},
       OutcomeReply{kT1, TxnStatus::Forgotten},
@@ -291,7 +292,7 @@ std::vector<std::string> coreSeeds() {
                   kCoord,
                   {InstanceVote{kP1, b1, Vote::Prepared}, InstanceVote{kP2, b1, Vote::Prepared}},
                   ""});
-      writeDeliver(w, kP1, Ack{t, kP1, Outcome::Commit});
+      writeDeliver(w, kP1, AckBatch{{Ack{t, kP1, Outcome::Commit}}});
       writeDeliver(w, kP2, Ack{t, kP2, Outcome::Commit});
       writeTicks(w, 16);
       writeTicks(w, 16);

@@ -436,6 +436,11 @@ void Checker::noteTwoA(const SimNode& n, const Phase2a& m) {
 }
 
 void Checker::onSend(const SimNode& n, const Envelope& e, uint64_t now) {
+  if (const auto* b = std::get_if<AckBatch>(&e.msg)) {
+    // GC acks batched: each entry is held to what an Ack alone is held to.
+    for (const Ack& a : b->acks) onSend(n, Envelope{e.from, e.to, a}, now);
+    return;
+  }
   ++checks_;
   const TxnId txn = messageTxn(e.msg);
   const std::string t = names_.txn(txn);

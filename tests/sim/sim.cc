@@ -829,6 +829,8 @@ std::vector<Envelope> Simulator::forgeBurst(const TxnId& txn, const ParticipantL
       toAll(coordinators_, VoteMsg{txn, p, Vote::Prepared, "", kNoNode}, false);
       toAll(coordinators_, Ack{txn, p, o}, false);
       toAll(acceptors, Ack{txn, p, o}, false);
+      // The same in a batch, behind an entry the forger may send (its own id names it).
+      toAll(acceptors, AckBatch{{Ack{txn, forgers_[0], o}, Ack{txn, p, o}}}, false);
       break;
     case 6:  // a non-member asks for acks (Paxos: would pledge an Aborted vote)
       toAll(parts, AckRequest{txn}, false);

@@ -104,6 +104,12 @@ std::string Names::message(const Envelope& e) const {
             s += std::string(" ") + (m.outcome ? toString(*m.outcome) : "(forgotten)");
           },
           [&](const AckRequest&) {},
+          [&](const AckBatch& m) {
+            s += " x" + std::to_string(m.acks.size());
+            for (const auto& a : m.acks) {
+              s += " " + txn(a.txn) + "=" + (a.outcome ? toString(*a.outcome) : "(forgotten)");
+            }
+          },
           [&](const OutcomeQuery&) {},
           [&](const OutcomeReply& m) { s += std::string(" ") + toString(m.status); },
       },

@@ -409,6 +409,47 @@ TEST_CASE("pitfall 7: acks from every participant collect the state and leave a 
   CHECK(f.h.node().tombstoneCount() == 1);
 }
 
+TEST_CASE("GC acks batched: one AckBatch collects every transaction it completes, in one write") {
+  // docs/PROTOCOL.md §4: a participant acks the outcomes of a tick in one message; the
+  // acceptor handles its entries as that many acks and writes all their tombstones in one
+  // Output (one batch for storage, so one LMDB write).
+  AcceptorFixture f;
+  for (uint64_t n = 1; n <= 3; ++n) {
+    f.voteBoth(txnId(n));
+    f.h.deliver(kP1, Ack{txnId(n), kP1, n == 2 ? Outcome::Abort : Outcome::Commit});
+  }
+  Output o = f.h.deliver(
+      kP2, AckBatch{{Ack{txnId(1), kP2, Outcome::Commit}, Ack{txnId(2), kP2, Outcome::Abort},
+                     Ack{txnId(3), kP2, Outcome::Commit},
+                     Ack{txnId(9), kP2, Outcome::Commit}}});  // unknown here
+  CHECK(records<AcceptorForgetRecord>(o) ==
+        std::vector<AcceptorForgetRecord>{
+            {txnId(1), Outcome::Commit}, {txnId(2), Outcome::Abort}, {txnId(3), Outcome::Commit}});
+  CHECK(o.persist.size() == 3);
+  CHECK(f.h.node().liveCount() == 0);
+  CHECK(f.h.node().tombstoneCount() == 3);
+  CHECK(f.h.node().rejected() == 0);
+}
+
+TEST_CASE("an AckBatch entry in another participant's name is refused, the sender's taken") {
+  // Each entry is held to what an Ack alone is: a participant acks for itself only, or a
+  // forged entry could collect state before that participant's outcome is durable.
+  AcceptorFixture f;
+  TxnId t = txnId(1);
+  f.voteBoth(t);
+  Output o =
+      f.h.deliver(kP1, AckBatch{{Ack{t, kP2, Outcome::Commit}, Ack{t, kP1, Outcome::Commit}}});
+  CHECK(f.h.node().rejected() == 1);
+  CHECK(o.persist.empty());
+  CHECK(f.h.node().state(t) != nullptr);  // kP2 has not acked: nothing collected
+  Output a2 = f.h.deliver(kP2, AckBatch{{Ack{t, kP2, Outcome::Commit}}});
+  CHECK(records<AcceptorForgetRecord>(a2) ==
+        std::vector<AcceptorForgetRecord>{{t, Outcome::Commit}});
+  Output forged = f.h.deliver(kCoord, AckBatch{{Ack{txnId(2), kCoord, Outcome::Commit}}});
+  CHECK(forged.empty());
+  CHECK(f.h.node().rejected() == 2);
+}
+
 TEST_CASE("pitfall 7: a late 1a or 2a for a collected transaction is answered forgotten") {
   // Treating a collected transaction as fresh would let a recovery leader choose Aborted.
   AcceptorFixture f;

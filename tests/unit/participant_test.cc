@@ -44,6 +44,21 @@ bool hasRecord(const Output& o, const TxnId& t, ParticipantState s) {
   return false;
 }
 
+// Paxos Commit's GC acks, each entry of every AckBatch `o` sent, with its destination
+// (they leave batched, on the tick after the outcome: docs/PROTOCOL.md §4).
+std::vector<Sent<Ack>> batchedAcks(const Output& o) {
+  std::vector<Sent<Ack>> out;
+  for (const auto& s : sent<AckBatch>(o)) {
+    for (const auto& a : s.msg.acks) out.push_back(Sent<Ack>{s.from, s.to, a});
+  }
+  return out;
+}
+std::set<NodeId> ackDestinations(const Output& o) {
+  std::set<NodeId> out;
+  for (const auto& s : batchedAcks(o)) out.insert(s.to);
+  return out;
+}
+
 std::vector<Phase1a> phase1as(const Output& o) {
   std::vector<Phase1a> out;
   for (const auto& s : sent<Phase1a>(o)) out.push_back(s.msg);
@@ -171,8 +186,10 @@ TEST_CASE("faster paxos: Commit needs F+1 matching 2b for every instance") {
   CHECK(recs[0].payload == "pay1");
   CHECK(f.engine.count("commit", t) == 1);
   CHECK(f.engine.count("abort", t) == 0);
-  CHECK(destinations<Ack>(o3) == kAllAcceptors);
-  for (const auto& s : sent<Ack>(o3)) {
+  CHECK(countSent<Ack>(o3) + countSent<AckBatch>(o3) == 0);  // acks wait for the tick
+  Output acks = f.h.tick();
+  CHECK(ackDestinations(acks) == kAllAcceptors);
+  for (const auto& s : batchedAcks(acks)) {
     CHECK(s.msg.txn == t);
     CHECK(s.msg.participant == kP1);
     CHECK(s.msg.outcome == Outcome::Commit);
@@ -227,8 +244,9 @@ TEST_CASE("a ballot-0 Aborted 2b from one acceptor settles Abort at the particip
   CHECK(hasRecord(o, t, ParticipantState::Aborted));
   CHECK(f.engine.count("abort", t) == 1);
   CHECK(f.engine.count("commit", t) == 0);
-  CHECK(destinations<Ack>(o) == kAllAcceptors);
-  for (const auto& s : sent<Ack>(o)) CHECK(s.msg.outcome == Outcome::Abort);
+  Output acks = f.h.tick();
+  CHECK(ackDestinations(acks) == kAllAcceptors);
+  for (const auto& s : batchedAcks(acks)) CHECK(s.msg.outcome == Outcome::Abort);
   CHECK(f.state(t) == ParticipantState::Aborted);
 }
 
@@ -263,7 +281,7 @@ TEST_CASE("an OutcomeMsg Commit is applied, made durable, and acked to every acc
   CHECK(learnedOutcome(o, t, Outcome::Commit));
   CHECK(hasRecord(o, t, ParticipantState::Committed));
   CHECK(f.engine.count("commit", t) == 1);
-  CHECK(destinations<Ack>(o) == kAllAcceptors);
+  CHECK(ackDestinations(f.h.tick()) == kAllAcceptors);
 }
 
 TEST_CASE("an OutcomeMsg Abort releases the locks and is made durable") {
@@ -424,7 +442,7 @@ TEST_CASE("pitfall 9: a co-located recovery leader's decision is durable before 
   Output o = f.b2(t, kA1, votes);
   o.append(f.b2(t, kA3, votes));
   CHECK(hasRecord(o, t, ParticipantState::Committed));
-  CHECK(destinations<Ack>(o) == kAllAcceptors);
+  CHECK(ackDestinations(f.h.tick()) == kAllAcceptors);
   CHECK(f.engine.count("commit", t) == 1);
   CHECK(sentTo<OutcomeMsg>(o, kP1).empty());  // nothing "sent" to itself
 }
@@ -585,6 +603,61 @@ TEST_CASE("an AckRequest is answered only once the outcome is durable") {
   REQUIRE(acks.size() == 1);
   CHECK(acks[0].outcome == Outcome::Commit);
   CHECK(acks[0].participant == kP1);
+}
+
+TEST_CASE("paxos: the acks of every outcome learned in one tick leave as one AckBatch each") {
+  // GC acks batched (docs/PROTOCOL.md §4): one message per acceptor per tick, not one per
+  // transaction and acceptor; each entry acks what that transaction's record made durable.
+  ParticipantFixture f(Protocol::PaxosClassic);
+  Output learned;
+  for (uint64_t n = 1; n <= 3; ++n) {
+    f.prepare(txnId(n));
+    learned.append(
+        f.h.deliver(kCoord, OutcomeMsg{txnId(n), n == 2 ? Outcome::Abort : Outcome::Commit}));
+  }
+  CHECK(countSent<Ack>(learned) + countSent<AckBatch>(learned) == 0);
+  CHECK(learned.wakeAtTick != 0);  // a tick-on-demand driver must come back for them
+  Output tick = f.h.tick();
+  CHECK(countSent<Ack>(tick) == 0);
+  CHECK(countSent<AckBatch>(tick) == 3);
+  CHECK(destinations<AckBatch>(tick) == kAllAcceptors);
+  for (NodeId a : kAllAcceptors) {
+    auto batches = sentTo<AckBatch>(tick, a);
+    REQUIRE(batches.size() == 1);
+    CHECK(batches[0].acks == std::vector<Ack>{{txnId(1), kP1, Outcome::Commit},
+                                              {txnId(2), kP1, Outcome::Abort},
+                                              {txnId(3), kP1, Outcome::Commit}});
+  }
+  CHECK(countSent<AckBatch>(f.h.tick()) == 0);  // sent once; AckRequest asks for lost ones
+}
+
+TEST_CASE("paxos: a full AckBatch leaves at once, without waiting for the tick") {
+  // The queue is bounded by kMaxAcksPerBatch even if ticks stall.
+  ParticipantFixture f;
+  Output o;
+  for (uint64_t n = 1; n <= kMaxAcksPerBatch + 1; ++n) {
+    f.prepare(txnId(n));
+    o.append(f.b2(txnId(n), kA1, {iv0(kP2, Vote::Aborted)}));
+  }
+  auto full = sentTo<AckBatch>(o, kA2);
+  REQUIRE(full.size() == 1);
+  CHECK(full[0].acks.size() == kMaxAcksPerBatch);
+  CHECK(full[0].acks.front().txn == txnId(1));
+  auto rest = sentTo<AckBatch>(f.h.tick(), kA2);
+  REQUIRE(rest.size() == 1);
+  CHECK(rest[0].acks == std::vector<Ack>{{txnId(kMaxAcksPerBatch + 1), kP1, Outcome::Abort}});
+}
+
+TEST_CASE("paxos: a prepare the engine refuses acks its Abort batched, on the tick") {
+  // The participant's own ballot-0 Aborted settles the transaction at once (§4).
+  ParticipantFixture f;
+  TxnId t = txnId(1);
+  f.engine.voteAborted(t);
+  Output o = f.prepare(t);
+  CHECK(countSent<Ack>(o) + countSent<AckBatch>(o) == 0);
+  Output acks = f.h.tick();
+  CHECK(ackDestinations(acks) == kAllAcceptors);
+  for (const auto& s : batchedAcks(acks)) CHECK(s.msg == Ack{t, kP1, Outcome::Abort});
 }
 
 TEST_CASE("2pc: an OutcomeMsg Commit is made durable and acked to the coordinator") {

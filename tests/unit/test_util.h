@@ -326,15 +326,18 @@ inline std::vector<std::string> unjustifiedPromises(const Output& o, const Recov
           complain(e, "2PC vote Prepared without a durable Prepared record");
         }
       }
-      if (const auto* m = std::get_if<Ack>(&e.msg)) {
-        const auto* rec = findParticipantTxn(disk, m->txn);
+      std::vector<Ack> acks;  // an Ack, or every entry of an AckBatch
+      if (const auto* m = std::get_if<Ack>(&e.msg)) acks.push_back(*m);
+      if (const auto* m = std::get_if<AckBatch>(&e.msg)) acks = m->acks;
+      for (const Ack& a : acks) {
+        const auto* rec = findParticipantTxn(disk, a.txn);
         if (rec == nullptr) {
-          if (!(m->txn <= disk.participantLowWater)) {
+          if (!(a.txn <= disk.participantLowWater)) {
             complain(e, "ack without a durable outcome record");
           }
-        } else if (m->outcome == Outcome::Commit && rec->state != ParticipantState::Committed) {
+        } else if (a.outcome == Outcome::Commit && rec->state != ParticipantState::Committed) {
           complain(e, "ack Commit without a durable Committed record");
-        } else if (m->outcome == Outcome::Abort && rec->state != ParticipantState::Aborted &&
+        } else if (a.outcome == Outcome::Abort && rec->state != ParticipantState::Aborted &&
                    rec->state != ParticipantState::VotedAborted) {
           complain(e, "ack Abort without a durable Aborted record");
         }

@@ -141,7 +141,8 @@ TEST_CASE("messageName and messageTxn cover every message") {
                               Ack{t, 1, Outcome::Commit},
                               AckRequest{t},
                               OutcomeQuery{t, {}},
-                              OutcomeReply{t, TxnStatus::Aborted}};
+                              OutcomeReply{t, TxnStatus::Aborted},
+                              AckBatch{{Ack{t, 1, Outcome::Commit}}}};
   std::set<std::string> names;
   for (const auto& m : all) {
     CHECK(messageTxn(m) == t);
