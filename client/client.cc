@@ -269,6 +269,7 @@ Client::Client(kj::AsyncIoContext& io, runtime::ClusterConfig cluster, ClientOpt
   topts.self = self_;
   topts.attachSinkOnConnect = true;
   topts.callTimeoutMs = cluster_.callTimeoutMs;  // deadlines on calls, connects, get, status
+  topts.clusterId = cluster_.clusterId;          // sent in attach: a foreign node refuses us
   for (const auto& n : cluster_.nodes) topts.peers[n.id] = rpc::PeerAddress{n.host, n.port};
   impl_->transport = std::make_unique<rpc::Transport>(
       io, topts, [this](NodeId from, Message&& m) { impl_->onMessage(from, std::move(m)); },

@@ -108,23 +108,34 @@ class Transport::NodeImpl : public wire::Node::Server {
   NodeImpl(Transport& t, uint64_t connection, bool& called)
       : t_(t), connection_(connection), called_(called) {}
   kj::Promise<void> deliver(DeliverContext context) override {
+    refuseForeign();
     called_ = true;
     auto p = context.getParams();
     t_.receive(p.getFrom(), p.getMessages());
     return kj::READY_NOW;
   }
   kj::Promise<void> attach(AttachContext context) override {
-    called_ = true;
+    refuseForeign();
     auto p = context.getParams();
-    t_.attachSink(p.getFrom(), p.getSink(), connection_);
+    if (t_.foreignCluster(p.getFrom(), p.getClusterId())) {
+      // Every later call on this connection fails too; it counts as never used, so the
+      // idle timeout closes it if the caller does not.
+      foreign_ = true;
+      throw KJ_EXCEPTION(FAILED, "attach refused: the caller is of another cluster", p.getFrom());
+    }
+    called_ = true;
+    // A node introduces itself without a sink: its route is the connection we open to it.
+    if (p.hasSink()) t_.attachSink(p.getFrom(), p.getSink(), connection_);
     return kj::READY_NOW;
   }
   kj::Promise<void> status(StatusContext context) override {
+    refuseForeign();
     called_ = true;
     if (t_.statusFn_) t_.statusFn_(context.getResults().initStatus());
     return kj::READY_NOW;
   }
   kj::Promise<void> get(GetContext context) override {
+    refuseForeign();
     called_ = true;
     auto key = context.getParams().getKey();
     if (key.size() > 4096) throw KJ_EXCEPTION(FAILED, "key too long");
@@ -142,9 +153,14 @@ class Transport::NodeImpl : public wire::Node::Server {
   }
 
  private:
+  void refuseForeign() const {
+    if (foreign_) throw KJ_EXCEPTION(FAILED, "refused: a connection of another cluster");
+  }
+
   Transport& t_;
   uint64_t connection_;  // the inbound connection this bootstrap object serves
   bool& called_;
+  bool foreign_ = false;  // its attach named another cluster
 };
 
 Transport::Transport(kj::AsyncIoContext& io, TransportOptions options, Handler handler, LogFn log)
@@ -312,6 +328,50 @@ void Transport::dropInbound(uint64_t key) {
     }
   }
   sinksByConnection_.erase(it);
+}
+
+namespace {
+// The cluster file's 32 hex digits as the 16 bytes attach carries (empty stays empty).
+std::string clusterIdBytes(const std::string& hex) {
+  std::string out;
+  auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+    out.push_back(static_cast<char>(nibble(hex[i]) << 4 | nibble(hex[i + 1])));
+  }
+  return out;
+}
+std::string hexOf(capnp::Data::Reader d) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < d.size() && i < 64; ++i) {
+    out += kHex[d[i] >> 4];
+    out += kHex[d[i] & 15];
+  }
+  return out;
+}
+}  // namespace
+
+void Transport::setClusterId(wire::Node::AttachParams::Builder req) const {
+  std::string id = clusterIdBytes(opts_.clusterId);
+  req.setClusterId(capnp::Data::Reader(reinterpret_cast<const kj::byte*>(id.data()), id.size()));
+}
+
+bool Transport::foreignCluster(NodeId from, capnp::Data::Reader theirs) {
+  // No id on either side: nothing to compare (a cluster file from before cluster-id).
+  if (opts_.clusterId.empty() || theirs.size() == 0) return false;
+  std::string ours = clusterIdBytes(opts_.clusterId);
+  if (theirs.size() == ours.size() &&
+      std::equal(theirs.begin(), theirs.end(), ours.begin(),
+                 [](kj::byte a, char b) { return a == static_cast<kj::byte>(b); })) {
+    return false;
+  }
+  metrics_.clusterMismatch++;
+  if (log_ && mismatchLogged_.size() < kMaxLoggedSenders && mismatchLogged_.insert(from).second) {
+    log_("refused a connection of another cluster: caller " + std::to_string(from) +
+         " names cluster " + hexOf(theirs) + ", this is cluster " + opts_.clusterId +
+         " (a stale node or cluster file?; counted in cluster_mismatch, logged once per caller)");
+  }
+  return true;
 }
 
 void Transport::attachSink(NodeId from, wire::Peer::Client sink, uint64_t connection) {
@@ -614,11 +674,25 @@ void Transport::connect(Outbound& o) {
         auto vat = vatMsg.initRoot<capnp::rpc::twoparty::VatId>();
         vat.setSide(capnp::rpc::twoparty::Side::SERVER);
         c->node = c->rpc->bootstrap(vat).castAs<wire::Node>();
-        if (opts_.attachSinkOnConnect) {
+        {
+          // Introduce ourselves (and our cluster) on every connection; a client also hands
+          // over its sink. E-order: the peer sees this before any deliver on it.
           auto req = c->node.attachRequest();
           req.setFrom(opts_.self);
-          req.setSink(kj::heap<SinkImpl>(*this));
-          tasks_->add(req.send().ignoreResult());
+          if (opts_.attachSinkOnConnect) req.setSink(kj::heap<SinkImpl>(*this));
+          setClusterId(req);
+          tasks_->add(req.send().ignoreResult().catch_([this, id](kj::Exception&& e) {
+            if (std::string(e.getDescription().cStr()).find("another cluster") !=
+                std::string::npos) {
+              metrics_.clusterMismatch++;
+              if (log_ && mismatchLogged_.insert(id).second) {
+                log_("peer " + std::to_string(id) + " is of another cluster (not " +
+                     opts_.clusterId + "): it refuses our messages (logged once per peer)");
+              }
+              return;
+            }
+            taskFailed(kj::mv(e));
+          }));
         }
         ob.conn = kj::mv(c);
         ob.connecting = false;

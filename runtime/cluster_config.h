@@ -14,6 +14,7 @@
 //   max-connections = 1024      # inbound connections per node; more are closed at once
 //   idle-timeout-ms = 10000     # an inbound connection with no call by then is closed
 //   call-timeout-ms = 5000      # an outbound call (or connect) unanswered by then fails
+//   cluster-id = 3f0c...        # 32 hex digits, random, written by `cluster start`
 //
 //   [node.c1]
 //   role = coordinator
@@ -111,6 +112,11 @@ struct ClusterConfig {
   uint32_t maxConnections = 1024;
   uint32_t idleTimeoutMs = 10000;
   uint32_t callTimeoutMs = 5000;
+  // cluster-id: 32 lowercase hex digits naming this cluster (`cluster start` draws it from
+  // getrandom). Every node stores it in its data directory at first start and refuses a
+  // directory of another cluster; peers and clients send it on connect (docs/DESIGN.md §4).
+  // Empty: a file without the key (no identity check; `serve` warns).
+  std::string clusterId;
   std::vector<NodeInfo> nodes;  // sorted by id
 
   const NodeInfo* byName(const std::string& name) const;
@@ -151,6 +157,12 @@ ClusterConfig parseClusterText(const std::string& text, const std::string& pathF
 // malformed or overflowing. renderByteSize writes the largest exact unit.
 std::optional<uint64_t> parseByteSize(std::string_view text);
 std::string renderByteSize(uint64_t bytes);
+
+// A fresh cluster id: 16 bytes from getrandom(2) as 32 lowercase hex digits. Throws
+// std::runtime_error if the kernel's CSPRNG fails.
+std::string newClusterId();
+// Whether `text` is a cluster id as the cluster file holds it (32 lowercase hex digits).
+bool isClusterId(std::string_view text);
 
 // Node name <-> id (c3 <-> 3, p2 <-> 1002, a1 <-> 2001); nullopt if malformed.
 std::optional<NodeId> idForName(const std::string& name);

@@ -31,7 +31,8 @@ constexpr std::string_view kClusterKeys[] = {"protocol",
                                              "map-size-max",
                                              "max-connections",
                                              "idle-timeout-ms",
-                                             "call-timeout-ms"};
+                                             "call-timeout-ms",
+                                             "cluster-id"};
 constexpr std::string_view kNodeKeys[] = {"role", "address", "data", "metrics"};
 
 template <size_t N>
@@ -304,6 +305,14 @@ void parseEdgeKeys(const Reporter& rep, const Section* cluster, ClusterConfig& c
   }
   if (const Value* v = clusterValue("call-timeout-ms")) {
     config.callTimeoutMs = parseMs(rep, "call-timeout-ms", *v, kMinEdgeTimeoutMs, kMaxTimeoutMs);
+  }
+  if (const Value* v = clusterValue("cluster-id")) {
+    if (!isClusterId(v->text)) {
+      rep.fail(v->line, "cluster",
+               "bad cluster-id " + inQuotes(v->text) +
+                   " (expected 32 lowercase hex digits, as `pcommit cluster start` writes)");
+    }
+    config.clusterId = v->text;
   }
 }
 

@@ -1,6 +1,5 @@
 #include "runtime/node_host.h"
 
-
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -104,6 +103,7 @@ kj::Promise<void> NodeHost::run() {
   topts.maxInboundConnections = cluster_.maxConnections;
   topts.idleTimeoutMs = cluster_.idleTimeoutMs;
   topts.callTimeoutMs = cluster_.callTimeoutMs;
+  topts.clusterId = cluster_.clusterId;
   transport_ = std::make_unique<rpc::Transport>(
       io_, topts, [this](NodeId from, Message&& m) { onInbound(from, std::move(m)); },
       [this](const std::string& l) { log(l); });
