@@ -634,6 +634,26 @@ kj::Promise<void> Transport::callWatchdog() {
   });
 }
 
+// attach on a connection we opened: our id and cluster, and (a client) our sink. E-order:
+// the peer sees it before any deliver on the connection.
+void Transport::introduce(wire::Node::Client& node, NodeId id) {
+  auto req = node.attachRequest();
+  req.setFrom(opts_.self);
+  if (opts_.attachSinkOnConnect) req.setSink(kj::heap<SinkImpl>(*this));
+  setClusterId(req);
+  tasks_->add(req.send().ignoreResult().catch_([this, id](kj::Exception&& e) {
+    if (std::string(e.getDescription().cStr()).find("another cluster") == std::string::npos) {
+      taskFailed(kj::mv(e));
+      return;
+    }
+    metrics_.clusterMismatch++;
+    if (log_ && mismatchLogged_.size() < kMaxLoggedSenders && mismatchLogged_.insert(id).second) {
+      log_("peer " + std::to_string(id) + " is of another cluster (not " + opts_.clusterId +
+           "): it refuses our messages (logged once per peer)");
+    }
+  }));
+}
+
 void Transport::connect(Outbound& o) {
   if (o.connecting || o.conn) return;
   o.connecting = true;
@@ -674,26 +694,7 @@ void Transport::connect(Outbound& o) {
         auto vat = vatMsg.initRoot<capnp::rpc::twoparty::VatId>();
         vat.setSide(capnp::rpc::twoparty::Side::SERVER);
         c->node = c->rpc->bootstrap(vat).castAs<wire::Node>();
-        {
-          // Introduce ourselves (and our cluster) on every connection; a client also hands
-          // over its sink. E-order: the peer sees this before any deliver on it.
-          auto req = c->node.attachRequest();
-          req.setFrom(opts_.self);
-          if (opts_.attachSinkOnConnect) req.setSink(kj::heap<SinkImpl>(*this));
-          setClusterId(req);
-          tasks_->add(req.send().ignoreResult().catch_([this, id](kj::Exception&& e) {
-            if (std::string(e.getDescription().cStr()).find("another cluster") !=
-                std::string::npos) {
-              metrics_.clusterMismatch++;
-              if (log_ && mismatchLogged_.insert(id).second) {
-                log_("peer " + std::to_string(id) + " is of another cluster (not " +
-                     opts_.clusterId + "): it refuses our messages (logged once per peer)");
-              }
-              return;
-            }
-            taskFailed(kj::mv(e));
-          }));
-        }
+        introduce(c->node, id);
         ob.conn = kj::mv(c);
         ob.connecting = false;
         ob.backoffMs = opts_.reconnectBackoffMinMs;

@@ -218,6 +218,8 @@ class Transport : private kj::TaskSet::ErrorHandler {
   std::set<NodeId> mismatchLogged_;  // ids whose other cluster was logged (kMaxLoggedSenders)
   // Whether an attach naming `theirs` (wire bytes) is of another cluster; counts and logs.
   bool foreignCluster(NodeId from, capnp::Data::Reader theirs);
+  // Sends attach on an outbound connection to `id` (transport.cc).
+  void introduce(wire::Node::Client& node, NodeId id);
   // Fills an attach request's clusterId from opts_.clusterId.
   void setClusterId(wire::Node::AttachParams::Builder req) const;
   // Inbound connections. Owned here, not by tasks_: they are destroyed after every task
