@@ -342,9 +342,16 @@ kj::Promise<CommitResult> Client::commit(TxnId txn,
   auto timeout =
       rpc::afterRealDelay(impl.io.provider->getTimer(), impl.opts.timeoutMs).then([this, txn]() {
         impl_->commits.erase(txn);
-        return CommitResult{txn, TxnStatus::Unknown,
-                            "no outcome within " + std::to_string(impl_->opts.timeoutMs) +
-                                " ms (retry with the same id, or ask `outcome`)"};
+        std::string why = "no outcome within " + std::to_string(impl_->opts.timeoutMs) + " ms";
+        if (impl_->transport->metrics().clusterMismatch > 0) {
+          // Say why rather than only "retry": the cluster file is not this cluster's.
+          why +=
+              ": nodes refused this client as one of another cluster (the cluster file's "
+              "cluster-id is not theirs; a stale cluster file?)";
+        } else {
+          why += " (retry with the same id, or ask `outcome`)";
+        }
+        return CommitResult{txn, TxnStatus::Unknown, why};
       });
   return paf.promise.exclusiveJoin(kj::mv(timeout));
 }

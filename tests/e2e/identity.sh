@@ -44,6 +44,10 @@ run_pc get --cluster "$DIR/other.conf" "$k1"
 info "get refused: $ERR"
 log_has p1 "refused a connection of another cluster: caller .* names cluster $other, this is cluster $id" ||
   fail "p1 did not log the foreign caller with both cluster ids" p1
+run_pc txn --cluster "$DIR/other.conf" --timeout-ms 1000 "put:$k1=intruder"
+((RC == 2)) && grep -qF "another cluster" <<<"$OUT" ||
+  fail "txn with another cluster's file: expected unknown naming another cluster, got exit $RC: '$OUT' $ERR"
+info "txn refused: $OUT"
 expect_get "$k1" v1 1
 
 step "serve with a cluster file of another cluster on p1's directory: exit 1, both ids named"
