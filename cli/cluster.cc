@@ -71,24 +71,30 @@ int runStop(const Args& args) {
 
 int runRestart(const Args& args) {
   po::options_description desc(
-      "usage: pcommit cluster restart --dir DIR NODE\n\n"
+      "usage: pcommit cluster restart --dir DIR NODE [--rejoin-empty]\n\n"
       "Starts NODE (c1, p2, a3, ...) of the cluster in DIR again, with its data, after it\n"
       "was stopped or killed; returns once it answers. Refuses if NODE is running.\n"
       "A co-located node (cluster start --colocate) shares its process: its whole process\n"
-      "is started again, every node of it, and the output names them.\n\n"
+      "is started again, every node of it, and the output names them.\n"
+      "A participant whose data directory was lost does not start (it must not vote on\n"
+      "transactions it cannot know) unless --rejoin-empty is given (see `pcommit serve\n"
+      "--help` and README \"Cluster identity\").\n\n"
       "options");
   std::string dir;
   std::string node;
   desc.add_options()("help,h", "print this help")(
       "dir", po::value<std::string>(&dir)->value_name("DIR"), "the cluster's directory")(
-      "node", po::value<std::string>(&node)->value_name("NODE"), "the node (also positional)");
+      "node", po::value<std::string>(&node)->value_name("NODE"), "the node (also positional)")(
+      "rejoin-empty",
+      "a participant whose data was lost starts empty, answering 'forgotten' for every\n"
+      "transaction begun before now");
   po::positional_options_description positional;
   positional.add("node", 1);
   po::variables_map vm;
   if (auto done = parseClusterOptions("restart", desc, &positional, args, vm)) return *done;
   if (!vm.count("dir")) return usageError(std::cerr, "restart", "the option '--dir' is required");
   if (!vm.count("node")) return usageError(std::cerr, "restart", "which node? (e.g. p1)");
-  return local_cluster::restartNode(dir, node, std::cout, std::cerr);
+  return local_cluster::restartNode(dir, node, std::cout, std::cerr, vm.count("rejoin-empty") != 0);
 }
 
 void clusterUsage(std::ostream& out) {

@@ -54,6 +54,8 @@ std::unique_ptr<runtime::RoleHost> makeRoleHost(runtime::Role role) {
 // into `cluster`, so a Setup is filled in place and never moved) and their failpoints.
 struct Setup {
   runtime::ClusterConfig cluster;
+  bool init = false;         // --init: a participant may initialise an empty directory
+  bool rejoinEmpty = false;  // --rejoin-empty: ... as one that lost its data
   std::vector<runtime::Failpoints> failpoints;
   std::vector<const runtime::NodeInfo*> mine;
 };
@@ -109,19 +111,94 @@ std::optional<int> loadSetup(const std::string& configPath,
   return std::nullopt;
 }
 
+uint64_t wallClockMicros() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+// The open's options for node `n`: its identity (checked against the directory's, written
+// at the first start), and for a participant whether it may start on an empty directory.
+// A participant that lost its data must not vote or ack for transactions it cannot know
+// (docs/PROTOCOL.md §5): on an empty directory it starts only when this is its first start
+// (`cluster start` initialised it, or --init) or with --rejoin-empty, which records the
+// wall-clock transaction id below which it answers "forgotten". A cluster file without
+// cluster-id keeps the old behaviour (no identity to tell a first start by).
+storage::Options optionsFor(const Setup& s, const runtime::NodeInfo& n) {
+  storage::Options so;
+  so.createDir = true;
+  so.mapSizeMax = static_cast<size_t>(s.cluster.mapSizeMax);
+  so.mapSizeStart = std::min(so.mapSizeStart, so.mapSizeMax);
+  so.identity = storage::Identity{s.cluster.clusterId, n.id, n.name};
+  if (n.role == runtime::Role::Participant) {
+    so.mayInit = s.init || s.rejoinEmpty || s.cluster.clusterId.empty();
+    // Client transaction ids begin with the client's wall clock in microseconds
+    // (client/client.cc): every transaction begun before now is at or below the mark.
+    if (s.rejoinEmpty) so.rejoinMark = TxnId{wallClockMicros(), ~uint64_t{0}};
+  }
+  return so;
+}
+
+// One log line per node on what the open did to its identity.
+void logIdentity(const Setup& s, const runtime::NodeInfo& n, const storage::Env& env) {
+  auto log = [&](const std::string& line) { runtime::logLine(n.name, line); };
+  const std::string cluster =
+      s.cluster.clusterId.empty() ? std::string("(no cluster-id)") : s.cluster.clusterId;
+  switch (env.identityEvent()) {
+    case storage::IdentityEvent::Written:
+      log("initialised data directory " + env.dir() + " for cluster " + cluster + ", node " +
+          n.name);
+      break;
+    case storage::IdentityEvent::Adopted:
+      log("data directory " + env.dir() + " had no identity record (an older build): now " +
+          "cluster " + cluster + ", node " + n.name);
+      break;
+    case storage::IdentityEvent::ClusterIdAdded:
+      log("data directory " + env.dir() + " now belongs to cluster " + cluster +
+          " (the cluster file gained a cluster-id)");
+      break;
+    case storage::IdentityEvent::None:
+      break;
+  }
+  if (n.role != runtime::Role::Participant) return;
+  if (env.created() && env.rejoinedAt()) {
+    log("rejoined with an empty data directory (--rejoin-empty): transactions up to " +
+        env.rejoinedAt()->toString() +
+        " are forgotten here; it answers 'forgotten' for them, never a vote or an outcome");
+  } else if (s.rejoinEmpty && !env.created()) {
+    log("--rejoin-empty ignored: the data directory " + env.dir() + " holds data");
+  }
+}
+
 // Opens every node's data directory (a storage error names the node being opened).
 std::vector<std::unique_ptr<storage::Env>> openEnvs(const Setup& s,
                                                     const runtime::NodeInfo*& current) {
   std::vector<std::unique_ptr<storage::Env>> envs;
+  if (s.cluster.clusterId.empty()) {
+    for (const auto* n : s.mine) {
+      runtime::logLine(n->name, "warning: " + s.cluster.path +
+                                    " has no cluster-id: data directories and peers of another "
+                                    "cluster are not recognised (README \"Cluster identity\")");
+    }
+  }
   for (const auto* n : s.mine) {
     current = n;
-    storage::Options so;
-    so.createDir = true;
-    so.mapSizeMax = static_cast<size_t>(s.cluster.mapSizeMax);
-    so.mapSizeStart = std::min(so.mapSizeStart, so.mapSizeMax);
-    envs.push_back(std::make_unique<storage::Env>(s.cluster.dataDirOf(*n), so));
+    envs.push_back(std::make_unique<storage::Env>(s.cluster.dataDirOf(*n), optionsFor(s, *n)));
+    logIdentity(s, *n, *envs.back());
   }
   return envs;
+}
+
+// What to do about an empty participant directory (after the StorageError's own line).
+void explainNotInitialised(const runtime::NodeInfo& n) {
+  std::cerr
+      << "  " << n.name
+      << " is a participant of a cluster that has a cluster-id: an empty data directory\n"
+         "  is either its first start or lost data, and a participant that lost its data\n"
+         "  must not vote or acknowledge outcomes of transactions it cannot know.\n"
+         "  First start of this node: pcommit serve --init ...\n"
+         "  Its data was lost: pcommit serve --rejoin-empty ... (it then answers\n"
+         "  'forgotten' for every transaction begun before now; README \"Cluster identity\")\n";
 }
 
 // Runs the nodes on one event loop until SIGTERM or SIGINT.
@@ -181,6 +258,7 @@ int runNodes(Setup& s) {
   } catch (const storage::StorageError& e) {
     runtime::logLine(current->name, std::string("cannot start: ") + e.what());
     std::cerr << "pcommit serve: " << e.what() << "\n";
+    if (e.kind() == storage::ErrorKind::NotInitialised) explainNotInitialised(*current);
     return kExitFailure;
   } catch (const kj::Exception& e) {
     runtime::logLine(current->name, std::string("fatal: ") + e.getDescription().cStr());
@@ -206,6 +284,11 @@ int runServe(const Args& args) {
       "every node of the process.\n"
       "PCOMMIT_STORAGE_WRITES=inline (default) writes records on the event loop, one synced\n"
       "commit per loop turn; =thread on a storage thread (README \"Performance\").\n\n"
+      "Cluster identity: each data directory records the cluster-id of the cluster file and\n"
+      "its node at the first start; a directory of another cluster or node is refused (exit\n"
+      "1, naming both ids). A participant of a cluster file with a cluster-id starts on an\n"
+      "empty data directory only with --init (its first start; `cluster start` initialises\n"
+      "its directories itself) or --rejoin-empty (its data was lost).\n\n"
       "options");
   std::string configPath;
   std::vector<std::string> nodeNames;
@@ -214,7 +297,12 @@ int runServe(const Args& args) {
       "node", po::value<std::vector<std::string>>(&nodeNames)->value_name("ID")->composing(),
       "a node to run (c1, p2, a3...); repeat it to run several in this process")(
       "map-size-max", po::value<std::string>()->value_name("SIZE"),
-      "LMDB map limit per node (e.g. 512MiB), overriding the cluster file's map-size-max");
+      "LMDB map limit per node (e.g. 512MiB), overriding the cluster file's map-size-max")(
+      "init", "first start: a participant may initialise an empty data directory")(
+      "rejoin-empty",
+      "a participant whose data directory was lost starts empty: it answers 'forgotten' for\n"
+      "every transaction begun before now (never a vote or an outcome); ignored if the\n"
+      "directory holds data");
   po::variables_map vm;
   if (auto done = parseCommand("serve", args, desc, nullptr, vm)) return *done;
   for (const char* required : {"config", "node"}) {
@@ -225,7 +313,20 @@ int runServe(const Args& args) {
     }
   }
   Setup s;
+  s.init = vm.count("init") != 0;
+  s.rejoinEmpty = vm.count("rejoin-empty") != 0;
+  if (s.init && s.rejoinEmpty) {
+    std::cerr << "pcommit serve: --init and --rejoin-empty exclude each other (first start, or "
+                 "lost data?)\n";
+    return kExitUsage;
+  }
   if (auto code = loadSetup(configPath, nodeNames, vm, s)) return *code;
+  if (s.rejoinEmpty && std::none_of(s.mine.begin(), s.mine.end(), [](const auto* n) {
+        return n->role == runtime::Role::Participant;
+      })) {
+    std::cerr << "pcommit serve: --rejoin-empty is for participants; no --node is one\n";
+    return kExitUsage;
+  }
   return runNodes(s);
 }
 

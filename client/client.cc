@@ -270,6 +270,7 @@ Client::Client(kj::AsyncIoContext& io, runtime::ClusterConfig cluster, ClientOpt
   topts.attachSinkOnConnect = true;
   topts.callTimeoutMs = cluster_.callTimeoutMs;  // deadlines on calls, connects, get, status
   topts.netDelayUs = cluster_.netDelayUs;
+  topts.clusterId = cluster_.clusterId;          // sent in attach: a foreign node refuses us
   for (const auto& n : cluster_.nodes) topts.peers[n.id] = rpc::PeerAddress{n.host, n.port};
   impl_->transport = std::make_unique<rpc::Transport>(
       io, topts, [this](NodeId from, Message&& m) { impl_->onMessage(from, std::move(m)); },
@@ -342,9 +343,16 @@ kj::Promise<CommitResult> Client::commit(TxnId txn,
   auto timeout =
       rpc::afterRealDelay(impl.io.provider->getTimer(), impl.opts.timeoutMs).then([this, txn]() {
         impl_->commits.erase(txn);
-        return CommitResult{txn, TxnStatus::Unknown,
-                            "no outcome within " + std::to_string(impl_->opts.timeoutMs) +
-                                " ms (retry with the same id, or ask `outcome`)"};
+        std::string why = "no outcome within " + std::to_string(impl_->opts.timeoutMs) + " ms";
+        if (impl_->transport->metrics().clusterMismatch > 0) {
+          // Say why rather than only "retry": the cluster file is not this cluster's.
+          why +=
+              ": nodes refused this client as one of another cluster (the cluster file's "
+              "cluster-id is not theirs; a stale cluster file?)";
+        } else {
+          why += " (retry with the same id, or ask `outcome`)";
+        }
+        return CommitResult{txn, TxnStatus::Unknown, why};
       });
   return paf.promise.exclusiveJoin(kj::mv(timeout));
 }

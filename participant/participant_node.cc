@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <future>
@@ -82,6 +83,13 @@ ParticipantNode::ParticipantNode(ResourceManager& rm, ParticipantNodeOptions opt
     so.kvData = false;  // the engine holds the data; LMDB only the protocol's records
     so.mapSizeMax = static_cast<size_t>(m.cluster.mapSizeMax);  // the cluster file's limit
     so.mapSizeStart = std::min(so.mapSizeStart, so.mapSizeMax);
+    so.identity = storage::Identity{m.cluster.clusterId, m.me.id, m.me.name};
+    if (m.options.rejoinEmpty) {
+      // Client transaction ids begin with the client's wall clock in µs (client/client.cc).
+      const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+          std::chrono::system_clock::now().time_since_epoch());
+      so.rejoinMark = TxnId{static_cast<uint64_t>(us.count()), ~uint64_t{0}};
+    }
     m.env = std::make_unique<storage::Env>(dir, so);
   } catch (const std::exception& e) {
     throw ParticipantNodeError(e.what());

@@ -52,6 +52,14 @@ struct ParticipantNodeOptions {
   // Empty: the node's `data` directory from the cluster file. The engine's own files may
   // go in a subdirectory of it once the node is constructed, or anywhere else.
   std::string dataDir;
+  // The protocol's records were lost (as `pcommit serve --rejoin-empty`, README "Cluster
+  // identity"): a fresh data directory records a rejoin mark, the current wall-clock
+  // transaction id, and answers "forgotten" for every transaction at or below it. Ignored
+  // when the directory holds data. The directory is bound to the cluster file's cluster-id
+  // and this node at its first open; another cluster's or node's directory is refused.
+  // Unlike `serve`, an empty directory is initialised without being told (the engine's
+  // own reconciliation at start is this API's guard; see resource_manager.h).
+  bool rejoinEmpty = false;
   // Failpoint spec "name=action;..." (runtime/failpoints.h); nullopt: PCOMMIT_FAILPOINTS.
   std::optional<std::string> failpoints;
   // One line per event (start, ready, reconcile, recovery, peer lost...); called on the

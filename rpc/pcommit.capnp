@@ -213,7 +213,12 @@ struct Versioned {
 interface Node extends(Peer) {
   # Introduces the caller. A node (from = its id) or a client (from = its client id, with
   # the high bit set) hands over the sink where messages for it are to be delivered.
-  attach @0 (from :UInt32, sink :Peer) -> ();
+  # clusterId: the caller's cluster id (the cluster file's cluster-id, 16 bytes), or empty
+  # when it has none. Nodes call attach on every connection they open (without a sink),
+  # clients with their sink. A node with a cluster id refuses a caller of another cluster:
+  # the attach fails and every later call on that connection too (counted, logged once per
+  # caller id); the connection then ends at the idle timeout or when the caller closes it.
+  attach @0 (from :UInt32, sink :Peer, clusterId :Data) -> ();
   # Health and in-doubt transactions (pcommit cluster status).
   status @1 () -> (status :NodeStatus);
   # Participants: read committed data (pcommit get).

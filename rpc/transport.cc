@@ -109,23 +109,34 @@ class Transport::NodeImpl : public wire::Node::Server {
   NodeImpl(Transport& t, uint64_t connection, bool& called)
       : t_(t), connection_(connection), called_(called) {}
   kj::Promise<void> deliver(DeliverContext context) override {
+    refuseForeign();
     called_ = true;
     auto p = context.getParams();
     t_.receive(p.getFrom(), p.getMessages());
     return kj::READY_NOW;
   }
   kj::Promise<void> attach(AttachContext context) override {
-    called_ = true;
+    refuseForeign();
     auto p = context.getParams();
-    t_.attachSink(p.getFrom(), p.getSink(), connection_);
+    if (t_.foreignCluster(p.getFrom(), p.getClusterId())) {
+      // Every later call on this connection fails too; it counts as never used, so the
+      // idle timeout closes it if the caller does not.
+      foreign_ = true;
+      throw KJ_EXCEPTION(FAILED, "attach refused: the caller is of another cluster", p.getFrom());
+    }
+    called_ = true;
+    // A node introduces itself without a sink: its route is the connection we open to it.
+    if (p.hasSink()) t_.attachSink(p.getFrom(), p.getSink(), connection_);
     return kj::READY_NOW;
   }
   kj::Promise<void> status(StatusContext context) override {
+    refuseForeign();
     called_ = true;
     if (t_.statusFn_) t_.statusFn_(context.getResults().initStatus());
     return kj::READY_NOW;
   }
   kj::Promise<void> get(GetContext context) override {
+    refuseForeign();
     called_ = true;
     auto key = context.getParams().getKey();
     if (key.size() > 4096) throw KJ_EXCEPTION(FAILED, "key too long");
@@ -143,9 +154,14 @@ class Transport::NodeImpl : public wire::Node::Server {
   }
 
  private:
+  void refuseForeign() const {
+    if (foreign_) throw KJ_EXCEPTION(FAILED, "refused: a connection of another cluster");
+  }
+
   Transport& t_;
   uint64_t connection_;  // the inbound connection this bootstrap object serves
   bool& called_;
+  bool foreign_ = false;  // its attach named another cluster
 };
 
 Transport::Transport(kj::AsyncIoContext& io, TransportOptions options, Handler handler, LogFn log)
@@ -589,6 +605,26 @@ kj::Promise<void> Transport::callWatchdog() {
   });
 }
 
+// attach on a connection we opened: our id and cluster, and (a client) our sink. E-order:
+// the peer sees it before any deliver on the connection.
+void Transport::introduce(wire::Node::Client& node, NodeId id) {
+  auto req = node.attachRequest();
+  req.setFrom(opts_.self);
+  if (opts_.attachSinkOnConnect) req.setSink(kj::heap<SinkImpl>(*this));
+  setClusterId(req);
+  tasks_->add(req.send().ignoreResult().catch_([this, id](kj::Exception&& e) {
+    if (std::string(e.getDescription().cStr()).find("another cluster") == std::string::npos) {
+      taskFailed(kj::mv(e));
+      return;
+    }
+    metrics_.clusterMismatch++;
+    if (log_ && mismatchLogged_.size() < kMaxLoggedSenders && mismatchLogged_.insert(id).second) {
+      log_("peer " + std::to_string(id) + " is of another cluster (not " + opts_.clusterId +
+           "): it refuses our messages (logged once per peer)");
+    }
+  }));
+}
+
 void Transport::connect(Outbound& o) {
   if (o.connecting || o.conn) return;
   o.connecting = true;
@@ -629,12 +665,7 @@ void Transport::connect(Outbound& o) {
         auto vat = vatMsg.initRoot<capnp::rpc::twoparty::VatId>();
         vat.setSide(capnp::rpc::twoparty::Side::SERVER);
         c->node = c->rpc->bootstrap(vat).castAs<wire::Node>();
-        if (opts_.attachSinkOnConnect) {
-          auto req = c->node.attachRequest();
-          req.setFrom(opts_.self);
-          req.setSink(kj::heap<SinkImpl>(*this));
-          tasks_->add(req.send().ignoreResult());
-        }
+        introduce(c->node, id);
         ob.conn = kj::mv(c);
         ob.connecting = false;
         ob.backoffMs = opts_.reconnectBackoffMinMs;

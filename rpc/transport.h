@@ -72,6 +72,11 @@ struct TransportOptions {
   // Client mode: on every outbound connection, attach our own sink so the peer can send
   // messages back to us (clients do not listen on a port).
   bool attachSinkOnConnect = false;
+  // The cluster file's cluster-id (32 hex digits), or empty. Sent in `attach` on every
+  // outbound connection (nodes and clients alike); an inbound attach naming another
+  // cluster marks that connection foreign: it and every later call on it fail (counted in
+  // clusterMismatch). A side without an id checks nothing (files from before the key).
+  std::string clusterId;
   uint64_t traversalLimitWords = uint64_t{8} << 20;  // 64 MiB per incoming RPC message
   uint32_t nestingLimit = 16;
   size_t maxQueuedPerPeer = 100000;  // beyond this, the oldest queued messages are dropped
@@ -118,6 +123,7 @@ struct TransportMetrics {
   uint64_t acceptErrors = 0;       // accept() failures (EMFILE, ENFILE, ...), each backed off
   uint64_t callTimeouts = 0;       // outbound calls or connects past callTimeoutMs
   uint64_t attachRefused = 0;      // attach as a member id, or too many on one connection
+  uint64_t clusterMismatch = 0;    // attaches naming another cluster (inbound, or refused ours)
   uint64_t routesDropped = 0;      // routes to unknown ids forgotten after dropping their queue
   uint64_t sendersUnlogged = 0;    // rejections not logged: kMaxLoggedSenders ids logged already
 };
@@ -214,6 +220,13 @@ class Transport : private kj::TaskSet::ErrorHandler {
   std::map<NodeId, std::unique_ptr<Outbound>> out_;
   std::map<NodeId, std::string> loggedBad_;  // senders we logged a rejection for (bounded)
   std::set<NodeId> attachRefusedLogged_;     // member ids refused at attach (<= members)
+  std::set<NodeId> mismatchLogged_;  // ids whose other cluster was logged (kMaxLoggedSenders)
+  // Whether an attach naming `theirs` (wire bytes) is of another cluster; counts and logs.
+  bool foreignCluster(NodeId from, capnp::Data::Reader theirs);
+  // Sends attach on an outbound connection to `id` (transport.cc).
+  void introduce(wire::Node::Client& node, NodeId id);
+  // Fills an attach request's clusterId from opts_.clusterId.
+  void setClusterId(wire::Node::AttachParams::Builder req) const;
   // Inbound connections. Owned here, not by tasks_: they are destroyed after every task
   // is cancelled (an RpcSystem must not die inside a TaskSet's destructor).
   std::map<uint64_t, kj::Own<Connection>> inbound_;

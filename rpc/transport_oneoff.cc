@@ -26,7 +26,16 @@ auto Transport::withOwnConnection(NodeId node, Call call)
                       setKeepalive(*stream);
                       auto client = kj::heap<capnp::TwoPartyClient>(*stream);
                       auto cap = client->bootstrap().castAs<wire::Node>();
-                      return call(kj::mv(cap)).attach(kj::mv(client), kj::mv(stream));
+                      // Our cluster first (E-order: before the call); a node of another
+                      // cluster refuses the call that follows, so its answer is never used.
+                      auto hello = cap.attachRequest();
+                      hello.setFrom(opts_.self);
+                      setClusterId(hello);
+                      auto introduced = hello.send().ignoreResult();
+                      auto answer = call(kj::mv(cap));
+                      return introduced.then([]() {}, [](kj::Exception&&) {})
+                          .then([answer = kj::mv(answer)]() mutable { return kj::mv(answer); })
+                          .attach(kj::mv(client), kj::mv(stream));
                     });
   if (opts_.oneOffTimeoutMs == 0) return work;
   const uint32_t ms = opts_.oneOffTimeoutMs;

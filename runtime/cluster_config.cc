@@ -1,7 +1,11 @@
 #include "runtime/cluster_config.h"
 
+#include <sys/random.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -32,6 +36,33 @@ std::optional<Colocate> parseColocate(std::string_view s) {
 }
 
 using namespace config_detail;
+
+std::string newClusterId() {
+  unsigned char bytes[16];
+  size_t got = 0;
+  while (got < sizeof bytes) {
+    ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      throw std::runtime_error(std::string("cannot draw a cluster id: getrandom: ") +
+                               std::strerror(errno));
+    }
+    got += static_cast<size_t>(n);
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : bytes) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
+}
+
+bool isClusterId(std::string_view text) {
+  return text.size() == 32 && std::all_of(text.begin(), text.end(), [](char ch) {
+           return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f');
+         });
+}
 
 std::optional<NodeId> idForName(const std::string& name) {
   auto role = roleForName(name);
@@ -227,6 +258,11 @@ std::string ClusterConfig::render() const {
   if (netDelayUs != defaults.netDelayUs) {
     out << pad("net-delay-us = " + std::to_string(netDelayUs))
         << "# benchmarks: emulated one-way delay of every message sent\n";
+  }
+  if (!clusterId.empty()) {
+    PC_ASSERT(isClusterId(clusterId), clusterId);
+    out << "cluster-id = " << clusterId
+        << "  # this cluster's identity: data directories and peers of another are refused\n";
   }
   for (const auto& n : nodes) {
     out << "\n[node." << checkValue(n.name) << "]\n";

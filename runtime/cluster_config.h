@@ -15,6 +15,7 @@
 //   idle-timeout-ms = 10000     # an inbound connection with no call by then is closed
 //   call-timeout-ms = 5000      # an outbound call (or connect) unanswered by then fails
 //   net-delay-us = 0            # benchmarks: emulated one-way delay of every message
+//   cluster-id = 3f0c...        # 32 hex digits, random, written by `cluster start`
 //
 //   [node.c1]
 //   role = coordinator
@@ -117,6 +118,11 @@ struct ClusterConfig {
   // cluster delays each message it sends over the network by this many microseconds
   // (rpc/delay_line.h), a link with that one-way latency. 0: none.
   uint32_t netDelayUs = 0;
+  // cluster-id: 32 lowercase hex digits naming this cluster (`cluster start` draws it from
+  // getrandom). Every node stores it in its data directory at first start and refuses a
+  // directory of another cluster; peers and clients send it on connect (docs/DESIGN.md §4).
+  // Empty: a file without the key (no identity check; `serve` warns).
+  std::string clusterId;
   std::vector<NodeInfo> nodes;  // sorted by id
 
   const NodeInfo* byName(const std::string& name) const;
@@ -157,6 +163,12 @@ ClusterConfig parseClusterText(const std::string& text, const std::string& pathF
 // malformed or overflowing. renderByteSize writes the largest exact unit.
 std::optional<uint64_t> parseByteSize(std::string_view text);
 std::string renderByteSize(uint64_t bytes);
+
+// A fresh cluster id: 16 bytes from getrandom(2) as 32 lowercase hex digits. Throws
+// std::runtime_error if the kernel's CSPRNG fails.
+std::string newClusterId();
+// Whether `text` is a cluster id as the cluster file holds it (32 lowercase hex digits).
+bool isClusterId(std::string_view text);
 
 // Node name <-> id (c3 <-> 3, p2 <-> 1002, a1 <-> 2001); nullopt if malformed.
 std::optional<NodeId> idForName(const std::string& name);

@@ -32,7 +32,8 @@ constexpr std::string_view kClusterKeys[] = {"protocol",
                                              "max-connections",
                                              "idle-timeout-ms",
                                              "call-timeout-ms",
-                                             "net-delay-us"};
+                                             "net-delay-us",
+                                             "cluster-id"};
 constexpr std::string_view kNodeKeys[] = {"role", "address", "data", "metrics"};
 
 template <size_t N>
@@ -314,6 +315,14 @@ void parseEdgeKeys(const Reporter& rep, const Section* cluster, ClusterConfig& c
                    std::to_string(kMaxNetDelayUs) + ")");
     }
     config.netDelayUs = *n;
+  }
+  if (const Value* v = clusterValue("cluster-id")) {
+    if (!isClusterId(v->text)) {
+      rep.fail(v->line, "cluster",
+               "bad cluster-id " + inQuotes(v->text) +
+                   " (expected 32 lowercase hex digits, as `pcommit cluster start` writes)");
+    }
+    config.clusterId = v->text;
   }
 }
 

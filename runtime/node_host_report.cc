@@ -37,6 +37,7 @@ void NodeHost::fillStatus(wire::NodeStatus::Builder b) {
       {"accept_errors", tm.acceptErrors},
       {"call_timeouts", tm.callTimeouts},
       {"attach_refused", tm.attachRefused},
+      {"cluster_mismatch", tm.clusterMismatch},
       {"synced_commits", sm.env.syncedCommits},
       {"synced_commits_critical", sm.env.criticalCommits},
       {"synced_commits_background", sm.env.backgroundCommits},
@@ -61,6 +62,7 @@ void NodeHost::fillMetrics(NodeSample& s) {
   s.sentByKind.assign(tm.sentByKind.begin(), tm.sentByKind.end());
   s.receivedByKind.assign(tm.receivedByKind.begin(), tm.receivedByKind.end());
   s.rejectedAtEdge = tm.rejected;
+  s.rejectedOtherCluster = tm.clusterMismatch;
   s.rejectedByCore = core_->rejected();
   s.droppedQueueFull = tm.droppedQueue;
   s.droppedFailed = tm.droppedFailed;

@@ -55,6 +55,7 @@ NodeMetrics::NodeMetrics(const std::string& node, const std::string& role, Proto
       rejected_(registry_.counter("pcommit_rejected_input_total",
                                   "Input from outside refused, by reason: invalid_message "
                                   "(dropped at the edge), protocol (refused by the core), "
+                                  "other_cluster (a connection naming another cluster id), "
                                   "metrics_http (connections over the bound, oversized "
                                   "requests).",
                                   {"reason"})),
@@ -127,7 +128,8 @@ NodeMetrics::NodeMetrics(const std::string& node, const std::string& role, Proto
     sent_.with({messageKindName(k)});
     received_.with({messageKindName(k)});
   }
-  for (const char* r : {"invalid_message", "protocol", "metrics_http"}) rejected_.with({r});
+  for (const char* r : {"invalid_message", "protocol", "other_cluster", "metrics_http"})
+    rejected_.with({r});
   for (const char* r : {"queue_full", "send_failed"}) dropped_.with({r});
   for (const char* e : {"opened", "failed", "closed"}) connectionEvents_.with({e});
 }
@@ -165,6 +167,7 @@ void NodeMetrics::apply(const NodeSample& s) {
   }
   rejected_.with({"invalid_message"}).set(s.rejectedAtEdge);
   rejected_.with({"protocol"}).set(s.rejectedByCore);
+  rejected_.with({"other_cluster"}).set(s.rejectedOtherCluster);
   rejected_.with({"metrics_http"}).set(s.rejectedHttp);
   dropped_.with({"queue_full"}).set(s.droppedQueueFull);
   dropped_.with({"send_failed"}).set(s.droppedFailed);

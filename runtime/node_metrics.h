@@ -33,8 +33,9 @@ struct NodeSample {
   // Transport, by message kind (index in the Message variant; messageKindName names it).
   std::vector<uint64_t> sentByKind;
   std::vector<uint64_t> receivedByKind;
-  uint64_t rejectedAtEdge = 0;    // invalid messages dropped by the transport
-  uint64_t rejectedByCore = 0;    // well-formed messages the protocol core refused
+  uint64_t rejectedAtEdge = 0;        // invalid messages dropped by the transport
+  uint64_t rejectedByCore = 0;        // well-formed messages the protocol core refused
+  uint64_t rejectedOtherCluster = 0;  // attaches naming another cluster (transport)
   uint64_t rejectedHttp = 0;      // metrics HTTP: connections over the bound, oversized requests
   uint64_t droppedQueueFull = 0;  // outbound messages dropped: a peer's queue was full
   uint64_t droppedFailed = 0;     // outbound messages lost in a failed call / with no route

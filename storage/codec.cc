@@ -1,9 +1,11 @@
 #include "storage/codec.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "paxos_commit/assert.h"
 #include "paxos_commit/hash.h"
+#include "storage/identity.h"
 
 namespace pc::storage::codec {
 
@@ -378,6 +380,36 @@ std::optional<uint32_t> decodeFormat(std::string_view value) {
     v |= uint32_t{static_cast<uint8_t>(value[kFormatMagic.size() + i])} << (8 * i);
   }
   return v;
+}
+
+std::string encodeIdentity(const Identity& id) {
+  Writer w(16 + id.clusterId.size() + id.nodeName.size());
+  w.bytes(id.clusterId);
+  w.u32(id.node);
+  w.bytes(id.nodeName);
+  return w.take();
+}
+
+Identity decodeIdentity(std::string_view value) {
+  Reader r(value, "identity");
+  Identity id;
+  id.clusterId = r.bytes();
+  id.node = r.u32();
+  id.nodeName = r.bytes();
+  r.end();
+  // By meaning: what serve writes (runtime/cluster_config.h's cluster id and node names).
+  auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); };
+  if (!id.clusterId.empty() &&
+      (id.clusterId.size() != 32 || !std::all_of(id.clusterId.begin(), id.clusterId.end(), hex))) {
+    r.fail("cluster id is not 32 lowercase hex digits");
+  }
+  if (id.node == kNoNode) r.fail("no node id");
+  if (id.nodeName.empty() || id.nodeName.size() > 8 ||
+      !std::all_of(id.nodeName.begin(), id.nodeName.end(),
+                   [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); })) {
+    r.fail("bad node name '" + printable(id.nodeName) + "'");
+  }
+  return id;
 }
 
 std::string printable(std::string_view bytes) {

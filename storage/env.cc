@@ -21,6 +21,8 @@ namespace pc::storage {
 namespace {
 
 constexpr const char* kFormatKey = "format";
+constexpr const char* kIdentityKey = "identity";
+constexpr const char* kRejoinedKey = "rejoined";
 constexpr unsigned kMaxDbs = 16;
 
 size_t roundUp(size_t v, size_t unit) { return (v + unit - 1) / unit * unit; }
@@ -34,6 +36,11 @@ Env::Env(std::string dir, Options options) : dir_(std::move(dir)), opts_(options
   PC_ASSERT(opts_.mapSizeStart > 0 && opts_.mapSizeStart <= opts_.mapSizeMax, opts_.mapSizeStart,
             opts_.mapSizeMax);
   PC_ASSERT(opts_.quotaPercent >= 1 && opts_.quotaPercent <= 100, opts_.quotaPercent);
+  if (!opts_.readOnly && !opts_.mayInit && ::access(dataPath().c_str(), F_OK) != 0) {
+    // Before anything is created: a refused start leaves the directory as it was.
+    throw StorageError(ErrorKind::NotInitialised, dir_,
+                       "data directory " + dir_ + " holds no pcommit data (no " + dataPath() + ")");
+  }
   // 1. The directory: exists, is ours, has room; the pid lock (data_dir.h).
   lock_ = prepareDataDir(dir_, DataDirChecks{opts_.readOnly, opts_.createDir, opts_.minFreeBytes});
   // 2. LMDB: the environment, then the named databases and the format record.
@@ -109,6 +116,11 @@ bool Env::openMeta(MDB_txn* txn) {
   MDB_stat ms{};
   rc = mdb_stat(txn, mainDbi, &ms);
   if (rc != 0) throwMdb(rc, "reading the main database");
+  if (ms.ms_entries == 0 && !opts_.readOnly && !opts_.mayInit) {
+    throw StorageError(ErrorKind::NotInitialised, dir_,
+                       "data directory " + dir_ + " holds no pcommit data (" + dataPath() +
+                           " was never initialised)");
+  }
   if (ms.ms_entries != 0 || opts_.readOnly) {
     throw StorageError(ErrorKind::NotPcommit, dir_,
                        dir_ + " is not a pcommit data directory: " + dataPath() +
@@ -153,7 +165,11 @@ void Env::openDatabases() {
     MDB_val k = lmdb::toVal(kFormatKey), v = lmdb::toVal(f);
     rc = mdb_put(txn, dbi_.meta, &k, &v, 0);
     if (rc != 0) throwMdb(rc, "writing the format record");
+  } else {
+    readIdentity(txn);
   }
+  if (!opts_.readOnly) writeIdentity(txn, fresh);
+  created_ = fresh;
   // Commit keeps the handles (a read-only txn's commit just ends it); a fresh
   // environment's format record is synced here.
   MDB_txn* t = txn;
@@ -166,6 +182,56 @@ void Env::openDatabases() {
       std::make_unique<RecordTables>(RecordDbis{dbi_.acceptor, dbi_.tombstones, dbi_.lowWater,
                                                 dbi_.participant, dbi_.leader, dbi_.decision},
                                      *kv_);
+}
+
+void Env::readIdentity(MDB_txn* txn) {
+  MDB_val k = lmdb::toVal(kIdentityKey), v;
+  int rc = mdb_get(txn, dbi_.meta, &k, &v);
+  if (rc != 0 && rc != MDB_NOTFOUND) throwMdb(rc, "reading the identity record");
+  auto corrupted = [&](const std::string& key, const std::string& why) {
+    throw StorageError(ErrorKind::Corrupted, dir_,
+                       dataPath() + " is corrupted: database 'meta', key '" + key + "': " + why);
+  };
+  try {
+    if (rc == 0) identity_ = codec::decodeIdentity(lmdb::toView(v));
+    MDB_val rk = lmdb::toVal(kRejoinedKey), rv;
+    rc = mdb_get(txn, dbi_.meta, &rk, &rv);
+    if (rc != 0 && rc != MDB_NOTFOUND) throwMdb(rc, "reading the rejoined record");
+    if (rc == 0) rejoinedAt_ = codec::decodeTxn(lmdb::toView(rv));
+  } catch (const codec::DecodeError& e) {
+    corrupted(identity_ ? kRejoinedKey : kIdentityKey, e.what());
+  }
+}
+
+void Env::writeIdentity(MDB_txn* txn, bool fresh) {
+  if (!opts_.identity) return;
+  const Identity& want = *opts_.identity;
+  if (identity_) {
+    if (auto why = identityMismatch(dir_, *identity_, want)) {
+      throw StorageError(ErrorKind::IdentityMismatch, dir_, *why);
+    }
+    if (!identity_->clusterId.empty() || want.clusterId.empty()) return;  // as stored
+  }
+  identityEvent_ = fresh       ? IdentityEvent::Written
+                   : identity_ ? IdentityEvent::ClusterIdAdded
+                               : IdentityEvent::Adopted;
+  std::string value = codec::encodeIdentity(want);
+  MDB_val k = lmdb::toVal(kIdentityKey), v = lmdb::toVal(value);
+  int rc = mdb_put(txn, dbi_.meta, &k, &v, 0);
+  if (rc != 0) throwMdb(rc, "writing the identity record");
+  identity_ = want;
+  if (fresh && opts_.rejoinMark) {
+    // The participant forgets nothing it ever knew: everything at or below the mark is
+    // "forgotten" to it from its first moment (docs/PROTOCOL.md §5, rejoining empty).
+    std::string mark = codec::encodeTxn(*opts_.rejoinMark);
+    MDB_val rk = lmdb::toVal(kRejoinedKey), rv = lmdb::toVal(mark);
+    rc = mdb_put(txn, dbi_.meta, &rk, &rv, 0);
+    if (rc != 0) throwMdb(rc, "writing the rejoined record");
+    MDB_val lk = lmdb::toVal("participant"), lv = lmdb::toVal(mark);
+    rc = mdb_put(txn, dbi_.lowWater, &lk, &lv, 0);
+    if (rc != 0) throwMdb(rc, "writing the participant low-water mark");
+    rejoinedAt_ = opts_.rejoinMark;
+  }
 }
 
 Env::~Env() {

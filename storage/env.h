@@ -3,6 +3,7 @@
 // What is stored (one named database per kind; keys of transactions are 16-byte
 // big-endian TxnIds, so LMDB order is TxnId order; values are codec.h encodings):
 //   meta                 "format" -> magic + format version (kFormatVersion)
+//                        "identity" -> cluster id + node id (identity.h), "rejoined" -> TxnId
 //   acceptor             txn -> AcceptorTxnRecord (per instance mbal, bal, val; participants)
 //   acceptor_tombstones  txn -> acked outcome (1 byte)  forgotten txns above the low-water mark
 //   low_water            "acceptor" | "participant" | "decision" -> TxnId
@@ -66,6 +67,7 @@
 #include "paxos_commit/records.h"
 #include "storage/dir_lock.h"
 #include "storage/errors.h"
+#include "storage/identity.h"
 
 namespace pc::storage {
 
@@ -95,6 +97,18 @@ struct Options {
   // Apply committed KV payloads to kv_data and derive kv_locks (the built-in KV engine).
   // Off for a node whose participant runs an external engine (its own store holds data).
   bool kvData = true;
+  // Who opens the directory (serve; identity.h). Written at the first open, in the
+  // transaction that creates the environment; a later open by another cluster or node
+  // throws IdentityMismatch. nullopt: no check, nothing written (inspect, tools, tests).
+  std::optional<Identity> identity;
+  // false: a directory without an environment is not initialised but refused with
+  // NotInitialised, before anything is created in it (a participant whose data was lost
+  // must not silently start empty: cli/serve.cc).
+  bool mayInit = true;
+  // For a fresh environment only (a participant rejoining after its data was lost): the
+  // "rejoined" record and the participant low-water mark, written in the creating
+  // transaction (identity.h). Ignored when the environment already exists.
+  std::optional<TxnId> rejoinMark;
 };
 
 // Monotonic counters, readable from any thread.
@@ -129,7 +143,8 @@ class Env {
   // Opens (readOnly) or opens-or-initialises the environment in `dir`. Throws
   // StorageError: DirMissing, NotWritable, DiskFull, InUse (names the holder's pid),
   // NotPcommit (a non-empty directory without pcommit data, or an LMDB file pcommit did
-  // not write), UnknownFormat, Corrupted (MDB_INVALID, MDB_CORRUPTED, ...), Io.
+  // not write), UnknownFormat, Corrupted (MDB_INVALID, MDB_CORRUPTED, ...), Io,
+  // IdentityMismatch and NotInitialised (Options::identity, Options::mayInit).
   explicit Env(std::string dir, Options options = {});
   ~Env();
   Env(const Env&) = delete;
@@ -175,6 +190,13 @@ class Env {
   StorageQuota quota() const;
   bool nearlyFull() const { return nearlyFull_.load(std::memory_order_relaxed); }
 
+  // The identity record as stored after the open (nullopt: none), what the open did to it,
+  // whether this open created the environment, and the rejoin mark if it has one.
+  const std::optional<Identity>& identity() const { return identity_; }
+  IdentityEvent identityEvent() const { return identityEvent_; }
+  bool created() const { return created_; }
+  const std::optional<TxnId>& rejoinedAt() const { return rejoinedAt_; }
+
   const std::string& dir() const { return dir_; }
   std::string dataPath() const { return dir_ + "/data.mdb"; }
   bool readOnly() const { return opts_.readOnly; }
@@ -192,6 +214,9 @@ class Env {
   void openLmdb();
   void openDatabases();
   bool openMeta(MDB_txn* txn);  // true: a fresh environment (meta just created)
+  void readIdentity(MDB_txn* txn);
+  // Checks, adopts or (fresh) writes the identity record and the rejoin mark.
+  void writeIdentity(MDB_txn* txn, bool fresh);
   void growMap();
   // One write transaction holding every record; false if it must be retried after the
   // map grew (MDB_MAP_FULL). Fail-stops on anything else. Adds the KV ops to kvOps.
@@ -208,6 +233,10 @@ class Env {
   Dbis dbi_;
   std::unique_ptr<KvTables> kv_;
   std::unique_ptr<RecordTables> records_;
+  std::optional<Identity> identity_;
+  IdentityEvent identityEvent_ = IdentityEvent::None;
+  bool created_ = false;
+  std::optional<TxnId> rejoinedAt_;
   size_t maxKeyBytes_ = 511;
   size_t pageBytes_ = 4096;
 

@@ -25,6 +25,10 @@ const char* toString(ErrorKind k) {
       return "corrupted";
     case ErrorKind::Io:
       return "io";
+    case ErrorKind::IdentityMismatch:
+      return "identity-mismatch";
+    case ErrorKind::NotInitialised:
+      return "not-initialised";
   }
   return "?";
 }

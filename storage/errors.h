@@ -16,14 +16,16 @@
 namespace pc::storage {
 
 enum class ErrorKind {
-  DirMissing,     // the data directory does not exist (or is not a directory)
-  NotWritable,    // the data directory (or a file in it) cannot be written
-  DiskFull,       // too little free space to open, or ENOSPC while initialising
-  InUse,          // another live process (or this one) holds the directory
-  NotPcommit,     // the directory holds something that is not a pcommit data directory
-  UnknownFormat,  // a pcommit directory written by an unknown format version
-  Corrupted,      // MDB_CORRUPTED, MDB_INVALID, MDB_PAGE_NOTFOUND, or an undecodable value
-  Io,             // any other system or LMDB error
+  DirMissing,        // the data directory does not exist (or is not a directory)
+  NotWritable,       // the data directory (or a file in it) cannot be written
+  DiskFull,          // too little free space to open, or ENOSPC while initialising
+  InUse,             // another live process (or this one) holds the directory
+  NotPcommit,        // the directory holds something that is not a pcommit data directory
+  UnknownFormat,     // a pcommit directory written by an unknown format version
+  Corrupted,         // MDB_CORRUPTED, MDB_INVALID, MDB_PAGE_NOTFOUND, or an undecodable value
+  Io,                // any other system or LMDB error
+  IdentityMismatch,  // the directory belongs to another cluster or node (identity.h)
+  NotInitialised,    // no environment and the caller may not create one (Options::mayInit)
 };
 const char* toString(ErrorKind k);
 

@@ -145,6 +145,14 @@ void inspectText(const Env& env, std::ostream& out) {
   out << "databases:";
   for (const auto& s : env.stats()) out << " " << s.name << "=" << s.entries;
   out << "\n";
+  if (const auto& id = env.identity()) {
+    out << "identity: cluster " << (id->clusterId.empty() ? "(none)" : id->clusterId) << ", node "
+        << id->nodeName << " (id " << id->node << ")";
+    if (env.rejoinedAt()) out << ", rejoined empty at " << *env.rejoinedAt();
+    out << "\n";
+  } else {
+    out << "identity: none (written by a build before cluster identity, or never served)\n";
+  }
 
   out << "acceptor: " << img.acceptorTxns.size() << " transactions, "
       << img.acceptorTombstones.size() << " tombstones, low-water " << img.acceptorLowWater << "\n";
@@ -199,6 +207,16 @@ void inspectJson(const Env& env, std::ostream& out) {
   json::Value databases = json::Value::object();
   for (const auto& s : env.stats()) databases[s.name] = s.entries;
   j["databases"] = std::move(databases);
+  if (const auto& id = env.identity()) {
+    j["identity"] = {
+        {"cluster_id", id->clusterId.empty() ? json::Value(nullptr) : json::Value(id->clusterId)},
+        {"node", id->nodeName},
+        {"node_id", id->node},
+        {"rejoined_at",
+         env.rejoinedAt() ? json::Value(txnJson(*env.rejoinedAt())) : json::Value(nullptr)}};
+  } else {
+    j["identity"] = nullptr;
+  }
   j["acceptor"] = acceptorJson(img);
   j["participant"] = participantJson(env, img);
   json::Value kvs = json::Value::array();

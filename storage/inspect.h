@@ -4,8 +4,9 @@
 // JSON: one object; TxnIds as 32-hex-digit strings; ballots as {"round", "leader"};
 // byte strings (kv keys, values, reasons, the directory) as JSON strings when they are
 // valid UTF-8, else as null with the bytes in base64 under `<field>_base64` (json/json.h).
-// Top-level keys: dir, format_version, map_size_bytes, used_bytes, databases, acceptor,
-// participant, kv, leader, decisions.
+// Top-level keys: dir, format_version, map_size_bytes, used_bytes, databases, identity
+// (null, or cluster_id, node, node_id, rejoined_at), acceptor, participant, kv, leader,
+// decisions.
 #pragma once
 
 #include <ostream>

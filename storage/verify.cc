@@ -6,6 +6,7 @@
 
 #include "paxos_commit/kv.h"
 #include "storage/codec.h"
+#include "storage/identity.h"
 #include "storage/lmdb_txn.h"
 #include "storage/validate.h"
 
@@ -41,11 +42,29 @@ class Verifier {
   const Env& env_;
   VerifyReport report_;
   Recovered image_;
+  std::optional<TxnId> rejoined_;
+  TxnId participantLowWater_;
 };
 
 using Reason = std::optional<std::string>;
 
 void Verifier::records() {
+  // The meta database: the format record (the open checked it), the identity record and
+  // the rejoin mark (storage/identity.h). Whose the identity is, `serve` checks against
+  // its cluster file; here only that it is well-formed.
+  each("meta", [&](auto k, auto v) -> Reason {
+    if (k == "format") return codec::decodeFormat(v) ? Reason() : Reason("not a format record");
+    if (k == "identity") {
+      codec::decodeIdentity(v);
+      return std::nullopt;
+    }
+    if (k == "rejoined") {
+      TxnId mark = codec::decodeTxn(v);
+      rejoined_ = mark;
+      return std::nullopt;
+    }
+    return "unknown meta key";
+  });
   each("acceptor", [&](auto k, auto v) -> Reason {
     AcceptorTxnRecord r = codec::decodeAcceptorTxn(codec::parseTxnKey(k), v);
     if (auto why = checkRecord(r)) return why;
@@ -69,7 +88,8 @@ void Verifier::records() {
   });
   each("low_water", [&](auto k, auto v) -> Reason {
     if (k != "acceptor" && k != "participant" && k != "decision") return "unknown low-water key";
-    codec::decodeTxn(v);
+    TxnId mark = codec::decodeTxn(v);
+    if (k == "participant") participantLowWater_ = mark;
     return std::nullopt;
   });
   each("leader", [&](auto k, auto v) -> Reason {
@@ -79,6 +99,12 @@ void Verifier::records() {
   });
   for (const auto& p : checkImage(image_)) {
     report_.problems.push_back({p.database, p.txn.toString(), p.reason});
+  }
+  if (rejoined_ && participantLowWater_ < *rejoined_) {
+    // A rejoined participant must stay "forgotten" below its mark (docs/PROTOCOL.md §5).
+    report_.problems.push_back(
+        {"low_water", "participant",
+         "below the rejoin mark " + rejoined_->toString() + " of the meta database"});
   }
 }
 

@@ -70,8 +70,10 @@ struct NodeProcess {
 NodeProcess processOf(const ClusterPaths& paths, const std::string& node);
 std::string selfExe();
 // Starts the process of `nodes` detached; its pid, or 0 with `error`.
+// `flags` follow the --node pairs (only kRejoinEmptyFlag: isOurNode knows no other).
 pid_t spawnNode(const std::string& exe, const ClusterPaths& paths, const Nodes& nodes,
-                std::string& error);
+                const std::vector<std::string>& flags, std::string& error);
+inline constexpr const char* kRejoinEmptyFlag = "--rejoin-empty";
 // Whether a listener could bind 127.0.0.1:port now.
 bool portFree(uint16_t port);
 // The first base >= from such that base..base+count-1 are all free.
@@ -101,8 +103,10 @@ Nodes groupOf(const Groups& groups, const runtime::NodeInfo* node);
 // period; removes their pid files; one line per process or node. False if one survived.
 bool stopNodes(const ClusterPaths& paths, const Nodes& nodes, std::ostream& out);
 // Starts one process per group and waits until every node answers. On failure stops the
-// ones it started and prints why, with the tail of each failed node's log.
+// ones it started and prints why, with the tail of each failed node's log. `flags` go to
+// every serve command line (spawnNode).
 int launch(const ClusterPaths& paths, const runtime::ClusterConfig& config, const Groups& groups,
-           int timeoutMs, std::ostream& out, std::ostream& err);
+           int timeoutMs, std::ostream& out, std::ostream& err,
+           const std::vector<std::string>& flags = {});
 
 }  // namespace pc::local_cluster::detail

@@ -240,12 +240,13 @@ std::string linkLogs(const ClusterPaths& paths, const Nodes& group) {
 // Starts one process per group and writes the pid file of each of its nodes; stops at
 // the first failure (recorded in `failed`).
 std::vector<Launched> spawnGroups(const ClusterPaths& paths, const Groups& groups,
-                                  const std::string& exe, std::vector<NotReady>& failed) {
+                                  const std::string& exe, const std::vector<std::string>& flags,
+                                  std::vector<NotReady>& failed) {
   std::vector<Launched> launched;
   for (const auto& group : groups) {
     const runtime::NodeInfo* first = group.front();
     std::string error = linkLogs(paths, group);
-    pid_t pid = error.empty() ? spawnNode(exe, paths, group, error) : 0;
+    pid_t pid = error.empty() ? spawnNode(exe, paths, group, flags, error) : 0;
     if (pid <= 0) {
       failed.push_back({first->name, "cannot start: " + error});
       break;
@@ -297,14 +298,15 @@ int failLaunch(const ClusterPaths& paths, const std::vector<Launched>& launched,
 }  // namespace
 
 int launch(const ClusterPaths& paths, const runtime::ClusterConfig& config, const Groups& groups,
-           int timeoutMs, std::ostream& out, std::ostream& err) {
+           int timeoutMs, std::ostream& out, std::ostream& err,
+           const std::vector<std::string>& flags) {
   const std::string exe = selfExe();
   if (exe.empty()) {
     err << "pcommit cluster: cannot find this program's path (/proc/self/exe)\n";
     return kFailed;
   }
   std::vector<NotReady> failed;
-  std::vector<Launched> launched = spawnGroups(paths, groups, exe, failed);
+  std::vector<Launched> launched = spawnGroups(paths, groups, exe, flags, failed);
   if (failed.empty()) failed = waitReady(paths, config, launched, timeoutMs, out);
   if (failed.empty()) return kOk;
   return failLaunch(paths, launched, failed, err);

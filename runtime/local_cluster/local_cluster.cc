@@ -6,6 +6,7 @@
 
 #include "paxos_commit/assert.h"
 #include "runtime/local_cluster/internal.h"
+#include "storage/env.h"
 
 namespace pc::local_cluster {
 
@@ -223,10 +224,35 @@ std::optional<uint16_t> choosePortBase(const ClusterStartOptions& o, int nodeCou
   return base;
 }
 
+// Creates the data directory of every node we run with its identity record
+// (storage/identity.h). External nodes' directories are left to their owners (an
+// embedded engine may lay its directory out otherwise: examples/rocksdb_participant).
+bool initDataDirs(const runtime::ClusterConfig& config, const std::set<std::string>& external,
+                  std::ostream& err) {
+  for (const auto& n : config.nodes) {
+    if (external.count(n.name) != 0) continue;
+    storage::Options so;
+    so.createDir = true;
+    so.mapSizeMax = static_cast<size_t>(config.mapSizeMax);
+    so.mapSizeStart = std::min(so.mapSizeStart, so.mapSizeMax);
+    so.identity = storage::Identity{config.clusterId, n.id, n.name};
+    try {
+      std::error_code ec;
+      fs::create_directories(config.dataDirOf(n), ec);  // DIR/ID; parents too
+      storage::Env env(config.dataDirOf(n), so);
+    } catch (const storage::StorageError& e) {
+      err << "pcommit cluster start: " << n.name << ": " << e.what() << "\n";
+      return false;
+    }
+  }
+  return true;
+}
+
 // A new cluster's file: built from the options, validated as the nodes will read it, then
 // written. kOk with `config` set, else the exit code (message on `err`).
 int writeNewConfig(const ClusterStartOptions& o, const ClusterPaths& paths,
-                   runtime::ClusterConfig& config, std::ostream& err) {
+                   const std::set<std::string>& external, runtime::ClusterConfig& config,
+                   std::ostream& err) {
   const int nodeCount = o.participants + o.acceptors + o.coordinators;
   auto base = choosePortBase(o, nodeCount, err);
   if (!base) return kFailed;
@@ -238,6 +264,12 @@ int writeNewConfig(const ClusterStartOptions& o, const ClusterPaths& paths,
       return kFailed;
     }
   }
+  try {
+    config.clusterId = runtime::newClusterId();
+  } catch (const std::runtime_error& e) {
+    err << "pcommit cluster start: " << e.what() << "\n";
+    return kFailed;
+  }
   const std::string text = config.render();
   try {
     runtime::parseClusterText(text, paths.conf.string());
@@ -245,6 +277,10 @@ int writeNewConfig(const ClusterStartOptions& o, const ClusterPaths& paths,
     err << "pcommit cluster start: " << e.what() << "\n";
     return kBadInput;
   }
+  // The nodes' first start is now: every data directory gets its identity (cluster id and
+  // node) before the file that names the cluster exists, so a participant found empty
+  // later has lost its data and starts only with --rejoin-empty (cli/serve.cc).
+  if (!initDataDirs(config, external, err)) return kFailed;
   std::string error;
   if (!writeFileAtomically(paths.conf, text, error)) {
     err << "pcommit cluster start: " << error << "\n";
@@ -301,7 +337,11 @@ void printReady(const ClusterPaths& paths, const runtime::ClusterConfig& config,
     if (external.count(n.name) == 0) continue;
     out << "  " << n.name << " external: not started; run it with --config " << paths.conf.string()
         << " --node " << n.name << " (it listens on " << n.address() << ", data "
-        << config.dataDirOf(n) << ")\n";
+        << config.dataDirOf(n) << ")";
+    if (n.role == runtime::Role::Participant) {
+      out << "; its first `pcommit serve` needs --init (README \"Cluster identity\")";
+    }
+    out << "\n";
   }
   out << "cluster ready: " << ours << " nodes" << processes;
   if (!external.empty()) out << " (+ " << external.size() << " external)";
@@ -328,7 +368,7 @@ int prepareConfig(const ClusterStartOptions& o, const ClusterPaths& paths,
     config = *existing;
     return checkPortsFree(config, external, err) ? kOk : kFailed;
   }
-  return writeNewConfig(o, paths, config, err);
+  return writeNewConfig(o, paths, external, config, err);
 }
 
 }  // namespace
@@ -374,7 +414,7 @@ int stopCluster(const std::string& dir, std::ostream& out, std::ostream& err) {
 }
 
 int restartNode(const std::string& dir, const std::string& node, std::ostream& out,
-                std::ostream& err) {
+                std::ostream& err, bool rejoinEmpty) {
   auto paths = existingCluster("restart", dir, err);
   if (!paths) return kBadInput;
   auto config = loadConfig(*paths, err);
@@ -423,7 +463,14 @@ int restartNode(const std::string& dir, const std::string& node, std::ostream& o
         << runtime::toString(config->colocate) << ") in " << paths->dir.string() << "\n";
   }
   out << std::flush;
-  return launch(*paths, *config, {group}, ClusterStartOptions().readyTimeoutMs, out, err);
+  if (rejoinEmpty && n->role != runtime::Role::Participant) {
+    return usageError(
+        err, "restart",
+        "--rejoin-empty is for participants; " + n->name + " is a " + runtime::toString(n->role));
+  }
+  std::vector<std::string> flags;
+  if (rejoinEmpty) flags.push_back(kRejoinEmptyFlag);
+  return launch(*paths, *config, {group}, ClusterStartOptions().readyTimeoutMs, out, err, flags);
 }
 
 int queryCluster(const std::string& dir, ClusterStatus& status, std::ostream& err) {

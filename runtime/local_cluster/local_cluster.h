@@ -92,8 +92,10 @@ int startCluster(const ClusterStartOptions& opts, std::ostream& out, std::ostrea
 // files, keeps logs and data.
 int stopCluster(const std::string& dir, std::ostream& out, std::ostream& err);
 // Starts `node`'s process again (with every node co-located with it); refuses if running.
+// rejoinEmpty: `serve --rejoin-empty` (a participant whose data directory was lost;
+// ignored by serve when the directory holds data).
 int restartNode(const std::string& dir, const std::string& node, std::ostream& out,
-                std::ostream& err);
+                std::ostream& err, bool rejoinEmpty = false);
 
 // One node as `cluster status` reports it.
 struct NodeStatusRow {

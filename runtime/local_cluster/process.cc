@@ -55,10 +55,12 @@ std::vector<std::string> serveArgs(const ClusterPaths& paths, const Nodes& nodes
 }  // namespace
 
 // Whether `pid` is node `node` of this cluster: its command line is one we start (any
-// binary path): serve --config CONF, then only --node pairs, one of them naming `node`.
+// binary path): serve --config CONF, then only --node pairs, one of them naming `node`,
+// and possibly --rejoin-empty last (cluster restart --rejoin-empty).
 // Guards against signalling a process that reused a stale pid.
 bool isOurNode(pid_t pid, const ClusterPaths& paths, const std::string& node) {
   std::vector<std::string> argv = cmdlineOf(pid);
+  if (!argv.empty() && argv.back() == kRejoinEmptyFlag) argv.pop_back();
   if (argv.size() < 6 || argv.size() % 2 != 0 || argv[1] != "serve" || argv[2] != "--config" ||
       argv[3] != paths.conf.string()) {
     return false;
@@ -184,8 +186,9 @@ pid_t readSpawnRecords(int fd, const std::string& exe, const std::string& log, s
 // it logs to the first node's log. Returns its pid, or 0 with `error`. Everything the
 // children need is prepared before fork(); they only make system calls.
 pid_t spawnNode(const std::string& exe, const ClusterPaths& paths, const Nodes& nodes,
-                std::string& error) {
+                const std::vector<std::string>& flags, std::string& error) {
   std::vector<std::string> args = serveArgs(paths, nodes);
+  args.insert(args.end(), flags.begin(), flags.end());
   args.insert(args.begin(), exe);
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());

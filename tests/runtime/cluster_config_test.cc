@@ -595,3 +595,25 @@ TEST_CASE("edge keys: max-connections, idle-timeout-ms, call-timeout-ms") {
   CHECK(msg.rfind("cluster.conf:10:", 0) == 0);
   CHECK(msg.find("twice") != std::string::npos);
 }
+
+TEST_CASE("cluster-id: 32 lowercase hex digits, random per cluster, rendered back") {
+  // If this fails, two clusters could share an identity, or a node could read another id
+  // than the one its data directory was bound to (storage/identity.h).
+  ClusterConfig none = parseClusterText(kGood, "cluster.conf");
+  CHECK(none.clusterId.empty());
+  CHECK(none.render().find("cluster-id") == std::string::npos);
+  const std::string id = newClusterId();
+  CHECK(isClusterId(id));
+  CHECK(newClusterId() != id);
+  ClusterConfig c = parseClusterText(withLine(9, "cluster-id = " + id), "cluster.conf");
+  CHECK(c.clusterId == id);
+  ClusterConfig back = parseClusterText(c.render(), "cluster.conf");
+  CHECK(back.clusterId == id);
+  const std::vector<std::string> bad = {"0123", "0123456789ABCDEF0123456789ABCDEF",
+                                        "0123456789abcdef0123456789abcdeg", id + "0"};
+  for (const std::string& b : bad) {
+    std::string msg = errorOf(withLine(9, "cluster-id = " + b));
+    CHECK(msg.rfind("cluster.conf:9:", 0) == 0);
+    CHECK(msg.find("bad cluster-id") != std::string::npos);
+  }
+}

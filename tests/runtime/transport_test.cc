@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -113,6 +114,63 @@ TEST_CASE("attach: a client claiming a member's id does not take over that membe
   c.send(client, outcomeFor(8));
   CHECK(runUntil(io, 3000, [&] { return !atClient.msgs.empty(); }));
   CHECK(c.metrics().attachRefused == 1);
+}
+
+TEST_CASE("cluster id: a caller of another cluster is refused; the same id, or none, is served") {
+  // Issue 12: node ids are the same in every cluster, so a stale node or an old cluster
+  // file on reused ports talked to another cluster. If this fails, it still does.
+  auto io = kj::setupAsyncIo();
+  const std::string ours = "0123456789abcdef0123456789abcdef";
+  const std::string theirs = "fedcba9876543210fedcba9876543210";
+  const uint16_t cPort = test::freePort();
+  Received atC;
+  TransportOptions co;
+  co.self = kCoordinator;
+  co.clusterId = ours;
+  for (NodeId p : {1001u, 1002u, 1003u}) co.peers[p] = PeerAddress{"127.0.0.1", test::freePort()};
+  std::vector<std::string> logged;
+  Transport c(io, co, atC.handler(), [&](const std::string& l) { logged.push_back(l); });
+  auto cListen = c.listen("127.0.0.1", cPort);
+  // One sender per case: the same cluster, another cluster, and no cluster id (a file
+  // from before the key: nothing to compare).
+  auto sender = [&](NodeId self, const std::string& id) {
+    TransportOptions o;
+    o.self = self;
+    o.clusterId = id;
+    o.peers[kCoordinator] = PeerAddress{"127.0.0.1", cPort};
+    return std::make_unique<Transport>(
+        io, o, [](NodeId, Message&&) {}, nullptr);
+  };
+  auto same = sender(1001, ours);
+  auto other = sender(1002, theirs);
+  auto none = sender(1003, "");
+  other->send(kCoordinator, outcomeFor(2));
+  runUntil(io, 3000, [&] { return other->metrics().clusterMismatch > 0; });
+  same->send(kCoordinator, outcomeFor(1));
+  none->send(kCoordinator, outcomeFor(3));
+  CHECK(runUntil(io, 3000, [&] { return atC.msgs.size() >= 2; }));
+  runFor(io, 100);
+  std::set<NodeId> from;
+  for (const auto& [f, m] : atC.msgs) from.insert(f);
+  CHECK(from == std::set<NodeId>{1001, 1003});
+  CHECK(c.metrics().clusterMismatch == 1);
+  CHECK(other->metrics().clusterMismatch == 1);  // the caller learns it was refused
+  CHECK(same->metrics().clusterMismatch == 0);
+  // Logged once, naming both ids; a second message on a new connection adds no line.
+  size_t lines = 0;
+  for (const auto& l : logged) {
+    if (l.find(theirs) != std::string::npos && l.find(ours) != std::string::npos) ++lines;
+  }
+  CHECK(lines == 1);
+  // A one-off call (get, status) of the foreign caller is refused too.
+  std::string error;
+  auto st = other->status(kCoordinator)
+                .then([](auto&&) {}, [&](kj::Exception&& e) { error = e.getDescription().cStr(); });
+  st.wait(io.waitScope);
+  CHECK(error.find("another cluster") != std::string::npos);
+  bool answered = false;
+  same->status(kCoordinator).then([&](auto&&) { answered = true; }).wait(io.waitScope);
+  CHECK(answered);
 }
 
 TEST_CASE("accept: running out of file descriptors pauses accepting, never stops serving") {

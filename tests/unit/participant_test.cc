@@ -590,6 +590,57 @@ TEST_CASE("a Prepare at or below the low-water mark with no record is refused") 
   CHECK(countSent<Phase2a>(fresh) == 3);
 }
 
+TEST_CASE("a participant rejoined empty answers forgotten below its mark, never Abort") {
+  // Issue 12: a participant whose data directory was lost knows nothing of the
+  // transactions before it came back. `serve --rejoin-empty` makes its low-water mark the
+  // wall-clock id of its rejoin (storage/identity.h): an AckRequest for a transaction below
+  // it gets an ack without an outcome, no Aborted pledge; a Prepare gets no vote. Were it
+  // to pledge Aborted and ack Abort, the acceptors' tombstone of a committed transaction
+  // would say aborted (the last acked outcome wins, acceptor.cc onAck).
+  Recovered img;
+  img.participantLowWater = txnId(100);  // the rejoin mark
+  ParticipantFixture f(Protocol::Paxos, FanOut::All, img);
+  const TxnId before = txnId(42);
+  Output asked = f.h.deliver(kA2, AckRequest{before});
+  auto acks = sentTo<Ack>(asked, kA2);
+  REQUIRE(acks.size() == 1);
+  CHECK(acks[0].txn == before);
+  CHECK_FALSE(acks[0].outcome.has_value());  // "forgotten": no outcome claimed
+  CHECK(asked.persist.empty());              // no VotedAborted pledge either
+  CHECK_FALSE(f.state(before).has_value());
+  Output late = f.prepare(before);  // a prepare begun before the rejoin: no vote at all
+  CHECK(countSent<Phase2a>(late) == 0);
+  CHECK(late.persist.empty());
+  CHECK(f.engine.count("prepare", before) == 0);
+  Output fresh = f.prepare(txnId(101));  // after the rejoin: a participant like any other
+  CHECK(countSent<Phase2a>(fresh) == 3);
+  CHECK(hasRecord(fresh, txnId(101), ParticipantState::Prepared));
+}
+
+TEST_CASE("2pc: a participant rejoined empty acks a decision below its mark without an outcome") {
+  // The 2PC coordinator marks its Commit decision done on every ack; the rejoined
+  // participant claims no outcome it cannot know.
+  Recovered img;
+  img.participantLowWater = txnId(100);
+  ParticipantFixture f(Protocol::TwoPC, FanOut::All, img);
+  Output asked = f.h.deliver(kCoord, AckRequest{txnId(42)});
+  auto acks = sentTo<Ack>(asked, kCoord);
+  REQUIRE(acks.size() == 1);
+  CHECK_FALSE(acks[0].outcome.has_value());
+  CHECK(asked.persist.empty());
+}
+
+TEST_CASE("without a rejoin mark, an empty participant pledges Aborted for an unknown id") {
+  // Why a wiped participant must not start as a fresh one (the test above shows the fix):
+  // to it a committed transaction it lost is merely unknown, and it acks Abort.
+  ParticipantFixture f;
+  Output asked = f.h.deliver(kA2, AckRequest{txnId(42)});
+  auto acks = sentTo<Ack>(asked, kA2);
+  REQUIRE(acks.size() == 1);
+  CHECK(acks[0].outcome == Outcome::Abort);
+  CHECK(hasRecord(asked, txnId(42), ParticipantState::VotedAborted));
+}
+
 TEST_CASE("an AckRequest is answered only once the outcome is durable") {
   // An ack for a still-prepared txn lets acceptors collect votes it may still need.
   ParticipantFixture f;
