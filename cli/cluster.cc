@@ -10,6 +10,7 @@
 
 #include <iostream>
 
+#include "cli/options.h"
 #include "runtime/local_cluster/local_cluster.h"
 
 namespace pc::cli {
@@ -75,19 +76,23 @@ int runRestart(const Args& args) {
       "Starts NODE (c1, p2, a3, ...) of the cluster in DIR again, with its data, after it\n"
       "was stopped or killed; returns once it answers. Refuses if NODE is running.\n"
       "A co-located node (cluster start --colocate) shares its process: its whole process\n"
-      "is started again, every node of it, and the output names them.\n\n"
+      "is started again, every node of it, and the output names them.\n"
+      "--log-level / --log-format as for cluster start (they are not remembered: give\n"
+      "them again, or set PCOMMIT_LOG_LEVEL / PCOMMIT_LOG_FORMAT).\n\n"
       "options");
   std::string dir;
   std::string node;
   desc.add_options()("help,h", "print this help")(
       "dir", po::value<std::string>(&dir)->value_name("DIR"), "the cluster's directory")(
       "node", po::value<std::string>(&node)->value_name("NODE"), "the node (also positional)");
+  addLogOptions(desc);
   po::positional_options_description positional;
   positional.add("node", 1);
   po::variables_map vm;
   if (auto done = parseClusterOptions("restart", desc, &positional, args, vm)) return *done;
   if (!vm.count("dir")) return usageError(std::cerr, "restart", "the option '--dir' is required");
   if (!vm.count("node")) return usageError(std::cerr, "restart", "which node? (e.g. p1)");
+  if (auto rc = passLogOptionsToNodes("cluster restart", vm)) return *rc;
   return local_cluster::restartNode(dir, node, std::cout, std::cerr);
 }
 
