@@ -50,7 +50,9 @@ using local_cluster::ClusterStatus;
 using local_cluster::NodeStatusRow;
 
 constexpr uint32_t kDefaultTimeoutMs = 2000;
-constexpr uint32_t kMaxTimeoutMs = 600000;
+// A status call is a one-off request, which the transport ends after its oneOffTimeoutMs
+// (rpc/transport.h, 10 s) anyway: a longer wait could not be honoured.
+constexpr uint32_t kMaxTimeoutMs = 10000;
 
 // The protocol to show: the file's, or (--endpoints) what the first healthy node runs.
 json::Value protocolJson(const ClusterStatus& s, bool fromFile) {
@@ -100,7 +102,7 @@ void printTable(const ClusterStatus& s, bool fromFile, std::ostream& out) {
   for (const auto& r : s.nodes) {
     std::snprintf(line, sizeof line, format, r.node->name.c_str(), toString(r.node->role),
                   r.node->address().c_str(), r.healthy ? "yes" : "no", uptimeCell(r).c_str(),
-                  r.healthy ? r.status->version.c_str() : "-", inDoubtCell(r).c_str());
+                  r.healthy ? printable(r.status->version).c_str() : "-", inDoubtCell(r).c_str());
     out << line;
     printRowTail(r, out);
   }
@@ -124,7 +126,7 @@ int runStatus(const Args& args) {
   uint32_t timeoutMs = kDefaultTimeoutMs;
   desc.add_options()("help,h", "print this help")("json", "print one JSON object")(
       "timeout-ms", po::value<uint32_t>(&timeoutMs)->value_name("MS"),
-      "a node that has not answered by then is unhealthy (default 2000)");
+      "a node that has not answered by then is unhealthy (default 2000, at most 10000)");
   addClusterOptions(desc, where);
   po::positional_options_description pos;
   po::variables_map vm;

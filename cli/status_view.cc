@@ -26,6 +26,15 @@ json::Value inDoubtJson(const NodeStatusRow& r) {
 
 }  // namespace
 
+std::string printable(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    out += (u < 0x20 || u == 0x7f) ? '?' : c;
+  }
+  return out;
+}
+
 json::Value nodeStatusJson(const NodeStatusRow& r) {
   json::Value n{{"name", r.node->name},
                 {"id", r.node->id},
@@ -66,7 +75,8 @@ void printRowTail(const NodeStatusRow& r, std::ostream& out) {
   for (const auto& d : r.status->inDoubt) {
     out << "      txn " << d.txn.toString() << "  age " << d.ageMs << " ms  leader "
         << (d.leader == kNoNode ? std::string("-") : runtime::nameForId(d.leader))
-        << (d.recovering ? "  recovering" : "") << "  waiting for " << d.waitingFor << "\n";
+        << (d.recovering ? "  recovering" : "") << "  waiting for " << printable(d.waitingFor)
+        << "\n";
   }
 }
 

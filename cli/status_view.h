@@ -5,6 +5,7 @@
 
 #include <iosfwd>
 #include <string>
+#include <string_view>
 
 #include "json/json.h"
 #include "runtime/local_cluster/local_cluster.h"
@@ -17,6 +18,10 @@ namespace pc::cli {
 //   "in_doubt" (participants: [{"txn", "age_ms", "leader", "recovering", "waiting_for"}]),
 //   "counters" ({"name": value}).
 json::Value nodeStatusJson(const local_cluster::NodeStatusRow& r);
+
+// A node's text for the terminal: control characters (a hostile or broken node's bytes
+// could move the cursor or clear the screen) become '?'.
+std::string printable(std::string_view text);
 
 // The IN-DOUBT cell of the table: the count for a healthy participant, else "-".
 std::string inDoubtCell(const local_cluster::NodeStatusRow& r);
