@@ -35,16 +35,6 @@ volatile std::sig_atomic_t gInterrupted = 0;
 void onSignal(int) { gInterrupted = 1; }
 bool interrupted() { return gInterrupted != 0; }
 
-std::vector<std::string> splitComma(const std::string& s) {
-  std::vector<std::string> out;
-  std::string cur;
-  std::istringstream is(s);
-  while (std::getline(is, cur, ',')) {
-    if (!cur.empty()) out.push_back(cur);
-  }
-  return out;
-}
-
 // "1,4,16" -> {1, 4, 16}; nullopt if an entry is not an integer in [lo, hi].
 std::optional<std::vector<int>> intList(const std::string& s, int lo, int hi) {
   std::vector<int> out;

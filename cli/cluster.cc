@@ -10,6 +10,7 @@
 
 #include <iostream>
 
+#include "cli/options.h"
 #include "runtime/local_cluster/local_cluster.h"
 
 namespace pc::cli {
@@ -78,7 +79,9 @@ int runRestart(const Args& args) {
       "is started again, every node of it, and the output names them.\n"
       "A participant whose data directory was lost does not start (it must not vote on\n"
       "transactions it cannot know) unless --rejoin-empty is given (see `pcommit serve\n"
-      "--help` and README \"Cluster identity\").\n\n"
+      "--help` and README \"Cluster identity\").\n"
+      "--log-level / --log-format as for cluster start (they are not remembered: give\n"
+      "them again, or set PCOMMIT_LOG_LEVEL / PCOMMIT_LOG_FORMAT).\n\n"
       "options");
   std::string dir;
   std::string node;
@@ -88,12 +91,14 @@ int runRestart(const Args& args) {
       "rejoin-empty",
       "a participant whose data was lost starts empty, answering 'forgotten' for every\n"
       "transaction begun before now");
+  addLogOptions(desc);
   po::positional_options_description positional;
   positional.add("node", 1);
   po::variables_map vm;
   if (auto done = parseClusterOptions("restart", desc, &positional, args, vm)) return *done;
   if (!vm.count("dir")) return usageError(std::cerr, "restart", "the option '--dir' is required");
   if (!vm.count("node")) return usageError(std::cerr, "restart", "which node? (e.g. p1)");
+  if (auto rc = passLogOptionsToNodes("cluster restart", vm)) return *rc;
   return local_cluster::restartNode(dir, node, std::cout, std::cerr, vm.count("rejoin-empty") != 0);
 }
 

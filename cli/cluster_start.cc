@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "cli/cluster.h"
+#include "cli/options.h"
 #include "runtime/local_cluster/local_cluster.h"
 
 namespace pc::cli {
@@ -74,6 +75,7 @@ po::options_description startOptions(ClusterStartOptions& o, StartText& t) {
       "DIR/external for later starts. `cluster stop` stops one only if DIR/NODE.pid names a "
       "process whose command line has --config DIR/cluster.conf --node NODE (the absolute "
       "path); `cluster restart` refuses them; `cluster status` shows them");
+  addLogOptions(desc);  // passed to the nodes as PCOMMIT_LOG_LEVEL / PCOMMIT_LOG_FORMAT
   return desc;
 }
 
@@ -227,6 +229,7 @@ int runClusterStart(const Args& args) {
   if (auto rc = parseNames(t, o)) return *rc;
   if (auto rc = checkCounts(vm, t, o)) return *rc;
   if (auto rc = checkTimings(vm, t, o)) return *rc;
+  if (auto rc = passLogOptionsToNodes("cluster start", vm)) return *rc;
   return local_cluster::startCluster(o, std::cout, std::cerr);
 }
 

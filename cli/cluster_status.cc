@@ -16,6 +16,7 @@
 //         "healthy": true,                 // answered its status RPC as p1 within 1 s
 //         "error": null,                   // why not healthy (string), else null
 //         "uptime_ms": 5120,               // null unless healthy
+//         "version": "0.1.0",              // its build (pcommit --version); null unless healthy
 //         "in_doubt": [                    // participants when healthy, else null
 //           {"txn": "<32 hex digits>", "age_ms": 1520, "leader": "c1", // null if none
 //            "recovering": false, "waiting_for": "..."}
@@ -30,6 +31,7 @@
 #include <iostream>
 
 #include "cli/cluster.h"
+#include "cli/status_view.h"
 #include "json/json.h"
 #include "runtime/local_cluster/local_cluster.h"
 
@@ -41,42 +43,15 @@ namespace po = boost::program_options;
 using local_cluster::ClusterStatus;
 using local_cluster::NodeStatusRow;
 
-json::Value inDoubtJson(const NodeStatusRow& r) {
-  if (!r.healthy || r.node->role != runtime::Role::Participant) return nullptr;
-  json::Value out = json::Value::array();
-  for (const auto& d : r.status->inDoubt) {
-    json::Value t{{"txn", d.txn.toString()},
-                  {"age_ms", d.ageMs},
-                  {"leader", d.leader == kNoNode ? json::Value(nullptr)
-                                                 : json::Value(runtime::nameForId(d.leader))},
-                  {"recovering", d.recovering}};
-    json::putBytes(t, "waiting_for", d.waitingFor);
-    out.push_back(std::move(t));
-  }
-  return out;
-}
-
+// The shared fields (cli/status_view.h) and what only the cluster's own host can see, in
+// the order this command has always printed (scripts match `"pid": N, "alive": ...`).
 json::Value nodeJson(const NodeStatusRow& r) {
-  json::Value n{{"name", r.node->name},
-                {"id", r.node->id},
-                {"role", toString(r.node->role)},
-                {"address", r.node->address()},
-                {"pid", r.pid ? json::Value(*r.pid) : json::Value(nullptr)},
-                {"alive", r.alive},
-                {"healthy", r.healthy}};
-  if (r.healthy) {
-    n["error"] = nullptr;
-  } else {
-    json::putBytes(n, "error", r.error);
+  const json::Value shared = nodeStatusJson(r);
+  json::Value n = json::Value::object();
+  for (const auto& field : shared.items()) {
+    n[field.key()] = field.value();
+    if (field.key() == "pid") n["alive"] = r.alive;
   }
-  n["uptime_ms"] = r.healthy ? json::Value(r.status->uptimeMs) : json::Value(nullptr);
-  n["in_doubt"] = inDoubtJson(r);
-  json::Value counters = nullptr;
-  if (r.healthy) {
-    counters = json::Value::object();
-    for (const auto& [name, value] : r.status->counters) counters[name] = value;
-  }
-  n["counters"] = std::move(counters);
   n["external"] = r.external;
   n["colocated_with"] = r.colocatedWith;
   return n;
@@ -98,15 +73,11 @@ json::Value statusJson(const ClusterStatus& s) {
 
 // One row of the table, then its in-doubt transactions.
 void printRow(const NodeStatusRow& r, std::ostream& out) {
-  std::string inDoubt = "-";
-  if (r.healthy && r.node->role == runtime::Role::Participant) {
-    inDoubt = std::to_string(r.status->inDoubt.size());
-  }
   char line[256];
   std::snprintf(line, sizeof line, "%-5s %-12s %-21s %-8s %-6s %-8s %s", r.node->name.c_str(),
                 toString(r.node->role), r.node->address().c_str(),
                 r.pid ? std::to_string(*r.pid).c_str() : "-", r.alive ? "yes" : "no",
-                r.healthy ? "yes" : "no", inDoubt.c_str());
+                r.healthy ? "yes" : "no", inDoubtCell(r).c_str());
   out << line;
   if (r.external) out << "   external";
   if (!r.colocatedWith.empty()) {
@@ -115,14 +86,7 @@ void printRow(const NodeStatusRow& r, std::ostream& out) {
       out << (j ? ", " : "") << r.colocatedWith[j];
     }
   }
-  if (!r.healthy) out << "   (" << r.error << ")";
-  out << "\n";
-  if (!r.healthy) return;
-  for (const auto& d : r.status->inDoubt) {
-    out << "      txn " << d.txn.toString() << "  age " << d.ageMs << " ms  leader "
-        << (d.leader == kNoNode ? std::string("-") : runtime::nameForId(d.leader))
-        << (d.recovering ? "  recovering" : "") << "  waiting for " << d.waitingFor << "\n";
-  }
+  printRowTail(r, out);
 }
 
 void printTable(const ClusterStatus& s, std::ostream& out) {

@@ -11,6 +11,9 @@ namespace pc::cli {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;  // the command ran and failed (e.g. storage error)
 inline constexpr int kExitUsage = 64;   // bad option or argument (EX_USAGE)
+// `get`: the key is held by an in-doubt transaction that was not decided within the read's
+// wait (EX_TEMPFAIL: try again later; runtime/lock_wait.h).
+inline constexpr int kExitLockWait = 75;
 
 using Args = std::vector<std::string>;
 
@@ -24,6 +27,9 @@ int runServe(const Args& args);
 int runTxn(const Args& args);
 int runGet(const Args& args);
 int runOutcome(const Args& args);
+
+// pcommit status   (cli/status.cc): every node of a cluster, over the network
+int runStatus(const Args& args);
 
 // pcommit demo   (cli/demo.cc)
 int runDemo(const Args& args);

@@ -14,14 +14,15 @@ namespace pc::cli {
 
 int runOutcome(const Args& args) {
   po::options_description desc(
-      "usage: pcommit outcome --cluster FILE [--json] TXID\n\n"
+      "usage: pcommit outcome [--cluster FILE | --endpoints LIST] [--json] TXID\n\n"
       "Asks a coordinator what became of TXID; in Paxos Commit an unknown transaction is\n"
       "recovered through the acceptors, never guessed. Prints `STATUS TXID`.\n"
       "Exit 0 committed, 1 aborted, 2 unknown, 3 forgotten (collected long ago).\n\noptions");
-  std::string clusterPath, txidText;
-  desc.add_options()("help,h", "print this help")(
-      "cluster", po::value<std::string>(&clusterPath)->value_name("FILE"), "the cluster file")(
-      "json", "print one JSON object")("txid", po::value<std::string>(&txidText), "the id");
+  ClusterArgs where;
+  std::string txidText;
+  desc.add_options()("help,h", "print this help")("json", "print one JSON object")(
+      "txid", po::value<std::string>(&txidText), "the id");
+  addClusterOptions(desc, where);
   po::positional_options_description pos;
   pos.add("txid", 1);
   po::variables_map vm;
@@ -32,7 +33,7 @@ int runOutcome(const Args& args) {
     return kExitUsage;
   }
   runtime::ClusterConfig cluster;
-  if (int rc = loadCluster("outcome", clusterPath, cluster); rc >= 0) return rc;
+  if (int rc = loadCluster("outcome", where, cluster); rc >= 0) return rc;
   BlockingClient client(cluster);
   TxnStatus s = client.outcome(*txn);
   if (vm.count("json")) {

@@ -275,7 +275,8 @@ int runServe(const Args& args) {
       "usage: pcommit serve --config FILE --node ID [--node ID ...]\n\n"
       "Runs a node of the cluster file FILE (its role -- coordinator, participant or\n"
       "acceptor -- comes from the file) until SIGTERM or SIGINT. Logs to stderr, each line\n"
-      "naming its node.\n"
+      "with its time, level and node (--log-format text), or as one JSON object with ts,\n"
+      "level, node and msg (--log-format json).\n"
       "Several --node run those nodes in this one process (co-located roles, as `cluster\n"
       "start --colocate` does): each keeps its own data directory, LMDB environment and\n"
       "port, and messages between them are handed over in-process, still only after the\n"
@@ -303,8 +304,13 @@ int runServe(const Args& args) {
       "a participant whose data directory was lost starts empty: it answers 'forgotten' for\n"
       "every transaction begun before now (never a vote or an outcome); ignored if the\n"
       "directory holds data");
+  addLogOptions(desc);
   po::variables_map vm;
   if (auto done = parseCommand("serve", args, desc, nullptr, vm)) return *done;
+  runtime::LogLevel logLevel{};
+  runtime::LogFormat logFormat{};
+  if (auto rc = resolveLogOptions("serve", vm, logLevel, logFormat)) return *rc;
+  runtime::setLogOptions(logLevel, logFormat);
   for (const char* required : {"config", "node"}) {
     if (!vm.count(required)) {
       std::cerr << "pcommit serve: the option '--" << required << "' is required\n"

@@ -93,18 +93,18 @@ int printTxn(const TxnId& txn, const CommitResult& r, size_t participants, int64
 
 int runTxn(const Args& args) {
   po::options_description desc(
-      "usage: pcommit txn --cluster FILE [options] OP...\n\n"
+      "usage: pcommit txn [--cluster FILE | --endpoints LIST] [options] OP...\n\n"
       "Commits OPs atomically across the participants owning their keys.\n"
       "OP is put:KEY=VALUE | del:KEY | expect:KEY=VERSION (VERSION 0 = never written).\n"
       "Prints `committed TXID` (exit 0), `aborted TXID: REASON` (exit 1) or\n"
       "`unknown TXID: REASON` (exit 2: the outcome was not learned in time; `pcommit\n"
       "outcome` finds it later, and `--txid TXID` retries the same transaction safely).\n\n"
       "options");
-  std::string clusterPath, coordinator, txidText;
+  ClusterArgs where;
+  std::string coordinator, txidText;
   uint32_t timeoutMs = 10000;
   std::vector<std::string> ops;
   desc.add_options()("help,h", "print this help")(
-      "cluster", po::value<std::string>(&clusterPath)->value_name("FILE"), "the cluster file")(
       "coordinator", po::value<std::string>(&coordinator)->value_name("ID"),
       "send to this coordinator first (default: the first in the file)")(
       "timeout-ms", po::value<uint32_t>(&timeoutMs)->value_name("T"),
@@ -112,6 +112,7 @@ int runTxn(const Args& args) {
       "txid", po::value<std::string>(&txidText)->value_name("TXID"),
       "use this transaction id (retry after unknown)")("json", "print one JSON object")(
       "op", po::value<std::vector<std::string>>(&ops), "operations");
+  addClusterOptions(desc, where);
   po::positional_options_description pos;
   pos.add("op", -1);
   po::variables_map vm;
@@ -121,12 +122,12 @@ int runTxn(const Args& args) {
     return kExitUsage;
   }
   runtime::ClusterConfig cluster;
-  if (int rc = loadCluster("txn", clusterPath, cluster); rc >= 0) return rc;
+  if (int rc = loadCluster("txn", where, cluster); rc >= 0) return rc;
   if (!coordinator.empty()) {
     const auto* n = cluster.byName(coordinator);
     if (n == nullptr || n->role != runtime::Role::Coordinator) {
-      std::cerr << "pcommit txn: --coordinator " << coordinator << ": not a coordinator of "
-                << clusterPath << "\n";
+      std::cerr << "pcommit txn: --coordinator " << coordinator
+                << ": not a coordinator of the cluster\n";
       return kExitUsage;
     }
   }

@@ -387,6 +387,7 @@ kj::Promise<Client::NodeStatus> Client::status(NodeId node) {
     out.nodeId = st.getNodeId();
     out.protocol = st.getProtocol();
     out.uptimeMs = st.getUptimeMs();
+    out.version = st.getVersion();
     for (auto d : st.getInDoubt()) {
       out.inDoubt.push_back(InDoubtTxn{rpc::getTxn(d.getTxn()), d.getAgeMs(), d.getWaitingFor(),
                                        d.getLeader(), d.getRecovering()});

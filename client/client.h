@@ -172,6 +172,7 @@ class Client {
     NodeId nodeId = kNoNode;
     std::string protocol;
     uint64_t uptimeMs = 0;
+    std::string version;  // the node's build (`pcommit --version`); empty from older nodes
   };
   kj::Promise<NodeStatus> status(NodeId node);
 

@@ -4,6 +4,7 @@
 
 #include "paxos_commit/participant.h"
 #include "rpc/convert.h"
+#include "runtime/lock_wait.h"
 #include "storage/quota_engine.h"
 
 namespace pc {
@@ -136,8 +137,17 @@ kj::Promise<kv::Versioned> ParticipantHost::readCommitted(const std::string& key
     return kj::evalNow([this, key]() { return external_->read(key); });
   }
   if (waitedMs >= kReadLockWaitMs) {
-    return KJ_EXCEPTION(OVERLOADED, "key is locked by an in-doubt transaction", holder->toString(),
-                        waitedMs);
+    // One clear line naming the key, the holder and what it waits for, with the same facts
+    // in the fixed form the client parses (runtime/lock_wait.h).
+    runtime::LockWait w{key, *holder, kNoNode, false, waitedMs};
+    for (const auto& d : core_->inDoubt()) {
+      if (d.txn == *holder) {
+        w.leader = d.leader;
+        w.recovering = d.recovering;
+      }
+    }
+    return kj::Exception(kj::Exception::Type::OVERLOADED, __FILE__, __LINE__,
+                         kj::str(runtime::encodeLockWait(w)));
   }
   const uint32_t tickMs = ctx_->cluster.tickMs;
   return ctx_->io.provider->getTimer()

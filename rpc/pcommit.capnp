@@ -188,6 +188,7 @@ struct NodeStatus {
   uptimeMs @5 :UInt64;
   inDoubt @6 :List(InDoubtTxn);  # participants only
   counters @7 :List(Counter);
+  version @8 :Text;       # the node's build (pc::libraryVersion()); empty from older nodes
 }
 
 struct InDoubtTxn {

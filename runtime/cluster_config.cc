@@ -268,6 +268,10 @@ std::string ClusterConfig::render() const {
     out << "\n[node." << checkValue(n.name) << "]\n";
     out << "role = " << toString(n.role) << "\n";
     out << "address = " << checkValue(n.host) << ":" << n.port << "\n";
+    if (n.listenPort != 0) {
+      out << pad("listen = " + checkValue(n.listenHost) + ":" + std::to_string(n.listenPort))
+          << "# where serve binds; peers and clients use address\n";
+    }
     out << pad("data = " + checkValue(n.dataDir.empty() ? n.name : n.dataDir))
         << "# relative to this file's folder\n";
     if (n.metricsPort != 0) {

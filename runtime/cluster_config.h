@@ -22,6 +22,8 @@
 //   address = 127.0.0.1:7100
 //   data = c1                   # data directory, relative to the cluster file's folder
 //   metrics = 127.0.0.1:9100    # optional: Prometheus GET /metrics and /healthz (HTTP)
+//   listen = 0.0.0.0:7100       # optional: where `serve` binds when it differs from the
+//                               # address peers and clients use (containers, NAT)
 //
 //   [node.p1]
 //   role = participant
@@ -91,7 +93,16 @@ struct NodeInfo {
   // endpoints -- node addresses and metrics addresses -- of one file are the same.
   std::string metricsHost;
   uint16_t metricsPort = 0;
+  // Where `pcommit serve` binds (`listen = HOST:PORT`); listenPort 0: the address itself.
+  // `address` stays what every other node and client connects to (the advertised one); the
+  // listen address is only this node's own business, so it need not be unique in the file
+  // (nodes on different hosts may all bind 0.0.0.0:7100).
+  std::string listenHost;
+  uint16_t listenPort = 0;
   std::string address() const { return host + ":" + std::to_string(port); }
+  std::string listenAddress() const {
+    return listenPort != 0 ? listenHost + ":" + std::to_string(listenPort) : address();
+  }
   std::string metricsAddress() const { return metricsHost + ":" + std::to_string(metricsPort); }
 };
 

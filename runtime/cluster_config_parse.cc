@@ -34,7 +34,7 @@ constexpr std::string_view kClusterKeys[] = {"protocol",
                                              "call-timeout-ms",
                                              "net-delay-us",
                                              "cluster-id"};
-constexpr std::string_view kNodeKeys[] = {"role", "address", "data", "metrics"};
+constexpr std::string_view kNodeKeys[] = {"role", "address", "data", "metrics", "listen"};
 
 template <size_t N>
 std::string joinKeys(const std::string_view (&keys)[N]) {
@@ -459,6 +459,13 @@ NodeInfo parseNode(const Reporter& rep, const std::string& sectionName, const Se
              "address " + canonical + " is already used by node." + owner->second.first +
                  " (line " + std::to_string(owner->second.second) +
                  "; expected one address per node)");
+  }
+  if (auto it = sec.values.find("listen"); it != sec.values.end()) {
+    if (!splitAddress(it->second.text, n.listenHost, n.listenPort)) {
+      rep.fail(it->second.line, sectionName,
+               "bad listen address " + inQuotes(it->second.text) +
+                   " (expected HOST:PORT, PORT in 1..65535, e.g. 0.0.0.0:7100)");
+    }
   }
   parseMetricsAddress(rep, sectionName, sec, n, addressOwner);
   n.dataDir = n.name;

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "paxos_commit/assert.h"
+#include "runtime/log.h"
 
 namespace pc::runtime {
 
@@ -71,19 +72,9 @@ std::string actionText(FailAction action, uint32_t delayMs) {
   return toString(action);
 }
 
-// stderr is unbuffered, but a crash follows at once: write(2) the whole line in one call.
-void logLine(const std::string& line) {
-  std::string text = line + "\n";
-  const char* p = text.data();
-  size_t left = text.size();
-  while (left > 0) {
-    ssize_t n = ::write(STDERR_FILENO, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;  // nowhere to log; the failpoint still acts
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
-}
+// A line of the process (failpoints are armed per process), in the node log's format
+// (runtime/log.h), written in one write(2): a crash follows at once.
+void logProcessLine(const std::string& line) { logLine("", line, LogLevel::Info); }
 
 }  // namespace
 
@@ -155,7 +146,7 @@ Failpoints Failpoints::fromEnvironment() {
   const char* spec = std::getenv(kFailpointsEnv);
   if (spec == nullptr || *spec == '\0') return Failpoints();
   Failpoints fp(spec);
-  if (!fp.points_.empty()) logLine("failpoints armed: " + fp.describe());
+  if (!fp.points_.empty()) logProcessLine("failpoints armed: " + fp.describe());
   return fp;
 }
 
@@ -192,7 +183,7 @@ void Failpoints::hit(std::string_view name) {
   const uint64_t n = p.hits.fetch_add(1) + 1;
   if (p.onHit != 0 && n != p.onHit) return;
 
-  logLine("failpoint " + it->first + ": " + actionText(p.action, p.delayMs));
+  logProcessLine("failpoint " + it->first + ": " + actionText(p.action, p.delayMs));
   switch (p.action) {
     case FailAction::Crash:
       // As if by kill -9: no atexit, no destructors, no buffered output.

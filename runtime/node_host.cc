@@ -112,9 +112,13 @@ kj::Promise<void> NodeHost::run() {
   if (role_->readable()) {
     transport_->setGetFn([this](const std::string& key) { return role_->read(key); });
   }
-  auto listening = transport_->listen(me_.host, me_.port);
+  // The `listen` key: bind there, while peers and clients keep using `address`.
+  const bool ownListen = me_.listenPort != 0;
+  auto listening = transport_->listen(ownListen ? me_.listenHost : me_.host,
+                                      ownListen ? me_.listenPort : me_.port);
   log("ready: " + me_.name + " (" + toString(me_.role) + ", " + toString(coreCfg_.protocol) +
-      ") listening on " + me_.address() +
+      ") listening on " + me_.listenAddress() +
+      (ownListen ? " (advertised as " + me_.address() + ")" : "") +
       (inlineWrites ? "" : " (storage writes on a thread: PCOMMIT_STORAGE_WRITES=thread)"));
   kj::Promise<void> durable = inlineWrites ? kj::Promise<void>(kj::NEVER_DONE) : watchDurable();
   kj::Promise<void> metricsServing = kj::NEVER_DONE;

@@ -19,6 +19,7 @@ void NodeHost::fillStatus(wire::NodeStatus::Builder b) {
   b.setProtocol(toString(coreCfg_.protocol));
   b.setPid(static_cast<uint32_t>(::getpid()));
   b.setUptimeMs(monotonicMs() - startMs_);
+  b.setVersion(PC_PROJECT_VERSION);
   role_->fillStatus(b);
   const auto& tm = transport_->metrics();
   auto sm = storage_->metrics();

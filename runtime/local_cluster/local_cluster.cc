@@ -94,6 +94,19 @@ std::string shapeDifference(const runtime::ClusterConfig& old, const runtime::Cl
   return "";
 }
 
+// A status row from a node's answer alone: healthy (answered as itself), why not, and the
+// answer with the pid it reported.
+NodeStatusRow rowOf(const runtime::NodeInfo* node, const NodeReport& report) {
+  NodeStatusRow r;
+  r.node = node;
+  r.healthy = healthy(report, *node, r.error);
+  if (r.healthy) {
+    r.status = report.status;
+    r.pid = static_cast<pid_t>(report.status.pid);
+  }
+  return r;
+}
+
 // pid and alive of a status row from the node's pid file and its answer; why it is not
 // healthy, prefixed with what its pid file says.
 void describeProcess(const ClusterPaths& paths, const NodeReport& report, NodeStatusRow& r) {
@@ -488,12 +501,9 @@ int queryCluster(const std::string& dir, ClusterStatus& status, std::ostream& er
   status.healthy = true;
   status.nodes.clear();
   for (size_t i = 0; i < nodes.size(); ++i) {
-    NodeStatusRow r;
-    r.node = nodes[i];
+    NodeStatusRow r = rowOf(nodes[i], reports[i]);
     r.external = external.count(r.node->name) != 0;
-    r.healthy = healthy(reports[i], *r.node, r.error);
     describeProcess(*paths, reports[i], r);
-    if (r.healthy) r.status = std::move(reports[i].status);
     for (const auto* m : groupOf(groups, r.node)) {
       if (m != r.node) r.colocatedWith.push_back(m->name);
     }
@@ -501,6 +511,19 @@ int queryCluster(const std::string& dir, ClusterStatus& status, std::ostream& er
     status.nodes.push_back(std::move(r));
   }
   return kOk;
+}
+
+void queryNodes(runtime::ClusterConfig config, int timeoutMs, ClusterStatus& status) {
+  status.config = std::move(config);
+  const Nodes nodes = allNodes(status.config);
+  std::vector<NodeReport> reports = queryStatus(status.config, nodes, timeoutMs);
+  status.healthy = true;
+  status.nodes.clear();
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    NodeStatusRow r = rowOf(nodes[i], reports[i]);
+    status.healthy = status.healthy && r.healthy;
+    status.nodes.push_back(std::move(r));
+  }
 }
 
 }  // namespace pc::local_cluster

@@ -123,6 +123,14 @@ struct ClusterStatus {
 // nodes are unhealthy: status.healthy says.
 int queryCluster(const std::string& dir, ClusterStatus& status, std::ostream& err);
 
+// Asks every node of `config` for its status over the network only -- no cluster
+// directory, no pid files, so nodes on other hosts and external or embedded participants
+// count the same (`pcommit status`). Each node within `timeoutMs`, all at once. Rows carry
+// the pid the node reported (none if unhealthy); alive, external and colocatedWith are
+// left unset (only the host that runs a node can see its process). status.dir and
+// clusterFile are left empty.
+void queryNodes(runtime::ClusterConfig config, int timeoutMs, ClusterStatus& status);
+
 // Runs f() (one of the above) on a thread of its own and returns its exit code.
 template <class F>
 int onOwnThread(F f) {

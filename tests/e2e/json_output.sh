@@ -68,7 +68,7 @@ printf '%s\n' "$OUT" >"$E2E_TMP/status.json"
 python3 -m json.tool "$E2E_TMP/status.json" >/dev/null || fail "status --json does not parse: $OUT"
 [[ "$(json_get "$E2E_TMP/status.json" '[n["name"] for n in j["nodes"] if n["healthy"]]')" == "['c1', 'c2', 'p1', 'p2', 'p3', 'a1', 'a2', 'a3']" ]] ||
   fail "status --json: not every node healthy in cluster-file order: $OUT"
-[[ "$(json_get "$E2E_TMP/status.json" 'sorted(j["nodes"][2])')" == "['address', 'alive', 'colocated_with', 'counters', 'error', 'external', 'healthy', 'id', 'in_doubt', 'name', 'pid', 'role', 'uptime_ms']" ]] ||
+[[ "$(json_get "$E2E_TMP/status.json" 'sorted(j["nodes"][2])')" == "['address', 'alive', 'colocated_with', 'counters', 'error', 'external', 'healthy', 'id', 'in_doubt', 'name', 'pid', 'role', 'uptime_ms', 'version']" ]] ||
   fail "status --json node fields changed: $(json_get "$E2E_TMP/status.json" 'sorted(j["nodes"][2])')"
 for n in c1 p1 a3; do
   [[ "$(status_line "$n" | grep -c '"name"')" == 1 ]] || fail "status --json: $n is not on a line of its own"

@@ -80,7 +80,8 @@ bool sameConfig(const ClusterConfig& a, const ClusterConfig& b) {
     const NodeInfo& y = b.nodes[i];
     if (x.name != y.name || x.id != y.id || x.role != y.role || x.host != y.host ||
         x.port != y.port || x.dataDir != y.dataDir || x.metricsHost != y.metricsHost ||
-        x.metricsPort != y.metricsPort) {
+        x.metricsPort != y.metricsPort || x.listenHost != y.listenHost ||
+        x.listenPort != y.listenPort) {
       return false;
     }
   }
@@ -250,6 +251,37 @@ TEST_CASE("metrics: an optional per-node HOST:PORT, rendered back only where giv
   }
   CHECK(count == 1);
   CHECK(sameConfig(c, parseClusterText(text, "cluster.conf")));
+}
+
+TEST_CASE("listen: where serve binds, apart from the address peers and clients use") {
+  // If this fails, a node behind NAT or in a container binds the advertised address (which
+  // is not its own) and cannot start, or peers connect to the bind-all address.
+  ClusterConfig c = parseClusterText(withLine(12, "address = 10.1.2.3:7102\nlisten = 0.0.0.0:7102"),
+                                     "cluster.conf");
+  const NodeInfo* p2 = c.byName("p2");
+  REQUIRE(p2 != nullptr);
+  CHECK(p2->address() == "10.1.2.3:7102");  // what peers and clients connect to
+  CHECK(p2->listenHost == "0.0.0.0");
+  CHECK(p2->listenPort == 7102);
+  CHECK(p2->listenAddress() == "0.0.0.0:7102");
+  CHECK(c.byName("p1")->listenPort == 0);  // absent: binds its address
+  CHECK(c.byName("p1")->listenAddress() == "localhost:7101");
+  std::string text = c.render();
+  CHECK(text.find("listen = 0.0.0.0:7102") != std::string::npos);
+  CHECK(text.find("listen =") == text.rfind("listen ="));  // only where given
+  CHECK(sameConfig(c, parseClusterText(text, "cluster.conf")));
+  // Nodes on different hosts may all bind the same listen address.
+  ClusterConfig two = parseClusterText(
+      withLine(12, "address = 10.1.2.3:7102\nlisten = 0.0.0.0:7102") + "listen = 0.0.0.0:7102\n",
+      "cluster.conf");
+  CHECK(two.byName("a3")->listenAddress() == "0.0.0.0:7102");
+  for (const char* bad :
+       {"listen = 0.0.0.0", "listen = 0.0.0.0:0", "listen = :7102", "listen = 0.0.0.0:70000"}) {
+    CAPTURE(bad);
+    std::string msg = errorOf(withLine(12, std::string("address = 127.0.0.1:7102\n") + bad));
+    CHECK(msg.find("cluster.conf:13: node.p2: bad listen address") == 0);
+    CHECK(msg.find("HOST:PORT") != std::string::npos);
+  }
 }
 
 TEST_CASE("loadClusterFile reads a file and names a missing one") {
