@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/options.h"
+#include "runtime/tls_certs.h"
 
 namespace po = boost::program_options;
 
@@ -23,6 +24,9 @@ int parseClientArgs(const char* cmd, const Args& args, po::options_description& 
 int loadCluster(const char* cmd, const std::string& path, runtime::ClusterConfig& out) {
   try {
     out = runtime::loadClusterFile(path);
+    // A client with half a TLS configuration, or files it cannot use, stops here (64),
+    // not at its first connection.
+    if (out.tlsEnabled()) (void)runtime::loadClientTls(out);
     return -1;
   } catch (const std::exception& e) {
     std::cerr << "pcommit " << cmd << ": " << e.what() << "\n";

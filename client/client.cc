@@ -10,6 +10,7 @@
 #include "paxos_commit/hash.h"
 #include "paxos_commit/leader.h"
 #include "rpc/transport.h"
+#include "runtime/tls_certs.h"
 
 namespace pc {
 
@@ -269,7 +270,15 @@ Client::Client(kj::AsyncIoContext& io, runtime::ClusterConfig cluster, ClientOpt
   topts.self = self_;
   topts.attachSinkOnConnect = true;
   topts.callTimeoutMs = cluster_.callTimeoutMs;  // deadlines on calls, connects, get, status
-  for (const auto& n : cluster_.nodes) topts.peers[n.id] = rpc::PeerAddress{n.host, n.port};
+  for (const auto& n : cluster_.nodes) {
+    topts.peers[n.id] = rpc::PeerAddress{n.host, n.port};
+    topts.names[n.id] = n.name;
+  }
+  if (cluster_.tlsEnabled()) {
+    // The cluster file's client certificate, and its admin one for status (rpc/tls.h).
+    topts.tls = runtime::loadClientTls(cluster_);
+    topts.statusTls = runtime::loadAdminTls(cluster_);
+  }
   impl_->transport = std::make_unique<rpc::Transport>(
       io, topts, [this](NodeId from, Message&& m) { impl_->onMessage(from, std::move(m)); },
       nullptr);
@@ -341,9 +350,11 @@ kj::Promise<CommitResult> Client::commit(TxnId txn,
   auto timeout =
       rpc::afterRealDelay(impl.io.provider->getTimer(), impl.opts.timeoutMs).then([this, txn]() {
         impl_->commits.erase(txn);
+        const std::string& why = impl_->transport->lastFailure();
         return CommitResult{txn, TxnStatus::Unknown,
                             "no outcome within " + std::to_string(impl_->opts.timeoutMs) +
-                                " ms (retry with the same id, or ask `outcome`)"};
+                                " ms (retry with the same id, or ask `outcome`)" +
+                                (why.empty() ? "" : "; last connection error: " + why)};
       });
   return paf.promise.exclusiveJoin(kj::mv(timeout));
 }

@@ -48,6 +48,7 @@ kj::Promise<void> afterRealDelay(kj::Timer& timer, uint32_t ms) {
 // and the peer's bootstrap capability. Destroyed as a whole when it fails.
 struct Transport::Connection {
   bool called = false;  // inbound: the peer has made a call (else the idle timeout closes it)
+  PeerAuth auth;        // inbound: who the peer's certificate names (Open without TLS)
   kj::Own<kj::AsyncIoStream> stream;
   kj::Own<capnp::TwoPartyVatNetwork> network;
   kj::Own<capnp::RpcSystem<capnp::rpc::twoparty::VatId>> rpc;
@@ -103,29 +104,36 @@ class Transport::SinkImpl : public wire::Peer::Server {
 
 // The bootstrap object of one inbound connection. Every method first marks the connection
 // as used (`called`, owned by the Connection, which outlives its RPC system and so this).
+// With TLS, what the peer's certificate permits is checked first (transport_tls.cc).
 class Transport::NodeImpl : public wire::Node::Server {
  public:
-  NodeImpl(Transport& t, uint64_t connection, bool& called)
-      : t_(t), connection_(connection), called_(called) {}
+  NodeImpl(Transport& t, uint64_t connection, Connection& c)
+      : t_(t), connection_(connection), called_(c.called), auth_(c.auth) {}
   kj::Promise<void> deliver(DeliverContext context) override {
     called_ = true;
     auto p = context.getParams();
-    t_.receive(p.getFrom(), p.getMessages());
+    if (auth_.kind == PeerAuth::Kind::Open) {
+      t_.receive(p.getFrom(), p.getMessages());
+    } else {
+      t_.receiveAuthenticated(auth_, p.getFrom(), p.getMessages());
+    }
     return kj::READY_NOW;
   }
   kj::Promise<void> attach(AttachContext context) override {
     called_ = true;
     auto p = context.getParams();
+    if (auth_.kind != PeerAuth::Kind::Open) t_.checkAttach(auth_, p.getFrom());
     t_.attachSink(p.getFrom(), p.getSink(), connection_);
     return kj::READY_NOW;
   }
   kj::Promise<void> status(StatusContext context) override {
     called_ = true;
+    if (auth_.kind != PeerAuth::Kind::Open) t_.checkStatus(auth_);
     if (t_.statusFn_) t_.statusFn_(context.getResults().initStatus());
     return kj::READY_NOW;
   }
   kj::Promise<void> get(GetContext context) override {
-    called_ = true;
+    called_ = true;  // any certificate of the cluster may read
     auto key = context.getParams().getKey();
     if (key.size() > 4096) throw KJ_EXCEPTION(FAILED, "key too long");
     if (!t_.getFn_) throw KJ_EXCEPTION(FAILED, "this node holds no data (not a participant)");
@@ -145,6 +153,7 @@ class Transport::NodeImpl : public wire::Node::Server {
   Transport& t_;
   uint64_t connection_;  // the inbound connection this bootstrap object serves
   bool& called_;
+  PeerAuth& auth_;
 };
 
 Transport::Transport(kj::AsyncIoContext& io, TransportOptions options, Handler handler, LogFn log)
@@ -159,6 +168,10 @@ Transport::Transport(kj::AsyncIoContext& io, TransportOptions options, Handler h
   PC_ASSERT(opts_.acceptBackoffMinMs >= 1 && opts_.acceptBackoffMinMs <= opts_.acceptBackoffMaxMs,
             opts_.acceptBackoffMinMs, opts_.acceptBackoffMaxMs);
   if (opts_.callTimeoutMs > 0) tasks_->add(callWatchdog());
+  if (!opts_.selfName.empty()) memberIds_[opts_.selfName] = opts_.self;
+  for (const auto& [id, name] : opts_.names) {
+    if (opts_.peers.count(id) != 0) memberIds_[name] = id;
+  }
 }
 
 Transport::~Transport() {
@@ -244,7 +257,7 @@ void Transport::setKeepalive(kj::AsyncIoStream& stream) {
 }
 
 void Transport::accepted(kj::Own<kj::AsyncIoStream> stream) {
-  if (inbound_.size() >= opts_.maxInboundConnections) {
+  if (inbound_.size() + handshakes_ >= opts_.maxInboundConnections) {
     // Beyond the cap: closed at once (dropping the stream closes it). One log line when
     // refusing starts, one when it ends, whatever the number refused.
     metrics_.inboundRefused++;
@@ -268,15 +281,24 @@ void Transport::accepted(kj::Own<kj::AsyncIoStream> stream) {
   }
   metrics_.inboundAccepted++;
   setKeepalive(*stream);
+  if (opts_.tls) {
+    handshake(kj::mv(stream));  // then serveInbound, with the certificate's name
+    return;
+  }
+  serveInbound(kj::mv(stream), PeerAuth{});
+}
+
+void Transport::serveInbound(kj::Own<kj::AsyncIoStream> stream, PeerAuth auth) {
   capnp::ReaderOptions ro;
   ro.traversalLimitInWords = opts_.traversalLimitWords;
   ro.nestingLimit = static_cast<int>(opts_.nestingLimit);
   auto c = kj::heap<Connection>();
   c->stream = kj::mv(stream);
+  c->auth = std::move(auth);
   c->network =
       kj::heap<capnp::TwoPartyVatNetwork>(*c->stream, capnp::rpc::twoparty::Side::SERVER, ro);
   uint64_t key = nextInbound_++;
-  capnp::Capability::Client bootstrap = kj::heap<NodeImpl>(*this, key, c->called);
+  capnp::Capability::Client bootstrap = kj::heap<NodeImpl>(*this, key, *c);
   c->rpc = kj::heap(capnp::makeRpcServer(*c->network, kj::mv(bootstrap)));
   // The connection lives until the peer goes away (or sends garbage: Cap'n Proto then
   // fails this connection alone), or until the idle timeout if it never made a call (a
@@ -359,7 +381,8 @@ void Transport::logOnce(NodeId from, const std::string& what) {
   if (log_) log_("rejected input from node " + std::to_string(from) + ": " + what);
 }
 
-void Transport::receive(NodeId from, capnp::List<wire::Message>::Reader msgs) {
+size_t Transport::receive(NodeId from, capnp::List<wire::Message>::Reader msgs,
+                          const PeerAuth* client) {
   metrics_.rpcCallsReceived++;
   // The peer is back (it just called us): skip what is left of our reconnect back-off to
   // it, or a restarted node would wait up to the maximum back-off for our answers.
@@ -374,8 +397,9 @@ void Transport::receive(NodeId from, capnp::List<wire::Message>::Reader msgs) {
   if (from == kNoNode || msgs.size() > opts_.limits.maxBatch) {
     metrics_.rejected += msgs.size();
     logOnce(from, "bad sender id or oversize batch");
-    return;
+    return 0;
   }
+  size_t refused = 0;
   for (auto r : msgs) {
     auto result = fromWire(r, opts_.limits);
     if (auto* why = std::get_if<std::string>(&result)) {
@@ -384,10 +408,15 @@ void Transport::receive(NodeId from, capnp::List<wire::Message>::Reader msgs) {
       continue;
     }
     auto& m = std::get<Message>(result);
+    if (client && !clientMaySend(*client, m)) {
+      ++refused;
+      continue;
+    }
     metrics_.messagesReceived++;
     metrics_.receivedByKind[kindIndex(m)]++;
     handler_(from, std::move(m));
   }
+  return refused;
 }
 
 Transport::Outbound& Transport::outbound(NodeId to) {
@@ -534,6 +563,7 @@ void Transport::flush(Outbound& o) {
 
 void Transport::onCallFailed(Outbound& o, const kj::Exception& e) {
   metrics_.disconnects++;
+  lastFailure_ = e.getDescription().cStr();
   if (log_) log_("peer " + std::to_string(o.id) + " lost: " + e.getDescription().cStr());
   o.generation++;
   o.inflight = 0;
@@ -589,6 +619,12 @@ void Transport::connect(Outbound& o) {
           .then([](kj::Own<kj::NetworkAddress> addr) {
             return addr->connect().attach(kj::mv(addr));
           });
+  if (opts_.tls) {
+    // The handshake is part of the connect: under the same deadline.
+    connected = connected.then([this, id](kj::Own<kj::AsyncIoStream> stream) {
+      return secureOutbound(kj::mv(stream), id, opts_.tls.get());
+    });
+  }
   if (opts_.callTimeoutMs > 0) {
     // A connect to an address that swallows SYNs would otherwise wait for the kernel's
     // timeout (minutes) with the queue held.
@@ -635,7 +671,7 @@ void Transport::connect(Outbound& o) {
         uint32_t delay = ob.backoffMs;
         ob.backoffMs = std::min(ob.backoffMs * 2, opts_.reconnectBackoffMaxMs);
         ob.inBackoff = true;
-        (void)e;
+        lastFailure_ = e.getDescription().cStr();
         // Retry with backoff while there is something to send.
         tasks_->add(
             io_.provider->getTimer().afterDelay(delay * kj::MILLISECONDS).then([this, id, gen]() {

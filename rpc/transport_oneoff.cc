@@ -12,22 +12,27 @@ namespace pc::rpc {
 // connection until the call's promise settles (one-off requests: get, status). Fails with
 // DISCONNECTED after oneOffTimeoutMs, connect included (the connection is then dropped).
 template <class Call>
-auto Transport::withOwnConnection(NodeId node, Call call)
+auto Transport::withOwnConnection(NodeId node, const Tls* tls, Call call)
     -> decltype(call(std::declval<wire::Node::Client>())) {
   using Result = decltype(call(std::declval<wire::Node::Client>()));
   auto it = opts_.peers.find(node);
   if (it == opts_.peers.end()) return KJ_EXCEPTION(FAILED, "no such node", node);
-  Result work = io_.provider->getNetwork()
-                    .parseAddress(it->second.host, it->second.port)
-                    .then([](kj::Own<kj::NetworkAddress> addr) {
-                      return addr->connect().attach(kj::mv(addr));
-                    })
-                    .then([this, call = kj::mv(call)](kj::Own<kj::AsyncIoStream> stream) mutable {
-                      setKeepalive(*stream);
-                      auto client = kj::heap<capnp::TwoPartyClient>(*stream);
-                      auto cap = client->bootstrap().castAs<wire::Node>();
-                      return call(kj::mv(cap)).attach(kj::mv(client), kj::mv(stream));
-                    });
+  Result work =
+      io_.provider->getNetwork()
+          .parseAddress(it->second.host, it->second.port)
+          .then(
+              [](kj::Own<kj::NetworkAddress> addr) { return addr->connect().attach(kj::mv(addr)); })
+          .then([this, node, tls](
+                    kj::Own<kj::AsyncIoStream> stream) -> kj::Promise<kj::Own<kj::AsyncIoStream>> {
+            if (!tls) return kj::mv(stream);
+            return secureOutbound(kj::mv(stream), node, tls);
+          })
+          .then([this, call = kj::mv(call)](kj::Own<kj::AsyncIoStream> stream) mutable {
+            setKeepalive(*stream);
+            auto client = kj::heap<capnp::TwoPartyClient>(*stream);
+            auto cap = client->bootstrap().castAs<wire::Node>();
+            return call(kj::mv(cap)).attach(kj::mv(client), kj::mv(stream));
+          });
   if (opts_.oneOffTimeoutMs == 0) return work;
   const uint32_t ms = opts_.oneOffTimeoutMs;
   return work.exclusiveJoin(
@@ -38,7 +43,7 @@ auto Transport::withOwnConnection(NodeId node, Call call)
 }
 
 kj::Promise<kv::Versioned> Transport::get(NodeId participant, const std::string& key) {
-  return withOwnConnection(participant, [key](wire::Node::Client node) {
+  return withOwnConnection(participant, opts_.tls.get(), [key](wire::Node::Client node) {
     auto req = node.getRequest();
     req.setKey(capnp::Data::Reader(reinterpret_cast<const kj::byte*>(key.data()), key.size()));
     return req.send().then([](capnp::Response<wire::Node::GetResults>&& r) {
@@ -55,7 +60,8 @@ kj::Promise<kv::Versioned> Transport::get(NodeId participant, const std::string&
 }
 
 kj::Promise<capnp::Response<wire::Node::StatusResults>> Transport::status(NodeId node) {
-  return withOwnConnection(node, [](wire::Node::Client n) {
+  const Tls* tls = opts_.statusTls ? opts_.statusTls.get() : opts_.tls.get();
+  return withOwnConnection(node, tls, [](wire::Node::Client n) {
     return n.statusRequest().send().then(
         [](capnp::Response<wire::Node::StatusResults>&& r) { return kj::mv(r); });
   });
