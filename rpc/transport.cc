@@ -178,6 +178,7 @@ Transport::~Transport() {
   // Cancel every task first, then drop the connections (members below tasks_ in the
   // class would be destroyed before it; these are above it, so this order is explicit).
   tasks_.reset();
+  oneOffPool_.clear();
   inbound_.clear();
   out_.clear();
 }

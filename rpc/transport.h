@@ -122,6 +122,7 @@ struct TransportOptions {
   std::shared_ptr<const Tls> tls;
   std::shared_ptr<const Tls> statusTls;
   std::string selfName;
+  bool poolOneOff = true;  // TLS: get/status reuse one connection per node (bench: false)
   std::map<NodeId, std::string> names;  // peers' node names (c1...): their certificates'
 };
 
@@ -239,6 +240,8 @@ class Transport : private kj::TaskSet::ErrorHandler {
   bool isMember(NodeId id) const { return id == opts_.self || opts_.peers.count(id) != 0; }
   kj::Promise<void> callWatchdog();
   bool forgettable(const Outbound& o) const;
+  struct OneOff;
+  kj::Promise<kj::Own<OneOff>> openOneOff(NodeId node, const Tls* tls);
   template <class Call>
   auto withOwnConnection(NodeId node, const Tls* tls, Call call)
       -> decltype(call(std::declval<wire::Node::Client>()));
@@ -277,6 +280,13 @@ class Transport : private kj::TaskSet::ErrorHandler {
   std::set<std::string> tlsLogged_;          // peers whose TLS refusal was logged (bounded)
   std::map<std::string, NodeId> memberIds_;  // node name -> id (self and peers)
   std::string lastFailure_;
+  // TLS get/status connections (transport_oneoff.cc); `ref` owns `conn` (OneOff is only
+  // complete there).
+  struct PooledOneOff {
+    kj::Own<kj::Refcounted> ref;
+    OneOff* conn = nullptr;
+  };
+  std::map<std::pair<NodeId, const Tls*>, PooledOneOff> oneOffPool_;
   std::unique_ptr<kj::TaskSet> tasks_;
 
   void taskFailed(kj::Exception&& e) override;

@@ -203,3 +203,37 @@ TEST_CASE("transport: a client certificate may commit and ask, never send a node
 }
 
 }  // namespace pc
+
+namespace pc {
+
+TEST_CASE("transport: TLS status calls share one pooled connection, and survive a restart") {
+  // Without the pool every get or status pays a TLS handshake; with a stale pooled
+  // connection (the node restarted) the next call must still succeed.
+  test::ScratchDir dir("pc-tls-test");
+  ClusterConfig c = makeCluster(dir.path);
+  auto io = kj::setupAsyncIo();
+  const NodeId a1 = c.byName("a1")->id;
+  const uint16_t port = c.byName("a1")->port;
+  Received atA, atC;
+  auto ta =
+      std::make_unique<rpc::Transport>(io, nodeOptions(c, "a1", "a1"), atA.handler(), nullptr);
+  auto la = ta->listen("127.0.0.1", port);
+  rpc::Transport tc(io, nodeOptions(c, "c1", "c1"), atC.handler(), nullptr);
+  for (int i = 0; i < 3; ++i) CHECK_NOTHROW(tc.status(a1).wait(io.waitScope));
+  CHECK(ta->metrics().tlsHandshakes == 1);
+
+  rpc::TransportOptions fresh = nodeOptions(c, "c1", "c1");
+  fresh.poolOneOff = false;
+  rpc::Transport unpooled(io, fresh, atC.handler(), nullptr);
+  for (int i = 0; i < 3; ++i) CHECK_NOTHROW(unpooled.status(a1).wait(io.waitScope));
+  CHECK(ta->metrics().tlsHandshakes == 4);
+
+  la = nullptr;  // a1 "restarts": its connections close, a new transport listens
+  ta = nullptr;
+  ta = std::make_unique<rpc::Transport>(io, nodeOptions(c, "a1", "a1"), atA.handler(), nullptr);
+  la = ta->listen("127.0.0.1", port);
+  CHECK_NOTHROW(tc.status(a1).wait(io.waitScope));
+  CHECK(ta->metrics().tlsHandshakes == 1);
+}
+
+}  // namespace pc
