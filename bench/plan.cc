@@ -99,7 +99,9 @@ class Runner {
                                          : plan_.participantCounts;
       for (int n : nList) {
         if (interrupted_() || rc_ != kExitOk) break;
-        runCluster(mode, n);
+        runCluster(mode, n, false);
+        // --tls: the same cluster again with mutual TLS, reported beside (printTlsCost).
+        if (plan_.tls && !interrupted_() && rc_ == kExitOk) runCluster(mode, n, true);
       }
     }
     if (interrupted_() && rc_ == kExitOk) rc_ = kExitInterrupted;
@@ -111,7 +113,8 @@ class Runner {
 
  private:
   // A fresh cluster for `mode` with `n` participants in `tc`; false (rc_ set) on failure.
-  bool startCluster(const Mode& mode, int n, TempCluster& tc, runtime::ClusterConfig& cluster) {
+  bool startCluster(const Mode& mode, int n, bool tls, TempCluster& tc,
+                    runtime::ClusterConfig& cluster) {
     if (tc.dir().empty()) {
       std::cerr << "pcommit bench: cannot create a temporary directory\n";
       return false;
@@ -125,6 +128,7 @@ class Runner {
     so.gcCap = plan_.gcCap;
     so.recoveryTimeoutMs = plan_.recoveryTimeoutMs;
     so.colocate = plan_.colocate;
+    so.tls = tls;
     std::string failpoints;
     if (plan_.recovery && mode.protocol != Protocol::PaxosDirect) {
       failpoints = "coordinator.after_prepare_sent=crash@" + std::to_string(plan_.crashAfter);
@@ -134,18 +138,19 @@ class Runner {
               << (so.colocate == runtime::Colocate::None
                       ? ""
                       : std::string(", colocate ") + runtime::toString(so.colocate))
+              << (tls ? ", mutual TLS" : "")
               << (failpoints.empty() ? "" : ", c1 armed: " + failpoints) << "\n";
     if (!tc.start(so, failpoints)) return false;
     cluster = runtime::loadClusterFile(tc.dir() + "/cluster.conf");
     return true;
   }
 
-  void runCluster(const Mode& mode, int n) {
+  void runCluster(const Mode& mode, int n, bool tls) {
     TempCluster tc(plan_.keep);
     runtime::ClusterConfig cluster;
     if (plan_.given) {
       cluster = *plan_.given;
-    } else if (!startCluster(mode, n, tc, cluster)) {
+    } else if (!startCluster(mode, n, tls, tc, cluster)) {
       rc_ = kExitFailure;
       return;
     }
@@ -154,7 +159,7 @@ class Runner {
       if (plan_.recovery) {
         runRecoveryOn(mode, cluster, tc);
       } else {
-        runLoads(mode, n, cluster);
+        runLoads(mode, n, cluster, tls);
       }
     } catch (const kj::Exception& e) {
       std::cerr << "\npcommit bench: " << mode.name() << ": " << e.getDescription().cStr() << "\n";
@@ -180,8 +185,15 @@ class Runner {
     printRecovery(std::cerr, {recoveries_.back()});
   }
 
-  void runLoads(const Mode& mode, int n, const runtime::ClusterConfig& cluster) {
+  void runLoads(const Mode& mode, int n, const runtime::ClusterConfig& cluster, bool tls) {
     auto floor = measureFloorFor(n, cluster);
+    ConnectCost connect;
+    if (plan_.tls) {
+      connect = measureConnectCost(io_, cluster, 50);
+      std::cerr << "   status on a new connection p50 " << static_cast<int>(connect.newConnectionUs)
+                << " us, on a pooled one " << static_cast<int>(connect.pooledUs) << " us"
+                << (tls ? " (TLS)" : " (plaintext)") << "\n";
+    }
     for (int c : plan_.clientCounts) {
       if (interrupted_()) break;
       LoadOptions lo = plan_.load;
@@ -190,6 +202,10 @@ class Runner {
       lo.clientAsLeader = mode.clientAsLeader;
       lo.label = mode.name() + " N=" + std::to_string(n) + " C=" + std::to_string(c);
       auto r = runLoad(io_, cluster, lo);
+      if (tls) r.protocol += "+tls";
+      r.tls = tls;
+      r.newConnectionCallUs = connect.newConnectionUs;
+      r.pooledCallUs = connect.pooledUs;
       r.floor = floor;
       if (floor.measured) r.floorUs = floor.forMode(r.expected);
       std::cerr << "   " << r.protocol << " N=" << r.participants << " C=" << r.clients << ": "
@@ -286,6 +302,7 @@ void printReport(const Plan& plan, const Runner& runner, std::ostream& out) {
     printCpu(out, runner.runs());
     printResources(out, runner.runs(), plan.resourcesPerNode);
     printTargets(out, runner.runs());
+    if (plan.tls) printTlsCost(out, runner.runs());
   }
   printRecovery(out, runner.recoveries());
 }

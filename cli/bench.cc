@@ -82,7 +82,7 @@ const char* const kBenchUsage =
     "                     [--f F] [--fanout all|quorum] [--duration S] [--warmup S]\n"
     "                     [--payload-bytes B] [--keys K] [--conflict-rate R] [--hot-keys H]\n"
     "                     [--seed S] [--cluster FILE] [--gc-cap N] [--recovery-timeout-ms MS]\n"
-    "                     [--colocate none|acceptors|all]\n"
+    "                     [--colocate none|acceptors|all] [--tls]\n"
     "                     [--json FILE] [--svg DIR] [--no-floor] [--resources] [--keep]\n"
     "                     [--recovery [--crash-after K] [--restart-after-ms MS]]\n\n"
     "For each protocol (mode) and each participant count: starts a local cluster in a\n"
@@ -103,7 +103,11 @@ const char* const kBenchUsage =
     "coordinator c<i>) inside participant p<i>'s process, messages between them handed\n"
     "over in-process (`pcommit cluster start --help`); the logical messages counted, and\n"
     "so the formulas, stay the same: a message is counted whether or not it left the\n"
-    "process.\n\noptions";
+    "process.\n"
+    "--tls: every cluster twice, plaintext then mutual TLS (`cluster start --tls`), and a\n"
+    "TLS cost line per point: throughput, p50 and CPU per transaction against plaintext,\n"
+    "and a status call on a new connection (TCP + TLS handshake) and on a pooled one.\n"
+    "With --cluster, the file's tls-* keys decide (TLS on iff tls-ca is set).\n\noptions";
 
 po::options_description benchOptions(bench::Plan& p, BenchText& t) {
   po::options_description desc(kBenchUsage);
@@ -145,6 +149,8 @@ po::options_description benchOptions(bench::Plan& p, BenchText& t) {
       "write plots: latency CDF per mode, throughput vs clients, latency vs participants")(
       "no-floor", po::bool_switch(&p.noFloor), "do not measure the physical floor")(
       "keep", po::bool_switch(&p.keep), "keep each cluster's directory (stopped): logs and data")(
+      "tls", po::bool_switch(&p.tls),
+      "each cluster twice, plaintext and mutual TLS, with the TLS cost beside (see above)")(
       "resources", po::bool_switch(&p.resourcesPerNode),
       "print every node's RSS and data.mdb size (start, middle, end), not just the largest")(
       "recovery", po::bool_switch(&p.recovery),
@@ -205,6 +211,7 @@ std::optional<int> loadGiven(const po::variables_map& vm, bench::Plan& p) {
     return usage("--f and --fanout come from the cluster file with --cluster");
   if (!vm["colocate"].defaulted())
     return usage("--colocate comes from the cluster file with --cluster (its colocate key)");
+  if (p.tls) return usage("--tls starts its own clusters; with --cluster its tls-* keys decide");
   try {
     p.given = runtime::loadClusterFile(p.clusterFile);
   } catch (const std::exception& e) {
@@ -264,6 +271,7 @@ int runBench(const Args& args) {
   if (auto done = parseCommand("bench", args, desc, nullptr, vm)) return *done;
   if (auto rc = checkOptions(t, p)) return *rc;
   if (auto rc = loadGiven(vm, p)) return *rc;
+  if (p.recovery && p.tls) return usage("--tls measures load runs: drop --recovery");
   if (p.recovery && p.colocate == runtime::Colocate::All) {
     // c1's crash would take p1 and a1 with it: not the coordinator crash being measured.
     return usage(

@@ -88,4 +88,14 @@ for n in c1 p1 p2 a1 a2 a3; do node_alive "$n" || fail "$n died"; done
 expect_txn 0 "put:$k1=after" "put:$k2=after"
 expect_get "$k2" after 2
 
+step "bench --tls reports its cost beside plaintext (short)"
+run_pc bench --protocol paxos --clients 2 --duration 1 --warmup 0.2 --no-floor --tls \
+  --json "$E2E_TMP/bench.json"
+((RC == 0)) || fail "bench --tls failed (exit $RC): $ERR"
+line=$(grep -E '^  paxos N=3 C=2: throughput [0-9.]+x' <<<"$OUT") ||
+  fail "bench --tls printed no TLS cost line: $OUT"
+grep -qE '^paxos\+tls +3 +2 ' <<<"$OUT" || fail "bench --tls printed no paxos+tls row: $OUT"
+grep -q '"tls": true' "$E2E_TMP/bench.json" || fail "bench JSON has no TLS run"
+info "$line"
+
 e2e_pass
