@@ -52,7 +52,7 @@
 // cluster, a failed or stalled handshake (idleTimeoutMs), a forbidden call or message --
 // is refused, counted (tlsRefused) and logged once per peer (name and address; at most
 // kMaxLoggedSenders of them). Handshakes in progress count against maxInboundConnections.
-// With TLS off, none of this runs: one branch per call.
+// With TLS off, none of this runs: one branch per call, a pointer test per message.
 //
 // Ownership: the Transport belongs to the event-loop thread and must outlive every promise
 // it returns. Not thread-safe.
