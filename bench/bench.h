@@ -168,7 +168,26 @@ struct RunResult {
   std::vector<ResourceSample> resources;
   CpuUse cpu;
   bool interrupted = false;
+  // --tls: this run's cluster had mutual TLS on (`protocol` then ends in "+tls"), and
+  // what a status call cost on a new connection (connect + handshake + call) and on the
+  // pooled one, p50 over a few calls, on this cluster (0: not measured).
+  bool tls = false;
+  double newConnectionCallUs = 0;
+  double pooledCallUs = 0;
 };
+
+// The cost of a connection (bench --tls): status calls to the first participant, `calls`
+// each on a new connection and on one kept connection (TLS: pooled; plaintext: a new
+// connection each too, as get and status do). p50s in microseconds.
+struct ConnectCost {
+  double newConnectionUs = 0;
+  double pooledUs = 0;
+};
+ConnectCost measureConnectCost(kj::AsyncIoContext& io, const runtime::ClusterConfig& cluster,
+                               int calls);
+// One line per TLS run beside its plaintext twin (same mode, N, C): throughput, p50, CPU
+// per transaction, and the connection costs.
+void printTlsCost(std::ostream& out, const std::vector<RunResult>& runs);
 
 // Drives the load against a running cluster. Throws kj::Exception if a node does not
 // answer `status`.

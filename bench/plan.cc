@@ -100,7 +100,9 @@ class Runner {
       for (int n : nList) {
         for (uint32_t d : plan_.netDelaysUs) {
           if (interrupted_() || rc_ != kExitOk) break;
-          runCluster(mode, n, d);
+          runCluster(mode, n, d, false);
+          // --tls: the same cluster again with mutual TLS, reported beside (printTlsCost).
+          if (plan_.tls && !interrupted_() && rc_ == kExitOk) runCluster(mode, n, d, true);
         }
       }
     }
@@ -113,7 +115,7 @@ class Runner {
 
  private:
   // A fresh cluster for `mode` with `n` participants in `tc`; false (rc_ set) on failure.
-  bool startCluster(const Mode& mode, int n, uint32_t netDelayUs, TempCluster& tc,
+  bool startCluster(const Mode& mode, int n, uint32_t netDelayUs, bool tls, TempCluster& tc,
                     runtime::ClusterConfig& cluster) {
     if (tc.dir().empty()) {
       std::cerr << "pcommit bench: cannot create a temporary directory\n";
@@ -129,6 +131,7 @@ class Runner {
     so.recoveryTimeoutMs = plan_.recoveryTimeoutMs;
     so.colocate = plan_.colocate;
     so.netDelayUs = netDelayUs;
+    so.tls = tls;
     std::string failpoints;
     if (plan_.recovery && mode.protocol != Protocol::PaxosDirect) {
       failpoints = "coordinator.after_prepare_sent=crash@" + std::to_string(plan_.crashAfter);
@@ -140,18 +143,19 @@ class Runner {
                       : std::string(", colocate ") + runtime::toString(so.colocate))
               << (netDelayUs == 0 ? ""
                                   : ", every message delayed " + std::to_string(netDelayUs) + " us")
+              << (tls ? ", mutual TLS" : "")
               << (failpoints.empty() ? "" : ", c1 armed: " + failpoints) << "\n";
     if (!tc.start(so, failpoints)) return false;
     cluster = runtime::loadClusterFile(tc.dir() + "/cluster.conf");
     return true;
   }
 
-  void runCluster(const Mode& mode, int n, uint32_t netDelayUs) {
+  void runCluster(const Mode& mode, int n, uint32_t netDelayUs, bool tls) {
     TempCluster tc(plan_.keep);
     runtime::ClusterConfig cluster;
     if (plan_.given) {
       cluster = *plan_.given;
-    } else if (!startCluster(mode, n, netDelayUs, tc, cluster)) {
+    } else if (!startCluster(mode, n, netDelayUs, tls, tc, cluster)) {
       rc_ = kExitFailure;
       return;
     }
@@ -160,7 +164,7 @@ class Runner {
       if (plan_.recovery) {
         runRecoveryOn(mode, cluster, tc);
       } else {
-        runLoads(mode, n, cluster);
+        runLoads(mode, n, cluster, tls);
       }
     } catch (const kj::Exception& e) {
       std::cerr << "\npcommit bench: " << mode.name() << ": " << e.getDescription().cStr() << "\n";
@@ -186,8 +190,15 @@ class Runner {
     printRecovery(std::cerr, {recoveries_.back()});
   }
 
-  void runLoads(const Mode& mode, int n, const runtime::ClusterConfig& cluster) {
+  void runLoads(const Mode& mode, int n, const runtime::ClusterConfig& cluster, bool tls) {
     auto floor = measureFloorFor(n, cluster);
+    ConnectCost connect;
+    if (plan_.tls) {
+      connect = measureConnectCost(io_, cluster, 50);
+      std::cerr << "   status on a new connection p50 " << static_cast<int>(connect.newConnectionUs)
+                << " us, on a pooled one " << static_cast<int>(connect.pooledUs) << " us"
+                << (tls ? " (TLS)" : " (plaintext)") << "\n";
+    }
     for (int c : plan_.clientCounts) {
       if (interrupted_()) break;
       LoadOptions lo = plan_.load;
@@ -197,6 +208,10 @@ class Runner {
       lo.label = mode.name() + " N=" + std::to_string(n) + " C=" + std::to_string(c) +
                  (cluster.netDelayUs ? " D=" + std::to_string(cluster.netDelayUs) + "us" : "");
       auto r = runLoad(io_, cluster, lo);
+      if (tls) r.protocol += "+tls";
+      r.tls = tls;
+      r.newConnectionCallUs = connect.newConnectionUs;
+      r.pooledCallUs = connect.pooledUs;
       r.floor = floor;
       r.netDelayUs = cluster.netDelayUs;
       if (floor.measured) r.floorUs = floor.forMode(r.expected, r.netDelayUs);
@@ -295,6 +310,7 @@ void printReport(const Plan& plan, const Runner& runner, std::ostream& out) {
     printCpu(out, runner.runs());
     printResources(out, runner.runs(), plan.resourcesPerNode);
     printTargets(out, runner.runs());
+    if (plan.tls) printTlsCost(out, runner.runs());
   }
   printRecovery(out, runner.recoveries());
 }

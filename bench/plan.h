@@ -41,6 +41,7 @@ struct Plan {
   uint32_t gcCap = 100000;
   uint32_t recoveryTimeoutMs = 1000;
   bool keep = false;  // keep each cluster's directory (stopped)
+  bool tls = false;   // each cluster twice: plaintext, then mutual TLS (bench --tls)
   // Load (clients, participants, clientAsLeader and label are set per run).
   LoadOptions load;
   double conflictRate = 0;

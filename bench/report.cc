@@ -393,6 +393,11 @@ json::Value runJson(const RunResult& r) {
                   {"max", r.latencyUs.max}}}};
   addCosts(j, r);
   j["interrupted"] = r.interrupted;
+  j["tls"] = r.tls;
+  if (r.newConnectionCallUs > 0) {
+    j["status_new_connection_us"] = rounded(r.newConnectionCallUs, 1);
+    j["status_pooled_us"] = rounded(r.pooledCallUs, 1);
+  }
   j["abort_reasons"] = countsJson(r.abortReasons);
   j["unknown_reasons"] = countsJson(r.unknownReasons);
   j["cpu_us_per_txn"] = cpuJson(r.cpu);

@@ -73,7 +73,7 @@ const char* const kBenchUsage =
     "                     [--f F] [--fanout all|quorum] [--duration S] [--warmup S]\n"
     "                     [--payload-bytes B] [--keys K] [--conflict-rate R] [--hot-keys H]\n"
     "                     [--seed S] [--cluster FILE] [--gc-cap N] [--recovery-timeout-ms MS]\n"
-    "                     [--colocate none|acceptors|all] [--net-delay-us D,...]\n"
+    "                     [--colocate none|acceptors|all] [--net-delay-us D,...] [--tls]\n"
     "                     [--json FILE] [--svg DIR] [--no-floor] [--resources] [--keep]\n"
     "                     [--recovery [--crash-after K] [--restart-after-ms MS]]\n\n"
     "For each protocol (mode) and each participant count: starts a local cluster in a\n"
@@ -99,7 +99,11 @@ const char* const kBenchUsage =
     "message they send over the network D microseconds (an emulated one-way link delay,\n"
     "in the process: this kernel-independent stand-in for netem models neither jitter,\n"
     "loss nor TCP's own packets); the floor then counts D per message delay, so the p50\n"
-    "of each mode can be held against 2 synced writes + delays x (rtt/2 + D).\n\noptions";
+    "of each mode can be held against 2 synced writes + delays x (rtt/2 + D).\n"
+    "--tls: every cluster twice, plaintext then mutual TLS (`cluster start --tls`), and a\n"
+    "TLS cost line per point: throughput, p50 and CPU per transaction against plaintext,\n"
+    "and a status call on a new connection (TCP + TLS handshake) and on a pooled one.\n"
+    "With --cluster, the file's tls-* keys decide (TLS on iff tls-ca is set).\n\noptions";
 
 po::options_description benchOptions(bench::Plan& p, BenchText& t) {
   po::options_description desc(kBenchUsage);
@@ -141,6 +145,8 @@ po::options_description benchOptions(bench::Plan& p, BenchText& t) {
       "write plots: latency CDF per mode, throughput vs clients, latency vs participants")(
       "no-floor", po::bool_switch(&p.noFloor), "do not measure the physical floor")(
       "keep", po::bool_switch(&p.keep), "keep each cluster's directory (stopped): logs and data")(
+      "tls", po::bool_switch(&p.tls),
+      "each cluster twice, plaintext and mutual TLS, with the TLS cost beside (see above)")(
       "resources", po::bool_switch(&p.resourcesPerNode),
       "print every node's RSS and data.mdb size (start, middle, end), not just the largest")(
       "recovery", po::bool_switch(&p.recovery),
@@ -211,6 +217,7 @@ std::optional<int> loadGiven(const po::variables_map& vm, bench::Plan& p) {
   if (!vm["net-delay-us"].defaulted())
     return usage(
         "--net-delay-us comes from the cluster file with --cluster (its net-delay-us key)");
+  if (p.tls) return usage("--tls starts its own clusters; with --cluster its tls-* keys decide");
   try {
     p.given = runtime::loadClusterFile(p.clusterFile);
   } catch (const std::exception& e) {
@@ -270,6 +277,7 @@ int runBench(const Args& args) {
   if (auto done = parseCommand("bench", args, desc, nullptr, vm)) return *done;
   if (auto rc = checkOptions(t, p)) return *rc;
   if (auto rc = loadGiven(vm, p)) return *rc;
+  if (p.recovery && p.tls) return usage("--tls measures load runs: drop --recovery");
   if (p.recovery && p.colocate == runtime::Colocate::All) {
     // c1's crash would take p1 and a1 with it: not the coordinator crash being measured.
     return usage(

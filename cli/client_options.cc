@@ -7,6 +7,7 @@
 #include "cli/options.h"
 #include "client/client.h"
 #include "runtime/local_cluster/local_cluster.h"
+#include "runtime/tls_certs.h"
 
 namespace po = boost::program_options;
 
@@ -104,6 +105,9 @@ int loadCluster(const char* cmd, const ClusterArgs& a, runtime::ClusterConfig& o
   }
   try {
     out = runtime::loadClusterFile(path);
+    // A client with half a TLS configuration, or files it cannot use, stops here (64),
+    // not at its first connection.
+    if (out.tlsEnabled()) (void)runtime::loadClientTls(out);
     return -1;
   } catch (const std::exception& e) {
     std::cerr << "pcommit " << cmd << ": " << e.what()

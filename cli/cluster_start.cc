@@ -41,6 +41,12 @@ po::options_description startOptions(ClusterStartOptions& o, StartText& t) {
       "handed over in-process, after the sender's records are durable. A crash or kill\n"
       "takes the whole process down; `cluster restart` of any of its nodes starts the\n"
       "whole process again.\n\n"
+      "Mutual TLS (--tls): makes a CA and a certificate per node, one for clients and one\n"
+      "for admins under DIR/tls/ (keys mode 0600; DIR/tls/ca.key is the CA's key: keep it\n"
+      "off the nodes in a real deployment) and writes tls-ca, tls-cert, tls-key into the\n"
+      "cluster file; every connection is then mutual TLS and each certificate may do only\n"
+      "what its kind allows (README \"Security\"). Off by default: a local demo on a\n"
+      "trusted machine needs none.\n\n"
       "options");
   desc.add_options()("help,h", "print this help")("dir",
                                                   po::value<std::string>(&o.dir)->value_name("DIR"),
@@ -67,6 +73,8 @@ po::options_description startOptions(ClusterStartOptions& o, StartText& t) {
       "colocate",
       po::value<std::string>(&t.colocate)->value_name("none|acceptors|all")->default_value("none"),
       "run a<i> (acceptors), or a<i> and c<i> (all), inside p<i>'s process")(
+      "tls", po::bool_switch(&o.tls),
+      "mutual TLS between every process: certificates under DIR/tls/ (see above)")(
       "gc-cap", po::value<uint32_t>(&o.gcCap)->value_name("N")->default_value(100000),
       "collected transactions each node remembers before a low-water mark replaces them")(
       "external", po::value<std::vector<std::string>>()->value_name("NODE,...")->composing(),

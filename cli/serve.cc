@@ -29,6 +29,7 @@
 #include "runtime/failpoints.h"
 #include "runtime/node_host.h"
 #include "runtime/sd_notify.h"
+#include "runtime/tls_certs.h"
 #include "storage/env.h"
 
 namespace po = boost::program_options;
@@ -101,6 +102,16 @@ std::optional<int> loadSetup(const std::string& configPath,
       return kExitUsage;
     }
     mine.push_back(me);
+  }
+  if (cluster.tlsEnabled()) {
+    // Half a TLS configuration, or files that cannot be used: refuse before any node
+    // starts (each node loads its own again when it starts listening).
+    try {
+      for (const auto* n : mine) (void)runtime::loadNodeTls(cluster, *n);
+    } catch (const runtime::ConfigError& e) {
+      std::cerr << "pcommit serve: " << e.what() << "\n";
+      return kExitUsage;
+    }
   }
   try {
     (void)runtime::storageWritesInline();  // a bad PCOMMIT_STORAGE_WRITES: refuse to start

@@ -10,6 +10,7 @@
 #include "paxos_commit/hash.h"
 #include "paxos_commit/leader.h"
 #include "rpc/transport.h"
+#include "runtime/tls_certs.h"
 
 namespace pc {
 
@@ -270,8 +271,16 @@ Client::Client(kj::AsyncIoContext& io, runtime::ClusterConfig cluster, ClientOpt
   topts.attachSinkOnConnect = true;
   topts.callTimeoutMs = cluster_.callTimeoutMs;  // deadlines on calls, connects, get, status
   topts.netDelayUs = cluster_.netDelayUs;
-  topts.clusterId = cluster_.clusterId;          // sent in attach: a foreign node refuses us
-  for (const auto& n : cluster_.nodes) topts.peers[n.id] = rpc::PeerAddress{n.host, n.port};
+  topts.clusterId = cluster_.clusterId;  // sent in attach: a foreign node refuses us
+  for (const auto& n : cluster_.nodes) {
+    topts.peers[n.id] = rpc::PeerAddress{n.host, n.port};
+    topts.names[n.id] = n.name;
+  }
+  if (cluster_.tlsEnabled()) {
+    // The cluster file's client certificate, and its admin one for status (rpc/tls.h).
+    topts.tls = runtime::loadClientTls(cluster_);
+    topts.statusTls = runtime::loadAdminTls(cluster_);
+  }
   impl_->transport = std::make_unique<rpc::Transport>(
       io, topts, [this](NodeId from, Message&& m) { impl_->onMessage(from, std::move(m)); },
       nullptr);
@@ -352,6 +361,8 @@ kj::Promise<CommitResult> Client::commit(TxnId txn,
         } else {
           why += " (retry with the same id, or ask `outcome`)";
         }
+        const std::string& last = impl_->transport->lastFailure();
+        if (!last.empty()) why += "; last connection error: " + last;
         return CommitResult{txn, TxnStatus::Unknown, why};
       });
   return paf.promise.exclusiveJoin(kj::mv(timeout));

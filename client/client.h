@@ -135,7 +135,9 @@ class Client {
  public:
   // Connects lazily (the first message to a node opens its connection; lost connections
   // are re-opened with back-off). Throws runtime::ConfigError if options.mode cannot be
-  // served by `cluster` (Direct under 2PC, Coordinator without a coordinator).
+  // served by `cluster` (Direct under 2PC, Coordinator without a coordinator), or if the
+  // cluster's TLS files (tls-ca, tls-cert, tls-key, tls-admin-*) cannot be used: with
+  // tls-ca set, every connection is mutual TLS with them (rpc/tls.h).
   Client(kj::AsyncIoContext& io, runtime::ClusterConfig cluster, ClientOptions options = {});
   ~Client();
   Client(const Client&) = delete;

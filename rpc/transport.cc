@@ -49,6 +49,7 @@ kj::Promise<void> afterRealDelay(kj::Timer& timer, uint32_t ms) {
 // and the peer's bootstrap capability. Destroyed as a whole when it fails.
 struct Transport::Connection {
   bool called = false;  // inbound: the peer has made a call (else the idle timeout closes it)
+  PeerAuth auth;        // inbound: who the peer's certificate names (Open without TLS)
   kj::Own<kj::AsyncIoStream> stream;
   kj::Own<capnp::TwoPartyVatNetwork> network;
   kj::Own<capnp::RpcSystem<capnp::rpc::twoparty::VatId>> rpc;
@@ -104,15 +105,20 @@ class Transport::SinkImpl : public wire::Peer::Server {
 
 // The bootstrap object of one inbound connection. Every method first marks the connection
 // as used (`called`, owned by the Connection, which outlives its RPC system and so this).
+// With TLS, what the peer's certificate permits is checked first (transport_tls.cc).
 class Transport::NodeImpl : public wire::Node::Server {
  public:
-  NodeImpl(Transport& t, uint64_t connection, bool& called)
-      : t_(t), connection_(connection), called_(called) {}
+  NodeImpl(Transport& t, uint64_t connection, Connection& c)
+      : t_(t), connection_(connection), called_(c.called), auth_(c.auth) {}
   kj::Promise<void> deliver(DeliverContext context) override {
     refuseForeign();
     called_ = true;
     auto p = context.getParams();
-    t_.receive(p.getFrom(), p.getMessages());
+    if (auth_.kind == PeerAuth::Kind::Open) {
+      t_.receive(p.getFrom(), p.getMessages());
+    } else {
+      t_.receiveAuthenticated(auth_, p.getFrom(), p.getMessages());
+    }
     return kj::READY_NOW;
   }
   kj::Promise<void> attach(AttachContext context) override {
@@ -125,6 +131,7 @@ class Transport::NodeImpl : public wire::Node::Server {
       throw KJ_EXCEPTION(FAILED, "attach refused: the caller is of another cluster", p.getFrom());
     }
     called_ = true;
+    if (auth_.kind != PeerAuth::Kind::Open) t_.checkAttach(auth_, p.getFrom(), p.hasSink());
     // A node introduces itself without a sink: its route is the connection we open to it.
     if (p.hasSink()) t_.attachSink(p.getFrom(), p.getSink(), connection_);
     return kj::READY_NOW;
@@ -132,12 +139,13 @@ class Transport::NodeImpl : public wire::Node::Server {
   kj::Promise<void> status(StatusContext context) override {
     refuseForeign();
     called_ = true;
+    if (auth_.kind != PeerAuth::Kind::Open) t_.checkStatus(auth_);
     if (t_.statusFn_) t_.statusFn_(context.getResults().initStatus());
     return kj::READY_NOW;
   }
   kj::Promise<void> get(GetContext context) override {
     refuseForeign();
-    called_ = true;
+    called_ = true;  // any certificate of the cluster may read
     auto key = context.getParams().getKey();
     if (key.size() > 4096) throw KJ_EXCEPTION(FAILED, "key too long");
     if (!t_.getFn_) throw KJ_EXCEPTION(FAILED, "this node holds no data (not a participant)");
@@ -162,6 +170,7 @@ class Transport::NodeImpl : public wire::Node::Server {
   uint64_t connection_;  // the inbound connection this bootstrap object serves
   bool& called_;
   bool foreign_ = false;  // its attach named another cluster
+  PeerAuth& auth_;
 };
 
 Transport::Transport(kj::AsyncIoContext& io, TransportOptions options, Handler handler, LogFn log)
@@ -180,12 +189,17 @@ Transport::Transport(kj::AsyncIoContext& io, TransportOptions options, Handler h
     delay_ = std::make_unique<DelayLine>(io_.unixEventPort, opts_.netDelayUs);
     tasks_->add(delay_->run());
   }
+  if (!opts_.selfName.empty()) memberIds_[opts_.selfName] = opts_.self;
+  for (const auto& [id, name] : opts_.names) {
+    if (opts_.peers.count(id) != 0) memberIds_[name] = id;
+  }
 }
 
 Transport::~Transport() {
   // Cancel every task first, then drop the connections (members below tasks_ in the
   // class would be destroyed before it; these are above it, so this order is explicit).
   tasks_.reset();
+  oneOffPool_.clear();
   inbound_.clear();
   out_.clear();
 }
@@ -265,7 +279,7 @@ void Transport::setKeepalive(kj::AsyncIoStream& stream) {
 }
 
 void Transport::accepted(kj::Own<kj::AsyncIoStream> stream) {
-  if (inbound_.size() >= opts_.maxInboundConnections) {
+  if (inbound_.size() + handshakes_ >= opts_.maxInboundConnections) {
     // Beyond the cap: closed at once (dropping the stream closes it). One log line when
     // refusing starts, one when it ends, whatever the number refused.
     metrics_.inboundRefused++;
@@ -289,15 +303,24 @@ void Transport::accepted(kj::Own<kj::AsyncIoStream> stream) {
   }
   metrics_.inboundAccepted++;
   setKeepalive(*stream);
+  if (opts_.tls) {
+    handshake(kj::mv(stream));  // then serveInbound, with the certificate's name
+    return;
+  }
+  serveInbound(kj::mv(stream), PeerAuth{});
+}
+
+void Transport::serveInbound(kj::Own<kj::AsyncIoStream> stream, PeerAuth auth) {
   capnp::ReaderOptions ro;
   ro.traversalLimitInWords = opts_.traversalLimitWords;
   ro.nestingLimit = static_cast<int>(opts_.nestingLimit);
   auto c = kj::heap<Connection>();
   c->stream = kj::mv(stream);
+  c->auth = std::move(auth);
   c->network =
       kj::heap<capnp::TwoPartyVatNetwork>(*c->stream, capnp::rpc::twoparty::Side::SERVER, ro);
   uint64_t key = nextInbound_++;
-  capnp::Capability::Client bootstrap = kj::heap<NodeImpl>(*this, key, c->called);
+  capnp::Capability::Client bootstrap = kj::heap<NodeImpl>(*this, key, *c);
   c->rpc = kj::heap(capnp::makeRpcServer(*c->network, kj::mv(bootstrap)));
   // The connection lives until the peer goes away (or sends garbage: Cap'n Proto then
   // fails this connection alone), or until the idle timeout if it never made a call (a
@@ -380,7 +403,8 @@ void Transport::logOnce(NodeId from, const std::string& what) {
   if (log_) log_("rejected input from node " + std::to_string(from) + ": " + what);
 }
 
-void Transport::receive(NodeId from, capnp::List<wire::Message>::Reader msgs) {
+size_t Transport::receive(NodeId from, capnp::List<wire::Message>::Reader msgs,
+                          const PeerAuth* client) {
   metrics_.rpcCallsReceived++;
   // The peer is back (it just called us): skip what is left of our reconnect back-off to
   // it, or a restarted node would wait up to the maximum back-off for our answers.
@@ -395,8 +419,9 @@ void Transport::receive(NodeId from, capnp::List<wire::Message>::Reader msgs) {
   if (from == kNoNode || msgs.size() > opts_.limits.maxBatch) {
     metrics_.rejected += msgs.size();
     logOnce(from, "bad sender id or oversize batch");
-    return;
+    return 0;
   }
+  size_t refused = 0;
   for (auto r : msgs) {
     auto result = fromWire(r, opts_.limits);
     if (auto* why = std::get_if<std::string>(&result)) {
@@ -405,10 +430,15 @@ void Transport::receive(NodeId from, capnp::List<wire::Message>::Reader msgs) {
       continue;
     }
     auto& m = std::get<Message>(result);
+    if (client && !clientMaySend(*client, m)) {
+      ++refused;
+      continue;
+    }
     metrics_.messagesReceived++;
     metrics_.receivedByKind[kindIndex(m)]++;
     handler_(from, std::move(m));
   }
+  return refused;
 }
 
 Transport::Outbound& Transport::outbound(NodeId to) {
@@ -565,6 +595,7 @@ void Transport::flush(Outbound& o) {
 
 void Transport::onCallFailed(Outbound& o, const kj::Exception& e) {
   metrics_.disconnects++;
+  lastFailure_ = e.getDescription().cStr();
   if (log_) log_("peer " + std::to_string(o.id) + " lost: " + e.getDescription().cStr());
   o.generation++;
   o.inflight = 0;
@@ -640,6 +671,12 @@ void Transport::connect(Outbound& o) {
           .then([](kj::Own<kj::NetworkAddress> addr) {
             return addr->connect().attach(kj::mv(addr));
           });
+  if (opts_.tls) {
+    // The handshake is part of the connect: under the same deadline.
+    connected = connected.then([this, id](kj::Own<kj::AsyncIoStream> stream) {
+      return secureOutbound(kj::mv(stream), id, opts_.tls.get());
+    });
+  }
   if (opts_.callTimeoutMs > 0) {
     // A connect to an address that swallows SYNs would otherwise wait for the kernel's
     // timeout (minutes) with the queue held.
@@ -681,7 +718,7 @@ void Transport::connect(Outbound& o) {
         uint32_t delay = ob.backoffMs;
         ob.backoffMs = std::min(ob.backoffMs * 2, opts_.reconnectBackoffMaxMs);
         ob.inBackoff = true;
-        (void)e;
+        lastFailure_ = e.getDescription().cStr();
         // Retry with backoff while there is something to send.
         tasks_->add(
             io_.provider->getTimer().afterDelay(delay * kj::MILLISECONDS).then([this, id, gen]() {

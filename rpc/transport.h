@@ -36,8 +36,23 @@
 //   logs remember at most kMaxLoggedSenders ids; a connection attaches at most
 //   kMaxSinksPerConnection client sinks.
 // - `attach` (a client's sink) is refused for a cluster member's id (self and peers): a
-//   client can never replace a member's route. Identity is still not authenticated: a
-//   process that can reach the port can send as any id (the network is trusted until TLS).
+//   client can never replace a member's route. Without TLS, identity is not
+//   authenticated: a process that can reach the port can send as any id.
+//
+// With TLS (options.tls, rpc/tls.h): every connection, in and out, is mutual TLS with the
+// cluster's CA; a client checks that the server's certificate names the node it dialled.
+// The certificate of an inbound connection decides what it may call (transport_tls.cc):
+// - a node's (CN c1, p2, ...): deliver with `from` equal to that node's id, get, status;
+// - a client's (CN client, client-*): attach once -- the id it attaches is bound to the
+//   connection -- then deliver from that id only CommitRequest, OutcomeQuery and, as the
+//   leader of its own transactions (paxos-direct), Prepare naming it as leader, Phase1a of
+//   ballot 0 or of its own ballot, and OutcomeMsg; get; never status;
+// - an admin's (CN admin): get and status.
+// Anything else -- a plaintext peer, a certificate of another CA or naming nobody of this
+// cluster, a failed or stalled handshake (idleTimeoutMs), a forbidden call or message --
+// is refused, counted (tlsRefused) and logged once per peer (name and address; at most
+// kMaxLoggedSenders of them). Handshakes in progress count against maxInboundConnections.
+// With TLS off, none of this runs: one branch per call, a pointer test per message.
 //
 // Ownership: the Transport belongs to the event-loop thread and must outlive every promise
 // it returns. Not thread-safe.
@@ -50,6 +65,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -63,6 +79,17 @@ namespace pc::rpc {
 struct PeerAddress {
   std::string host;
   uint16_t port = 0;
+};
+
+class Tls;
+
+// Who an inbound connection is, by its certificate (TLS); Open without TLS.
+struct PeerAuth {
+  enum class Kind : uint8_t { Open, Node, Client, Admin };
+  Kind kind = Kind::Open;
+  NodeId node = kNoNode;    // Node: the id its certificate names
+  NodeId client = kNoNode;  // Client: the id bound by its attach (kNoNode before)
+  std::string peer;         // "c1 at 10.0.0.5", for logs
 };
 
 struct TransportOptions {
@@ -99,6 +126,13 @@ struct TransportOptions {
   int keepaliveIdleS = 10;  // TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT: dead after ~25 s
   int keepaliveIntervalS = 5;
   int keepaliveCount = 3;
+  // Mutual TLS (see the top of this file); null: plaintext. statusTls (an admin's
+  // certificate) is what status() shows; null: tls. selfName: our node name, "" for a client.
+  std::shared_ptr<const Tls> tls;
+  std::shared_ptr<const Tls> statusTls;
+  std::string selfName;
+  bool poolOneOff = true;  // TLS: get/status reuse one connection per node (bench: false)
+  std::map<NodeId, std::string> names;  // peers' node names (c1...): their certificates'
 };
 
 // Counters (logical messages, not RPC calls, except where named).
@@ -126,6 +160,10 @@ struct TransportMetrics {
   uint64_t clusterMismatch = 0;    // attaches naming another cluster (inbound, or refused ours)
   uint64_t routesDropped = 0;      // routes to unknown ids forgotten after dropping their queue
   uint64_t sendersUnlogged = 0;    // rejections not logged: kMaxLoggedSenders ids logged already
+  // TLS: handshakes failed or timed out (plaintext peers, other CAs), calls and messages
+  // refused for the certificate's kind, certificates naming nobody of the cluster.
+  uint64_t tlsHandshakes = 0;  // inbound handshakes completed
+  uint64_t tlsRefused = 0;
 };
 
 // Resolves `ms` milliseconds from now by the real monotonic clock. KJ's Timer::afterDelay
@@ -175,6 +213,9 @@ class Transport : private kj::TaskSet::ErrorHandler {
   kj::Promise<capnp::Response<wire::Node::StatusResults>> status(NodeId node);
 
   const TransportMetrics& metrics() const { return metrics_; }
+  // Why the last outbound connect or call failed ("" if none did): a client that got no
+  // answer says why (a refused TLS handshake, a plaintext peer, a refused connect).
+  const std::string& lastFailure() const { return lastFailure_; }
   bool connected(NodeId peer) const;
   size_t inboundConnections() const { return inbound_.size(); }
   size_t routes() const { return out_.size(); }  // outbound entries (members, clients)
@@ -191,14 +232,28 @@ class Transport : private kj::TaskSet::ErrorHandler {
   Outbound& outbound(NodeId to);
   kj::Promise<void> acceptLoop(kj::ConnectionReceiver& listener);
   void accepted(kj::Own<kj::AsyncIoStream> stream);
+  void serveInbound(kj::Own<kj::AsyncIoStream> stream, PeerAuth auth);
+  // TLS (transport_tls.cc).
+  void handshake(kj::Own<kj::AsyncIoStream> stream);
+  kj::Promise<kj::Own<kj::AsyncIoStream>> secureOutbound(kj::Own<kj::AsyncIoStream> stream,
+                                                         NodeId peer, const Tls* tls);
+  std::optional<PeerAuth> authOf(const std::string& commonName) const;
+  void receiveAuthenticated(PeerAuth& auth, NodeId from, capnp::List<wire::Message>::Reader msgs);
+  bool clientMaySend(const PeerAuth& auth, const Message& m) const;
+  void checkAttach(PeerAuth& auth, NodeId from, bool withSink);
+  void checkStatus(const PeerAuth& auth);
+  [[noreturn]] void refuse(const PeerAuth& auth, const std::string& what);
+  void logPeerOnce(const std::string& peer, const std::string& line);
   kj::Promise<void> acceptFailed(kj::ConnectionReceiver& listener, const kj::Exception& e);
   void dropInbound(uint64_t key);
   void setKeepalive(kj::AsyncIoStream& stream);
   bool isMember(NodeId id) const { return id == opts_.self || opts_.peers.count(id) != 0; }
   kj::Promise<void> callWatchdog();
   bool forgettable(const Outbound& o) const;
+  struct OneOff;
+  kj::Promise<kj::Own<OneOff>> openOneOff(NodeId node, const Tls* tls);
   template <class Call>
-  auto withOwnConnection(NodeId node, Call call)
+  auto withOwnConnection(NodeId node, const Tls* tls, Call call)
       -> decltype(call(std::declval<wire::Node::Client>()));
   void enqueue(NodeId to, Message msg, std::function<void()> onDelivered);
   void scheduleFlush();
@@ -206,7 +261,10 @@ class Transport : private kj::TaskSet::ErrorHandler {
   void flush(Outbound& o);
   void connect(Outbound& o);
   void onCallFailed(Outbound& o, const kj::Exception& e);
-  void receive(NodeId from, capnp::List<wire::Message>::Reader msgs);
+  // `client`: a TLS client's connection, whose messages are checked one by one; returns
+  // how many were refused for it.
+  size_t receive(NodeId from, capnp::List<wire::Message>::Reader msgs,
+                 const PeerAuth* client = nullptr);
   void attachSink(NodeId from, wire::Peer::Client sink, uint64_t connection);
   void logOnce(NodeId from, const std::string& what);
 
@@ -237,6 +295,17 @@ class Transport : private kj::TaskSet::ErrorHandler {
   bool refusing_ = false;         // at the connection cap (logged once per episode)
   uint64_t refusedInEpisode_ = 0;
   std::unique_ptr<DelayLine> delay_;  // netDelayUs > 0 only; its task is in tasks_
+  uint32_t handshakes_ = 0;                  // TLS handshakes in progress (inbound)
+  std::set<std::string> tlsLogged_;          // peers whose TLS refusal was logged (bounded)
+  std::map<std::string, NodeId> memberIds_;  // node name -> id (self and peers)
+  std::string lastFailure_;
+  // TLS get/status connections (transport_oneoff.cc); `ref` owns `conn` (OneOff is only
+  // complete there).
+  struct PooledOneOff {
+    kj::Own<kj::Refcounted> ref;
+    OneOff* conn = nullptr;
+  };
+  std::map<std::pair<NodeId, const Tls*>, PooledOneOff> oneOffPool_;
   std::unique_ptr<kj::TaskSet> tasks_;
 
   void taskFailed(kj::Exception&& e) override;

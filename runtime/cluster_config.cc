@@ -200,7 +200,11 @@ std::string ClusterConfig::dir() const {
 }
 
 std::string ClusterConfig::dataDirOf(const NodeInfo& n) const {
-  std::filesystem::path data(n.dataDir.empty() ? n.name : n.dataDir);
+  return resolvePath(n.dataDir.empty() ? n.name : n.dataDir);
+}
+
+std::string ClusterConfig::resolvePath(const std::string& p) const {
+  std::filesystem::path data(p);
   if (data.is_absolute()) return data.string();
   return (std::filesystem::path(dir()) / data).lexically_normal().string();
 }
@@ -264,6 +268,16 @@ std::string ClusterConfig::render() const {
     out << "cluster-id = " << clusterId
         << "  # this cluster's identity: data directories and peers of another are refused\n";
   }
+  if (tlsEnabled()) {
+    out << pad("tls-ca = " + checkValue(tls.ca)) << "# mutual TLS: the cluster's CA\n";
+    out << pad("tls-cert = " + checkValue(tls.cert)) << "# clients' certificate\n";
+    out << pad("tls-key = " + checkValue(tls.key)) << "# clients' key\n";
+    if (!tls.adminCert.empty()) {
+      out << pad("tls-admin-cert = " + checkValue(tls.adminCert) + " ")
+          << "# status: an admin (or node) certificate\n";
+      out << pad("tls-admin-key = " + checkValue(tls.adminKey) + " ") << "# its key\n";
+    }
+  }
   for (const auto& n : nodes) {
     out << "\n[node." << checkValue(n.name) << "]\n";
     out << "role = " << toString(n.role) << "\n";
@@ -278,6 +292,8 @@ std::string ClusterConfig::render() const {
       out << pad("metrics = " + checkValue(n.metricsHost) + ":" + std::to_string(n.metricsPort))
           << "# Prometheus: GET /metrics, /healthz\n";
     }
+    if (!n.tlsCert.empty()) out << "tls-cert = " << checkValue(n.tlsCert) << "\n";
+    if (!n.tlsKey.empty()) out << "tls-key = " << checkValue(n.tlsKey) << "\n";
   }
   return out.str();
 }

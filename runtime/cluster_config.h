@@ -16,6 +16,11 @@
 //   call-timeout-ms = 5000      # an outbound call (or connect) unanswered by then fails
 //   net-delay-us = 0            # benchmarks: emulated one-way delay of every message
 //   cluster-id = 3f0c...        # 32 hex digits, random, written by `cluster start`
+//   tls-ca = tls/ca.pem         # mutual TLS (rpc/tls.h): the cluster's CA; TLS on iff set
+//   tls-cert = tls/client.pem   # the clients' certificate and key (txn, get, bench, library)
+//   tls-key = tls/client.key
+//   tls-admin-cert = tls/admin.pem  # optional: what `status` shows (else tls-cert)
+//   tls-admin-key = tls/admin.key
 //
 //   [node.c1]
 //   role = coordinator
@@ -24,6 +29,8 @@
 //   metrics = 127.0.0.1:9100    # optional: Prometheus GET /metrics and /healthz (HTTP)
 //   listen = 0.0.0.0:7100       # optional: where `serve` binds when it differs from the
 //                               # address peers and clients use (containers, NAT)
+//   tls-cert = tls/c1.pem       # with tls-ca: the node's certificate and key (serve needs
+//   tls-key = tls/c1.key        # them; a client machine's copy of the file may lack them)
 //
 //   [node.p1]
 //   role = participant
@@ -36,6 +43,11 @@
 // colocate says which nodes `pcommit cluster start` (and bench) run in one process
 // (`pcommit serve --node p1 --node a1 ...`; processGroups() below): the deployment of Gray
 // & Lamport's cost table, where a message between roles on one node costs no network hop.
+// TLS paths may be relative to the cluster file's folder. Half a configuration is refused
+// when the file is read: any tls-* key without tls-ca, tls-ca without tls-cert and
+// tls-key, a cert without its key (or the reverse), in [cluster] and in every node. Whether
+// the files can be read and used is checked when they are loaded (runtime/tls_certs.h).
+//
 // It changes nothing else: every node keeps its own address, data directory and records,
 // and clients reach it the same way. Any `pcommit serve` may host any set of nodes; the
 // key only tells the cluster commands how to group them.
@@ -99,6 +111,10 @@ struct NodeInfo {
   // (nodes on different hosts may all bind 0.0.0.0:7100).
   std::string listenHost;
   uint16_t listenPort = 0;
+  // With TLS (ClusterConfig::tlsEnabled): the node's certificate and key, as written; both
+  // or neither.
+  std::string tlsCert;
+  std::string tlsKey;
   std::string address() const { return host + ":" + std::to_string(port); }
   std::string listenAddress() const {
     return listenPort != 0 ? listenHost + ":" + std::to_string(listenPort) : address();
@@ -134,6 +150,13 @@ struct ClusterConfig {
   // directory of another cluster; peers and clients send it on connect (docs/DESIGN.md §4).
   // Empty: a file without the key (no identity check; `serve` warns).
   std::string clusterId;
+  // Mutual TLS (the tls-* keys above), paths as written. Off (all empty) by default.
+  struct TlsPaths {
+    std::string ca, cert, key;        // CA; the clients' certificate and key
+    std::string adminCert, adminKey;  // optional: status calls (else cert, key)
+  };
+  TlsPaths tls;
+  bool tlsEnabled() const { return !tls.ca.empty(); }
   std::vector<NodeInfo> nodes;  // sorted by id
 
   const NodeInfo* byName(const std::string& name) const;
@@ -152,6 +175,8 @@ struct ClusterConfig {
   std::string dataDirOf(const NodeInfo& n) const;
   // The folder of the cluster file ("." when path has none or is empty).
   std::string dir() const;
+  // A path of the file (tls-*), resolved against that folder as dataDirOf does.
+  std::string resolvePath(const std::string& p) const;
   // Renders the file (cluster start writes it; reading it back gives the same config).
   std::string render() const;
 };

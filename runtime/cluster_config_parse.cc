@@ -33,8 +33,14 @@ constexpr std::string_view kClusterKeys[] = {"protocol",
                                              "idle-timeout-ms",
                                              "call-timeout-ms",
                                              "net-delay-us",
-                                             "cluster-id"};
-constexpr std::string_view kNodeKeys[] = {"role", "address", "data", "metrics", "listen"};
+                                             "cluster-id",
+                                             "tls-ca",
+                                             "tls-cert",
+                                             "tls-key",
+                                             "tls-admin-cert",
+                                             "tls-admin-key"};
+constexpr std::string_view kNodeKeys[] = {"role",   "address",  "data",   "metrics",
+                                          "listen", "tls-cert", "tls-key"};
 
 template <size_t N>
 std::string joinKeys(const std::string_view (&keys)[N]) {
@@ -485,6 +491,70 @@ NodeInfo parseNode(const Reporter& rep, const std::string& sectionName, const Se
   return n;
 }
 
+// Pass 3c: the tls-* keys (runtime/cluster_config.h). Half a TLS configuration is refused
+// here, naming the key: a node or client that silently fell back to plaintext (or to no
+// client certificate) would be a hole, not a convenience.
+void parseTlsKeys(const Reporter& rep, const Section* cluster,
+                  const std::vector<std::pair<const std::string*, const Section*>>& nodeSections,
+                  ClusterConfig& config) {
+  auto text = [](const Section* sec, const char* key) -> std::string {
+    if (!sec) return {};
+    auto it = sec->values.find(key);
+    return it == sec->values.end() ? std::string() : it->second.text;
+  };
+  auto lineOf = [](const Section* sec, const char* key) {
+    auto it = sec->values.find(key);
+    return it == sec->values.end() ? sec->line : it->second.line;
+  };
+  ClusterConfig::TlsPaths& t = config.tls;
+  t = {text(cluster, "tls-ca"), text(cluster, "tls-cert"), text(cluster, "tls-key"),
+       text(cluster, "tls-admin-cert"), text(cluster, "tls-admin-key")};
+  // A key of a pair without the other one, in `sec` (named `name`).
+  auto pair = [&](const Section* sec, const std::string& name, const char* a, const char* b) {
+    const bool hasA = !text(sec, a).empty(), hasB = !text(sec, b).empty();
+    if (hasA == hasB) return;
+    const char* given = hasA ? a : b;
+    rep.fail(lineOf(sec, given), name,
+             std::string(given) + " without " + (hasA ? b : a) +
+                 " (half a TLS configuration; expected both or neither)");
+  };
+  if (cluster) {
+    pair(cluster, "cluster", "tls-cert", "tls-key");
+    pair(cluster, "cluster", "tls-admin-cert", "tls-admin-key");
+  }
+  for (const auto& [name, sec] : nodeSections) pair(sec, *name, "tls-cert", "tls-key");
+  if (t.ca.empty()) {
+    // Any other tls-* key without the CA: the file asks for TLS but cannot verify anyone.
+    for (const char* key : {"tls-cert", "tls-admin-cert"}) {
+      if (!text(cluster, key).empty()) {
+        rep.fail(lineOf(cluster, key), "cluster",
+                 std::string(key) +
+                     " without tls-ca (half a TLS configuration; expected "
+                     "tls-ca = CA.pem as well, or no tls-* key)");
+      }
+    }
+    for (const auto& [name, sec] : nodeSections) {
+      if (!text(sec, "tls-cert").empty()) {
+        rep.fail(lineOf(sec, "tls-cert"), *name,
+                 "tls-cert without tls-ca in [cluster] (half a TLS configuration)");
+      }
+    }
+    return;
+  }
+  if (t.cert.empty()) {
+    rep.fail(lineOf(cluster, "tls-ca"), "cluster",
+             "tls-ca without tls-cert and tls-key (half a TLS configuration; expected the "
+             "clients' certificate, e.g. tls-cert = tls/client.pem, tls-key = tls/client.key)");
+  }
+  for (const auto& [name, sec] : nodeSections) {
+    for (auto& n : config.nodes) {
+      if ("node." + n.name != *name) continue;
+      n.tlsCert = text(sec, "tls-cert");
+      n.tlsKey = text(sec, "tls-key");
+    }
+  }
+}
+
 // Pass 4: whole-cluster rules. Their line is the key that sets the rule, where there is one.
 void checkWholeCluster(const Reporter& rep, const Section* cluster, const ClusterConfig& config) {
   auto clusterValue = [cluster](const char* key) { return valueOf(cluster, key); };
@@ -542,6 +612,7 @@ ClusterConfig parseClusterText(const std::string& text, const std::string& pathF
   for (const auto& [namePtr, secPtr] : nodeSections) {
     config.nodes.push_back(parseNode(rep, *namePtr, *secPtr, config, addressOwner, dataOwner));
   }
+  parseTlsKeys(rep, cluster, nodeSections, config);
   std::sort(config.nodes.begin(), config.nodes.end(),
             [](const NodeInfo& a, const NodeInfo& b) { return a.id < b.id; });
   checkWholeCluster(rep, cluster, config);

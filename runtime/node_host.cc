@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "paxos_commit/assert.h"
+#include "runtime/tls_certs.h"
 
 namespace pc::runtime {
 
@@ -99,7 +100,10 @@ kj::Promise<void> NodeHost::run() {
   topts.self = me_.id;
   for (const auto& n : cluster_.nodes) {
     if (n.id != me_.id) topts.peers[n.id] = rpc::PeerAddress{n.host, n.port};
+    topts.names[n.id] = n.name;
   }
+  topts.selfName = me_.name;
+  if (cluster_.tlsEnabled()) topts.tls = loadNodeTls(cluster_, me_);  // mutual TLS (rpc/tls.h)
   topts.maxInboundConnections = cluster_.maxConnections;
   topts.idleTimeoutMs = cluster_.idleTimeoutMs;
   topts.callTimeoutMs = cluster_.callTimeoutMs;

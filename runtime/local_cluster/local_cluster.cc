@@ -7,6 +7,7 @@
 #include "paxos_commit/assert.h"
 #include "runtime/local_cluster/internal.h"
 #include "storage/env.h"
+#include "runtime/tls_certs.h"
 
 namespace pc::local_cluster {
 
@@ -169,6 +170,10 @@ int checkExisting(const ClusterStartOptions& o, const ClusterPaths& paths,
   runtime::ClusterConfig want =
       buildConfig(o, paths, o.portBase.value_or(existing.nodes.front().port));
   std::string diff = shapeDifference(existing, want, o.portBase.has_value());
+  if (diff.empty() && existing.tlsEnabled() != o.tls) {
+    diff = std::string("TLS ") + (existing.tlsEnabled() ? "on" : "off") + " there, " +
+           (o.tls ? "on" : "off") + " asked for";
+  }
   if (!diff.empty()) {
     err << "pcommit cluster start: " << paths.dir.string()
         << " holds a stopped cluster that differs (" << diff << ")\n"
@@ -270,6 +275,14 @@ int writeNewConfig(const ClusterStartOptions& o, const ClusterPaths& paths,
   auto base = choosePortBase(o, nodeCount, err);
   if (!base) return kFailed;
   config = buildConfig(o, paths, *base);
+  if (o.tls) {
+    try {
+      runtime::createClusterCerts(config, (paths.dir / "tls").string());
+    } catch (const std::exception& e) {
+      err << "pcommit cluster start: " << e.what() << "\n";
+      return kFailed;
+    }
+  }
   for (const auto& n : config.nodes) {
     if (n.metricsPort != 0 && !portFree(n.metricsPort)) {
       err << "pcommit cluster start: metrics port " << n.metricsPort << " (" << n.name

@@ -79,6 +79,10 @@ struct ClusterStartOptions {
   runtime::Colocate colocate = runtime::Colocate::None;
   uint32_t netDelayUs = 0;     // the cluster file's net-delay-us (pcommit bench --net-delay-us)
   int readyTimeoutMs = 20000;  // every node must answer `status` within this
+  // Mutual TLS: a new cluster gets a CA and certificates under DIR/tls/ and the tls-* keys
+  // in its file (runtime/tls_certs.h); a stopped one is started with what its file says,
+  // and must have TLS on exactly when this asks for it.
+  bool tls = false;
   // Nodes written to the cluster file but left to the user to run (DIR/external); empty:
   // all started (or, for a cluster started again, the ones DIR/external names).
   std::vector<std::string> external;
