@@ -25,6 +25,9 @@ int runTxn(const Args& args);
 int runGet(const Args& args);
 int runOutcome(const Args& args);
 
+// pcommit resolve: an operator's heuristic decision, 2PC only   (cli/resolve.cc)
+int runResolve(const Args& args);
+
 // pcommit demo   (cli/demo.cc)
 int runDemo(const Args& args);
 

@@ -25,6 +25,7 @@ constexpr Command kCommands[] = {
     {"txn", "commit operations atomically across shards", pc::cli::runTxn},
     {"get", "read a key's committed value and version", pc::cli::runGet},
     {"outcome", "ask what became of a transaction", pc::cli::runOutcome},
+    {"resolve", "settle an in-doubt 2PC transaction by hand (heuristic)", pc::cli::runResolve},
     {"demo", "a guided tour: commits, a coordinator crash, recovery", pc::cli::runDemo},
     {"bench", "measure throughput, latency and costs per protocol on local clusters",
      pc::cli::runBench},
