@@ -30,6 +30,8 @@ int runOutcome(const Args& args);
 
 // pcommit status   (cli/status.cc): every node of a cluster, over the network
 int runStatus(const Args& args);
+// pcommit resolve: an operator's heuristic decision, 2PC only   (cli/resolve.cc)
+int runResolve(const Args& args);
 
 // pcommit demo   (cli/demo.cc)
 int runDemo(const Args& args);

@@ -26,6 +26,7 @@ constexpr Command kCommands[] = {
     {"get", "read a key's committed value and version", pc::cli::runGet},
     {"outcome", "ask what became of a transaction", pc::cli::runOutcome},
     {"status", "ask every node of a cluster, on any host, how it is", pc::cli::runStatus},
+    {"resolve", "settle an in-doubt 2PC transaction by hand (heuristic)", pc::cli::runResolve},
     {"demo", "a guided tour: commits, a coordinator crash, recovery", pc::cli::runDemo},
     {"bench", "measure throughput, latency and costs per protocol on local clusters",
      pc::cli::runBench},

@@ -3,9 +3,16 @@
 #   P/bin/pcommit                              the command
 #   P/lib/libpcommit_client.so                 pc::Client, pc::BlockingClient
 #   P/lib/libpcommit_participant.so            pc::ResourceManager, pc::ParticipantNode
-#   P/include/pcommit/...                      their headers (include "client/client.h")
+#   P/include/pcommit/client.h                 #include <pcommit/client.h> (-I P/include)
+#   P/include/pcommit/participant.h            #include <pcommit/participant.h>
+#   P/include/pcommit/...                      the headers those two include, each include
+#                                              rewritten to "pcommit/..." (see below)
 #   P/lib/cmake/pcommit/                       find_package(pcommit): pcommit::client,
 #                                              pcommit::participant, pcommit::pcommit
+#   P/lib/pkgconfig/pcommit.pc                 pkg-config: the client library
+#   P/lib/pkgconfig/pcommit-participant.pc     pkg-config: the embedding library
+#   P/share/man/man1/pcommit.1                 the man page (help2man, from --help)
+#   P/share/bash-completion/completions/pcommit
 #
 # The shared libraries are linked from the internal static libraries (whole pc_client /
 # pc_participant, and of the rest what they use), so LMDB, Boost and the internal
@@ -13,6 +20,10 @@
 # dependency. The public headers are the entry points below and the headers they include,
 # found by following their #include lines: configuring fails if that closure reaches a
 # header not listed as public (storage/, rpc/, the node host...) or LMDB, Boost, capnp.
+# Installed, every header lives under P/include/pcommit/ (so nothing collides with a
+# user's own client/ or runtime/ folders) and its quoted includes are rewritten from
+# "client/client.h" to "pcommit/client/client.h": a user needs only -I P/include. In this
+# tree the same names resolve through include/ and the source root, unchanged.
 #
 # In this tree pcommit::client is an alias of the shared library (in-tree examples link
 # what they would link installed); pcommit::participant is participant/'s alias of the
@@ -21,15 +32,17 @@ include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 find_package(CapnProto REQUIRED)  # imported targets are per directory: KJ, for the libraries
 
-set(PC_INSTALL_INCLUDEDIR ${CMAKE_INSTALL_INCLUDEDIR}/pcommit)
+# The package's include directory (P/include); its headers are all under pcommit/.
+set(PC_INSTALL_INCLUDEDIR ${CMAKE_INSTALL_INCLUDEDIR})
+set(PC_INSTALL_HEADERDIR ${CMAKE_INSTALL_INCLUDEDIR}/pcommit)
 set(PC_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/pcommit)
 
 # ---- public headers -------------------------------------------------------------------
 # What applications and engines include...
-set(PC_PUBLIC_ENTRY_HEADERS client/client.h)
+set(PC_PUBLIC_ENTRY_HEADERS include/pcommit/client.h client/client.h)
 if(TARGET pc_participant)
-  list(APPEND PC_PUBLIC_ENTRY_HEADERS participant/participant_node.h
-       participant/resource_manager.h)
+  list(APPEND PC_PUBLIC_ENTRY_HEADERS include/pcommit/participant.h
+       participant/participant_node.h participant/resource_manager.h)
 endif()
 # ...and the only other headers they may reach: plain values, no I/O. Adding one here makes
 # it part of the installed API (review it: nothing of storage/, rpc/, LMDB, capnp).
@@ -47,6 +60,9 @@ function(pc_header_closure out)
     list(POP_FRONT todo header)
     if(header IN_LIST seen)
       continue()
+    endif()
+    if(header STREQUAL "pcommit_version.h")
+      continue()  # generated (cmake/pcommit_version.h.in), installed below
     endif()
     list(APPEND seen ${header})
     if(NOT header IN_LIST PC_PUBLIC_ENTRY_HEADERS AND NOT header IN_LIST PC_PUBLIC_SUPPORT_HEADERS)
@@ -71,9 +87,37 @@ function(pc_header_closure out)
 endfunction()
 
 pc_header_closure(PC_PUBLIC_HEADERS ${PC_PUBLIC_ENTRY_HEADERS})
+# Staged for installation in BUILD/pcommit_include/pcommit/: include/pcommit/X.h as X.h,
+# every other header at its path, each quoted include of a public header (or of the
+# version header) rewritten to "pcommit/...". Re-staged whenever one of them changes.
+set(PC_STAGED_INCLUDEDIR ${PROJECT_BINARY_DIR}/pcommit_include)
 foreach(header IN LISTS PC_PUBLIC_HEADERS)
-  get_filename_component(dir ${header} DIRECTORY)
-  install(FILES ${PROJECT_SOURCE_DIR}/${header} DESTINATION ${PC_INSTALL_INCLUDEDIR}/${dir})
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/${header})
+  file(READ ${PROJECT_SOURCE_DIR}/${header} text)
+  foreach(other IN LISTS PC_PUBLIC_HEADERS ITEMS pcommit_version.h)
+    string(REPLACE "#include \"${other}\"" "#include \"pcommit/${other}\"" text "${text}")
+  endforeach()
+  string(REGEX MATCHALL "#include \"[^\"]*\"" quoted "${text}")
+  foreach(inc IN LISTS quoted)
+    if(NOT inc MATCHES "^#include \"pcommit/")
+      message(FATAL_ERROR "public header ${header}: ${inc} is not a public header")
+    endif()
+  endforeach()
+  if(header MATCHES "^include/pcommit/(.*)$")
+    set(dest ${CMAKE_MATCH_1})
+  else()
+    set(dest ${header})
+  endif()
+  set(staged ${PC_STAGED_INCLUDEDIR}/pcommit/${dest})
+  set(old "")
+  if(EXISTS ${staged})
+    file(READ ${staged} old)
+  endif()
+  if(NOT old STREQUAL text)
+    file(WRITE ${staged} "${text}")
+  endif()
+  get_filename_component(dir ${dest} DIRECTORY)
+  install(FILES ${staged} DESTINATION ${PC_INSTALL_HEADERDIR}/${dir})
 endforeach()
 
 set(PC_VERSION_DIR ${PROJECT_BINARY_DIR}/pcommit_version)
@@ -81,7 +125,7 @@ configure_file(${PROJECT_SOURCE_DIR}/cmake/pcommit_version.h.in
                ${PC_VERSION_DIR}/pcommit_version.h @ONLY)
 configure_file(${PROJECT_SOURCE_DIR}/cmake/pcommit_version.cc.in
                ${PC_VERSION_DIR}/pcommit_version.cc @ONLY)
-install(FILES ${PC_VERSION_DIR}/pcommit_version.h DESTINATION ${PC_INSTALL_INCLUDEDIR})
+install(FILES ${PC_VERSION_DIR}/pcommit_version.h DESTINATION ${PC_INSTALL_HEADERDIR})
 
 # ---- shared libraries -----------------------------------------------------------------
 # pc_shared_library(NAME INTERNAL EXPORT_NAME): libNAME.so holding all of the static
@@ -97,7 +141,8 @@ function(pc_shared_library name internal exportName)
   endif()
   target_link_libraries(${name} PUBLIC CapnProto::kj-async CapnProto::kj)
   target_include_directories(
-    ${name} PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}> $<BUILD_INTERFACE:${PC_VERSION_DIR}>
+    ${name} PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
+                   $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}> $<BUILD_INTERFACE:${PC_VERSION_DIR}>
                    $<INSTALL_INTERFACE:${PC_INSTALL_INCLUDEDIR}>)
   target_compile_features(${name} PUBLIC cxx_std_20)
   # 0.x: a minor release may change the ABI, so the soname carries it.
@@ -113,6 +158,10 @@ set(PC_EXPORTED_TARGETS pcommit_client)
 if(TARGET pc_participant)
   pc_shared_library(pcommit_participant pc_participant participant)
   list(APPEND PC_EXPORTED_TARGETS pcommit_participant)
+  # In this tree pcommit::participant is the static pc_participant: <pcommit/participant.h>
+  # (and the version header it includes) must resolve for it too.
+  target_include_directories(pc_participant PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
+                                                   $<BUILD_INTERFACE:${PC_VERSION_DIR}>)
 endif()
 
 if(CMAKE_VERSION VERSION_LESS 3.24)
@@ -140,3 +189,51 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/pcommitConfigVersion.cmak
 install(FILES ${PROJECT_BINARY_DIR}/pcommitConfig.cmake
               ${PROJECT_BINARY_DIR}/pcommitConfigVersion.cmake
         DESTINATION ${PC_INSTALL_CMAKEDIR})
+
+# ---- pkg-config -----------------------------------------------------------------------
+# pcommit.pc (the client library) and pcommit-participant.pc (the embedding library):
+#   c++ app.cc $(pkg-config --cflags --libs pcommit)
+# Relocatable like the CMake package: the prefix is found from the .pc file's own place.
+file(RELATIVE_PATH PC_PC_RELPREFIX /p/${CMAKE_INSTALL_LIBDIR}/pkgconfig /p)
+string(REGEX REPLACE "/$" "" PC_PC_RELPREFIX "${PC_PC_RELPREFIX}")
+foreach(component IN ITEMS client participant)
+  if(NOT TARGET pcommit_${component})
+    continue()
+  endif()
+  set(PC_PC_LIB pcommit_${component})
+  if(component STREQUAL client)
+    set(PC_PC_NAME pcommit)
+    set(PC_PC_WHAT "client library (#include <pcommit/client.h>)")
+    set(PC_PC_DESCRIPTION "pcommit client: atomic commits across shards (2PC, Paxos Commit)")
+  else()
+    set(PC_PC_NAME pcommit-participant)
+    set(PC_PC_WHAT "embedding library (#include <pcommit/participant.h>)")
+    set(PC_PC_DESCRIPTION "pcommit participant: a storage engine as a pcommit participant")
+  endif()
+  configure_file(${PROJECT_SOURCE_DIR}/cmake/pcommit.pc.in
+                 ${PROJECT_BINARY_DIR}/pkgconfig/${PC_PC_NAME}.pc @ONLY)
+  install(FILES ${PROJECT_BINARY_DIR}/pkgconfig/${PC_PC_NAME}.pc
+          DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+endforeach()
+
+# ---- man page and bash completion -----------------------------------------------------
+# pcommit.1 from the built command's --help by help2man, at build time (CI installs
+# help2man: the `pc` script's PACKAGES); without help2man the page is skipped, said once.
+find_program(PC_HELP2MAN help2man)
+if(PC_HELP2MAN)
+  set(PC_MAN_PAGE ${PROJECT_BINARY_DIR}/man/pcommit.1)
+  add_custom_command(
+    OUTPUT ${PC_MAN_PAGE}
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${PROJECT_BINARY_DIR}/man
+    COMMAND ${CMAKE_COMMAND} -DPCOMMIT=$<TARGET_FILE:pcommit> -DHELP2MAN=${PC_HELP2MAN}
+            -DOUT=${PC_MAN_PAGE} -P ${PROJECT_SOURCE_DIR}/cmake/pcommit_man.cmake
+    DEPENDS pcommit ${PROJECT_SOURCE_DIR}/cmake/pcommit_man.cmake
+    COMMENT "Generating the man page pcommit.1 (help2man)"
+    VERBATIM)
+  add_custom_target(pcommit_man ALL DEPENDS ${PC_MAN_PAGE})
+  install(FILES ${PC_MAN_PAGE} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+else()
+  message(STATUS "help2man not found (Debian package help2man): no man page pcommit.1")
+endif()
+install(FILES ${PROJECT_SOURCE_DIR}/deploy/completions/pcommit.bash
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME pcommit)

@@ -21,6 +21,16 @@ bool isBallotZeroVote(const Message& m) {
   return false;
 }
 
+// The rewrite of a heuristic decision's record once the coordinator answered: its outcome
+// was made durable (and applied) by the decision's own record.
+bool isConfirmation(const ParticipantTxnRecord& r) {
+  return r.heuristic == Heuristic::Agreed || r.heuristic == Heuristic::Mismatch;
+}
+
+const char* pastTense(ParticipantState s) {
+  return s == ParticipantState::Committed ? "committed" : "aborted";
+}
+
 }  // namespace
 
 ParticipantHost::ParticipantHost(ExternalEngine* external) : external_(external) {}
@@ -62,6 +72,10 @@ void ParticipantHost::onPersist(const std::vector<Record>& records, Seq tag, Pip
   for (const auto& r : records) {
     const auto* p = std::get_if<ParticipantTxnRecord>(&r);
     if (p == nullptr) continue;
+    if (p->heuristic != Heuristic::None) {
+      pipeline.atDurable(tag, [this, rec = *p] { heuristicDurable(rec); });
+    }
+    if (isConfirmation(*p)) continue;  // the outcome was applied and announced already
     if (p->state == ParticipantState::Prepared) {
       pipeline.atDurable(tag, [&fp] { fp.hit("participant.after_prepare_persisted"); });
     } else if (p->state == ParticipantState::Committed || p->state == ParticipantState::Aborted) {
@@ -70,7 +84,7 @@ void ParticipantHost::onPersist(const std::vector<Record>& records, Seq tag, Pip
   }
   for (const auto& r : records) {
     const auto* p = std::get_if<ParticipantTxnRecord>(&r);
-    if (p == nullptr) continue;
+    if (p == nullptr || isConfirmation(*p)) continue;
     const bool committed = p->state == ParticipantState::Committed;
     if (external_ && (committed || p->state == ParticipantState::Aborted)) {
       // The engine applies the outcome once the node's record of it is durable, and before
@@ -90,7 +104,41 @@ std::function<void()> ParticipantHost::onSend(const Envelope& e) {
   return [&fp]() { fp.hit("participant.after_vote_sent"); };
 }
 
+Output ParticipantHost::resolve(NodeId from, const TxnId& txn, std::optional<Outcome> outcome,
+                                HeuristicAnswer& answer) {
+  return core_->onHeuristicDecision(from, txn, outcome, answer);
+}
+
+void ParticipantHost::heuristicDurable(const ParticipantTxnRecord& r) {
+  const std::string coordinator = runtime::nameForId(r.leader);
+  const std::string what = "txn " + r.txn.toString() + " " + pastTense(r.state) + " by operator";
+  const char* other = r.state == ParticipantState::Committed ? "abort" : "commit";
+  const char* same = r.state == ParticipantState::Committed ? "commit" : "abort";
+  switch (r.heuristic) {
+    case Heuristic::Pending:
+      ++heuristicResolved_;
+      ctx_->log("heuristic decision: " + what + "; locks released; asking coordinator " +
+                coordinator + " for its decision until it answers");
+      break;
+    case Heuristic::Agreed:
+      ++heuristicAgreed_;
+      ctx_->log("heuristic decision agreed: " + what + ", and coordinator " + coordinator +
+                " decided " + same);
+      break;
+    case Heuristic::Mismatch:
+      ++heuristicMismatch_;
+      ctx_->log("heuristic mismatch: " + what + ", but coordinator " + coordinator + " decided " +
+                other + " (atomicity broken for this transaction: reconcile its data by hand)");
+      break;
+    case Heuristic::None:
+      break;
+  }
+}
+
 void ParticipantHost::fillMetrics(runtime::NodeSample& s) const {
+  s.heuristicResolved = heuristicResolved_;
+  s.heuristicAgreed = heuristicAgreed_;
+  s.heuristicMismatch = heuristicMismatch_;
   auto list = core_->inDoubt();
   s.inDoubt = list.size();
   uint64_t oldestTicks = 0;

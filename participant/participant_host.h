@@ -12,6 +12,11 @@
 //     back until every outcome they may cover was applied (paxos_commit/pipeline.h).
 // Reads (`pcommit get`): a key locked by an in-doubt transaction waits for its outcome (a
 // read after a commit sees it), for at most kReadLockWaitMs.
+// Heuristic decisions (`pcommit resolve`, docs/PROTOCOL.md §9): the
+// core decides (2PC only); once the record is durable the host logs "heuristic decision",
+// later "heuristic decision agreed" or "heuristic mismatch", and counts them
+// (pcommit_heuristic_total). A confirmation record is not an outcome: the engine and the
+// outcome failpoint do not hear of it again.
 // Failpoints (docs/DESIGN.md §4): participant.after_prepare_persisted,
 // participant.after_outcome_persisted (once the record is durable, before replies leave),
 // participant.after_vote_sent (once a ballot-0 vote was delivered).
@@ -39,11 +44,14 @@ class ParticipantHost : public runtime::RoleHost {
   std::function<void()> onSend(const Envelope& e) override;
   void fillStatus(wire::NodeStatus::Builder b) const override;
   void fillMetrics(runtime::NodeSample& s) const override;
+  Output resolve(NodeId from, const TxnId& txn, std::optional<Outcome> outcome,
+                 HeuristicAnswer& answer) override;
   bool readable() const override;
   kj::Promise<kv::Versioned> read(const std::string& key) override;
 
  private:
   kj::Promise<kv::Versioned> readCommitted(const std::string& key, uint32_t waitedMs);
+  void heuristicDurable(const ParticipantTxnRecord& r);
   static constexpr uint32_t kReadLockWaitMs = 5000;
 
   const runtime::RoleContext* ctx_ = nullptr;  // set by start(); NodeHost keeps it alive
@@ -51,6 +59,9 @@ class ParticipantHost : public runtime::RoleHost {
   std::unique_ptr<kv::KvEngine> engine_;         // the built-in engine, if no external one
   std::unique_ptr<storage::QuotaEngine> quota_;  // wraps the engine the core uses
   std::unique_ptr<Participant> core_;            // after the engine: destroyed before it
+  uint64_t heuristicResolved_ = 0;               // pcommit_heuristic_total{result=...}
+  uint64_t heuristicAgreed_ = 0;
+  uint64_t heuristicMismatch_ = 0;
 };
 
 }  // namespace pc

@@ -41,6 +41,11 @@ Participant::Participant(NodeId self, const CoreConfig& cfg, Engine& engine, uin
       prepared_.insert(r.txn);
     } else {
       ++finishedCount_;
+      if (r.heuristic == Heuristic::Pending) {
+        // An operator decided it; the coordinator's decision is still to be asked for.
+        t.recoveryTick = recoveryDelay();
+        heuristicPending_.insert(r.txn);
+      }
     }
     txns_.emplace(r.txn, std::move(t));
   }
@@ -290,6 +295,10 @@ Output Participant::flushAcks() {
 
 Output Participant::learn(Txn& t, Outcome o) {
   Output out;
+  if (finished(t.rec.state) && t.rec.heuristic != Heuristic::None) {
+    // Decided by an operator: the coordinator's outcome is compared, never applied.
+    return confirmHeuristic(t, o);
+  }
   if (finished(t.rec.state)) {
     if (outcomeOf(t.rec.state) != o) {
       // Two outcomes for one transaction: a safety bug somewhere. Keep ours and report
@@ -341,9 +350,11 @@ Output Participant::onOutcome(NodeId from, const TxnId& txn, Outcome o) {
   }
   bool wasFinished = finished(t.rec.state);
   Output out = learn(t, o);
-  if (wasFinished && outcomeOf(t.rec.state) == o && cfg_.protocol == Protocol::TwoPC &&
-      o == Outcome::Commit) {
-    out.append(ackTo(t, t.rec.leader));  // the coordinator resent: our ack was lost
+  if (wasFinished && cfg_.protocol == Protocol::TwoPC && o == Outcome::Commit &&
+      (outcomeOf(t.rec.state) == o || t.rec.heuristic != Heuristic::None)) {
+    // The coordinator resent: our ack was lost. After a heuristic abort the ack names Abort;
+    // it stops the resending (the mismatch is recorded and reported here).
+    out.append(ackTo(t, t.rec.leader));
   }
   return out;
 }
@@ -388,12 +399,82 @@ Output Participant::onOutcomeReply(NodeId from, const OutcomeReply& m) {
   if (m.status == TxnStatus::Committed) return learn(it->second, Outcome::Commit);
   if (m.status == TxnStatus::Aborted) return learn(it->second, Outcome::Abort);
   if (m.status == TxnStatus::Forgotten && cfg_.protocol == Protocol::TwoPC &&
-      it->second.rec.state == ParticipantState::Prepared) {
+      (it->second.rec.state == ParticipantState::Prepared ||
+       it->second.rec.heuristic == Heuristic::Pending)) {
     // The 2PC coordinator collects a Commit decision only after every participant acked
     // it; we are prepared and have not acked, so it holds no Commit for us: presumed abort.
     return learn(it->second, Outcome::Abort);
   }
   return {};  // unknown: keep waiting, keep asking
+}
+
+void Participant::answerFor(const TxnId& txn, HeuristicAnswer& a) const {
+  auto it = txns_.find(txn);
+  if (it == txns_.end()) {
+    a.result = txn <= lowWater_ ? HeuristicResult::Forgotten : HeuristicResult::Unknown;
+    return;
+  }
+  const ParticipantTxnRecord& r = it->second.rec;
+  a.result = finished(r.state) ? HeuristicResult::Decided : HeuristicResult::InDoubt;
+  if (finished(r.state)) a.outcome = outcomeOf(r.state);
+  a.heuristic = r.heuristic;
+  a.leader = r.leader;
+}
+
+Output Participant::onHeuristicDecision(NodeId from, const TxnId& txn, std::optional<Outcome> o,
+                                        HeuristicAnswer& a) {
+  a = HeuristicAnswer{};
+  // Only an operator's tool, which speaks as a client; a cluster member never decides here
+  // by hand. (No authentication yet: TLS will restrict this to admin certificates.)
+  if (!isClientId(from) || txn.isZero()) {
+    ++rejected_;
+    a.reason = isClientId(from) ? "no such transaction id" : "only a client may resolve by hand";
+    return {};
+  }
+  answerFor(txn, a);
+  if (!o) return {};  // a question only
+  if (cfg_.protocol != Protocol::TwoPC) {
+    // Paxos Commit never needs an operator: the acceptors hold every vote, and recovery
+    // finishes the transaction as soon as F+1 of them are reachable.
+    a.result = HeuristicResult::Refused;
+    a.reason =
+        "Paxos Commit: the acceptors decide; recovery finishes the transaction once F+1 "
+        "acceptors are reachable";
+    return {};
+  }
+  if (a.result != HeuristicResult::InDoubt) return {};  // nothing to decide here
+  Txn& t = txns_.at(txn);
+  if (*o == Outcome::Commit) {
+    engine_.commit(t.rec.txn, t.rec.payload);
+    t.rec.state = ParticipantState::Committed;
+  } else {
+    engine_.abort(t.rec.txn, t.rec.payload);
+    t.rec.state = ParticipantState::Aborted;
+  }
+  t.rec.heuristic = Heuristic::Pending;
+  prepared_.erase(txn);
+  ++finishedCount_;
+  heuristicPending_.insert(txn);
+  t.recoveryTick = now_ + recoveryDelay();
+  Output out;
+  // Durable like any outcome (the answer waits for it); no ack: the coordinator decides
+  // nothing from it, and in 2PC only a Commit it sent is acked (see onOutcome).
+  out.persist.push_back(t.rec);
+  out.learned.push_back(Learned{txn, *o});
+  out.wakeAt(t.recoveryTick);
+  answerFor(txn, a);
+  a.result = HeuristicResult::Resolved;
+  return out;
+}
+
+// The coordinator's outcome for a transaction an operator decided here: recorded once.
+Output Participant::confirmHeuristic(Txn& t, Outcome coordinator) {
+  if (t.rec.heuristic != Heuristic::Pending) return {};
+  t.rec.heuristic = outcomeOf(t.rec.state) == coordinator ? Heuristic::Agreed : Heuristic::Mismatch;
+  heuristicPending_.erase(t.rec.txn);
+  Output out;
+  out.persist.push_back(t.rec);
+  return out;
 }
 
 Output Participant::absorbLeader(Output&& leaderOut) {
@@ -443,6 +524,16 @@ Output Participant::onTick() {
     t.recoveryTick = now_ + recoveryDelay();
     out.wakeAt(t.recoveryTick);
   }
+  for (const TxnId& id : heuristicPending_) {
+    // Decided by an operator: ask the coordinator that prepared it, again and again, until
+    // it says what it decided (agreement or mismatch, docs/PROTOCOL.md §9).
+    Txn& t = txns_.at(id);
+    if (now_ >= t.recoveryTick) {
+      out.send.push_back(Envelope{self_, t.rec.leader, OutcomeQuery{id, t.rec.participants}});
+      t.recoveryTick = now_ + recoveryDelay();
+    }
+    out.wakeAt(t.recoveryTick);
+  }
   pruneFinished(out);
   return out;
 }
@@ -456,6 +547,9 @@ void Participant::pruneFinished(Output& out) {
   for (auto it = txns_.begin(); it != txns_.end() && drop > 0;) {
     if (finished(it->second.rec.state)) {
       mark = it->first;
+      // A heuristic decision the coordinator never confirmed goes too: its comparison is
+      // lost (docs/PROTOCOL.md §9); unbounded records would be worse.
+      heuristicPending_.erase(it->first);
       it = txns_.erase(it);
       --finishedCount_;
       --drop;
@@ -492,6 +586,18 @@ void Participant::checkInvariants() const {
   for (const TxnId& id : prepared_) {
     PC_ASSERT(txns_.at(id).rec.state == ParticipantState::Prepared, id);
   }
+  size_t pending = 0;
+  for (const auto& [id, t] : txns_) {
+    if (t.rec.heuristic == Heuristic::None) continue;
+    PC_ASSERT(
+        t.rec.state == ParticipantState::Committed || t.rec.state == ParticipantState::Aborted, id);
+    PC_ASSERT(cfg_.protocol == Protocol::TwoPC, id);
+    if (t.rec.heuristic == Heuristic::Pending) {
+      ++pending;
+      PC_ASSERT(heuristicPending_.count(id) == 1, id);
+    }
+  }
+  PC_ASSERT(pending == heuristicPending_.size(), pending, heuristicPending_.size());
 }
 
 }  // namespace pc

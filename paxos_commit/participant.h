@@ -15,6 +15,13 @@
 // client in paxos-direct); 1b/2b only from a configured acceptor as itself; OutcomeMsg only
 // from a coordinator or a participant of the transaction; AckRequest only from an
 // acceptor (Paxos) or a coordinator (2PC). Anything else is refused and counted.
+// Heuristic decisions (2PC only; heuristic.h, docs/PROTOCOL.md §9):
+// onHeuristicDecision persists the operator's outcome (a ParticipantTxnRecord marked
+// Pending) and releases the locks; the participant then keeps asking the coordinator that
+// prepared it (OutcomeQuery) until it hears the coordinator's decision -- from an
+// OutcomeReply or a resent OutcomeMsg -- and rewrites the mark Agreed or Mismatch. A
+// Commit it heard for a transaction it aborted heuristically is acked all the same (the
+// Ack names Abort), so the coordinator stops resending; it is never applied.
 #pragma once
 
 #include <map>
@@ -22,6 +29,7 @@
 #include <set>
 
 #include "paxos_commit/engine.h"
+#include "paxos_commit/heuristic.h"
 #include "paxos_commit/leader.h"
 #include "paxos_commit/node.h"
 
@@ -43,6 +51,11 @@ class Participant : public Node {
               const Recovered& recovered);
 
   Output onMessage(const Envelope& e) override;
+  // An operator's outcome for `txn` (`pcommit resolve`), or only a question about it when
+  // `outcome` is nullopt. Allowed from a client id only, and only under 2PC (a question under
+  // any protocol). Fills `answer`; it must not leave before the Output's records are durable.
+  Output onHeuristicDecision(NodeId from, const TxnId& txn, std::optional<Outcome> outcome,
+                             HeuristicAnswer& answer);
   Output onTick() override;
   void checkInvariants() const override;
   Snapshot snapshot() const override;
@@ -79,6 +92,8 @@ class Participant : public Node {
   Output ackTo(const Txn& t, NodeId to) const;
   void queueAck(const Txn& t, Output& out);
   Output flushAcks();
+  Output confirmHeuristic(Txn& t, Outcome coordinator);
+  void answerFor(const TxnId& txn, HeuristicAnswer& a) const;
   void pruneFinished(Output& out);
   uint64_t recoveryDelay();
 
@@ -87,7 +102,8 @@ class Participant : public Node {
   Rng rng_;
   Leader leader_;
   std::map<TxnId, Txn> txns_;
-  std::set<TxnId> prepared_;  // the txns_ in state Prepared: the only ones with timers
+  std::set<TxnId> prepared_;          // the txns_ in state Prepared: the only ones with timers
+  std::set<TxnId> heuristicPending_;  // decided by an operator, the coordinator not heard yet
   TxnId lowWater_;
   size_t finishedCount_ = 0;
   std::vector<Ack> pendingAcks_;  // Paxos: acks for every acceptor, sent on the next tick

@@ -7,6 +7,7 @@
 #include <variant>
 #include <vector>
 
+#include "paxos_commit/heuristic.h"
 #include "paxos_commit/messages.h"
 #include "paxos_commit/types.h"
 
@@ -73,7 +74,8 @@ const char* toString(ParticipantState s);
 // (Prepared / VotedAborted, before the vote leaves) and when it learns the outcome
 // (before its ack). For the built-in KV engine, storage applies `payload` to the data in
 // the same write transaction when the state becomes Committed -- once: re-writing a record
-// that is already Committed applies nothing.
+// that is already Committed applies nothing. `heuristic`: not None when an operator decided
+// the outcome (paxos_commit/heuristic.h); rewritten once the coordinator's decision is known.
 struct ParticipantTxnRecord {
   TxnId txn;
   ParticipantState state = ParticipantState::Prepared;
@@ -81,6 +83,7 @@ struct ParticipantTxnRecord {
   ParticipantList participants;
   NodeId leader = kNoNode;  // who asked us to prepare (2PC: the coordinator to ask)
   std::string reason;       // why we voted Aborted, if we did
+  Heuristic heuristic = Heuristic::None;
   bool operator==(const ParticipantTxnRecord&) const = default;
 };
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <variant>
 
+#include "paxos_commit/heuristic.h"
 #include "paxos_commit/messages.h"
 #include "rpc/pcommit.capnp.h"
 
@@ -27,5 +28,14 @@ std::variant<Message, std::string> fromWire(wire::Message::Reader r, const Limit
 
 wire::TxnId::Builder setTxn(wire::TxnId::Builder b, const TxnId& t);
 TxnId getTxn(wire::TxnId::Reader r);
+
+// Node.resolve (convert_heuristic.cc). The requested outcome: nullopt for none (a question),
+// an error string for a value out of range. The answer both ways; one read from a node is
+// hostile input like any other (error string: why it was refused).
+wire::Outcome resolveOutcomeToWire(std::optional<Outcome> o);
+std::variant<std::optional<Outcome>, std::string> resolveOutcomeFromWire(wire::Outcome o);
+void toWire(const HeuristicAnswer& a, wire::HeuristicAnswer::Builder b);
+std::variant<HeuristicAnswer, std::string> fromWire(wire::HeuristicAnswer::Reader r,
+                                                    const Limits& limits);
 
 }  // namespace pc::rpc

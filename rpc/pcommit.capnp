@@ -210,6 +210,20 @@ struct Versioned {
   version @2 :UInt64;
 }
 
+# ---- heuristic decisions (docs/PROTOCOL.md §9; `pcommit resolve`) ----
+
+enum HeuristicMark { none @0; pending @1; agreed @2; mismatch @3; }
+enum HeuristicResult { none @0; resolved @1; inDoubt @2; decided @3; unknown @4; forgotten @5; refused @6; }
+
+# A participant's answer to Node.resolve (paxos_commit/heuristic.h HeuristicAnswer).
+struct HeuristicAnswer {
+  result @0 :HeuristicResult;  # none: never valid on the wire
+  outcome @1 :Outcome;          # the outcome there now; none: in doubt or no record
+  heuristic @2 :HeuristicMark;  # decided by an operator, and what the coordinator said since
+  leader @3 :UInt32;            # 2PC: the coordinator that prepared it (0: unknown)
+  reason @4 :Text;              # refused: why
+}
+
 # The bootstrap interface every node serves on its port.
 interface Node extends(Peer) {
   # Introduces the caller. A node (from = its id) or a client (from = its client id, with
@@ -224,4 +238,8 @@ interface Node extends(Peer) {
   status @1 () -> (status :NodeStatus);
   # Participants: read committed data (pcommit get).
   get @2 (key :Data) -> (result :Versioned);
+  # Participants, 2PC: an operator's heuristic decision for txn (`pcommit resolve`), sent as
+  # client `from` (high bit set); outcome none only asks. Answers once the decision is
+  # durable. Other roles and protocols answer refused.
+  resolve @3 (from :UInt32, txn :TxnId, outcome :Outcome) -> (answer :HeuristicAnswer);
 }

@@ -160,6 +160,23 @@ class Transport::NodeImpl : public wire::Node::Server {
           }
         });
   }
+  kj::Promise<void> resolve(ResolveContext context) override {
+    called_ = true;
+    auto p = context.getParams();
+    auto outcome = resolveOutcomeFromWire(p.getOutcome());
+    if (std::holds_alternative<std::string>(outcome)) {
+      throw KJ_EXCEPTION(FAILED, "resolve: invalid outcome");
+    }
+    if (!t_.resolveFn_) {
+      HeuristicAnswer a;
+      a.reason = "this node holds no transactions (not a participant)";
+      toWire(a, context.getResults().initAnswer());
+      return kj::READY_NOW;
+    }
+    return t_.resolveFn_(p.getFrom(), getTxn(p.getTxn()), std::get<std::optional<Outcome>>(outcome))
+        .then(
+            [context](HeuristicAnswer a) mutable { toWire(a, context.getResults().initAnswer()); });
+  }
 
  private:
   void refuseForeign() const {

@@ -180,12 +180,17 @@ class Transport : private kj::TaskSet::ErrorHandler {
   // that transaction is decided), may fail with a kj::Exception the caller sees.
   using GetFn = std::function<kj::Promise<kv::Versioned>(const std::string& key)>;
   using LogFn = std::function<void(const std::string& line)>;
+  // Node.resolve (`pcommit resolve`): an operator's heuristic decision for `txn`, or only a
+  // question (nullopt); resolves with the answer once the decision is durable.
+  using ResolveFn = std::function<kj::Promise<HeuristicAnswer>(NodeId from, const TxnId& txn,
+                                                               std::optional<Outcome> outcome)>;
 
   Transport(kj::AsyncIoContext& io, TransportOptions options, Handler handler, LogFn log);
   ~Transport();
 
   void setStatusFn(StatusFn f) { statusFn_ = std::move(f); }
   void setGetFn(GetFn f) { getFn_ = std::move(f); }
+  void setResolveFn(ResolveFn f) { resolveFn_ = std::move(f); }
 
   // Binds host:port and serves until the promise is dropped. Throws (kj::Exception) if
   // the address cannot be bound.
@@ -211,6 +216,11 @@ class Transport : private kj::TaskSet::ErrorHandler {
 
   // A node's status (its `status` method), through its own connection.
   kj::Promise<capnp::Response<wire::Node::StatusResults>> status(NodeId node);
+
+  // A participant's `resolve` method, as this transport's id (a client's), through its own
+  // connection. Fails (kj::Exception) if the node does not answer or its answer is invalid.
+  kj::Promise<HeuristicAnswer> resolve(NodeId participant, const TxnId& txn,
+                                       std::optional<Outcome> outcome);
 
   const TransportMetrics& metrics() const { return metrics_; }
   // Why the last outbound connect or call failed ("" if none did): a client that got no
@@ -274,6 +284,7 @@ class Transport : private kj::TaskSet::ErrorHandler {
   LogFn log_;
   StatusFn statusFn_;
   GetFn getFn_;
+  ResolveFn resolveFn_;
   TransportMetrics metrics_;
   std::map<NodeId, std::unique_ptr<Outbound>> out_;
   std::map<NodeId, std::string> loggedBad_;  // senders we logged a rejection for (bounded)

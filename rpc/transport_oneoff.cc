@@ -117,4 +117,22 @@ kj::Promise<capnp::Response<wire::Node::StatusResults>> Transport::status(NodeId
   });
 }
 
+kj::Promise<HeuristicAnswer> Transport::resolve(NodeId participant, const TxnId& txn,
+                                                std::optional<Outcome> outcome) {
+  return withOwnConnection(participant, [this, txn, outcome](wire::Node::Client n) {
+    auto req = n.resolveRequest();
+    req.setFrom(opts_.self);
+    setTxn(req.initTxn(), txn);
+    req.setOutcome(resolveOutcomeToWire(outcome));
+    return req.send().then([this](capnp::Response<wire::Node::ResolveResults>&& r) {
+      auto a = fromWire(r.getAnswer(), opts_.limits);
+      if (const auto* bad = std::get_if<std::string>(&a)) {
+        return kj::Promise<HeuristicAnswer>(
+            KJ_EXCEPTION(FAILED, "invalid resolve answer", bad->c_str()));
+      }
+      return kj::Promise<HeuristicAnswer>(std::get<HeuristicAnswer>(kj::mv(a)));
+    });
+  });
+}
+
 }  // namespace pc::rpc

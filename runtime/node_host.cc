@@ -113,6 +113,9 @@ kj::Promise<void> NodeHost::run() {
       io_, topts, [this](NodeId from, Message&& m) { onInbound(from, std::move(m)); },
       [this](const std::string& l) { log(l); });
   transport_->setStatusFn([this](wire::NodeStatus::Builder b) { fillStatus(b); });
+  transport_->setResolveFn([this](NodeId from, const TxnId& txn, std::optional<Outcome> o) {
+    return resolve(from, txn, o);
+  });
   if (role_->readable()) {
     transport_->setGetFn([this](const std::string& key) { return role_->read(key); });
   }
@@ -166,7 +169,7 @@ void NodeHost::onInbound(NodeId from, Message&& msg) {
   }
 }
 
-void NodeHost::handle(Output&& out) {
+storage::Seq NodeHost::handle(Output&& out) {
   if (metrics_) metrics_->onOutput(out);
   // The Output's records become the next batch (the role first hooks its duties on it);
   // its sends wait for that batch, or for the last earlier one (paxos_commit/pipeline.h).
@@ -182,6 +185,22 @@ void NodeHost::handle(Output&& out) {
   for (auto& e : out.send) pipeline_.send(tag, std::move(e));
   transmitReleased();
   if (pipeline_.writeNeed() == WriteNeed::Urgent) scheduleWrite();
+  return tag;
+}
+
+kj::Promise<HeuristicAnswer> NodeHost::resolve(NodeId from, const TxnId& txn,
+                                               std::optional<Outcome> outcome) {
+  HeuristicAnswer answer;
+  storage::Seq tag = handle(role_->resolve(from, txn, outcome, answer));
+  // The answer promises durability like a reply message: it waits for its batch (or the
+  // last earlier one) as the Output's sends do.
+  if (tag <= pipeline_.durableSeq()) return answer;
+  auto paf = kj::newPromiseAndFulfiller<HeuristicAnswer>();
+  auto fulfiller =
+      std::make_shared<kj::Own<kj::PromiseFulfiller<HeuristicAnswer>>>(kj::mv(paf.fulfiller));
+  pipeline_.atDurable(tag, [fulfiller, answer] { (*fulfiller)->fulfill(HeuristicAnswer(answer)); });
+  if (pipeline_.writeNeed() != WriteNeed::None) scheduleWrite();
+  return kj::mv(paf.promise);
 }
 
 void NodeHost::logOutput(const Output& out) {

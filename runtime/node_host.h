@@ -69,7 +69,9 @@ class NodeHost {
   NodeId id() const { return me_.id; }
 
  private:
-  void handle(Output&& out);
+  storage::Seq handle(Output&& out);  // returns the tag its sends wait for
+  kj::Promise<HeuristicAnswer> resolve(NodeId from, const TxnId& txn,
+                                       std::optional<Outcome> outcome);
   void transmit(Envelope&& e);
   void transmitReleased();  // every send the pipeline released, in order
   bool submitQueued();

@@ -123,6 +123,12 @@ NodeMetrics::NodeMetrics(const std::string& node, const std::string& role, Proto
                           .gauge("pcommit_in_doubt_oldest_age_seconds",
                                  "Age of the oldest in-doubt transaction here (0 if none).")
                           .get();
+    heuristic_ = &registry_.counter(
+        "pcommit_heuristic_total",
+        "Heuristic decisions (pcommit resolve) by result: resolved (made durable here), "
+        "agreed / mismatch (the coordinator decided the same / the other outcome).",
+        {"result"});
+    for (const char* r : {"resolved", "agreed", "mismatch"}) heuristic_->with({r});
   }
   for (size_t k = 0; k < kMessageKinds; ++k) {
     sent_.with({messageKindName(k)});
@@ -183,6 +189,9 @@ void NodeMetrics::apply(const NodeSample& s) {
   if (inDoubt_) {
     inDoubt_->set(static_cast<double>(s.inDoubt));
     oldestInDoubt_->set(s.oldestInDoubtAgeSeconds);
+    heuristic_->with({"resolved"}).set(s.heuristicResolved);
+    heuristic_->with({"agreed"}).set(s.heuristicAgreed);
+    heuristic_->with({"mismatch"}).set(s.heuristicMismatch);
   }
 }
 

@@ -52,6 +52,11 @@ struct NodeSample {
   // Participants only.
   uint64_t inDoubt = 0;                // prepared, outcome not yet known
   double oldestInDoubtAgeSeconds = 0;  // 0 when none
+  // Heuristic decisions (`pcommit resolve`, docs/PROTOCOL.md §9): made
+  // durable here, then confirmed by the coordinator as the same or the other outcome.
+  uint64_t heuristicResolved = 0;
+  uint64_t heuristicAgreed = 0;
+  uint64_t heuristicMismatch = 0;
 };
 
 class NodeMetrics {
@@ -109,6 +114,7 @@ class NodeMetrics {
   Gauge& mapSize_;
   Gauge* inDoubt_ = nullptr;  // participants only
   Gauge* oldestInDoubt_ = nullptr;
+  Family<Counter>* heuristic_ = nullptr;  // participants only
   Gauge& rss_;
   Gauge& openFds_;
 };

@@ -21,6 +21,10 @@
 //                       send; the returned function, if any, runs once `e` was delivered.
 //   fillStatus(b)       role-specific fields of `pcommit status` (the in-doubt list).
 //   fillMetrics(s)      role-specific metric values at scrape time (in-doubt count, age).
+//   resolve(from, txn, outcome, answer)
+//                       `pcommit resolve` (Node.resolve): the core's Output, which NodeHost
+//                       runs like any other, and `answer`, which it returns once that
+//                       Output's records are durable. Default: refused (not a participant).
 //   readable() / read(key)
 //                       `pcommit get` on a participant; read() may wait (a key locked by an
 //                       in-doubt transaction) and fails with an OVERLOADED exception.
@@ -76,6 +80,13 @@ class RoleHost {
   virtual void fillStatus(wire::NodeStatus::Builder b) const { (void)b; }
   // Role-specific values of the node's metrics at scrape time (runtime/node_metrics.h).
   virtual void fillMetrics(NodeSample& s) const { (void)s; }
+  virtual Output resolve(NodeId from, const TxnId& txn, std::optional<Outcome> outcome,
+                         HeuristicAnswer& answer) {
+    (void)from, (void)txn, (void)outcome;
+    answer = HeuristicAnswer{};
+    answer.reason = "this node holds no transactions (not a participant)";
+    return {};
+  }
   virtual bool readable() const { return false; }
   virtual kj::Promise<kv::Versioned> read(const std::string& key) {
     return KJ_EXCEPTION(FAILED, "this node holds no data", key);

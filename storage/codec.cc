@@ -105,6 +105,7 @@ class Reader {
     }
     return static_cast<Vote>(v);
   }
+  bool atEnd() const { return pos_ == in_.size(); }
   void end() {
     if (pos_ != in_.size()) {
       fail(std::to_string(in_.size() - pos_) + " trailing bytes");
@@ -205,6 +206,9 @@ std::string encode(const ParticipantTxnRecord& r) {
   w.nodes(r.participants);
   w.u32(r.leader);
   w.bytes(r.reason);
+  // Optional trailing field (absent in records written before heuristic decisions existed,
+  // and whenever it is None): the heuristic mark of docs/PROTOCOL.md §9.
+  if (r.heuristic != Heuristic::None) w.u8(static_cast<uint8_t>(r.heuristic));
   return w.take();
 }
 
@@ -217,6 +221,17 @@ ParticipantTxnRecord decodeParticipantTxn(const TxnId& txn, std::string_view val
   p.participants = r.nodes();
   p.leader = r.u32();
   p.reason = r.bytes();
+  if (!r.atEnd()) {
+    uint8_t h = r.u8();
+    if (h < static_cast<uint8_t>(Heuristic::Pending) ||
+        h > static_cast<uint8_t>(Heuristic::Mismatch)) {
+      r.fail("bad heuristic mark " + std::to_string(h));
+    }
+    if (p.state != ParticipantState::Committed && p.state != ParticipantState::Aborted) {
+      r.fail("heuristic mark on a transaction that is not decided");
+    }
+    p.heuristic = static_cast<Heuristic>(h);
+  }
   r.end();
   return p;
 }

@@ -119,6 +119,8 @@ json::Value participantJson(const Env& env, const Recovered& img) {
                   {"participants", nodesJson(p.participants)},
                   {"leader", p.leader}};
     json::putBytes(t, "reason", p.reason);
+    // Decided by an operator (`pcommit resolve`; docs/PROTOCOL.md §9).
+    if (p.heuristic != Heuristic::None) t["heuristic"] = toString(p.heuristic);
     t["payload_bytes"] = p.payload.size();
     t["ops"] = opsJson(p.payload);
     txns.push_back(std::move(t));
@@ -177,6 +179,7 @@ void inspectText(const Env& env, std::ostream& out) {
         << nodesText(p.participants) << " leader " << p.leader << " payload " << p.payload.size()
         << " bytes";
     if (!p.reason.empty()) out << " reason \"" << codec::printable(p.reason) << "\"";
+    if (p.heuristic != Heuristic::None) out << " heuristic " << toString(p.heuristic);
     out << "\n    " << opsText(p.payload) << "\n";
   }
   out << "locks:\n";

@@ -21,6 +21,7 @@
 #include <inttypes.h>
 #include <kj/async-io.h>
 #include <kj/debug.h>
+#include <pcommit/client.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -32,9 +33,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include "client/client.h"
-#include "pcommit_version.h"
 
 namespace {
 

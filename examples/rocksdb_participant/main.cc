@@ -4,6 +4,7 @@
 // pcommit/ (the protocol's records, LMDB) and rocksdb/ (the TransactionDB).
 // Exit 0 after a clean stop, 1 if it cannot start or fails, 64 on a usage error.
 #include <kj/async-unix.h>
+#include <pcommit/participant.h>
 #include <signal.h>
 
 #include <cstdio>
@@ -12,7 +13,6 @@
 #include <iostream>
 #include <string>
 
-#include "participant/participant_node.h"
 #include "rocksdb_rm.h"
 
 namespace {

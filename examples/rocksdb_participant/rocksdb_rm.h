@@ -16,14 +16,13 @@
 // transaction after a crash.
 #pragma once
 
+#include <pcommit/participant.h>
 #include <rocksdb/utilities/transaction_db.h>
 
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include "participant/resource_manager.h"
 
 class RocksDbResourceManager : public pc::ResourceManager {
  public:

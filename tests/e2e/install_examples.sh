@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The installed package works as a user would use it: `cmake --install` into a temporary
-# prefix, relocatable; every installed header compiles on its own and nothing internal
+# prefix, relocatable; every installed header lives under include/pcommit/, includes others
+# only as "pcommit/...", and compiles on its own with -I PREFIX/include; nothing internal
 # (storage/, rpc/, the node host, LMDB, Cap'n Proto schemas) is installed or included;
 # examples/ (copied out of the tree) and the README's client and engine programs configure
 # as standalone projects against that prefix only and build, linking the shared libraries;
-# then, on clusters run by the installed `pcommit`: the README's client commits, the bank's
+# the README's client also builds with `pkg-config --cflags --libs pcommit` alone; the man
+# page and the bash completion are installed; then, on clusters run by the installed `pcommit`: the README's client commits, the bank's
 # totals and versions hold (through a coordinator, as leader, from an address list, with a
 # coordinator killed), and the README's engine and the RocksDB participant (if built) each
 # serve as p3 in a transaction with an LMDB participant. If this fails, a user's
@@ -30,19 +32,32 @@ step "cmake --install $BUILD --prefix PREFIX"
 PREFIX="$E2E_TMP/prefix"
 cmake --install "$BUILD" --prefix "$PREFIX" >"$E2E_TMP/install.log" 2>&1 ||
   { cat "$E2E_TMP/install.log" >&2; fail "cmake --install failed (is the build complete?)" -; }
-INC="$PREFIX/include/pcommit"
-for f in bin/pcommit include/pcommit/client/client.h include/pcommit/pcommit_version.h; do
+INC="$PREFIX/include"
+for f in bin/pcommit include/pcommit/client.h include/pcommit/client/client.h \
+  include/pcommit/pcommit_version.h share/bash-completion/completions/pcommit; do
   [[ -e "$PREFIX/$f" ]] || fail "not installed: $f" -
 done
+if [[ -n "$(cache_value PC_HELP2MAN | grep -v NOTFOUND)" ]]; then
+  [[ -s "$PREFIX/share/man/man1/pcommit.1" ]] || fail "not installed: share/man/man1/pcommit.1" -
+  grep -qF '.SS "pcommit resolve"' "$PREFIX/share/man/man1/pcommit.1" ||
+    fail "the installed man page lacks the resolve command" -
+else
+  info "help2man was not found at configure time: no man page to check"
+fi
 LIBDIR="$(dirname "$(find "$PREFIX" -name 'libpcommit_client.so' | head -n 1)")"
 [[ -f "$LIBDIR/libpcommit_client.so" ]] || fail "libpcommit_client.so not installed" -
 [[ -f "$LIBDIR/cmake/pcommit/pcommitConfig.cmake" &&
   -f "$LIBDIR/cmake/pcommit/pcommitConfigVersion.cmake" ]] || fail "no CMake package in $LIBDIR/cmake/pcommit" -
 HAVE_PARTICIPANT=0
 [[ -f "$LIBDIR/libpcommit_participant.so" ]] && HAVE_PARTICIPANT=1
+if ((HAVE_PARTICIPANT)); then
+  [[ -f "$INC/pcommit/participant.h" ]] || fail "not installed: include/pcommit/participant.h" -
+fi
+[[ -f "$LIBDIR/pkgconfig/pcommit.pc" ]] || fail "not installed: $LIBDIR/pkgconfig/pcommit.pc" -
 info "installed: $(cd "$PREFIX" && find . -type f | wc -l) files; libraries: $(cd "$LIBDIR" && ls libpcommit_*.so | tr '\n' ' ')"
 # The package is relocatable: no file of it names the build or source tree.
-if grep -rlF -e "$BUILD" -e "$SRC" "$PREFIX/include" "$LIBDIR/cmake" >"$E2E_TMP/abs.txt"; then
+if grep -rlF -e "$BUILD" -e "$SRC" "$PREFIX/include" "$LIBDIR/cmake" "$LIBDIR/pkgconfig" \
+  >"$E2E_TMP/abs.txt"; then
   fail "installed files name the build or source tree: $(tr '\n' ' ' <"$E2E_TMP/abs.txt")" -
 fi
 for f in "$PREFIX/bin/pcommit" "$LIBDIR"/libpcommit_*.so; do
@@ -51,13 +66,19 @@ for f in "$PREFIX/bin/pcommit" "$LIBDIR"/libpcommit_*.so; do
   fi
 done
 
-step "installed headers: nothing internal, each compiles on its own"
-internal=$(cd "$INC" && find . -name '*.h' | grep -E '^\./(storage|rpc)/|node_host\.h|\.capnp\.h' || true)
+step "installed headers: all under pcommit/, nothing internal, each compiles on its own"
+outside=$(cd "$INC" && find . -type f ! -path './pcommit/*')
+[[ -z "$outside" ]] || fail "headers installed outside include/pcommit/: $outside" -
+internal=$(cd "$INC/pcommit" && find . -name '*.h' | grep -E '^\./(storage|rpc)/|node_host\.h|\.capnp\.h' || true)
 [[ -z "$internal" ]] || fail "internal headers installed: $internal" -
-bad_includes=$(grep -rnE '#[[:space:]]*include[[:space:]]*[<"](lmdb|capnp/|boost/|rocksdb/|storage/|rpc/|runtime/node_host)' "$INC" || true)
+bad_includes=$(grep -rnE '#[[:space:]]*include[[:space:]]*[<"](pcommit/)?(lmdb|capnp/|boost/|rocksdb/|storage/|rpc/|runtime/node_host)' "$INC" || true)
 [[ -z "$bad_includes" ]] || fail "an installed header includes an internal one: $bad_includes" -
+# A generic path ("client/client.h") would need -I PREFIX/include/pcommit and collide with
+# a user's own folders: every quoted include names pcommit/.
+generic=$(grep -rnE '#[[:space:]]*include[[:space:]]*"' "$INC" | grep -vE '#[[:space:]]*include[[:space:]]*"pcommit/' || true)
+[[ -z "$generic" ]] || fail "an installed header includes a path outside pcommit/: $generic" -
 # One translation unit per header, two compilers at a time.
-headers=$(cd "$INC" && find . -name '*.h' | sed 's|^\./||' | sort)
+headers=$(cd "$INC" && find pcommit -name '*.h' | sort)
 nheaders=$(wc -l <<<"$headers")
 export CXX INC E2E_TMP
 if ! xargs -P 2 -I{} bash -c 'tu="$E2E_TMP/hdr-$(tr / _ <<<"{}").cc"
@@ -69,11 +90,13 @@ if ! xargs -P 2 -I{} bash -c 'tu="$E2E_TMP/hdr-$(tr / _ <<<"{}").cc"
 fi
 ((nheaders >= 5)) || fail "only $nheaders headers installed" -
 # The check bites: an internal header is not there to be included.
-echo '#include "storage/env.h"' >"$E2E_TMP/one_header.cc"
-if "$CXX" -std=c++20 -fsyntax-only -I "$INC" "$E2E_TMP/one_header.cc" 2>/dev/null; then
-  fail "storage/env.h compiles against the installed headers: internal headers leaked" -
-fi
-info "$nheaders headers compile alone (-Wall -Wextra -Wpedantic -Wshadow -Wconversion -Werror); storage/env.h is not there"
+for h in storage/env.h pcommit/storage/env.h; do
+  echo "#include \"$h\"" >"$E2E_TMP/one_header.cc"
+  if "$CXX" -std=c++20 -fsyntax-only -I "$INC" "$E2E_TMP/one_header.cc" 2>/dev/null; then
+    fail "$h compiles against the installed headers: internal headers leaked" -
+  fi
+done
+info "$nheaders headers under pcommit/ compile alone with -I PREFIX/include (-Wall -Wextra -Wpedantic -Wshadow -Wconversion -Werror); storage/env.h is not there"
 
 step "examples/: a standalone project against the prefix (copied out of the source tree)"
 cp -r "$SRC/examples" "$E2E_TMP/examples-src"
@@ -103,6 +126,17 @@ cmake -S "$E2E_TMP/hello" -B "$E2E_TMP/hello-build" "${GEN[@]}" -DCMAKE_CXX_COMP
   cmake --build "$E2E_TMP/hello-build" >>"$E2E_TMP/hello.log" 2>&1 ||
   { tail -n 30 "$E2E_TMP/hello.log" >&2; fail "the README's client program does not build" -; }
 HELLO="$E2E_TMP/hello-build/hello"
+grep -q '#include <pcommit/client.h>' "$E2E_TMP/hello/hello.cc" ||
+  fail "README: the client program does not include <pcommit/client.h>" -
+# The same program with pkg-config alone (no CMake), as the README shows.
+PC_FLAGS=$(PKG_CONFIG_PATH="$LIBDIR/pkgconfig" pkg-config --cflags --libs pcommit) ||
+  fail "pkg-config --cflags --libs pcommit failed" -
+[[ "$PC_FLAGS" == *"-I"*/include* && "$PC_FLAGS" == *-lpcommit_client* ]] ||
+  fail "pkg-config pcommit: no include directory or library in '$PC_FLAGS'" -
+# shellcheck disable=SC2086 # the flags are words
+"$CXX" "$E2E_TMP/hello/hello.cc" $PC_FLAGS -o "$E2E_TMP/hello-pc" >"$E2E_TMP/hello-pc.log" 2>&1 ||
+  { cat "$E2E_TMP/hello-pc.log" >&2; fail "the README's client does not build with pkg-config pcommit" -; }
+info "pkg-config pcommit: $PC_FLAGS"
 # The README's smallest engine, with its cluster file pointed at this test's cluster.
 ENGINE=""
 if ((HAVE_PARTICIPANT)) && grep -q '^### Embedding a storage engine' "$SRC/README.md"; then
@@ -170,6 +204,12 @@ set -e
 hello_out="$OUT"
 expect_get alice 90 1
 expect_get bob 110 1
+set +e
+OUT=$(LD_LIBRARY_PATH="$LIBDIR" "$E2E_TMP/hello-pc" "$CONF" 2>&1)
+RC=$?
+set -e
+[[ $RC == 0 && "$OUT" =~ ^committed\ [0-9a-f]{32}\ $ ]] || fail "README's hello built by pkg-config: exit $RC '$OUT'"
+expect_get alice 90 2
 info "README's client program: $hello_out; alice 90, bob 110"
 expect_bank --cluster "$CONF" --accounts 8 --transfers 120 --in-flight 4 --balance 100
 info "bank: $COMMITTED transfers committed"

@@ -71,6 +71,37 @@ TEST_CASE("participant records round-trip for every state and refuse damage") {
                        doctest::Contains("bad participant state"), codec::DecodeError);
 }
 
+TEST_CASE("a heuristic mark round-trips; records without one keep the old encoding") {
+  // docs/PROTOCOL.md §9: the mark is an optional trailing byte, so
+  // records written before it existed still decode (as None) and are written the same.
+  ParticipantTxnRecord plain{txn(5, 6), ParticipantState::Aborted, "ops", {2, 3}, 4, ""};
+  std::string old = codec::encode(plain);
+  for (Heuristic h : {Heuristic::Pending, Heuristic::Agreed, Heuristic::Mismatch}) {
+    ParticipantTxnRecord p = plain;
+    p.heuristic = h;
+    std::string enc = codec::encode(p);
+    CHECK(enc.size() == old.size() + 1);
+    CHECK(enc.compare(0, old.size(), old) == 0);
+    CHECK(codec::decodeParticipantTxn(p.txn, enc) == p);
+    // Damage: a cut inside the old fields or an extra byte is refused (a cut exactly before
+    // the mark is the old encoding, below).
+    for (size_t n = 0; n < old.size(); ++n) {
+      CHECK_THROWS_AS(codec::decodeParticipantTxn(p.txn, std::string_view(enc).substr(0, n)),
+                      codec::DecodeError);
+    }
+    CHECK_THROWS_AS(codec::decodeParticipantTxn(p.txn, enc + "x"), codec::DecodeError);
+  }
+  CHECK((codec::decodeParticipantTxn(plain.txn, old).heuristic == Heuristic::None));
+  CHECK_THROWS_WITH_AS(codec::decodeParticipantTxn(plain.txn, old + std::string(1, '\0')),
+                       doctest::Contains("bad heuristic mark 0"), codec::DecodeError);
+  // Only a decided transaction can carry one.
+  ParticipantTxnRecord prepared = plain;
+  prepared.state = ParticipantState::Prepared;
+  CHECK_THROWS_WITH_AS(
+      codec::decodeParticipantTxn(prepared.txn, codec::encode(prepared) + std::string(1, '\1')),
+      doctest::Contains("not decided"), codec::DecodeError);
+}
+
 TEST_CASE("decision, low-water, round and tombstone values round-trip and refuse damage") {
   DecisionRecord d{txn(1, 1), {1, 4}, true};
   CHECK(codec::decodeDecision(d.txn, codec::encode(d)) == d);
