@@ -168,12 +168,13 @@ int runResolve(const Args& args) {
       "Exit 0 done (or nothing was in doubt), 1 a participant did not answer or refused,\n"
       "3 refused (Paxos Commit, or the other outcome is already decided), 64 usage (also:\n"
       "no --force).\n\noptions");
-  std::string clusterPath, txidText;
-  desc.add_options()("help,h", "print this help")(
-      "cluster", po::value<std::string>(&clusterPath)->value_name("FILE"), "the cluster file")(
-      "commit", "decide commit")("abort", "decide abort")(
+  ClusterArgs where;
+  std::string txidText;
+  desc.add_options()("help,h", "print this help")("commit", "decide commit")("abort",
+                                                                             "decide abort")(
       "force", "I know the coordinator is gone and accept that atomicity may break")(
       "json", "print one JSON object")("txid", po::value<std::string>(&txidText), "the id");
+  addClusterOptions(desc, where);
   po::positional_options_description pos;
   pos.add("txid", 1);
   po::variables_map vm;
@@ -188,8 +189,8 @@ int runResolve(const Args& args) {
     return kExitUsage;
   }
   runtime::ClusterConfig cluster;
-  if (int rc = loadCluster("resolve", clusterPath, cluster); rc >= 0) return rc;
-  if (isPaxos(cluster.protocol)) return refusePaxos(cluster, clusterPath, *txn);
+  if (int rc = loadCluster("resolve", where, cluster); rc >= 0) return rc;
+  if (isPaxos(cluster.protocol)) return refusePaxos(cluster, cluster.path, *txn);
   if (!vm.count("force")) {
     std::cerr << "pcommit resolve: refused without --force.\n" << kRisk << "\n";
     return kExitUsage;

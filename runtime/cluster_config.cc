@@ -209,17 +209,44 @@ std::string ClusterConfig::resolvePath(const std::string& p) const {
   return (std::filesystem::path(dir()) / data).lexically_normal().string();
 }
 
+namespace {
+
+// Values must survive Boost's reader unchanged: no comment sign, no line break, no
+// surrounding whitespace. Every config we render was built by us or parsed by us.
+const std::string& checkValue(const std::string& v) {
+  PC_ASSERT(!v.empty() && v.find_first_of("#\r\n") == std::string::npos && trimWs(v) == v, v);
+  return v;
+}
+
+std::string pad(std::string s) {
+  if (s.size() < 30) s += std::string(30 - s.size(), ' ');
+  return s;
+}
+
+// The [node.NAME] sections.
+void renderNodes(std::ostream& out, const std::vector<NodeInfo>& nodes) {
+  for (const auto& n : nodes) {
+    out << "\n[node." << checkValue(n.name) << "]\n";
+    out << "role = " << toString(n.role) << "\n";
+    out << "address = " << checkValue(n.host) << ":" << n.port << "\n";
+    if (n.listenPort != 0) {
+      out << pad("listen = " + checkValue(n.listenHost) + ":" + std::to_string(n.listenPort))
+          << "# where serve binds; peers and clients use address\n";
+    }
+    out << pad("data = " + checkValue(n.dataDir.empty() ? n.name : n.dataDir))
+        << "# relative to this file's folder\n";
+    if (n.metricsPort != 0) {
+      out << pad("metrics = " + checkValue(n.metricsHost) + ":" + std::to_string(n.metricsPort))
+          << "# Prometheus: GET /metrics, /healthz\n";
+    }
+    if (!n.tlsCert.empty()) out << "tls-cert = " << checkValue(n.tlsCert) << "\n";
+    if (!n.tlsKey.empty()) out << "tls-key = " << checkValue(n.tlsKey) << "\n";
+  }
+}
+
+}  // namespace
+
 std::string ClusterConfig::render() const {
-  // Values must survive Boost's reader unchanged: no comment sign, no line break, no
-  // surrounding whitespace. Every config we render was built by us or parsed by us.
-  auto checkValue = [](const std::string& v) {
-    PC_ASSERT(!v.empty() && v.find_first_of("#\r\n") == std::string::npos && trimWs(v) == v, v);
-    return v;
-  };
-  auto pad = [](std::string s) {
-    if (s.size() < 30) s += std::string(30 - s.size(), ' ');
-    return s;
-  };
   std::ostringstream out;
   out << "# pcommit cluster file (docs/DESIGN.md §4). Every node reads it at start\n"
          "# (`pcommit serve --config FILE --node ID`), and so do clients.\n"
@@ -278,23 +305,7 @@ std::string ClusterConfig::render() const {
       out << pad("tls-admin-key = " + checkValue(tls.adminKey) + " ") << "# its key\n";
     }
   }
-  for (const auto& n : nodes) {
-    out << "\n[node." << checkValue(n.name) << "]\n";
-    out << "role = " << toString(n.role) << "\n";
-    out << "address = " << checkValue(n.host) << ":" << n.port << "\n";
-    if (n.listenPort != 0) {
-      out << pad("listen = " + checkValue(n.listenHost) + ":" + std::to_string(n.listenPort))
-          << "# where serve binds; peers and clients use address\n";
-    }
-    out << pad("data = " + checkValue(n.dataDir.empty() ? n.name : n.dataDir))
-        << "# relative to this file's folder\n";
-    if (n.metricsPort != 0) {
-      out << pad("metrics = " + checkValue(n.metricsHost) + ":" + std::to_string(n.metricsPort))
-          << "# Prometheus: GET /metrics, /healthz\n";
-    }
-    if (!n.tlsCert.empty()) out << "tls-cert = " << checkValue(n.tlsCert) << "\n";
-    if (!n.tlsKey.empty()) out << "tls-key = " << checkValue(n.tlsKey) << "\n";
-  }
+  renderNodes(out, nodes);
   return out.str();
 }
 
