@@ -122,7 +122,8 @@ log_has p3 "reconcile: the engine listed 1 prepared: 1 in doubt" ||
   fail "p3 did not find $inflight prepared in RocksDB at restart" p3
 [[ "$(in_doubt_count p3)" == 1 ]] || fail "p3 should hold $inflight in doubt after its restart" p3
 run_pc get --cluster "$CONF" "$k3"
-[[ $RC == 2 && "$ERR" == *locked* ]] ||
+# Exit 75 (EX_TEMPFAIL) and one line naming the key and the holder (README: `pcommit get`).
+[[ $RC == 75 && "$ERR" == *"key '$k3' is held by in-doubt transaction $inflight"* ]] ||
   fail "get $k3 while $inflight is in doubt at p3 should wait and fail (locked), got exit $RC: '$OUT' $ERR" p3
 info "p3 reloaded $inflight from RocksDB and holds its lock on $k3"
 
