@@ -5,6 +5,7 @@
 #include <random>
 
 #include "rpc/transport.h"
+#include "runtime/tls_certs.h"
 
 namespace pc::cli {
 
@@ -24,9 +25,17 @@ std::vector<ParticipantAnswer> askParticipants(const runtime::ClusterConfig& clu
   // A client id (high bit): participants accept a resolve from a client only.
   opts.self = static_cast<NodeId>(std::random_device{}() | 0x80000000u);
   opts.oneOffTimeoutMs = timeoutMs;
+  opts.clusterId = cluster.clusterId;  // a node of another cluster refuses us
   for (NodeId id : nodes) {
     const runtime::NodeInfo* n = cluster.byId(id);
-    if (n != nullptr) opts.peers[id] = rpc::PeerAddress{n->host, n->port};
+    if (n == nullptr) continue;
+    opts.peers[id] = rpc::PeerAddress{n->host, n->port};
+    opts.names[id] = n->name;  // TLS: the name the node's certificate must carry
+  }
+  if (cluster.tlsEnabled()) {
+    // As the client library: resolve and its questions go with the admin certificate.
+    opts.tls = runtime::loadClientTls(cluster);
+    opts.statusTls = runtime::loadAdminTls(cluster);
   }
   rpc::Transport transport(
       io, opts, [](NodeId, Message&&) {}, [](const std::string&) {});
