@@ -188,21 +188,6 @@ storage::Seq NodeHost::handle(Output&& out) {
   return tag;
 }
 
-kj::Promise<HeuristicAnswer> NodeHost::resolve(NodeId from, const TxnId& txn,
-                                               std::optional<Outcome> outcome) {
-  HeuristicAnswer answer;
-  storage::Seq tag = handle(role_->resolve(from, txn, outcome, answer));
-  // The answer promises durability like a reply message: it waits for its batch (or the
-  // last earlier one) as the Output's sends do.
-  if (tag <= pipeline_.durableSeq()) return answer;
-  auto paf = kj::newPromiseAndFulfiller<HeuristicAnswer>();
-  auto fulfiller =
-      std::make_shared<kj::Own<kj::PromiseFulfiller<HeuristicAnswer>>>(kj::mv(paf.fulfiller));
-  pipeline_.atDurable(tag, [fulfiller, answer] { (*fulfiller)->fulfill(HeuristicAnswer(answer)); });
-  if (pipeline_.writeNeed() != WriteNeed::None) scheduleWrite();
-  return kj::mv(paf.promise);
-}
-
 void NodeHost::logOutput(const Output& out) {
   for (const auto& ev : out.recoveriesStarted) {
     if (recovering_.size() < 10000) recovering_.insert(ev.txn);

@@ -1,6 +1,7 @@
-// What a node reports about itself: the status call's fields and counters (`pcommit
-// status`, `cluster status`) and the Prometheus sample read at scrape time
-// (runtime/node_metrics.h). The role adds its own part through RoleHost.
+// What a node reports about itself and answers operators: the status call's fields and
+// counters (`pcommit status`, `cluster status`), the Prometheus sample read at scrape time
+// (runtime/node_metrics.h), and an operator's heuristic decision (`pcommit resolve`). The
+// role adds its own part through RoleHost.
 #include <unistd.h>
 
 #include <algorithm>
@@ -80,6 +81,21 @@ void NodeHost::fillMetrics(NodeSample& s) {
   s.mapUsedBytes = env_.usedBytes();
   s.mapSizeBytes = sm.env.mapSizeBytes;
   role_->fillMetrics(s);  // role-specific values (a participant's in-doubt transactions)
+}
+
+kj::Promise<HeuristicAnswer> NodeHost::resolve(NodeId from, const TxnId& txn,
+                                               std::optional<Outcome> outcome) {
+  HeuristicAnswer answer;
+  storage::Seq tag = handle(role_->resolve(from, txn, outcome, answer));
+  // The answer promises durability like a reply message: it waits for its batch (or the
+  // last earlier one) as the Output's sends do.
+  if (tag <= pipeline_.durableSeq()) return answer;
+  auto paf = kj::newPromiseAndFulfiller<HeuristicAnswer>();
+  auto fulfiller =
+      std::make_shared<kj::Own<kj::PromiseFulfiller<HeuristicAnswer>>>(kj::mv(paf.fulfiller));
+  pipeline_.atDurable(tag, [fulfiller, answer] { (*fulfiller)->fulfill(HeuristicAnswer(answer)); });
+  if (pipeline_.writeNeed() != WriteNeed::None) scheduleWrite();
+  return kj::mv(paf.promise);
 }
 
 }  // namespace pc::runtime

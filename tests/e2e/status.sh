@@ -159,8 +159,12 @@ for path in sys.argv[1:]:
 PY
 grep -q '"level":"info","node":null,"msg":"failpoint coordinator.after_prepare_sent: crash"' "$DIR/c1.log" ||
   fail "c1's failpoint line is not in the JSON log" c1
-grep -q '"level":"warn","node":"p1","msg":"peer 1 lost' "$DIR/p1.log" ||
-  fail "p1 did not log the loss of c1 as a warning" p1
+# Whether p1 notices c1's end depends on a call being in flight when it died (timing); when
+# it logs it, the line must be a warning (the levels themselves: runtime_log_test).
+if grep -q '"msg":"peer 1 lost' "$DIR/p1.log"; then
+  grep -q '"level":"warn","node":"p1","msg":"peer 1 lost' "$DIR/p1.log" ||
+    fail "p1 logged the loss of c1, but not as a warning" p1
+fi
 run_pc get --cluster "$CONF" "$K"
 ((RC == 1 || RC == 0)) || fail "get after c1 is back: exit $RC: $ERR"
 
