@@ -6,8 +6,8 @@
 
 #include "paxos_commit/assert.h"
 #include "runtime/local_cluster/internal.h"
-#include "storage/env.h"
 #include "runtime/tls_certs.h"
+#include "storage/env.h"
 
 namespace pc::local_cluster {
 

@@ -11,6 +11,7 @@
 #include "rpc/transport.h"
 #include "runtime/cluster_config.h"
 #include "runtime/tls_certs.h"
+#include "tests/runtime/loop_util.h"
 #include "tests/unit/local_util.h"
 
 namespace pc {
@@ -35,15 +36,8 @@ std::string errorOf(const std::string& text) {
   return "(no error)";
 }
 
-void runFor(kj::AsyncIoContext& io, uint32_t ms) {
-  io.provider->getTimer().afterDelay(ms * kj::MILLISECONDS).wait(io.waitScope);
-}
-
-template <class Pred>
-bool runUntil(kj::AsyncIoContext& io, uint32_t ms, Pred done) {
-  for (uint32_t waited = 0; waited < ms && !done(); waited += 5) runFor(io, 5);
-  return done();
-}
+using pc::test::runFor;
+using pc::test::runUntil;
 
 struct Received {
   std::vector<std::pair<NodeId, Message>> msgs;

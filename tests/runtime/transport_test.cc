@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "client/client.h"
+#include "tests/runtime/loop_util.h"
 #include "tests/unit/local_util.h"
 
 namespace pc::rpc {
@@ -24,17 +25,8 @@ namespace {
 constexpr NodeId kCoordinator = 1;
 constexpr NodeId kParticipant = 1001;
 
-// Runs the event loop for `ms` milliseconds.
-void runFor(kj::AsyncIoContext& io, uint32_t ms) {
-  io.provider->getTimer().afterDelay(ms * kj::MILLISECONDS).wait(io.waitScope);
-}
-
-// Runs the event loop until `done()` or `ms` milliseconds, whichever first.
-template <class Pred>
-bool runUntil(kj::AsyncIoContext& io, uint32_t ms, Pred done) {
-  for (uint32_t waited = 0; waited < ms && !done(); waited += 5) runFor(io, 5);
-  return done();
-}
+using pc::test::runFor;
+using pc::test::runUntil;
 
 Message outcomeFor(uint64_t n) { return OutcomeMsg{TxnId{n, 1}, Outcome::Commit}; }
 
