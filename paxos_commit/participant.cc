@@ -225,6 +225,7 @@ Output Participant::sendVote(Txn& t, bool allAcceptors) {
   }
   t.fannedOutAll = allAcceptors;
   if (!allAcceptors) t.fanOutTick = now_ + cfg_.fanOutFallbackTicks;
+  if (allAcceptors) out.append(flushAcks());  // queued acks ride with this vote
   return out;
 }
 
@@ -270,15 +271,18 @@ Output Participant::ackTo(const Txn& t, NodeId to) const {
 }
 
 // Paxos Commit's GC acks go to every acceptor batched (docs/PROTOCOL.md §4): queued here,
-// sent by flushAcks() on the next tick as one AckBatch per acceptor. The queue holds the
-// outcome, so a record pruned meanwhile still acks what was durable; a restart loses the
-// queue, and the acceptors' AckRequest asks again.
+// they leave as one AckBatch per acceptor with our next ballot-0 vote to every acceptor
+// (the same RPC call, and the acceptor's forget record joins that vote's write), or
+// kAckDelayTicks after the first was queued if no vote goes out before. The queue holds
+// the outcome, so a record pruned meanwhile still acks what was durable; a restart loses
+// the queue, and the acceptors' AckRequest asks again.
 void Participant::queueAck(const Txn& t, Output& out) {
+  if (pendingAcks_.empty()) acksDueTick_ = now_ + kAckDelayTicks;
   pendingAcks_.push_back(Ack{t.rec.txn, self_, outcomeOf(t.rec.state)});
   if (pendingAcks_.size() >= kMaxAcksPerBatch) {
-    out.append(flushAcks());  // a full batch need not wait for the tick
+    out.append(flushAcks());  // a full batch need not wait
   } else {
-    out.wakeAt(now_ + 1);
+    out.wakeAt(acksDueTick_);
   }
 }
 
@@ -490,7 +494,7 @@ Output Participant::absorbLeader(Output&& leaderOut) {
 Output Participant::onTick() {
   ++now_;
   Output out = absorbLeader(leader_.onTick(now_));
-  out.append(flushAcks());
+  if (now_ >= acksDueTick_) out.append(flushAcks());
   // Only the prepared transactions have timers; finished records (up to the GC cap, 10^5
   // by default) are not walked on every tick.
   // (A copy: a recovery leader may learn an outcome at once, which erases from prepared_.)

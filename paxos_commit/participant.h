@@ -45,6 +45,11 @@ struct InDoubt {
 
 class Participant : public Node {
  public:
+  // How long a queued ack may wait for a vote to ride with: 2 ticks (10 ms at the default
+  // tick) outlasts one transaction's round at one client, so a closed-loop client's acks
+  // share the next transaction's calls and writes instead of a call and a write of their own.
+  static constexpr uint64_t kAckDelayTicks = 2;
+
   // `engine` must outlive the participant. Restores every record of `recovered`:
   // prepared transactions retake their locks and wait for their outcome.
   Participant(NodeId self, const CoreConfig& cfg, Engine& engine, uint64_t seed,
@@ -106,7 +111,8 @@ class Participant : public Node {
   std::set<TxnId> heuristicPending_;  // decided by an operator, the coordinator not heard yet
   TxnId lowWater_;
   size_t finishedCount_ = 0;
-  std::vector<Ack> pendingAcks_;  // Paxos: acks for every acceptor, sent on the next tick
+  std::vector<Ack> pendingAcks_;  // Paxos: acks for every acceptor (see queueAck)
+  uint64_t acksDueTick_ = 0;      // when pendingAcks_ leave at the latest
 };
 
 }  // namespace pc

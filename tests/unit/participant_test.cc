@@ -31,6 +31,13 @@ struct ParticipantFixture {
     return h.deliver(acceptor, phase2b(t, acceptor, std::move(votes), kBoth));
   }
   std::optional<ParticipantState> state(const TxnId& t) const { return h.node().stateOf(t); }
+  // Paxos GC acks wait up to Participant::kAckDelayTicks for a vote to ride with: tick
+  // until they are due, and return everything sent meanwhile.
+  Output ackTicks() {
+    Output o;
+    for (uint64_t k = 0; k < Participant::kAckDelayTicks; ++k) o.append(h.tick());
+    return o;
+  }
 
   CoreConfig cfg;
   FakeEngine engine;
@@ -187,7 +194,7 @@ TEST_CASE("faster paxos: Commit needs F+1 matching 2b for every instance") {
   CHECK(f.engine.count("commit", t) == 1);
   CHECK(f.engine.count("abort", t) == 0);
   CHECK(countSent<Ack>(o3) + countSent<AckBatch>(o3) == 0);  // acks wait for the tick
-  Output acks = f.h.tick();
+  Output acks = f.ackTicks();
   CHECK(ackDestinations(acks) == kAllAcceptors);
   for (const auto& s : batchedAcks(acks)) {
     CHECK(s.msg.txn == t);
@@ -244,7 +251,7 @@ TEST_CASE("a ballot-0 Aborted 2b from one acceptor settles Abort at the particip
   CHECK(hasRecord(o, t, ParticipantState::Aborted));
   CHECK(f.engine.count("abort", t) == 1);
   CHECK(f.engine.count("commit", t) == 0);
-  Output acks = f.h.tick();
+  Output acks = f.ackTicks();
   CHECK(ackDestinations(acks) == kAllAcceptors);
   for (const auto& s : batchedAcks(acks)) CHECK(s.msg.outcome == Outcome::Abort);
   CHECK(f.state(t) == ParticipantState::Aborted);
@@ -281,7 +288,7 @@ TEST_CASE("an OutcomeMsg Commit is applied, made durable, and acked to every acc
   CHECK(learnedOutcome(o, t, Outcome::Commit));
   CHECK(hasRecord(o, t, ParticipantState::Committed));
   CHECK(f.engine.count("commit", t) == 1);
-  CHECK(ackDestinations(f.h.tick()) == kAllAcceptors);
+  CHECK(ackDestinations(f.ackTicks()) == kAllAcceptors);
 }
 
 TEST_CASE("an OutcomeMsg Abort releases the locks and is made durable") {
@@ -442,7 +449,7 @@ TEST_CASE("pitfall 9: a co-located recovery leader's decision is durable before 
   Output o = f.b2(t, kA1, votes);
   o.append(f.b2(t, kA3, votes));
   CHECK(hasRecord(o, t, ParticipantState::Committed));
-  CHECK(ackDestinations(f.h.tick()) == kAllAcceptors);
+  CHECK(ackDestinations(f.ackTicks()) == kAllAcceptors);
   CHECK(f.engine.count("commit", t) == 1);
   CHECK(sentTo<OutcomeMsg>(o, kP1).empty());  // nothing "sent" to itself
 }
@@ -660,15 +667,15 @@ TEST_CASE("paxos: the acks of every outcome learned in one tick leave as one Ack
   // GC acks batched (docs/PROTOCOL.md §4): one message per acceptor per tick, not one per
   // transaction and acceptor; each entry acks what that transaction's record made durable.
   ParticipantFixture f(Protocol::PaxosClassic);
+  for (uint64_t n = 1; n <= 3; ++n) f.prepare(txnId(n));
   Output learned;
   for (uint64_t n = 1; n <= 3; ++n) {
-    f.prepare(txnId(n));
     learned.append(
         f.h.deliver(kCoord, OutcomeMsg{txnId(n), n == 2 ? Outcome::Abort : Outcome::Commit}));
   }
   CHECK(countSent<Ack>(learned) + countSent<AckBatch>(learned) == 0);
   CHECK(learned.wakeAtTick != 0);  // a tick-on-demand driver must come back for them
-  Output tick = f.h.tick();
+  Output tick = f.ackTicks();
   CHECK(countSent<Ack>(tick) == 0);
   CHECK(countSent<AckBatch>(tick) == 3);
   CHECK(destinations<AckBatch>(tick) == kAllAcceptors);
@@ -683,20 +690,42 @@ TEST_CASE("paxos: the acks of every outcome learned in one tick leave as one Ack
 }
 
 TEST_CASE("paxos: a full AckBatch leaves at once, without waiting for the tick") {
-  // The queue is bounded by kMaxAcksPerBatch even if ticks stall.
+  // The queue is bounded by kMaxAcksPerBatch even if ticks stall and no vote goes out.
   ParticipantFixture f;
+  for (uint64_t n = 1; n <= kMaxAcksPerBatch + 1; ++n) f.prepare(txnId(n));
   Output o;
   for (uint64_t n = 1; n <= kMaxAcksPerBatch + 1; ++n) {
-    f.prepare(txnId(n));
     o.append(f.b2(txnId(n), kA1, {iv0(kP2, Vote::Aborted)}));
   }
   auto full = sentTo<AckBatch>(o, kA2);
   REQUIRE(full.size() == 1);
   CHECK(full[0].acks.size() == kMaxAcksPerBatch);
   CHECK(full[0].acks.front().txn == txnId(1));
-  auto rest = sentTo<AckBatch>(f.h.tick(), kA2);
+  auto rest = sentTo<AckBatch>(f.ackTicks(), kA2);
   REQUIRE(rest.size() == 1);
   CHECK(rest[0].acks == std::vector<Ack>{{txnId(kMaxAcksPerBatch + 1), kP1, Outcome::Abort}});
+}
+
+TEST_CASE("paxos: queued acks ride with the next ballot-0 vote, in its Output, after it") {
+  // One client's transactions in turn: the acks of one leave with the next one's votes
+  // (one call per acceptor, and the acceptor's forget record joins the vote's write)
+  // instead of on a tick of their own; the Output's pipeline keeps them after the
+  // prepared record like every send of that Output.
+  ParticipantFixture f;
+  f.prepare(txnId(1));
+  Output learned = f.b2(txnId(1), kA1, {iv0(kP2, Vote::Aborted)});
+  CHECK(countSent<AckBatch>(learned) == 0);
+  CHECK(countSent<AckBatch>(f.h.tick()) == 0);  // not due yet: one tick of kAckDelayTicks
+  Output next = f.prepare(txnId(2));
+  CHECK(hasRecord(next, txnId(2), ParticipantState::Prepared));
+  CHECK(countSent<Phase2a>(next) == kAllAcceptors.size());
+  CHECK(destinations<AckBatch>(next) == kAllAcceptors);
+  for (NodeId a : kAllAcceptors) {
+    auto batches = sentTo<AckBatch>(next, a);
+    REQUIRE(batches.size() == 1);
+    CHECK(batches[0].acks == std::vector<Ack>{{txnId(1), kP1, Outcome::Abort}});
+  }
+  CHECK(countSent<AckBatch>(f.ackTicks()) == 0);  // sent once
 }
 
 TEST_CASE("paxos: a prepare the engine refuses acks its Abort batched, on the tick") {
@@ -706,7 +735,7 @@ TEST_CASE("paxos: a prepare the engine refuses acks its Abort batched, on the ti
   f.engine.voteAborted(t);
   Output o = f.prepare(t);
   CHECK(countSent<Ack>(o) + countSent<AckBatch>(o) == 0);
-  Output acks = f.h.tick();
+  Output acks = f.ackTicks();
   CHECK(ackDestinations(acks) == kAllAcceptors);
   for (const auto& s : batchedAcks(acks)) CHECK(s.msg == Ack{t, kP1, Outcome::Abort});
 }
