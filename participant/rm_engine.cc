@@ -92,38 +92,25 @@ void RmEngine::recover(const Recovered& rec) {
 }
 
 void RmEngine::outcomeDurable(const TxnId& txn, Outcome o) {
-  if (held_.find(txn) == held_.end()) return;  // voted Aborted: the engine holds nothing
+  if (!locks_.knows(txn)) return;  // voted Aborted: the engine holds nothing
   if (o == Outcome::Commit) {
     rm_.commit(txn);
   } else {
     rm_.abort(txn);
   }
-  unlock(txn);
+  locks_.unlock(txn);
 }
 
 std::optional<TxnId> RmEngine::lockHolder(const std::string& key) const {
-  auto it = locks_.find(key);
-  if (it == locks_.end()) return std::nullopt;
-  return it->second;
+  return locks_.holder(key);
 }
 
+// The first prepared transaction touching a key holds it for reads; the engine's own
+// locks decide conflicts.
 void RmEngine::lock(const TxnId& txn, const Bytes& payload) {
-  auto& keys = held_[txn];
+  // Not a KV payload: the engine's own business; the transaction is known, reads never wait.
   auto ops = kv::decodeOps(payload);
-  if (!ops) return;  // not a KV payload: the engine's own business; reads do not wait
-  for (const auto& op : *ops) {
-    if (locks_.emplace(op.key, txn).second) keys.push_back(op.key);
-  }
-}
-
-void RmEngine::unlock(const TxnId& txn) {
-  auto it = held_.find(txn);
-  if (it == held_.end()) return;
-  for (const auto& k : it->second) {
-    auto l = locks_.find(k);
-    if (l != locks_.end() && l->second == txn) locks_.erase(l);
-  }
-  held_.erase(it);
+  locks_.lock(txn, ops ? *ops : std::vector<kv::Op>{});
 }
 
 }  // namespace pc

@@ -61,11 +61,10 @@ class RmEngine : public ExternalEngine {
 
   const ReconcileReport& reconciled() const { return report_; }
   // Transactions prepared in the engine whose outcome it has not applied yet.
-  size_t preparedCount() const { return held_.size(); }
+  size_t preparedCount() const { return locks_.txnCount(); }
 
  private:
   void lock(const TxnId& txn, const Bytes& payload);
-  void unlock(const TxnId& txn);
   void log(const std::string& line) const {
     if (log_) log_(line);
   }
@@ -73,8 +72,7 @@ class RmEngine : public ExternalEngine {
   ResourceManager& rm_;
   LogFn log_;
   ReconcileReport report_;
-  std::map<TxnId, std::vector<std::string>> held_;  // prepared in the engine -> its keys
-  std::map<std::string, TxnId> locks_;              // key -> prepared txn touching it
+  kv::KeyLocks locks_;  // the transactions prepared in the engine, and their keys
 };
 
 }  // namespace pc

@@ -97,10 +97,9 @@ PrepareResult KvEngine::prepare(const TxnId& txn, const Bytes& payload) {
   auto ops = decodeOps(payload);
   if (!ops) return {Vote::Aborted, "malformed payload"};
   for (const auto& op : *ops) {
-    auto it = locks_.find(op.key);
-    if (it != locks_.end() && it->second != txn) {
-      return {Vote::Aborted,
-              "conflict: key '" + op.key + "' is locked by " + it->second.toString()};
+    auto holder = locks_.holder(op.key);
+    if (holder && *holder != txn) {
+      return {Vote::Aborted, "conflict: key '" + op.key + "' is locked by " + holder->toString()};
     }
   }
   for (const auto& op : *ops) {
@@ -130,10 +129,10 @@ void KvEngine::commit(const TxnId& txn, const Bytes& payload) {
     }
     overlay_[op.key] = Pending{cur, txn};
   }
-  unlockAll(txn);
+  locks_.unlock(txn);
 }
 
-void KvEngine::abort(const TxnId& txn, const Bytes&) { unlockAll(txn); }
+void KvEngine::abort(const TxnId& txn, const Bytes&) { locks_.unlock(txn); }
 
 void KvEngine::restorePrepared(const TxnId& txn, const Bytes& payload) {
   auto ops = decodeOps(payload);
@@ -158,21 +157,27 @@ void KvEngine::forgetDurable(const TxnId& txn) {
 }
 
 std::optional<TxnId> KvEngine::lockHolder(const std::string& key) const {
-  auto it = locks_.find(key);
-  if (it == locks_.end()) return std::nullopt;
-  return it->second;
+  return locks_.holder(key);
 }
 
+// Prepare checked every key first: a lock held by another transaction here is our bug.
 void KvEngine::lockAll(const TxnId& txn, const std::vector<Op>& ops) {
+  bool all = locks_.lock(txn, ops);
+  PC_ASSERT(all, txn);
+}
+
+bool KeyLocks::lock(const TxnId& txn, const std::vector<Op>& ops) {
   auto& keys = held_[txn];
+  bool all = true;
   for (const auto& op : ops) {
     auto [it, inserted] = locks_.emplace(op.key, txn);
-    PC_ASSERT(it->second == txn, op.key, txn, it->second);
     if (inserted) keys.push_back(op.key);
+    all = all && it->second == txn;
   }
+  return all;
 }
 
-void KvEngine::unlockAll(const TxnId& txn) {
+void KeyLocks::unlock(const TxnId& txn) {
   auto it = held_.find(txn);
   if (it == held_.end()) return;
   for (const auto& k : it->second) {
@@ -180,6 +185,12 @@ void KvEngine::unlockAll(const TxnId& txn) {
     if (l != locks_.end() && l->second == txn) locks_.erase(l);
   }
   held_.erase(it);
+}
+
+std::optional<TxnId> KeyLocks::holder(const std::string& key) const {
+  auto it = locks_.find(key);
+  if (it == locks_.end()) return std::nullopt;
+  return it->second;
 }
 
 }  // namespace pc::kv

@@ -46,6 +46,25 @@ std::optional<std::vector<Op>> decodeOps(const Bytes& payload);
 // reference for storage/): each put/del bumps the key's version by one.
 void applyOps(std::map<std::string, Versioned>& data, const std::vector<Op>& ops);
 
+// Which prepared transaction holds each key: the built-in engine's write locks, and what
+// reads of an embedded engine's data wait on (participant/rm_engine.h). A transaction is
+// known from its lock() (even with no keys) until its unlock().
+class KeyLocks {
+ public:
+  // Takes every key of `ops` for `txn`; a key another transaction holds stays its.
+  // Returns false if one did.
+  bool lock(const TxnId& txn, const std::vector<Op>& ops);
+  void unlock(const TxnId& txn);
+  std::optional<TxnId> holder(const std::string& key) const;
+  bool knows(const TxnId& txn) const { return held_.count(txn) != 0; }
+  size_t keyCount() const { return locks_.size(); }
+  size_t txnCount() const { return held_.size(); }
+
+ private:
+  std::map<std::string, TxnId> locks_;              // key -> prepared txn holding it
+  std::map<TxnId, std::vector<std::string>> held_;  // txn -> the keys it took
+};
+
 // Engine over committed data read through `reader`. Writes of committed transactions are
 // kept in an overlay until the caller says they are durable (forgetDurable), so checks
 // see them at once even while the storage thread is still writing them.
@@ -65,7 +84,7 @@ class KvEngine : public Engine {
   // later commit overwrote them.
   void forgetDurable(const TxnId& txn);
 
-  size_t lockCount() const { return locks_.size(); }
+  size_t lockCount() const { return locks_.keyCount(); }
   size_t overlaySize() const { return overlay_.size(); }
   std::optional<TxnId> lockHolder(const std::string& key) const;
 
@@ -75,11 +94,9 @@ class KvEngine : public Engine {
     TxnId writer;
   };
   void lockAll(const TxnId& txn, const std::vector<Op>& ops);
-  void unlockAll(const TxnId& txn);
 
   Reader reader_;
-  std::map<std::string, TxnId> locks_;              // key -> prepared txn holding it
-  std::map<TxnId, std::vector<std::string>> held_;  // txn -> keys it locked
+  KeyLocks locks_;
   std::map<std::string, Pending> overlay_;
 };
 
