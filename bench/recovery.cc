@@ -82,177 +82,245 @@ class Writers {
   kj::Promise<void> loops_ = kj::READY_NOW;
 };
 
-}  // namespace
+// One run: the load through the leader until it crashes (1), the participants polled until
+// none holds a transaction in doubt (2), then the outcome of each one seen in doubt (3).
+class RecoveryRun {
+ public:
+  // Throws kj::Exception if the armed coordinator does not answer `status`.
+  RecoveryRun(kj::AsyncIoContext& io, const runtime::ClusterConfig& cluster,
+              const RecoveryOptions& o);
 
-RecoveryResult runRecovery(kj::AsyncIoContext& io, const runtime::ClusterConfig& cluster,
-                           const RecoveryOptions& o) {
-  auto& timer = io.provider->getTimer();
-  auto sleepMs = [&](uint32_t ms) { timer.afterDelay(ms * kj::MILLISECONDS).wait(io.waitScope); };
-  runtime::ClusterConfig view = cluster;
-  if (o.clientAsLeader) view.protocol = Protocol::PaxosDirect;
-  const bool direct = view.protocol == Protocol::PaxosDirect;
-  const bool twoPc = view.protocol == Protocol::TwoPC;
-  auto core = cluster.coreConfig();
-
-  RecoveryResult r;
-  r.protocol = toString(view.protocol);
-  r.crashed = direct ? "client (the initial leader)" : o.leader;
-  r.recoveryTimeoutMs = static_cast<double>(core.recoveryTimeoutTicks * cluster.tickMs);
-  r.recoveryJitterMs = static_cast<double>(core.recoveryJitterTicks * cluster.tickMs);
-
-  Client observer(io, cluster);
-  uint32_t leaderPid = 0;
-  if (!direct) {
-    const auto* leader = cluster.byName(o.leader);
-    KJ_REQUIRE(leader != nullptr, "no such coordinator in the cluster file", o.leader);
-    leaderPid = observer.status(leader->id).wait(io.waitScope).pid;
+  RecoveryResult run() {
+    if (!waitForCrash()) return r_;
+    pollUntilClear();
+    writers_.reset();
+    client_.reset();
+    if (r_.resolved && !seen_.empty()) askOutcomes();
+    return r_;
   }
 
+ private:
+  void sleepMs(uint32_t ms) {
+    io_.provider->getTimer().afterDelay(ms * kj::MILLISECONDS).wait(io_.waitScope);
+  }
+  bool waitForCrash();
+  bool leaderGone();
+  void pollUntilClear();
+  bool restartLeader(double nowMs);
+  size_t pollParticipants(std::set<TxnId>& current);
+  void printPollProgress(double nowMs, size_t inDoubtNow);
+  void askOutcomes();
+
+  kj::AsyncIoContext& io_;
+  const runtime::ClusterConfig& cluster_;
+  const RecoveryOptions& o_;
+  runtime::ClusterConfig view_;  // the clients' view: paxos-direct if the client leads
+  bool direct_;
+  bool twoPc_;
+  std::vector<const runtime::NodeInfo*> participants_;
+  RecoveryResult r_;
+  Client observer_;  // polls the nodes' status
+  uint32_t leaderPid_ = 0;
+  std::unique_ptr<Client> client_;  // the load's client (the leader itself under direct)
+  std::unique_ptr<Writers> writers_;
+  Clock::time_point lastLine_;  // the last progress line
+  Clock::time_point crashAt_;
+  std::set<TxnId> seen_;  // every transaction some participant listed in doubt
+  bool restarted_ = false;
+  double restartIssuedMs_ = 0;
+};
+
+RecoveryRun::RecoveryRun(kj::AsyncIoContext& io, const runtime::ClusterConfig& cluster,
+                         const RecoveryOptions& o)
+    : io_(io),
+      cluster_(cluster),
+      o_(o),
+      view_(cluster),
+      participants_(cluster.withRole(runtime::Role::Participant)),
+      observer_(io, cluster) {
+  if (o.clientAsLeader) view_.protocol = Protocol::PaxosDirect;
+  direct_ = view_.protocol == Protocol::PaxosDirect;
+  twoPc_ = view_.protocol == Protocol::TwoPC;
+  auto core = cluster.coreConfig();
+  r_.protocol = toString(view_.protocol);
+  r_.crashed = direct_ ? "client (the initial leader)" : o.leader;
+  r_.recoveryTimeoutMs = static_cast<double>(core.recoveryTimeoutTicks * cluster.tickMs);
+  r_.recoveryJitterMs = static_cast<double>(core.recoveryJitterTicks * cluster.tickMs);
+  if (!direct_) {
+    const auto* leader = cluster.byName(o.leader);
+    KJ_REQUIRE(leader != nullptr, "no such coordinator in the cluster file", o.leader);
+    leaderPid_ = observer_.status(leader->id).wait(io.waitScope).pid;
+  }
   ClientOptions co;
-  co.coordinator = direct ? "" : o.leader;
+  co.coordinator = direct_ ? "" : o.leader;
   co.commitFailover = false;  // no failover: only the participants and acceptors may finish
   co.timeoutMs = 600000;
-  auto client = std::make_unique<Client>(io, view, co);
-  auto writers = std::make_unique<Writers>(*client, o);
+  client_ = std::make_unique<Client>(io, view_, co);
+  writers_ = std::make_unique<Writers>(*client_, o);
+}
 
-  // 1. Wait for the crash.
+// 1. Waits for the crash; false (with r_.note) if interrupted or the leader did not crash
+// in time.
+bool RecoveryRun::waitForCrash() {
   auto start = Clock::now();
-  auto lastLine = start;
+  lastLine_ = start;
   bool crashed = false;
   while (!crashed) {
     sleepMs(1);
-    if (direct) {
-      if (writers->committed() >= o.crashAfter) {
-        writers->stop();
-        writers.reset();
-        client.reset();  // the leader is gone: nothing more leaves it
-        crashed = true;
-      }
-    } else if (processGone(leaderPid)) {
-      crashed = true;
+    crashed = leaderGone();
+    if (o_.interrupted && o_.interrupted()) {
+      r_.note = "interrupted";
+      return false;
     }
-    if (o.interrupted && o.interrupted()) {
-      r.note = "interrupted";
-      return r;
+    if (msSince(start) > o_.crashWaitSeconds * 1000) {
+      r_.note = "the leader had not crashed after " + std::to_string(o_.crashWaitSeconds) + " s";
+      return false;
     }
-    if (msSince(start) > o.crashWaitSeconds * 1000) {
-      r.note = "the leader had not crashed after " + std::to_string(o.crashWaitSeconds) + " s";
-      return r;
-    }
-    if (o.progress && msSince(lastLine) >= 1000) {
-      lastLine = Clock::now();
-      *o.progress << "\r  " << r.protocol << " recovery: load through " << r.crashed << ", "
-                  << (writers ? writers->committed() : 0) << " committed, waiting for the crash   "
-                  << std::flush;
+    if (o_.progress && msSince(lastLine_) >= 1000) {
+      lastLine_ = Clock::now();
+      *o_.progress << "\r  " << r_.protocol << " recovery: load through " << r_.crashed << ", "
+                   << (writers_ ? writers_->committed() : 0)
+                   << " committed, waiting for the crash   " << std::flush;
     }
   }
-  auto crashAt = Clock::now();
-  r.crashAtSeconds = std::chrono::duration<double>(crashAt - start).count();
-  if (writers) writers->stop();  // coordinator modes: in-flight commits will never be answered
+  crashAt_ = Clock::now();
+  r_.crashAtSeconds = std::chrono::duration<double>(crashAt_ - start).count();
+  if (writers_) writers_->stop();  // coordinator modes: in-flight commits will never be answered
+  return true;
+}
 
-  // 2. Poll the participants until none holds a transaction in doubt.
-  auto participants = cluster.withRole(runtime::Role::Participant);
-  std::set<TxnId> seen;
+// Coordinator modes: the armed coordinator's process is gone. paxos-direct: after
+// crashAfter commits the client, which is the leader, is destroyed here.
+bool RecoveryRun::leaderGone() {
+  if (!direct_) return processGone(leaderPid_);
+  if (writers_->committed() < o_.crashAfter) return false;
+  writers_->stop();
+  writers_.reset();
+  client_.reset();  // the leader is gone: nothing more leaves it
+  return true;
+}
+
+// 2. Polls the participants until none holds a transaction in doubt (three polls in a row),
+// restarting the coordinator first under 2PC.
+void RecoveryRun::pollUntilClear() {
   int emptyStreak = 0;
   double firstEmptyMs = -1;
-  bool restarted = false;
-  double restartIssuedMs = 0;
   double limitMs =
-      (twoPc ? o.restartAfterMs : 0) + 3 * (r.recoveryTimeoutMs + r.recoveryJitterMs) + 10000;
+      (twoPc_ ? o_.restartAfterMs : 0) + 3 * (r_.recoveryTimeoutMs + r_.recoveryJitterMs) + 10000;
   bool firstPoll = true;
   while (true) {
-    double now = msSince(crashAt);
-    if (twoPc && !restarted && now >= o.restartAfterMs) {
-      restartIssuedMs = now;
-      restarted = true;
-      r.restartAfterMs = now;
-      if (!o.restartLeader || !o.restartLeader()) {
-        r.note = "the coordinator did not restart";
-        break;
-      }
-      now = msSince(crashAt);  // restartLeader waits until the node answers
-      r.note = "the restart took " + std::to_string(static_cast<int>(now - restartIssuedMs)) +
-               " ms (until the node answered)";
+    double now = msSince(crashAt_);
+    if (twoPc_ && !restarted_ && now >= o_.restartAfterMs) {
+      if (!restartLeader(now)) break;
+      now = msSince(crashAt_);  // restartLeader waits until the node answers
+      r_.note = "the restart took " + std::to_string(static_cast<int>(now - restartIssuedMs_)) +
+                " ms (until the node answered)";
     }
-    size_t inDoubt = 0;  // entries over every participant (a txn counts once per participant)
     std::set<TxnId> current;
-    for (const auto* p : participants) {
-      try {
-        auto st = observer.status(p->id).wait(io.waitScope);
-        inDoubt += st.inDoubt.size();
-        for (const auto& d : st.inDoubt) current.insert(d.txn);
-      } catch (const kj::Exception&) {
-        ++inDoubt;  // no answer: cannot say it is clear
-      }
-    }
-    seen.insert(current.begin(), current.end());
-    if (firstPoll) r.inDoubtAtCrash = current.size();
+    size_t inDoubt = pollParticipants(current);
+    seen_.insert(current.begin(), current.end());
+    if (firstPoll) r_.inDoubtAtCrash = current.size();
     firstPoll = false;
     if (inDoubt == 0) {
       if (emptyStreak++ == 0) firstEmptyMs = now;
       if (emptyStreak >= 3) {
-        r.resolved = true;
+        r_.resolved = true;
         break;
       }
     } else {
       emptyStreak = 0;
     }
     if (now > limitMs) {
-      r.note = "still in doubt after " + std::to_string(static_cast<int>(now)) + " ms";
+      r_.note = "still in doubt after " + std::to_string(static_cast<int>(now)) + " ms";
       break;
     }
-    if (o.interrupted && o.interrupted()) {
-      r.note = "interrupted";
+    if (o_.interrupted && o_.interrupted()) {
+      r_.note = "interrupted";
       break;
     }
-    if (o.progress && msSince(lastLine) >= 200) {
-      lastLine = Clock::now();
-      *o.progress << "\r  " << r.protocol << " recovery: " << r.crashed << " crashed "
-                  << static_cast<int>(now) << " ms ago; in doubt now " << current.size()
-                  << ", seen " << seen.size()
-                  << (twoPc && !restarted ? " (2PC: blocked until restart)" : "") << "          "
-                  << std::flush;
-    }
-    sleepMs(o.pollMs);
+    if (o_.progress && msSince(lastLine_) >= 200) printPollProgress(now, current.size());
+    sleepMs(o_.pollMs);
   }
-  if (o.progress) *o.progress << "\n" << std::flush;
-  r.inDoubtSeen = seen.size();
-  if (r.resolved) {
-    r.resolvedAfterMs = firstEmptyMs;
-    if (restarted) r.blockedAfterRestartMs = firstEmptyMs - restartIssuedMs;
+  if (o_.progress) *o_.progress << "\n" << std::flush;
+  r_.inDoubtSeen = seen_.size();
+  if (r_.resolved) {
+    r_.resolvedAfterMs = firstEmptyMs;
+    if (restarted_) r_.blockedAfterRestartMs = firstEmptyMs - restartIssuedMs_;
   }
-  writers.reset();
-  client.reset();
+}
 
-  // 3. What became of them: through c2 (Paxos: any coordinator recovers an outcome), or
-  // through the restarted c1 (2PC: only a transaction's own coordinator knows).
-  if (r.resolved && !seen.empty()) {
-    ClientOptions qo;
-    qo.queryTimeoutMs = 5000;
-    for (const auto* c : cluster.withRole(runtime::Role::Coordinator)) {
-      if (twoPc ? c->name == o.leader : c->name != o.leader) {
-        qo.coordinator = c->name;
-        break;
-      }
-    }
-    Client q(io, cluster, qo);
-    kj::Vector<kj::Promise<void>> asks;
-    size_t asked = 0;
-    for (const auto& t : seen) {
-      if (++asked > 500) break;
-      asks.add(q.outcome(t).then([&r](TxnStatus s) {
-        if (s == TxnStatus::Committed) {
-          ++r.committedAfter;
-        } else if (s == TxnStatus::Aborted) {
-          ++r.abortedAfter;
-        } else {
-          ++r.unknownAfter;
-        }
-      }));
-    }
-    kj::joinPromises(asks.releaseAsArray()).wait(io.waitScope);
+// 2PC: restarts the crashed coordinator (without its failpoint); false, with the note, if
+// it did not come up.
+bool RecoveryRun::restartLeader(double nowMs) {
+  restartIssuedMs_ = nowMs;
+  restarted_ = true;
+  r_.restartAfterMs = nowMs;
+  if (!o_.restartLeader || !o_.restartLeader()) {
+    r_.note = "the coordinator did not restart";
+    return false;
   }
-  return r;
+  return true;
+}
+
+// One poll: the in-doubt entries over every participant (a transaction counts once per
+// participant; one that does not answer counts 1: it cannot say it is clear), and the
+// transactions listed into `current`.
+size_t RecoveryRun::pollParticipants(std::set<TxnId>& current) {
+  size_t inDoubt = 0;
+  for (const auto* p : participants_) {
+    try {
+      auto st = observer_.status(p->id).wait(io_.waitScope);
+      inDoubt += st.inDoubt.size();
+      for (const auto& d : st.inDoubt) current.insert(d.txn);
+    } catch (const kj::Exception&) {
+      ++inDoubt;
+    }
+  }
+  return inDoubt;
+}
+
+void RecoveryRun::printPollProgress(double nowMs, size_t inDoubtNow) {
+  lastLine_ = Clock::now();
+  *o_.progress << "\r  " << r_.protocol << " recovery: " << r_.crashed << " crashed "
+               << static_cast<int>(nowMs) << " ms ago; in doubt now " << inDoubtNow << ", seen "
+               << seen_.size() << (twoPc_ && !restarted_ ? " (2PC: blocked until restart)" : "")
+               << "          " << std::flush;
+}
+
+// 3. What became of them: through c2 (Paxos: any coordinator recovers an outcome), or
+// through the restarted c1 (2PC: only a transaction's own coordinator knows).
+void RecoveryRun::askOutcomes() {
+  ClientOptions qo;
+  qo.queryTimeoutMs = 5000;
+  for (const auto* c : cluster_.withRole(runtime::Role::Coordinator)) {
+    if (twoPc_ ? c->name == o_.leader : c->name != o_.leader) {
+      qo.coordinator = c->name;
+      break;
+    }
+  }
+  Client q(io_, cluster_, qo);
+  kj::Vector<kj::Promise<void>> asks;
+  size_t asked = 0;
+  for (const auto& t : seen_) {
+    if (++asked > 500) break;
+    asks.add(q.outcome(t).then([this](TxnStatus s) {
+      if (s == TxnStatus::Committed) {
+        ++r_.committedAfter;
+      } else if (s == TxnStatus::Aborted) {
+        ++r_.abortedAfter;
+      } else {
+        ++r_.unknownAfter;
+      }
+    }));
+  }
+  kj::joinPromises(asks.releaseAsArray()).wait(io_.waitScope);
+}
+
+}  // namespace
+
+RecoveryResult runRecovery(kj::AsyncIoContext& io, const runtime::ClusterConfig& cluster,
+                           const RecoveryOptions& o) {
+  return RecoveryRun(io, cluster, o).run();
 }
 
 }  // namespace pc::bench

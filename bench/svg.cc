@@ -358,43 +358,34 @@ static void writeDelayPlots(const std::string& dir, const std::vector<RunResult>
   }
 }
 
-std::vector<std::string> writePlots(const std::string& dir, const std::vector<RunResult>& runs,
-                                    const std::string& subtitle) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) throw std::runtime_error("cannot create " + dir + ": " + ec.message());
-  std::vector<std::string> written;
-  // Modes in the order they ran.
+namespace {
+
+// What the runs of one invocation vary: the modes (in the order they ran), participants
+// per transaction (N), clients (C) and emulated one-way delays (D).
+struct RunShape {
   std::vector<std::string> modes;
-  for (const auto& r : runs) {
-    if (std::find(modes.begin(), modes.end(), r.protocol) == modes.end())
-      modes.push_back(r.protocol);
-  }
   std::set<int> ns, cs;
   std::set<uint32_t> ds;
-  for (const auto& r : runs) {
-    ns.insert(r.participants);
-    cs.insert(r.clients);
-    ds.insert(r.netDelayUs);
-  }
-  if (ds.size() >= 2) {
-    // Several emulated delays: the delay plot, and the others for the runs without one (or
-    // the smallest delay), so no line mixes delays.
-    writeDelayPlots(dir, runs, subtitle, written);
-    const uint32_t d0 = *ds.begin();
-    std::vector<RunResult> same;
-    for (const auto& r : runs) {
-      if (r.netDelayUs == d0) same.push_back(r);
-    }
-    auto more = writePlots(dir, same,
-                           subtitle + "; runs with net delay " + std::to_string(d0) + " us only");
-    written.insert(written.end(), more.begin(), more.end());
-    return written;
-  }
+};
 
-  // Latency CDF per (N, C).
-  for (int n : ns) {
-    for (int c : cs) {
+RunShape shapeOf(const std::vector<RunResult>& runs) {
+  RunShape shape;
+  for (const auto& r : runs) {
+    if (std::find(shape.modes.begin(), shape.modes.end(), r.protocol) == shape.modes.end())
+      shape.modes.push_back(r.protocol);
+    shape.ns.insert(r.participants);
+    shape.cs.insert(r.clients);
+    shape.ds.insert(r.netDelayUs);
+  }
+  return shape;
+}
+
+// latency-cdf-nN-cC.svg: the latency CDF of every mode, per (N, C).
+void writeCdfPlots(const std::string& dir, const std::vector<RunResult>& runs,
+                   const RunShape& shape, const std::string& subtitle,
+                   std::vector<std::string>& written) {
+  for (int n : shape.ns) {
+    for (int c : shape.cs) {
       Plot p;
       p.title = "Latency CDF, " + std::to_string(n) + " participant" + (n == 1 ? "" : "s") + ", " +
                 std::to_string(c) + " client" + (c == 1 ? "" : "s");
@@ -417,72 +408,105 @@ std::vector<std::string> writePlots(const std::string& dir, const std::vector<Ru
       written.push_back(f);
     }
   }
+}
 
-  // Throughput against clients, one line per mode (and N, if several).
-  if (cs.size() >= 2) {
+// throughput-vs-clients.svg: throughput against clients, one line per mode (and N, if
+// several: one dash pattern per N). Needs two client counts or more.
+void writeThroughputPlot(const std::string& dir, const std::vector<RunResult>& runs,
+                         const RunShape& shape, const std::string& subtitle,
+                         std::vector<std::string>& written) {
+  static const char* const kDashes[] = {"", "7 4", "2 3", "10 3 2 3"};
+  Plot p;
+  p.title = "Throughput against closed-loop clients";
+  p.subtitle = subtitle;
+  p.xLabel = "clients (log scale)";
+  p.yLabel = "committed transactions per second";
+  p.logX = true;
+  p.xTicks.assign(shape.cs.begin(), shape.cs.end());
+  int dash = 0;
+  for (int n : shape.ns) {
+    for (const auto& m : shape.modes) {
+      PlotSeries s;
+      s.label = m + (shape.ns.size() > 1 ? " N=" + std::to_string(n) : "");
+      s.color = modeColor(m);
+      s.dash = kDashes[dash % 4];
+      for (const auto& r : runs) {
+        if (r.protocol == m && r.participants == n)
+          s.points.emplace_back(r.clients, r.throughputTps);
+      }
+      std::sort(s.points.begin(), s.points.end());
+      if (s.points.size() >= 2) p.series.push_back(std::move(s));
+    }
+    ++dash;
+  }
+  if (p.series.empty()) return;
+  std::string f = dir + "/throughput-vs-clients.svg";
+  writeFile(f, renderSvg(p));
+  written.push_back(f);
+}
+
+// latency-vs-participants[-cC].svg: latency against participants, p50 solid and p99
+// dashed, per C (the suffix only if several). Needs two participant counts or more.
+void writeParticipantPlots(const std::string& dir, const std::vector<RunResult>& runs,
+                           const RunShape& shape, const std::string& subtitle,
+                           std::vector<std::string>& written) {
+  for (int c : shape.cs) {
     Plot p;
-    p.title = "Throughput against closed-loop clients";
+    p.title = "Latency against participants per transaction, " + std::to_string(c) + " client" +
+              (c == 1 ? "" : "s");
     p.subtitle = subtitle;
-    p.xLabel = "clients (log scale)";
-    p.yLabel = "committed transactions per second";
-    p.logX = true;
-    p.xTicks.assign(cs.begin(), cs.end());
-    int dash = 0;
-    for (int n : ns) {
-      for (const auto& m : modes) {
-        PlotSeries s;
-        s.label = m + (ns.size() > 1 ? " N=" + std::to_string(n) : "");
-        s.color = modeColor(m);
-        static const char* const kDashes[] = {"", "7 4", "2 3", "10 3 2 3"};
-        s.dash = kDashes[dash % 4];
-        for (const auto& r : runs) {
-          if (r.protocol == m && r.participants == n)
-            s.points.emplace_back(r.clients, r.throughputTps);
-        }
-        std::sort(s.points.begin(), s.points.end());
-        if (s.points.size() >= 2) p.series.push_back(std::move(s));
+    p.xLabel = "participants (N)";
+    p.yLabel = "commit latency (ms)";
+    p.xTicks.assign(shape.ns.begin(), shape.ns.end());
+    for (const auto& m : shape.modes) {
+      PlotSeries p50{m + " p50", modeColor(m), "", true, {}};
+      PlotSeries p99{m + " p99", modeColor(m), "7 4", true, {}};
+      for (const auto& r : runs) {
+        if (r.protocol != m || r.clients != c) continue;
+        p50.points.emplace_back(r.participants, static_cast<double>(r.latencyUs.p50) / 1000);
+        p99.points.emplace_back(r.participants, static_cast<double>(r.latencyUs.p99) / 1000);
       }
-      ++dash;
+      std::sort(p50.points.begin(), p50.points.end());
+      std::sort(p99.points.begin(), p99.points.end());
+      if (p50.points.size() >= 2) {
+        p.series.push_back(std::move(p50));
+        p.series.push_back(std::move(p99));
+      }
     }
-    if (!p.series.empty()) {
-      std::string f = dir + "/throughput-vs-clients.svg";
-      writeFile(f, renderSvg(p));
-      written.push_back(f);
-    }
+    if (p.series.empty()) continue;
+    std::string f = dir + "/latency-vs-participants" +
+                    (shape.cs.size() > 1 ? "-c" + std::to_string(c) : std::string()) + ".svg";
+    writeFile(f, renderSvg(p));
+    written.push_back(f);
   }
+}
 
-  // Latency against participants: p50 solid, p99 dashed (per C, if several).
-  if (ns.size() >= 2) {
-    for (int c : cs) {
-      Plot p;
-      p.title = "Latency against participants per transaction, " + std::to_string(c) + " client" +
-                (c == 1 ? "" : "s");
-      p.subtitle = subtitle;
-      p.xLabel = "participants (N)";
-      p.yLabel = "commit latency (ms)";
-      p.xTicks.assign(ns.begin(), ns.end());
-      for (const auto& m : modes) {
-        PlotSeries p50{m + " p50", modeColor(m), "", true, {}};
-        PlotSeries p99{m + " p99", modeColor(m), "7 4", true, {}};
-        for (const auto& r : runs) {
-          if (r.protocol != m || r.clients != c) continue;
-          p50.points.emplace_back(r.participants, static_cast<double>(r.latencyUs.p50) / 1000);
-          p99.points.emplace_back(r.participants, static_cast<double>(r.latencyUs.p99) / 1000);
-        }
-        std::sort(p50.points.begin(), p50.points.end());
-        std::sort(p99.points.begin(), p99.points.end());
-        if (p50.points.size() >= 2) {
-          p.series.push_back(std::move(p50));
-          p.series.push_back(std::move(p99));
-        }
-      }
-      if (p.series.empty()) continue;
-      std::string f = dir + "/latency-vs-participants" +
-                      (cs.size() > 1 ? "-c" + std::to_string(c) : std::string()) + ".svg";
-      writeFile(f, renderSvg(p));
-      written.push_back(f);
+}  // namespace
+
+std::vector<std::string> writePlots(const std::string& dir, const std::vector<RunResult>& runs,
+                                    const std::string& subtitle) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw std::runtime_error("cannot create " + dir + ": " + ec.message());
+  std::vector<std::string> written;
+  RunShape shape = shapeOf(runs);
+  if (shape.ds.size() >= 2) {
+    // Several emulated delays: the delay plot, and the others for the runs without one (or
+    // the smallest delay), so no line mixes delays.
+    writeDelayPlots(dir, runs, subtitle, written);
+    const uint32_t d0 = *shape.ds.begin();
+    std::vector<RunResult> same;
+    for (const auto& r : runs) {
+      if (r.netDelayUs == d0) same.push_back(r);
     }
+    auto more = writePlots(dir, same,
+                           subtitle + "; runs with net delay " + std::to_string(d0) + " us only");
+    written.insert(written.end(), more.begin(), more.end());
+    return written;
   }
+  writeCdfPlots(dir, runs, shape, subtitle, written);
+  if (shape.cs.size() >= 2) writeThroughputPlot(dir, runs, shape, subtitle, written);
+  if (shape.ns.size() >= 2) writeParticipantPlots(dir, runs, shape, subtitle, written);
   return written;
 }
 

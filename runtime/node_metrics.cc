@@ -98,6 +98,33 @@ NodeMetrics::NodeMetrics(const std::string& node, const std::string& role, Proto
           registry_
               .gauge("pcommit_process_open_fds", "Open file descriptors of the node's process.")
               .get()) {
+  if (participant_) registerParticipantMetrics();
+  createInitialSeries(node, role);
+}
+
+void NodeMetrics::registerParticipantMetrics() {
+  prepares_ = &registry_
+                   .counter("pcommit_prepares_total",
+                            "Transactions this participant prepared (Prepared records "
+                            "written: yes votes).")
+                   .get();
+  inDoubt_ = &registry_
+                  .gauge("pcommit_in_doubt_transactions",
+                         "Transactions prepared here whose outcome is not yet known.")
+                  .get();
+  oldestInDoubt_ = &registry_
+                        .gauge("pcommit_in_doubt_oldest_age_seconds",
+                               "Age of the oldest in-doubt transaction here (0 if none).")
+                        .get();
+  heuristic_ = &registry_.counter(
+      "pcommit_heuristic_total",
+      "Heuristic decisions (pcommit resolve) by result: resolved (made durable here), "
+      "agreed / mismatch (the coordinator decided the same / the other outcome).",
+      {"result"});
+  for (const char* r : {"resolved", "agreed", "mismatch"}) heuristic_->with({r});
+}
+
+void NodeMetrics::createInitialSeries(const std::string& node, const std::string& role) {
   registry_
       .gauge("pcommit_node_info", "This node: its name, role and protocol (value 1).",
              {"node", "role", "protocol"})
@@ -108,27 +135,6 @@ NodeMetrics::NodeMetrics(const std::string& node, const std::string& role, Proto
       transactions_.with({protocol_, outcomeLabel(o)});
       commitLatency_.with({protocol_, outcomeLabel(o)});
     }
-  }
-  if (participant_) {
-    prepares_ = &registry_
-                     .counter("pcommit_prepares_total",
-                              "Transactions this participant prepared (Prepared records "
-                              "written: yes votes).")
-                     .get();
-    inDoubt_ = &registry_
-                    .gauge("pcommit_in_doubt_transactions",
-                           "Transactions prepared here whose outcome is not yet known.")
-                    .get();
-    oldestInDoubt_ = &registry_
-                          .gauge("pcommit_in_doubt_oldest_age_seconds",
-                                 "Age of the oldest in-doubt transaction here (0 if none).")
-                          .get();
-    heuristic_ = &registry_.counter(
-        "pcommit_heuristic_total",
-        "Heuristic decisions (pcommit resolve) by result: resolved (made durable here), "
-        "agreed / mismatch (the coordinator decided the same / the other outcome).",
-        {"result"});
-    for (const char* r : {"resolved", "agreed", "mismatch"}) heuristic_->with({r});
   }
   for (size_t k = 0; k < kMessageKinds; ++k) {
     sent_.with({messageKindName(k)});

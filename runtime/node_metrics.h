@@ -86,6 +86,10 @@ class NodeMetrics {
   static const char* outcomeLabel(Outcome o);
 
  private:
+  // Constructor steps: the participant-only metrics (prepares, in-doubt gauges, heuristic
+  // decisions); then node_info and, at 0, every labelled series this node's role has.
+  void registerParticipantMetrics();
+  void createInitialSeries(const std::string& node, const std::string& role);
   void apply(const NodeSample& s);
 
   MetricsRegistry registry_;

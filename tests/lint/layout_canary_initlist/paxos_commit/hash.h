@@ -1,0 +1,3 @@
+// Planted for lint_layout_canary_initlist: the one FNV-1a, as in the real tree.
+#pragma once
+inline constexpr unsigned long long kFnvPrime = 1099511628211ULL;

@@ -1,0 +1,3 @@
+// Planted for lint_layout_canary_wrapped: the one Role enum is here, as in the real tree.
+#pragma once
+enum class Role { Coordinator, Participant, Acceptor };
