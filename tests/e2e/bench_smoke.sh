@@ -94,8 +94,11 @@ for p in paxos 2pc; do
   fc="$(field "$p" floor_synced_write_concurrent_us)"
   [[ "$(field "$p" floor_concurrent_writers)" == 3 ]] ||
     fail "$p: floor_concurrent_writers $(field "$p" floor_concurrent_writers), expected 3 (N)"
-  awk -v c="$fc" -v w="$fwmin" 'BEGIN { exit !(c >= 0.5 * w) }' ||
-    fail "$p: 3 synced commits at once p50 $fc us, below half the smallest single commit p50 $fwmin us"
+  # A tenth: an unsynced commit is ~50x faster than a synced one, while a disk shared with
+  # other tests moves the two p50s apart by up to 5x either way (seen: single 3-5 ms, three
+  # at once 0.8-1.1 ms, under four parallel builds).
+  awk -v c="$fc" -v w="$fwmin" 'BEGIN { exit !(c >= 0.1 * w) }' ||
+    fail "$p: 3 synced commits at once p50 $fc us, below a tenth of the smallest single commit p50 $fwmin us"
   # "cpu_us_per_txn": {"nodes": X, "client": Y, "by_role": {"participant": P, "acceptor": A,
   # "coordinator": C}, "ceiling_tps": T, "cpus": K, ...}
   cpu="$(grep "\"protocol\": \"$p\"," "$JSON" | sed -n 's/.*"cpu_us_per_txn": {\([^}]*}[^}]*\)}.*/\1/p')"
