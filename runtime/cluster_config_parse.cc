@@ -172,7 +172,8 @@ void parseUnixEndpoint(const Reporter& rep, const std::string& sectionName, cons
                        const Value& v, const ClusterConfig& config, std::string& host,
                        uint16_t& port, std::string& written) {
   const std::string path = v.text.substr(kUnixPrefix.size());
-  if (path.empty() || path.back() == '/') {
+  // A leading space is a typo, not a file name (and render could not write it back).
+  if (path.empty() || path.back() == '/' || path.front() == ' ' || path.front() == '\t') {
     rep.fail(v.line, sectionName,
              std::string("bad ") + key + " " + inQuotes(v.text) +
                  " (expected unix:PATH naming a socket file, e.g. unix:p1.sock)");

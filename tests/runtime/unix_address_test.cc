@@ -106,7 +106,7 @@ TEST_CASE("unix:PATH: the resolved path must fit sun_path, and the message names
 }
 
 TEST_CASE("unix:PATH: an empty path, a folder, a control character or a clash are refused") {
-  for (const char* bad : {"unix:", "unix:/run/pc/", "unix:sock/"}) {
+  for (const char* bad : {"unix:", "unix:/run/pc/", "unix:sock/", "unix: p1.sock"}) {
     CAPTURE(bad);
     std::string msg = errorOf(fileWith(bad));
     CHECK(msg.find("cluster.conf:6: node.p1: bad address '") == 0);
