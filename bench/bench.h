@@ -105,6 +105,8 @@ struct FloorSummary {
   double syncedWriteUs = 0;  // p50 of a bare synced LMDB commit
   double rttUs = 0;          // p50 of a Cap'n Proto round trip on loopback
   double syncedWriteP90Us = 0, rttP90Us = 0;
+  // The round trip's transport: tcp (127.0.0.1) | unix (a Unix socket: --transport unix).
+  std::string transport = "tcp";
   std::string dir;  // where the LMDB floor was measured
   // The same commit with concurrentWriters environments (one thread each, same disk)
   // committing at once, as N participants prepare at once: p50 over all their commits.
@@ -145,6 +147,8 @@ struct RunResult {
   std::string colocate = "none";  // the cluster's colocate: none | acceptors | all
   int clients = 0;
   uint32_t netDelayUs = 0;  // the cluster's emulated one-way delay (--net-delay-us)
+  // The cluster's transport: tcp | unix (its nodes' addresses are unix:PATH).
+  std::string transport = "tcp";
   size_t payloadBytes = 0;
   size_t keysPerParticipant = 0;
   double conflictRate = 0;

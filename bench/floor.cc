@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <future>
 #include <latch>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -196,19 +197,26 @@ class Echo final : public FloorEcho::Server {
 
 // Round trips from the caller's event loop to an echo server on its own thread.
 Stats roundTrips(kj::AsyncIoContext& io, const FloorOptions& o) {
-  // The server thread: listens on 127.0.0.1 (a port the OS picks) until told to stop. The
-  // stop promise belongs to its loop; the fulfiller it hands over may be called from here.
+  // The server thread: listens on 127.0.0.1 (a port the OS picks), or with unixSocket on
+  // a socket in a temporary directory, until told to stop. The stop promise belongs to its
+  // loop; the fulfiller it hands over may be called from here.
   struct Ready {
     uint16_t port = 0;
     kj::Own<kj::CrossThreadPromiseFulfiller<void>> stop;
   };
+  std::optional<TempDir> sockDir;
+  std::string where = "127.0.0.1";
+  if (o.unixSocket) {
+    sockDir.emplace(o.dir);
+    where = "unix:" + sockDir->path() + "/echo.sock";
+  }
   std::promise<Ready> readyPromise;
   auto readyFuture = readyPromise.get_future();
-  std::thread server([&readyPromise] {
+  std::thread server([&readyPromise, &where] {
     bool announced = false;
     try {
       auto sio = kj::setupAsyncIo();
-      auto addr = sio.provider->getNetwork().parseAddress("127.0.0.1", 0).wait(sio.waitScope);
+      auto addr = sio.provider->getNetwork().parseAddress(where, 0).wait(sio.waitScope);
       auto listener = addr->listen();
       capnp::TwoPartyServer srv(kj::heap<Echo>());
       auto listening = srv.listen(*listener).eagerlyEvaluate(nullptr);
@@ -225,7 +233,7 @@ Stats roundTrips(kj::AsyncIoContext& io, const FloorOptions& o) {
   std::vector<double> us;
   try {
     ready = readyFuture.get();
-    auto addr = io.provider->getNetwork().parseAddress("127.0.0.1", ready.port).wait(io.waitScope);
+    auto addr = io.provider->getNetwork().parseAddress(where, ready.port).wait(io.waitScope);
     auto stream = addr->connect().wait(io.waitScope);
     capnp::TwoPartyClient client(*stream);
     auto echo = client.bootstrap().castAs<FloorEcho>();
@@ -271,9 +279,11 @@ FloorSummary measureFloor(kj::AsyncIoContext& io, const FloorOptions& options) {
     f.rttUs = r.p50;
     f.rttP90Us = r.p90;
   } catch (const kj::Exception& e) {
-    throw std::runtime_error(std::string("floor: loopback round trip: ") +
-                             e.getDescription().cStr());
+    throw std::runtime_error(std::string("floor: ") +
+                             (options.unixSocket ? "Unix socket" : "loopback") +
+                             " round trip: " + e.getDescription().cStr());
   }
+  f.transport = options.unixSocket ? "unix" : "tcp";
   f.measured = true;
   return f;
 }

@@ -6,7 +6,8 @@
 //                  uses (sync on; no MDB_NOSYNC, MDB_NOMETASYNC, MDB_MAPASYNC);
 //   round trip     one Cap'n Proto call and its return between two threads, each on its own
 //                  KJ event loop, over a real TCP connection on 127.0.0.1 (the request
-//                  carries payloadBytes, as a prepare does).
+//                  carries payloadBytes, as a prepare does) -- or, with unixSocket, over
+//                  a Unix domain socket, the transport of a `--transport unix` cluster.
 //
 //   concurrent     the synced write again, with K environments (K = the participants per
 //                  transaction; separate directories in `dir`, one thread each, started
@@ -40,6 +41,7 @@ struct FloorOptions {
   // stands for it), about concurrentSamples commits in all (at least 20 per writer).
   int concurrentWriters = 1;
   int concurrentSamples = 300;
+  bool unixSocket = false;  // the round trip over a Unix socket in `dir`, not TCP
 };
 
 // Throws std::runtime_error naming the step that failed (LMDB, socket).

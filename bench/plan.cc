@@ -132,6 +132,7 @@ class Runner {
     so.colocate = plan_.colocate;
     so.netDelayUs = netDelayUs;
     so.tls = tls;
+    so.unixSockets = plan_.unixSockets;
     std::string failpoints;
     if (plan_.recovery && mode.protocol != Protocol::PaxosDirect) {
       failpoints = "coordinator.after_prepare_sent=crash@" + std::to_string(plan_.crashAfter);
@@ -143,7 +144,7 @@ class Runner {
                       : std::string(", colocate ") + runtime::toString(so.colocate))
               << (netDelayUs == 0 ? ""
                                   : ", every message delayed " + std::to_string(netDelayUs) + " us")
-              << (tls ? ", mutual TLS" : "")
+              << (tls ? ", mutual TLS" : "") << (so.unixSockets ? ", Unix sockets" : "")
               << (failpoints.empty() ? "" : ", c1 armed: " + failpoints) << "\n";
     if (!tc.start(so, failpoints)) return false;
     cluster = runtime::loadClusterFile(tc.dir() + "/cluster.conf");
@@ -214,6 +215,7 @@ class Runner {
       r.pooledCallUs = connect.pooledUs;
       r.floor = floor;
       r.netDelayUs = cluster.netDelayUs;
+      r.transport = cluster.nodes.front().isUnix() ? "unix" : "tcp";
       if (floor.measured) r.floorUs = floor.forMode(r.expected, r.netDelayUs);
       std::cerr << "   " << r.protocol << " N=" << r.participants << " C=" << r.clients
                 << (r.netDelayUs ? " D=" + std::to_string(r.netDelayUs) + "us" : "") << ": "
@@ -241,6 +243,7 @@ class Runner {
     }
     fo.payloadBytes = plan_.load.payloadBytes;
     fo.concurrentWriters = n;
+    fo.unixSocket = cluster.nodes.front().isUnix();  // the round trip the cluster's messages make
     try {
       floor = measureFloor(io_, fo);
       std::cerr << "   floor: synced LMDB commit p50 " << static_cast<int>(floor.syncedWriteUs)
@@ -249,8 +252,8 @@ class Runner {
         std::cerr << ", " << floor.concurrentWriters << " at once p50 "
                   << static_cast<int>(floor.syncedWriteConcurrentUs) << " us";
       }
-      std::cerr << ", Cap'n Proto loopback round trip p50 " << static_cast<int>(floor.rttUs)
-                << " us\n";
+      std::cerr << ", Cap'n Proto " << (fo.unixSocket ? "Unix socket" : "loopback")
+                << " round trip p50 " << static_cast<int>(floor.rttUs) << " us\n";
     } catch (const std::exception& e) {
       std::cerr << "pcommit bench: " << e.what() << " (going on without the floor)\n";
     }
@@ -269,7 +272,8 @@ class Runner {
 std::string shapeLine(const Plan& plan) {
   std::ostringstream shape;
   shape << "F=" << plan.f << " (" << 2 * plan.f + 1 << " acceptors, fan-out "
-        << toString(plan.fanOut) << "), colocate " << runtime::toString(plan.colocate) << ", "
+        << toString(plan.fanOut) << "), colocate " << runtime::toString(plan.colocate)
+        << ", transport " << (plan.unixSockets ? "unix" : "tcp") << ", "
         << plan.load.durationSeconds << " s measured after " << plan.load.warmupSeconds
         << " s warm-up, " << plan.load.payloadBytes << "-byte values, "
         << plan.load.keysPerParticipant << " keys/client/participant";

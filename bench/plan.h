@@ -42,6 +42,9 @@ struct Plan {
   uint32_t recoveryTimeoutMs = 1000;
   bool keep = false;  // keep each cluster's directory (stopped)
   bool tls = false;   // each cluster twice: plaintext, then mutual TLS (bench --tls)
+  // --transport unix: the nodes listen on Unix sockets (ClusterStartOptions::unixSockets),
+  // and the floor's round trip goes over one too. With --cluster: what its file says.
+  bool unixSockets = false;
   // Load (clients, participants, clientAsLeader and label are set per run).
   LoadOptions load;
   double conflictRate = 0;

@@ -17,7 +17,11 @@ void printTable(std::ostream& out, const std::vector<RunResult>& runs) {
   // The delay column only when some run had one: the default table stays as it was.
   const bool delays =
       std::any_of(runs.begin(), runs.end(), [](const RunResult& r) { return r.netDelayUs > 0; });
+  // Likewise the transport column only when some cluster ran on Unix sockets.
+  const bool transports = std::any_of(runs.begin(), runs.end(),
+                                      [](const RunResult& r) { return r.transport != "tcp"; });
   out << std::left << std::setw(13) << "mode" << std::right;
+  if (transports) col("net", 5);
   col("N", 3);
   col("C", 4);
   if (delays) col("Dus", 6);
@@ -40,6 +44,7 @@ void printTable(std::ostream& out, const std::vector<RunResult>& runs) {
   out << "\n";
   for (const auto& r : runs) {
     out << std::left << std::setw(13) << r.protocol << std::right;
+    if (transports) col(r.transport, 5);
     col(std::to_string(r.participants), 3);
     col(std::to_string(r.clients), 4);
     if (delays) col(std::to_string(r.netDelayUs), 6);
@@ -74,6 +79,7 @@ void printTable(std::ostream& out, const std::vector<RunResult>& runs) {
 // The floors measured before each cluster's runs (one per mode, N and D), as ranges.
 static void printFloors(std::ostream& out, const std::vector<RunResult>& runs, bool delays) {
   double wLo = 1e18, wHi = 0, rLo = 1e18, rHi = 0;
+  std::string rttOver;  // the floors' round-trip transports: tcp, unix, or both
   std::map<int, std::pair<double, double>> concurrent;  // writers -> p50 range
   for (const auto& r : runs) {
     if (!r.floor.measured) continue;
@@ -81,6 +87,9 @@ static void printFloors(std::ostream& out, const std::vector<RunResult>& runs, b
     wHi = std::max(wHi, r.floor.syncedWriteUs);
     rLo = std::min(rLo, r.floor.rttUs);
     rHi = std::max(rHi, r.floor.rttUs);
+    if (rttOver.find(r.floor.transport) == std::string::npos) {
+      rttOver += (rttOver.empty() ? "" : "/") + r.floor.transport;
+    }
     if (r.floor.concurrentWriters >= 2) {
       auto [it, fresh] = concurrent.try_emplace(r.floor.concurrentWriters, 1e18, 0);
       it->second.first = std::min(it->second.first, r.floor.syncedWriteConcurrentUs);
@@ -96,8 +105,9 @@ static void printFloors(std::ostream& out, const std::vector<RunResult>& runs, b
     for (const auto& [k, lohi] : concurrent) {
       out << ", " << k << " at once p50 " << range(lohi.first, lohi.second);
     }
-    out << ", Cap'n Proto loopback round trip p50 " << range(rLo, rHi)
-        << "; floor(mode) = 2 x synced + delays x " << (delays ? "(rtt/2 + D)" : "rtt/2")
+    out << ", Cap'n Proto " << (rttOver == "tcp" ? "loopback" : rttOver + " socket")
+        << " round trip p50 " << range(rLo, rHi) << "; floor(mode) = 2 x synced + delays x "
+        << (delays ? "(rtt/2 + D)" : "rtt/2")
         << " (delays: 2pc 4, paxos-classic 5, paxos 5, paxos-direct 3)\n";
   }
 }
@@ -355,6 +365,7 @@ void addCosts(json::Value& j, const RunResult& r) {
   j["floor_synced_write_us_p90"] = rounded(r.floor.syncedWriteP90Us, 1);
   j["floor_rtt_us"] = rounded(r.floor.rttUs, 1);
   j["floor_rtt_us_p90"] = rounded(r.floor.rttP90Us, 1);
+  j["floor_rtt_transport"] = r.floor.transport;
   j["floor_synced_write_concurrent_us"] = rounded(r.floor.syncedWriteConcurrentUs, 1);
   j["floor_synced_write_concurrent_us_p90"] = rounded(r.floor.syncedWriteConcurrentP90Us, 1);
   j["floor_concurrent_writers"] = r.floor.concurrentWriters;
@@ -378,6 +389,7 @@ json::Value runJson(const RunResult& r) {
                 {"colocate", r.colocate},
                 {"clients", r.clients},
                 {"net_delay_us", r.netDelayUs},
+                {"transport", r.transport},
                 {"payload_bytes", r.payloadBytes},
                 {"keys", r.keysPerParticipant},
                 {"conflict_rate", rounded(r.conflictRate, 3)},

@@ -61,6 +61,7 @@ struct BenchText {
   std::string fanOut = "all";
   std::string colocate = "none";
   std::string netDelaysList = "0";
+  std::string transport = "tcp";
 };
 
 int usage(const std::string& msg) {
@@ -166,7 +167,10 @@ po::options_description benchOptions(bench::Plan& p, BenchText& t) {
       "net-delay-us",
       po::value<std::string>(&t.netDelaysList)->value_name("D,...")->default_value("0"),
       "fresh clusters: emulated one-way delay of every message, microseconds (0..1000000); "
-      "a list sweeps (a cluster per D)");
+      "a list sweeps (a cluster per D)")(
+      "transport",
+      po::value<std::string>(&t.transport)->value_name("tcp|unix")->default_value("tcp"),
+      "fresh clusters: nodes on 127.0.0.1 ports, or on Unix sockets (the floor's round trip too)");
   return desc;
 }
 
@@ -187,6 +191,9 @@ std::optional<int> checkOptions(const BenchText& t, bench::Plan& p) {
   auto delays = intList(t.netDelaysList, 0, static_cast<int>(runtime::kMaxNetDelayUs));
   if (!delays) return usage("--net-delay-us: expected a list of 0..1000000, e.g. 0,100,500,2000");
   p.netDelaysUs.assign(delays->begin(), delays->end());
+  if (t.transport != "tcp" && t.transport != "unix")
+    return usage("--transport " + t.transport + ": expected tcp or unix");
+  p.unixSockets = t.transport == "unix";
   const auto& lo = p.load;
   if (p.f < 0 || p.f > 15) return usage("--f: expected 0..15");
   if (!(lo.durationSeconds > 0) || lo.durationSeconds > 86400)
@@ -218,6 +225,8 @@ std::optional<int> loadGiven(const po::variables_map& vm, bench::Plan& p) {
     return usage(
         "--net-delay-us comes from the cluster file with --cluster (its net-delay-us key)");
   if (p.tls) return usage("--tls starts its own clusters; with --cluster its tls-* keys decide");
+  if (!vm["transport"].defaulted())
+    return usage("--transport comes from the cluster file with --cluster (its addresses)");
   try {
     p.given = runtime::loadClusterFile(p.clusterFile);
   } catch (const std::exception& e) {
@@ -234,6 +243,7 @@ std::optional<int> loadGiven(const po::variables_map& vm, bench::Plan& p) {
   p.f = p.given->f;
   p.fanOut = p.given->fanOut;
   p.colocate = p.given->colocate;
+  p.unixSockets = p.given->nodes.front().isUnix();
   return std::nullopt;
 }
 

@@ -70,7 +70,7 @@ void addClusterOptions(po::options_description& desc, ClusterArgs& a) {
   desc.add_options()("cluster", po::value<std::string>(&a.file)->value_name("FILE"),
                      "the cluster file (default: $PCOMMIT_CLUSTER)")(
       "endpoints", po::value<std::string>(&a.endpoints)->value_name("LIST"),
-      "instead of a file: c1=HOST:PORT,p1=HOST:PORT,a1=...")(
+      "instead of a file: c1=HOST:PORT,p1=HOST:PORT,a1=... (or NAME=unix:PATH)")(
       "protocol", po::value<std::string>(&a.protocol)->value_name("P"),
       "with --endpoints: 2pc|paxos-classic|paxos|paxos-direct (default: ask a node)");
 }

@@ -21,6 +21,7 @@ struct StartText {
   std::string protocol = "paxos";
   std::string fanout = "all";
   std::string colocate = "none";
+  std::string transport = "tcp";
   int portBase = 0;
   int metricsPortBase = 0;
 };
@@ -73,6 +74,9 @@ po::options_description startOptions(ClusterStartOptions& o, StartText& t) {
       "colocate",
       po::value<std::string>(&t.colocate)->value_name("none|acceptors|all")->default_value("none"),
       "run a<i> (acceptors), or a<i> and c<i> (all), inside p<i>'s process")(
+      "transport",
+      po::value<std::string>(&t.transport)->value_name("tcp|unix")->default_value("tcp"),
+      "tcp: nodes listen on 127.0.0.1 ports; unix: on Unix sockets DIR/ID.sock (same host)")(
       "tls", po::bool_switch(&o.tls),
       "mutual TLS between every process: certificates under DIR/tls/ (see above)")(
       "gc-cap", po::value<uint32_t>(&o.gcCap)->value_name("N")->default_value(100000),
@@ -102,7 +106,7 @@ std::optional<int> parseExternal(const po::variables_map& vm, ClusterStartOption
   return std::nullopt;
 }
 
-// --protocol, --fanout, --colocate.
+// --protocol, --fanout, --colocate, --transport.
 std::optional<int> parseNames(const StartText& t, ClusterStartOptions& o) {
   const std::string& protocol = t.protocol;
   const std::string& fanout = t.fanout;
@@ -123,6 +127,10 @@ std::optional<int> parseNames(const StartText& t, ClusterStartOptions& o) {
                       "--colocate " + colocate + ": expected none, acceptors or all");
   }
   o.colocate = *co;
+  if (t.transport != "tcp" && t.transport != "unix") {
+    return usageError(std::cerr, kSub, "--transport " + t.transport + ": expected tcp or unix");
+  }
+  o.unixSockets = t.transport == "unix";
   return std::nullopt;
 }
 
@@ -199,6 +207,9 @@ std::optional<int> checkTimings(const po::variables_map& vm, const StartText& t,
     return usageError(std::cerr, kSub,
                       "--gc-cap " + std::to_string(o.gcCap) + ": expected 1.." +
                           std::to_string(runtime::kMaxGcCap));
+  }
+  if (vm.count("port-base") && o.unixSockets) {
+    return usageError(std::cerr, kSub, "--port-base: not with --transport unix (no ports)");
   }
   if (vm.count("port-base")) {
     const int nodes = o.participants + o.acceptors + o.coordinators;

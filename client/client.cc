@@ -98,12 +98,24 @@ runtime::ClusterConfig clusterFromAddresses(const std::vector<std::string>& node
       throw bad("bad node name '" + n.name + "' (expected c<N>, p<N> or a<N> with N in 1.." +
                 std::to_string(runtime::kMaxNodeNumber) + ", no leading zero)");
     }
-    auto hostPort = splitAddress(entry.substr(eq + 1));
-    if (!hostPort) throw bad("bad address (expected HOST:PORT with PORT in 1..65535)");
+    const std::string address = entry.substr(eq + 1);
+    if (address.rfind(runtime::kUnixPrefix, 0) == 0) {
+      // unix:PATH, as in a cluster file, relative to the current directory.
+      n.unixPath = address.substr(runtime::kUnixPrefix.size());
+      if (n.unixPath.empty() || n.unixPath.size() > runtime::kMaxUnixPathBytes ||
+          n.unixPath.find('\0') != std::string::npos) {
+        throw bad("bad unix:PATH (expected a path of 1.." +
+                  std::to_string(runtime::kMaxUnixPathBytes) + " bytes)");
+      }
+      n.host = address;
+    } else {
+      auto hostPort = splitAddress(address);
+      if (!hostPort) throw bad("bad address (expected HOST:PORT with PORT in 1..65535)");
+      n.host = hostPort->first;
+      n.port = hostPort->second;
+    }
     n.role = *role;
     n.id = *id;
-    n.host = hostPort->first;
-    n.port = hostPort->second;
     if (c.byId(n.id) != nullptr) throw bad("node " + n.name + " is listed twice");
     if (!addresses.insert(n.address()).second) {
       throw bad("address " + n.address() + " is already used by another node");

@@ -80,7 +80,8 @@ struct CommitResult {
 };
 
 // The cluster a client talks to, from its cluster file (the one `pcommit cluster start`
-// writes; see runtime/cluster_config.h), or from a list of nodes "NAME=HOST:PORT" --
+// writes; see runtime/cluster_config.h), or from a list of nodes "NAME=HOST:PORT" or
+// "NAME=unix:PATH" (PATH as given, relative to the current directory) --
 // c<N> coordinators, p<N> participants, a<N> acceptors, as in the cluster file -- and the
 // protocol the nodes run. F is the number of acceptors less one, halved (2F+1 acceptors).
 // Throws runtime::ConfigError naming the bad entry.

@@ -12,6 +12,7 @@
 
 #include "paxos_commit/assert.h"
 #include "rpc/transport_internal.h"
+#include "rpc/unix_socket.h"
 
 namespace pc::rpc {
 
@@ -130,8 +131,13 @@ void Transport::taskFailed(kj::Exception&& e) {
 }
 
 kj::Promise<void> Transport::listen(const std::string& host, uint16_t port) {
-  auto addr = io_.provider->getNetwork().parseAddress(host, port).wait(io_.waitScope);
-  auto listener = addr->listen();
+  kj::Own<kj::ConnectionReceiver> listener;
+  if (auto path = unixPathOf(host)) {  // a stale socket file goes, ours goes when dropped
+    listener = listenUnix(io_.provider->getNetwork(), io_.waitScope, *path);
+  } else {
+    auto addr = io_.provider->getNetwork().parseAddress(host, port).wait(io_.waitScope);
+    listener = addr->listen();
+  }
   auto& ref = *listener;
   if (log_) {
     rlimit files{};
@@ -186,8 +192,13 @@ void Transport::setKeepalive(kj::AsyncIoStream& stream) {
   if (!opts_.keepalive) return;
   // A peer that vanished without FIN or RST (power loss, a cable) would otherwise hold its
   // connection forever. Not a TCP socket (a test's pipe): nothing to keep alive.
+  // A Unix socket's peer cannot vanish that way: its end closes with its process.
   int on = 1;
   KJ_IF_MAYBE (e, kj::runCatchingExceptions([&]() {
+                 int domain = 0;
+                 kj::uint len = sizeof domain;
+                 stream.getsockopt(SOL_SOCKET, SO_DOMAIN, &domain, &len);
+                 if (domain == AF_UNIX) return;
                  stream.setsockopt(SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
                  stream.setsockopt(IPPROTO_TCP, TCP_KEEPIDLE, &opts_.keepaliveIdleS, sizeof(int));
                  stream.setsockopt(IPPROTO_TCP, TCP_KEEPINTVL, &opts_.keepaliveIntervalS,

@@ -192,8 +192,8 @@ class Transport : private kj::TaskSet::ErrorHandler {
   void setGetFn(GetFn f) { getFn_ = std::move(f); }
   void setResolveFn(ResolveFn f) { resolveFn_ = std::move(f); }
 
-  // Binds host:port and serves until the promise is dropped. Throws (kj::Exception) if
-  // the address cannot be bound.
+  // Binds host:port (or host "unix:PATH", port ignored: rpc/unix_socket.h) and serves until
+  // the promise is dropped. Throws (kj::Exception) if the address cannot be bound.
   kj::Promise<void> listen(const std::string& host, uint16_t port);
 
   // Queues `msg` for `to`; sent at the end of this event-loop turn. `onDelivered` (may be

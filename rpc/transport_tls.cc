@@ -15,7 +15,8 @@ namespace pc::rpc {
 
 namespace {
 
-// The peer's IP address ("?" if not a socket): one log line per peer, whatever its port.
+// The peer's IP address ("unix" on a Unix socket, "?" if not a socket): one log line per peer,
+// whatever its port.
 std::string addressOf(kj::AsyncIoStream& stream) {
   sockaddr_storage ss{};
   kj::uint len = sizeof ss;
@@ -29,6 +30,8 @@ std::string addressOf(kj::AsyncIoStream& stream) {
                  } else if (ss.ss_family == AF_INET6) {
                    auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
                    if (inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof buf)) out = buf;
+                 } else if (ss.ss_family == AF_UNIX) {
+                   out = "unix";  // a local peer: its end of the socket has no name
                  }
                })) {
     (void)e;

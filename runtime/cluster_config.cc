@@ -228,9 +228,17 @@ void renderNodes(std::ostream& out, const std::vector<NodeInfo>& nodes) {
   for (const auto& n : nodes) {
     out << "\n[node." << checkValue(n.name) << "]\n";
     out << "role = " << toString(n.role) << "\n";
-    out << "address = " << checkValue(n.host) << ":" << n.port << "\n";
-    if (n.listenPort != 0) {
-      out << pad("listen = " + checkValue(n.listenHost) + ":" + std::to_string(n.listenPort))
+    if (n.isUnix()) {
+      out << pad("address = " + std::string(kUnixPrefix) + checkValue(n.unixPath) + " ")
+          << "# a Unix domain socket: peers on this host only\n";
+    } else {
+      out << "address = " << checkValue(n.host) << ":" << n.port << "\n";
+    }
+    if (n.hasListen()) {
+      const std::string listen = n.listenUnixPath.empty()
+                                     ? checkValue(n.listenHost) + ":" + std::to_string(n.listenPort)
+                                     : std::string(kUnixPrefix) + checkValue(n.listenUnixPath);
+      out << pad("listen = " + listen + " ")
           << "# where serve binds; peers and clients use address\n";
     }
     out << pad("data = " + checkValue(n.dataDir.empty() ? n.name : n.dataDir))

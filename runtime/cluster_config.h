@@ -29,6 +29,9 @@
 //   metrics = 127.0.0.1:9100    # optional: Prometheus GET /metrics and /healthz (HTTP)
 //   listen = 0.0.0.0:7100       # optional: where `serve` binds when it differs from the
 //                               # address peers and clients use (containers, NAT)
+//   # address = unix:c1.sock    # or a Unix domain socket (same host only; listen too):
+//                               # PATH absolute or relative to the cluster file's folder,
+//                               # at most 107 bytes once resolved (docs/notes/unix.md)
 //   tls-cert = tls/c1.pem       # with tls-ca: the node's certificate and key (serve needs
 //   tls-key = tls/c1.key        # them; a client machine's copy of the file may lack them)
 //
@@ -83,6 +86,10 @@ inline constexpr uint64_t kMaxMapSizeMax = uint64_t{16} << 40;
 inline constexpr uint32_t kMaxConnections = 1000000;
 inline constexpr uint32_t kMaxNetDelayUs = 1000000;  // net-delay-us: at most a second
 inline constexpr uint32_t kMinEdgeTimeoutMs = 10;    // idle-timeout-ms, call-timeout-ms
+// address or listen = unix:PATH: PATH, once resolved against the cluster file's folder,
+// must fit sockaddr_un's sun_path (108 bytes with its terminating NUL).
+inline constexpr size_t kMaxUnixPathBytes = 107;
+inline constexpr std::string_view kUnixPrefix = "unix:";
 
 // Which roles share a process (see colocate above).
 enum class Colocate {
@@ -105,7 +112,8 @@ struct NodeInfo {
   // endpoints -- node addresses and metrics addresses -- of one file are the same.
   std::string metricsHost;
   uint16_t metricsPort = 0;
-  // Where `pcommit serve` binds (`listen = HOST:PORT`); listenPort 0: the address itself.
+  // Where `pcommit serve` binds (`listen = HOST:PORT` or unix:PATH); listenHost empty: the
+  // address itself.
   // `address` stays what every other node and client connects to (the advertised one); the
   // listen address is only this node's own business, so it need not be unique in the file
   // (nodes on different hosts may all bind 0.0.0.0:7100).
@@ -115,9 +123,18 @@ struct NodeInfo {
   // or neither.
   std::string tlsCert;
   std::string tlsKey;
-  std::string address() const { return host + ":" + std::to_string(port); }
+  // `address = unix:PATH` (a Unix domain socket, peers on this host only): host is
+  // "unix:" + PATH resolved against the cluster file's folder (what connect and bind get),
+  // port is 0, and unixPath is PATH as written (what render writes back). Empty: TCP. The
+  // `listen` key likewise (listenHost "unix:...", listenPort 0, listenUnixPath).
+  std::string unixPath;
+  std::string listenUnixPath;
+  bool isUnix() const { return !unixPath.empty(); }
+  bool hasListen() const { return !listenHost.empty(); }
+  std::string address() const { return port == 0 ? host : host + ":" + std::to_string(port); }
   std::string listenAddress() const {
-    return listenPort != 0 ? listenHost + ":" + std::to_string(listenPort) : address();
+    if (!hasListen()) return address();
+    return listenPort == 0 ? listenHost : listenHost + ":" + std::to_string(listenPort);
   }
   std::string metricsAddress() const { return metricsHost + ":" + std::to_string(metricsPort); }
 };

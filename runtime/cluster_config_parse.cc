@@ -164,6 +164,40 @@ bool splitAddress(const std::string& text, std::string& host, uint16_t& port) {
   return true;
 }
 
+// `KEY = unix:PATH` (address or listen): a Unix domain socket. PATH is absolute or relative
+// to the cluster file's folder (as data is); resolved, it must fit sun_path. host becomes
+// "unix:" + the resolved path, port 0, written PATH as given. The value has no control
+// character (readValues), so no NUL either.
+void parseUnixEndpoint(const Reporter& rep, const std::string& sectionName, const char* key,
+                       const Value& v, const ClusterConfig& config, std::string& host,
+                       uint16_t& port, std::string& written) {
+  const std::string path = v.text.substr(kUnixPrefix.size());
+  // A leading space is a typo, not a file name (and render could not write it back).
+  if (path.empty() || path.back() == '/' || path.front() == ' ' || path.front() == '\t') {
+    rep.fail(v.line, sectionName,
+             std::string("bad ") + key + " " + inQuotes(v.text) +
+                 " (expected unix:PATH naming a socket file, e.g. unix:p1.sock)");
+  }
+  PC_ASSERT(path.find('\0') == std::string::npos, path.size());
+  // Lexically normal, so two spellings of one socket are one address (for the clash check).
+  const std::string resolved =
+      std::filesystem::path(config.resolvePath(path)).lexically_normal().string();
+  if (resolved.size() > kMaxUnixPathBytes) {
+    rep.fail(
+        v.line, sectionName,
+        std::string(key) + " " + inQuotes(v.text) + ": the socket path " +
+            (resolved == path
+                 ? ""
+                 : "(resolved against the cluster file's folder: " + inQuotes(resolved) + ") ") +
+            "is " + std::to_string(resolved.size()) + " bytes, over the limit of " +
+            std::to_string(kMaxUnixPathBytes) +
+            " (sun_path; expected a shorter path, e.g. in a shorter folder)");
+  }
+  host = std::string(kUnixPrefix) + resolved;
+  port = 0;
+  written = path;
+}
+
 std::string nodeNames(const std::vector<const NodeInfo*>& nodes) {
   std::string out;
   for (const NodeInfo* n : nodes) {
@@ -454,9 +488,12 @@ NodeInfo parseNode(const Reporter& rep, const std::string& sectionName, const Se
   }
   n.role = *r;
   const Value& address = need("address", "127.0.0.1:7100");
-  if (!splitAddress(address.text, n.host, n.port)) {
+  if (address.text.rfind(kUnixPrefix, 0) == 0) {
+    parseUnixEndpoint(rep, sectionName, "address", address, config, n.host, n.port, n.unixPath);
+  } else if (!splitAddress(address.text, n.host, n.port)) {
     rep.fail(address.line, sectionName,
-             "bad address " + inQuotes(address.text) + " (expected HOST:PORT, PORT in 1..65535)");
+             "bad address " + inQuotes(address.text) +
+                 " (expected HOST:PORT, PORT in 1..65535, or unix:PATH)");
   }
   std::string canonical = n.address();
   auto [owner, freshAddress] = addressOwner.try_emplace(canonical, n.name, address.line);
@@ -467,10 +504,13 @@ NodeInfo parseNode(const Reporter& rep, const std::string& sectionName, const Se
                  "; expected one address per node)");
   }
   if (auto it = sec.values.find("listen"); it != sec.values.end()) {
-    if (!splitAddress(it->second.text, n.listenHost, n.listenPort)) {
+    if (it->second.text.rfind(kUnixPrefix, 0) == 0) {
+      parseUnixEndpoint(rep, sectionName, "listen", it->second, config, n.listenHost, n.listenPort,
+                        n.listenUnixPath);
+    } else if (!splitAddress(it->second.text, n.listenHost, n.listenPort)) {
       rep.fail(it->second.line, sectionName,
                "bad listen address " + inQuotes(it->second.text) +
-                   " (expected HOST:PORT, PORT in 1..65535, e.g. 0.0.0.0:7100)");
+                   " (expected HOST:PORT, PORT in 1..65535, e.g. 0.0.0.0:7100, or unix:PATH)");
     }
   }
   parseMetricsAddress(rep, sectionName, sec, n, addressOwner);

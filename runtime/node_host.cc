@@ -120,7 +120,7 @@ kj::Promise<void> NodeHost::run() {
     transport_->setGetFn([this](const std::string& key) { return role_->read(key); });
   }
   // The `listen` key: bind there, while peers and clients keep using `address`.
-  const bool ownListen = me_.listenPort != 0;
+  const bool ownListen = me_.hasListen();
   auto listening = transport_->listen(ownListen ? me_.listenHost : me_.host,
                                       ownListen ? me_.listenPort : me_.port);
   log("ready: " + me_.name + " (" + toString(me_.role) + ", " + toString(coreCfg_.protocol) +

@@ -207,7 +207,9 @@ void createClusterCerts(ClusterConfig& config, const std::string& folder) {
                      asWritten(config, dir / (cn + ".key")));
   };
   for (auto& n : config.nodes) {
-    std::tie(n.tlsCert, n.tlsKey) = issue(n.name, "DNS:" + n.name + "," + sanOfHost(n.host));
+    // A unix:PATH address has no host name to add.
+    const std::string san = "DNS:" + n.name + (n.isUnix() ? "" : "," + sanOfHost(n.host));
+    std::tie(n.tlsCert, n.tlsKey) = issue(n.name, san);
   }
   std::tie(config.tls.cert, config.tls.key) = issue("client", "");
   std::tie(config.tls.adminCert, config.tls.adminKey) = issue("admin", "");

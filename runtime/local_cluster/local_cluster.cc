@@ -16,7 +16,7 @@ using namespace detail;
 namespace {
 
 // The config `cluster start` builds from its options; ports from `portBase` on, in node
-// order (c*, p*, a*).
+// order (c*, p*, a*), or a Unix socket each (unixSockets).
 runtime::ClusterConfig buildConfig(const ClusterStartOptions& o, const ClusterPaths& paths,
                                    uint16_t portBase) {
   runtime::ClusterConfig c;
@@ -37,8 +37,14 @@ runtime::ClusterConfig buildConfig(const ClusterStartOptions& o, const ClusterPa
       n.name = prefix + std::to_string(i);
       n.id = *runtime::idForName(n.name);
       n.role = *runtime::roleForName(n.name);
-      n.host = "127.0.0.1";
-      n.port = port++;
+      if (o.unixSockets) {  // DIR/ID.sock, written relative to the file's folder (DIR)
+        n.unixPath = n.name + ".sock";
+        n.host = std::string(runtime::kUnixPrefix) + c.resolvePath(n.unixPath);
+        n.port = 0;
+      } else {
+        n.host = "127.0.0.1";
+        n.port = port++;
+      }
       n.dataDir = n.name;
       if (o.metricsPortBase) {  // --metrics-port-base: the same order, from its own base
         n.metricsHost = "127.0.0.1";
@@ -85,6 +91,12 @@ std::string shapeDifference(const runtime::ClusterConfig& old, const runtime::Cl
     }
   }
   if (old.nodes.size() != want.nodes.size()) return "different nodes";
+  auto transportOf = [](const runtime::ClusterConfig& c) {
+    return std::string(c.nodes.front().isUnix() ? "unix" : "tcp");
+  };
+  if (transportOf(old) != transportOf(want)) {
+    return differ("transport", transportOf(old), transportOf(want));
+  }
   for (size_t i = 0; i < old.nodes.size(); ++i) {
     if (old.nodes[i].name != want.nodes[i].name) return "different node names";
     if (comparePorts && old.nodes[i].port != want.nodes[i].port) {
@@ -208,6 +220,7 @@ bool checkPortsFree(const runtime::ClusterConfig& config, const std::set<std::st
                     std::ostream& err) {
   for (const auto& n : config.nodes) {
     if (external.count(n.name) != 0) continue;  // may be running already: the user's
+    if (n.isUnix()) continue;                   // serve checks its socket file (rpc/unix_socket.h)
     if (!portFree(n.port)) {
       err << "pcommit cluster start: port " << n.port << " (" << n.name
           << ") on 127.0.0.1 is in use by another process\n";
@@ -272,7 +285,7 @@ int writeNewConfig(const ClusterStartOptions& o, const ClusterPaths& paths,
                    const std::set<std::string>& external, runtime::ClusterConfig& config,
                    std::ostream& err) {
   const int nodeCount = o.participants + o.acceptors + o.coordinators;
-  auto base = choosePortBase(o, nodeCount, err);
+  auto base = o.unixSockets ? std::optional<uint16_t>(0) : choosePortBase(o, nodeCount, err);
   if (!base) return kFailed;
   config = buildConfig(o, paths, *base);
   if (o.tls) {
@@ -344,8 +357,12 @@ void printStarting(const ClusterPaths& paths, const runtime::ClusterConfig& conf
                    const Groups& groups, size_t ours, const std::string& processes,
                    std::ostream& out) {
   out << "starting " << ours << " nodes" << processes << " (" << toString(config.protocol)
-      << ", f = " << config.f << ", ports " << config.nodes.front().port << ".."
-      << config.nodes.back().port;
+      << ", f = " << config.f;
+  if (config.nodes.front().isUnix()) {
+    out << ", Unix sockets ID.sock";
+  } else {
+    out << ", ports " << config.nodes.front().port << ".." << config.nodes.back().port;
+  }
   if (config.colocate != runtime::Colocate::None) {
     out << ", colocate " << runtime::toString(config.colocate) << ":";
     for (const auto& g : groups) {

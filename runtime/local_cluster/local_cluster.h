@@ -12,6 +12,7 @@
 //                      co-located nodes writes the log of its first node (p<i>), and the
 //                      others' ID.log are symbolic links to it (every line names its node)
 //   DIR/ID/            the node's data directory
+//   DIR/ID.sock        with --transport unix: the node's socket, while it runs
 //   DIR/external       nodes left to the user (`cluster start --external`), one per line:
 //                      not started, not waited for, not restarted; stopped only when
 //                      DIR/ID.pid names a process run with --config DIR/cluster.conf --node ID
@@ -83,6 +84,10 @@ struct ClusterStartOptions {
   // in its file (runtime/tls_certs.h); a stopped one is started with what its file says,
   // and must have TLS on exactly when this asks for it.
   bool tls = false;
+  // --transport unix: every node listens on a Unix domain socket DIR/ID.sock (address =
+  // unix:ID.sock) instead of a 127.0.0.1 port; portBase is then unused. A stopped cluster
+  // is started with what its file says, and must use the transport this asks for.
+  bool unixSockets = false;
   // Nodes written to the cluster file but left to the user to run (DIR/external); empty:
   // all started (or, for a cluster started again, the ones DIR/external names).
   std::vector<std::string> external;

@@ -81,7 +81,8 @@ bool sameConfig(const ClusterConfig& a, const ClusterConfig& b) {
     if (x.name != y.name || x.id != y.id || x.role != y.role || x.host != y.host ||
         x.port != y.port || x.dataDir != y.dataDir || x.metricsHost != y.metricsHost ||
         x.metricsPort != y.metricsPort || x.listenHost != y.listenHost ||
-        x.listenPort != y.listenPort) {
+        x.listenPort != y.listenPort || x.unixPath != y.unixPath ||
+        x.listenUnixPath != y.listenUnixPath) {
       return false;
     }
   }
