@@ -145,10 +145,17 @@ kj::Promise<void> NodeHost::run() {
 kj::Promise<void> NodeHost::tickLoop() {
   return io_.provider->getTimer().afterDelay(cluster_.tickMs * kj::MILLISECONDS).then([this]() {
     handle(core_->onTick());
-    // Background records wait one tick at most.
-    if (pipeline_.writeNeed() != WriteNeed::None) scheduleWrite();
+    writeAtTick();
     return tickLoop();
   });
+}
+
+// Background records: after one whole tick at most two (node_host.h).
+void NodeHost::writeAtTick() {
+  const WriteNeed need = pipeline_.writeNeed();
+  const bool aged = pipeline_.durableSeq() < seqAtLastTick_;
+  seqAtLastTick_ = pipeline_.lastSeq();
+  if (need == WriteNeed::Urgent || (need == WriteNeed::Background && aged)) scheduleWrite();
 }
 
 kj::Promise<void> NodeHost::watchDurable() {

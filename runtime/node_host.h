@@ -79,6 +79,14 @@ class NodeHost {
   void scheduleWrite();
   kj::Promise<void> watchDurable();
   kj::Promise<void> tickLoop();
+  // At a tick, background records (outcomes, GC tombstones, low-water marks) are written
+  // only if the oldest was handed in before the previous tick, so after one to two ticks;
+  // a younger one is left for the next urgent write, which takes it along in the same synced
+  // commit. Written at the first tick, it blocked the loop with a synced write of its own
+  // just when, in a closed loop, the next transaction arrives (a participant learns the
+  // outcome when the client does; the next Prepare lands one message delay later and waited
+  // for the rest of that write: docs/notes/direct.md).
+  void writeAtTick();
   // Events the loop runs in a row before it checks the sockets anyway (NodeHost::run).
   static constexpr uint32_t kBusyPollEvents = 16;
   void onInbound(NodeId from, Message&& msg);
@@ -104,6 +112,7 @@ class NodeHost {
   std::vector<Envelope> spareSends_;  // transmitReleased()'s buffer, kept for its capacity
   std::unique_ptr<storage::StorageThread> storage_;
   bool writeScheduled_ = false;  // inline writes: one at the end of this turn
+  uint64_t seqAtLastTick_ = 0;   // the pipeline's lastSeq() at the previous tick
   std::unique_ptr<rpc::Transport> transport_;
   std::unique_ptr<kj::UnixEventPort::FdObserver> durableObserver_;
   std::set<TxnId> recovering_;  // txns whose recovery we log
