@@ -98,7 +98,7 @@ static void printFloors(std::ostream& out, const std::vector<RunResult>& runs, b
     }
     out << ", Cap'n Proto loopback round trip p50 " << range(rLo, rHi)
         << "; floor(mode) = 2 x synced + delays x " << (delays ? "(rtt/2 + D)" : "rtt/2")
-        << " (delays: 2pc 4, paxos-classic 5, paxos 5, paxos-direct 3)\n";
+        << " (delays: 2pc 4, paxos-classic 5, paxos 5, paxos-direct 3, 2pc-replicated 6)\n";
   }
 }
 

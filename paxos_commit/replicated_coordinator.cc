@@ -334,12 +334,13 @@ Output ReplicatedCoordinator::onQuery(NodeId from, const OutcomeQuery& m) {
     // Commit for this one: presumed abort (remembered, so a late retry cannot commit it).
     remember(m.txn, Outcome::Abort);
     answer(TxnStatus::Aborted);
-  } else if (participant || m.participants.empty()) {
+  } else if (participant) {
     // We may have proposed Commit before a restart: the acceptors know, not we. The
-    // participant recovers there itself; a client without the list is told Unknown.
+    // participant recovers there itself.
     answer(TxnStatus::Unknown);
   } else {
-    // A client asking: find out at the acceptors (phase 1 on the decision instance).
+    // A client asking: find out at the acceptors (phase 1 on the decision instance; with
+    // no participant list the acceptors are asked for it first).
     return absorbLeader(leader_.recover(m.txn, m.participants, from, now_));
   }
   return out;

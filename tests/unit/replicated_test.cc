@@ -160,6 +160,19 @@ TEST_CASE("2pc-replicated: a restarted coordinator never presumes abort for an o
   CHECK(fr[0].status == TxnStatus::Aborted);
 }
 
+TEST_CASE("2pc-replicated: a client's query for an unknown txn asks the acceptors, no guess") {
+  // The client library sends no participant list: the acceptors are asked for it first.
+  CoordFixture f;
+  Output o = f.h.deliver(kClient, OutcomeQuery{txnId(3), {}});
+  CHECK(countSent<OutcomeReply>(o) == 0);
+  REQUIRE(destinations<Phase1a>(o) == kAllAcceptors);
+  CHECK(sent<Phase1a>(o)[0].msg.participants.empty());
+  // With the list, phase 1 on the decision instance at once.
+  Output p = f.h.deliver(kClient, OutcomeQuery{txnId(4), kBoth});
+  REQUIRE(destinations<Phase1a>(p) == kAllAcceptors);
+  CHECK(sent<Phase1a>(p)[0].msg.ballot.round >= 1);
+}
+
 TEST_CASE("2pc-replicated: told another coordinator owns the txn, it recovers at the acceptors") {
   CoordFixture f;
   TxnId t = txnId(1);
