@@ -17,7 +17,7 @@ void printTable(std::ostream& out, const std::vector<RunResult>& runs) {
   // The delay column only when some run had one: the default table stays as it was.
   const bool delays =
       std::any_of(runs.begin(), runs.end(), [](const RunResult& r) { return r.netDelayUs > 0; });
-  out << std::left << std::setw(13) << "mode" << std::right;
+  out << std::left << std::setw(14) << "mode" << std::right;
   col("N", 3);
   col("C", 4);
   if (delays) col("Dus", 6);
@@ -39,7 +39,7 @@ void printTable(std::ostream& out, const std::vector<RunResult>& runs) {
   col("cpu", 6);
   out << "\n";
   for (const auto& r : runs) {
-    out << std::left << std::setw(13) << r.protocol << std::right;
+    out << std::left << std::setw(14) << r.protocol << std::right;
     col(std::to_string(r.participants), 3);
     col(std::to_string(r.clients), 4);
     if (delays) col(std::to_string(r.netDelayUs), 6);
@@ -113,7 +113,7 @@ void printResources(std::ostream& out, const std::vector<RunResult>& runs, bool 
                "node):\n";
         header = true;
       }
-      out << "  " << std::left << std::setw(13) << r.protocol << std::right
+      out << "  " << std::left << std::setw(14) << r.protocol << std::right
           << " N=" << r.participants << " C=" << r.clients << "  largest RSS MiB";
       for (const auto& s : r.resources) {
         uint64_t top = 0;
@@ -264,7 +264,7 @@ void printRecovery(std::ostream& out, const std::vector<RecoveryResult>& results
   if (results.empty()) return;
   out << "recovery: the leader crashed while transactions were in flight\n";
   for (const auto& r : results) {
-    out << "  " << std::left << std::setw(13) << r.protocol << std::right << " crashed "
+    out << "  " << std::left << std::setw(14) << r.protocol << std::right << " crashed "
         << r.crashed << " at " << fixed(r.crashAtSeconds, 2) << " s; in doubt: " << r.inDoubtSeen
         << " txn(s); ";
     if (!r.resolved) {

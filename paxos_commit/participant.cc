@@ -37,7 +37,7 @@ Participant::Participant(NodeId self, const CoreConfig& cfg, Engine& engine, uin
       // Restart: a prepared transaction keeps its locks and waits for its outcome; it is
       // never aborted on our own (pitfall 1). Recovery starts after the usual timeout.
       engine_.restorePrepared(r.txn, r.payload);
-      t.recoveryTick = recoveryDelay();
+      t.recoveryTick = firstRecoveryDelay();
       prepared_.insert(r.txn);
     } else {
       ++finishedCount_;
@@ -49,6 +49,14 @@ Participant::Participant(NodeId self, const CoreConfig& cfg, Engine& engine, uin
     }
     txns_.emplace(r.txn, std::move(t));
   }
+}
+
+// 2pc-replicated asks its coordinator a ballot retry before the recovery timeout, so that
+// without an answer its recovery at the acceptors starts at the timeout, as in Paxos Commit.
+uint64_t Participant::firstRecoveryDelay() {
+  uint64_t d = recoveryDelay();
+  if (cfg_.protocol == Protocol::TwoPCReplicated) d -= std::min(cfg_.ballotRetryTicks, d / 2);
+  return d;
 }
 
 uint64_t Participant::recoveryDelay() {
@@ -154,7 +162,7 @@ Output Participant::onPrepare(NodeId from, const Prepare& m) {
     out.learned.push_back(Learned{m.txn, Outcome::Abort});
     if (isPaxos(cfg_.protocol)) queueAck(ref, out);
   } else {
-    ref.recoveryTick = now_ + recoveryDelay();
+    ref.recoveryTick = now_ + firstRecoveryDelay();
     out.wakeAt(ref.recoveryTick);
     if (!ref.fannedOutAll) out.wakeAt(ref.fanOutTick);
   }

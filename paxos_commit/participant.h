@@ -99,6 +99,7 @@ class Participant : public Node {
   void answerFor(const TxnId& txn, HeuristicAnswer& a) const;
   void pruneFinished(Output& out);
   uint64_t recoveryDelay();
+  uint64_t firstRecoveryDelay();
 
   const CoreConfig cfg_;
   Engine& engine_;
