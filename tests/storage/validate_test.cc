@@ -21,6 +21,7 @@
 #include "paxos_commit/participant.h"
 #include "storage/codec.h"
 #include "storage/env.h"
+#include "storage/validate.h"
 #include "tests/storage/test_util.h"
 
 #ifndef PC_PCOMMIT_PATH
