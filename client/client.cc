@@ -43,8 +43,8 @@ ClientMode resolveMode(ClientMode wanted, const runtime::ClusterConfig& cluster)
   if (m == ClientMode::Direct &&
       (!isPaxos(cluster.protocol) || coordinatorCollectsVotes(cluster.protocol))) {
     throw runtime::ConfigError(
-        "client mode direct needs a Paxos Commit protocol (paxos-classic, paxos, paxos-direct); "
-        "the cluster runs " +
+        "client mode direct needs a Paxos protocol (paxos-classic, paxos, paxos-direct); the "
+        "cluster runs " +
         std::string(toString(cluster.protocol)) + " (expected mode coordinator)");
   }
   if (m == ClientMode::Coordinator && cluster.withRole(runtime::Role::Coordinator).empty()) {
