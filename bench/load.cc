@@ -230,6 +230,10 @@ Expected expectedCosts(Protocol protocol, int participants, int f, FanOut fanOut
       return {n * (2 * a + 1) + a + 2, n + a, 5};
     case Protocol::PaxosDirect:
       return {n * (2 * a + 1) + a, n + a, 3};
+    case Protocol::TwoPCReplicated:
+      // request, N prepares, N votes, A 2a, A 2b, N outcomes, reply; the participants'
+      // prepared records and the acceptors' decision (docs/PROTOCOL.md §7).
+      return {3 * n + 2 * a + 2, n + a, 6};
   }
   return {};
 }

@@ -20,7 +20,7 @@ void printTable(std::ostream& out, const std::vector<RunResult>& runs) {
   // Likewise the transport column only when some cluster ran on Unix sockets.
   const bool transports = std::any_of(runs.begin(), runs.end(),
                                       [](const RunResult& r) { return r.transport != "tcp"; });
-  out << std::left << std::setw(13) << "mode" << std::right;
+  out << std::left << std::setw(14) << "mode" << std::right;
   if (transports) col("net", 5);
   col("N", 3);
   col("C", 4);
@@ -43,7 +43,7 @@ void printTable(std::ostream& out, const std::vector<RunResult>& runs) {
   col("cpu", 6);
   out << "\n";
   for (const auto& r : runs) {
-    out << std::left << std::setw(13) << r.protocol << std::right;
+    out << std::left << std::setw(14) << r.protocol << std::right;
     if (transports) col(r.transport, 5);
     col(std::to_string(r.participants), 3);
     col(std::to_string(r.clients), 4);
@@ -108,7 +108,7 @@ static void printFloors(std::ostream& out, const std::vector<RunResult>& runs, b
     out << ", Cap'n Proto " << (rttOver == "tcp" ? "loopback" : rttOver + " socket")
         << " round trip p50 " << range(rLo, rHi) << "; floor(mode) = 2 x synced + delays x "
         << (delays ? "(rtt/2 + D)" : "rtt/2")
-        << " (delays: 2pc 4, paxos-classic 5, paxos 5, paxos-direct 3)\n";
+        << " (delays: 2pc 4, paxos-classic 5, paxos 5, paxos-direct 3, 2pc-replicated 6)\n";
   }
 }
 
@@ -123,7 +123,7 @@ void printResources(std::ostream& out, const std::vector<RunResult>& runs, bool 
                "node):\n";
         header = true;
       }
-      out << "  " << std::left << std::setw(13) << r.protocol << std::right
+      out << "  " << std::left << std::setw(14) << r.protocol << std::right
           << " N=" << r.participants << " C=" << r.clients << "  largest RSS MiB";
       for (const auto& s : r.resources) {
         uint64_t top = 0;
@@ -274,7 +274,7 @@ void printRecovery(std::ostream& out, const std::vector<RecoveryResult>& results
   if (results.empty()) return;
   out << "recovery: the leader crashed while transactions were in flight\n";
   for (const auto& r : results) {
-    out << "  " << std::left << std::setw(13) << r.protocol << std::right << " crashed "
+    out << "  " << std::left << std::setw(14) << r.protocol << std::right << " crashed "
         << r.crashed << " at " << fixed(r.crashAtSeconds, 2) << " s; in doubt: " << r.inDoubtSeen
         << " txn(s); ";
     if (!r.resolved) {

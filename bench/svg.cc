@@ -117,10 +117,8 @@ Axis logAxis(double lo, double hi) {
 
 std::string modeColor(const std::string& mode) {
   static const std::map<std::string, std::string> kColors = {
-      {"2pc", "#d62728"},
-      {"paxos-classic", "#ff7f0e"},
-      {"paxos", "#1f77b4"},
-      {"paxos-direct", "#2ca02c"},
+      {"2pc", "#d62728"},          {"paxos-classic", "#ff7f0e"},  {"paxos", "#1f77b4"},
+      {"paxos-direct", "#2ca02c"}, {"2pc-replicated", "#9467bd"},
   };
   auto it = kColors.find(mode);
   return it == kColors.end() ? "#7f7f7f" : it->second;

@@ -110,7 +110,8 @@ po::options_description benchOptions(bench::Plan& p, BenchText& t) {
   po::options_description desc(kBenchUsage);
   desc.add_options()("help,h", "print this help")(
       "protocol", po::value<std::string>(&t.protocols)->value_name("P,..."),
-      "comma-separated modes: 2pc, paxos-classic, paxos, paxos-direct (default: all four; "
+      "comma-separated modes: 2pc, paxos-classic, paxos, paxos-direct, 2pc-replicated (default: "
+      "all five; "
       "with --cluster: its protocol, and paxos-direct too if it runs paxos)")(
       "participants",
       po::value<std::string>(&t.participantsList)->value_name("N,...")->default_value("3"),
@@ -255,13 +256,14 @@ std::optional<int> chooseModes(std::string protocols, bench::Plan& p) {
       p.modes.push_back(bench::Mode{given->protocol, false});
       if (given->protocol == Protocol::Paxos) p.modes.push_back(bench::Mode{Protocol::Paxos, true});
     } else {
-      protocols = "2pc,paxos-classic,paxos,paxos-direct";
+      protocols = "2pc,paxos-classic,paxos,paxos-direct,2pc-replicated";
     }
   }
   for (const auto& name : splitComma(protocols)) {
     auto parsed = parseProtocol(name);
     if (!parsed)
-      return usage("--protocol " + name + ": expected 2pc, paxos-classic, paxos or paxos-direct");
+      return usage("--protocol " + name +
+                   ": expected 2pc, paxos-classic, paxos, paxos-direct or 2pc-replicated");
     if (!given) {
       p.modes.push_back(bench::Mode{*parsed, false});
     } else if (*parsed == given->protocol) {

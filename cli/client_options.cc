@@ -35,7 +35,7 @@ int fromEndpoints(const char* cmd, const ClusterArgs& a, bool needProtocol,
     protocol = parseProtocol(a.protocol);
     if (!protocol) {
       std::cerr << "pcommit " << cmd << ": --protocol '" << a.protocol
-                << "': expected 2pc, paxos-classic, paxos or paxos-direct\n";
+                << "': expected 2pc, paxos-classic, paxos, paxos-direct or 2pc-replicated\n";
       return kExitUsage;
     }
   }
@@ -72,7 +72,8 @@ void addClusterOptions(po::options_description& desc, ClusterArgs& a) {
       "endpoints", po::value<std::string>(&a.endpoints)->value_name("LIST"),
       "instead of a file: c1=HOST:PORT,p1=HOST:PORT,a1=... (or NAME=unix:PATH)")(
       "protocol", po::value<std::string>(&a.protocol)->value_name("P"),
-      "with --endpoints: 2pc|paxos-classic|paxos|paxos-direct (default: ask a node)");
+      "with --endpoints: 2pc|paxos-classic|paxos|paxos-direct|2pc-replicated (default: ask a "
+      "node)");
 }
 
 int parseClientArgs(const char* cmd, const Args& args, po::options_description& desc,

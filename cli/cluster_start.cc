@@ -58,7 +58,7 @@ po::options_description startOptions(ClusterStartOptions& o, StartText& t) {
       "coordinators", po::value<int>(&o.coordinators)->value_name("N")->default_value(2),
       "coordinators")("protocol",
                       po::value<std::string>(&t.protocol)->value_name("P")->default_value("paxos"),
-                      "paxos | paxos-classic | paxos-direct | 2pc")(
+                      "paxos | paxos-classic | paxos-direct | 2pc | 2pc-replicated")(
       "f", po::value<int>()->value_name("F"), "tolerated acceptor failures (default 1)")(
       "port-base", po::value<int>(&t.portBase)->value_name("P"),
       "first port; nodes take P, P+1, ... (default: the first free range from 7100)")(
@@ -113,9 +113,9 @@ std::optional<int> parseNames(const StartText& t, ClusterStartOptions& o) {
   const std::string& colocate = t.colocate;
   auto p = parseProtocol(protocol);
   if (!p) {
-    return usageError(
-        std::cerr, kSub,
-        "--protocol " + protocol + ": expected paxos, paxos-classic, paxos-direct or 2pc");
+    return usageError(std::cerr, kSub,
+                      "--protocol " + protocol +
+                          ": expected paxos, paxos-classic, paxos-direct, 2pc or 2pc-replicated");
   }
   o.protocol = *p;
   auto fo = parseFanOut(fanout);

@@ -40,7 +40,8 @@ ClientMode resolveMode(ClientMode wanted, const runtime::ClusterConfig& cluster)
   if (m == ClientMode::Auto) {
     m = cluster.protocol == Protocol::PaxosDirect ? ClientMode::Direct : ClientMode::Coordinator;
   }
-  if (m == ClientMode::Direct && !isPaxos(cluster.protocol)) {
+  if (m == ClientMode::Direct &&
+      (!isPaxos(cluster.protocol) || coordinatorCollectsVotes(cluster.protocol))) {
     throw runtime::ConfigError(
         "client mode direct needs a Paxos protocol (paxos-classic, paxos, paxos-direct); the "
         "cluster runs " +

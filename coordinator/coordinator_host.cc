@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "paxos_commit/paxos_coordinator.h"
+#include "paxos_commit/replicated_coordinator.h"
 #include "paxos_commit/two_pc_coordinator.h"
 
 namespace pc {
@@ -22,11 +23,17 @@ CoordinatorHost::~CoordinatorHost() = default;
 
 Node& CoordinatorHost::start(const runtime::RoleContext& ctx, const Recovered& rec) {
   fp_ = &ctx.failpoints;
+  replicated_ = ctx.core.protocol == Protocol::TwoPCReplicated;
   if (ctx.core.protocol == Protocol::TwoPC) {
     // Presumed abort across restarts: a transaction begun before now (client clocks are in
     // the ids) and not decided is aborted, never started afresh.
     core_ = std::make_unique<TwoPcCoordinator>(ctx.me.id, ctx.core, rec,
                                                TxnId{wallClockMicros(), ~uint64_t{0}});
+  } else if (ctx.core.protocol == Protocol::TwoPCReplicated) {
+    // Its decisions live at the acceptors: a transaction begun before now may have been
+    // proposed, so it is never presumed aborted, only recovered there.
+    core_ = std::make_unique<ReplicatedCoordinator>(ctx.me.id, ctx.core, ctx.seed, rec,
+                                                    TxnId{wallClockMicros(), ~uint64_t{0}});
   } else {
     core_ = std::make_unique<PaxosCoordinator>(ctx.me.id, ctx.core, ctx.seed, rec);
   }
@@ -55,6 +62,12 @@ std::function<void()> CoordinatorHost::onSend(const Envelope& e) {
         fp_->hit("coordinator.after_prepare_sent");
       }
     };
+  }
+  if (const auto* o = std::get_if<OutcomeMsg>(&e.msg);
+      o != nullptr && replicated_ && o->outcome == Outcome::Commit) {
+    // Chosen at F+1 acceptors, before the first participant is told (a crash here leaves
+    // the Commit to the participants' recovery at the acceptors).
+    fp_->hit("coordinator.after_decision_chosen");
   }
   if (std::holds_alternative<CommitReply>(e.msg)) fp_->hit("coordinator.before_reply");
   return {};

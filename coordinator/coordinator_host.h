@@ -25,6 +25,7 @@ class CoordinatorHost : public runtime::RoleHost {
 
  private:
   runtime::Failpoints* fp_ = nullptr;
+  bool replicated_ = false;  // 2pc-replicated: coordinator.after_decision_chosen
   std::unique_ptr<Node> core_;
   std::map<TxnId, size_t> preparesInFlight_;  // coordinator.after_prepare_sent
 };

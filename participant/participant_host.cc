@@ -159,6 +159,9 @@ void ParticipantHost::fillStatus(wire::NodeStatus::Builder b) const {
     if (ctx_->core.protocol == Protocol::TwoPC) {
       waiting =
           "the outcome from coordinator " + runtime::nameForId(list[i].leader) + " (2PC blocks)";
+    } else if (ctx_->core.protocol == Protocol::TwoPCReplicated && !list[i].recovering) {
+      waiting = "the outcome from coordinator " + runtime::nameForId(list[i].leader) +
+                " (then the decision at the acceptors)";
     } else if (list[i].recovering) {
       waiting = "its recovery (phase 1/2 with the acceptors)";
     } else {

@@ -56,8 +56,8 @@ Acceptor::Live& Acceptor::liveFor(const TxnId& txn, const ParticipantList& parti
   l.rec.txn = txn;
   l.rec.participants = participants;
   l.rec.leader = leader;
-  for (NodeId p : participants)
-    l.rec.instances.push_back(AcceptorInstance{p, Ballot::zero(), {}, {}});
+  for (NodeId i : instancesOf(cfg_.protocol, participants))
+    l.rec.instances.push_back(AcceptorInstance{i, Ballot::zero(), {}, {}});
   l.ackRequestTick = now_ + cfg_.ackRequestTicks;
   return txns_.emplace(txn, std::move(l)).first->second;
 }
@@ -123,12 +123,14 @@ Output Acceptor::onMessage(const Envelope& e) {
 bool Acceptor::validPhase2a(NodeId from, const Phase2a& m) const {
   bool ok = !m.txn.isZero() && !m.participants.empty() && isSortedUnique(m.participants) &&
             !m.votes.empty() && firstNonMember(cfg_, m.participants) == kNoNode;
+  const ParticipantList instances = instancesOf(cfg_.protocol, m.participants);
   for (const auto& v : m.votes) {
-    ok = ok && contains(m.participants, v.instance) && roundInRange(v.ballot);
-    // Ballot 0 of instance i belongs to participant i alone; a higher ballot to its leader,
-    // who must be one that may lead this transaction.
+    ok = ok && contains(instances, v.instance) && roundInRange(v.ballot);
+    // Ballot 0 of instance i belongs to participant i alone (2pc-replicated: the decision
+    // instance's to a coordinator, value Commit only); a higher ballot to its leader, who
+    // must be one that may lead this transaction.
     ok = ok &&
-         (v.ballot.isZero() ? (v.instance == from)
+         (v.ballot.isZero() ? mayVoteAtZero(cfg_, from, v)
                             : (v.ballot.leader == from && mayLead(cfg_, from, m.participants)));
   }
   return ok;
@@ -237,7 +239,7 @@ Output Acceptor::answer2a(const Phase2a& m, const TwoAEffect& fx) {
         if (i.bal && bit->second.votes.count(i.instance) == 0) ++have;
       }
     }
-    flushNow = have >= m.participants.size();
+    flushNow = have >= instancesOf(cfg_.protocol, m.participants).size();
   }
   if (bit != bundles_.end() && flushNow) {
     // The flush writes the whole record (with any higher-ballot vote of this same message)
@@ -470,10 +472,11 @@ void Acceptor::checkInvariants() const {
   for (const auto& [txn, l] : txns_) {
     PC_ASSERT(txn == l.rec.txn, txn);
     PC_ASSERT(tombstones_.count(txn) == 0, txn);
-    PC_ASSERT(l.rec.instances.size() == l.rec.participants.size(), txn);
+    const ParticipantList instances = instancesOf(cfg_.protocol, l.rec.participants);
+    PC_ASSERT(l.rec.instances.size() == instances.size(), txn);
     for (size_t k = 0; k < l.rec.instances.size(); ++k) {
       const auto& i = l.rec.instances[k];
-      PC_ASSERT(i.instance == l.rec.participants[k], txn, i.instance);
+      PC_ASSERT(i.instance == instances[k], txn, i.instance);
       PC_ASSERT(i.bal.has_value() == i.val.has_value(), txn, i.instance);
       if (i.bal) PC_ASSERT(*i.bal <= i.mbal, txn, i.instance, *i.bal, i.mbal);
     }

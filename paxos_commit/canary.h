@@ -6,6 +6,7 @@
 //   2: an acceptor forgets mbal on restart (reloads mbal = bal);
 //   3: the durable-before-send pipeline releases one send before its record is durable.
 //   4: a vote tally counts 2b from any acceptor id, member of the cluster or not.
+//   5: a 2pc-replicated coordinator sends Commit with its proposal, before F+1 2b.
 #pragma once
 
 #ifndef PC_CANARY
@@ -18,4 +19,5 @@ inline constexpr int kCanaryAlwaysAbort = 1;
 inline constexpr int kCanaryForgetMbal = 2;
 inline constexpr int kCanaryEarlySend = 3;
 inline constexpr int kCanaryAnyAcceptor = 4;
+inline constexpr int kCanaryEarlyOutcome = 5;
 }  // namespace pc

@@ -38,7 +38,7 @@ Output Leader::begin(const CommitRequest& req, NodeId client, uint64_t now) {
   t.participants = participantsOf(req);
   PC_ASSERT(isSortedUnique(t.participants), req.txn);
   t.request = req;
-  t.tally = VoteTally(t.participants, cfg_.acceptors, cfg_.quorum());
+  t.tally = VoteTally(instancesOf(cfg_.protocol, t.participants), cfg_.acceptors, cfg_.quorum());
   if (client != kNoNode) t.clients.insert(client);
   t.startTick = now;
   t.retryTick = now + cfg_.prepareRetryTicks;
@@ -71,7 +71,7 @@ Output Leader::recover(const TxnId& txn, const ParticipantList& participants, No
   t.txn = txn;
   t.recovery = true;
   t.participants = participants;
-  t.tally = VoteTally(participants, cfg_.acceptors, cfg_.quorum());
+  t.tally = VoteTally(instancesOf(cfg_.protocol, participants), cfg_.acceptors, cfg_.quorum());
   if (asker != kNoNode) t.askers.insert(asker);
   t.startTick = now;
   auto& ref = active_.emplace(txn, std::move(t)).first->second;
@@ -159,7 +159,7 @@ Output Leader::onPhase1b(NodeId from, const Phase1b& m, uint64_t now) {
 Output Leader::onQueryReply(Txn& t, const Phase1b& m, uint64_t now) {
   if (!m.participants.empty() && isSortedUnique(m.participants)) {
     t.participants = m.participants;
-    t.tally = VoteTally(t.participants, cfg_.acceptors, cfg_.quorum());
+    t.tally = VoteTally(instancesOf(cfg_.protocol, t.participants), cfg_.acceptors, cfg_.quorum());
     return startBallot(t, now);
   }
   t.queryReplies.insert(m.acceptor);
@@ -176,7 +176,7 @@ Output Leader::sendPhase2a(Txn& t, uint64_t now) {
   // (it may be Prepared: pitfall 2); Aborted only where none of them saw a vote.
   Phase2a msg{t.txn, t.participants, self_, {}, ""};
   bool zeroAborted = false;
-  for (NodeId p : t.participants) {
+  for (NodeId p : instancesOf(cfg_.protocol, t.participants)) {
     std::optional<Ballot> bestBal;
     Vote value = Vote::Aborted;
     for (const auto& [acc, promise] : t.promises) {

@@ -33,6 +33,16 @@ bool mayLead(const CoreConfig& cfg, NodeId from, const ParticipantList& particip
   return isCoordinator(cfg, from) || (isParticipant(cfg, from) && contains(participants, from));
 }
 
+bool mayVoteAtZero(const CoreConfig& cfg, NodeId from, const InstanceVote& v) {
+  if (cfg.protocol == Protocol::TwoPCReplicated) {
+    // The decision instance: its ballot 0 is any coordinator's, and carries only Commit. A
+    // coordinator proposes Commit only with every participant's Prepared vote, so all the
+    // proposals at ballot 0 agree, and an Abort is never written there (presumed abort).
+    return v.instance == kDecisionInstance && isCoordinator(cfg, from) && v.vote == Vote::Prepared;
+  }
+  return v.instance == from;
+}
+
 std::string validateRequest(const CommitRequest& req) {
   if (req.txn.isZero()) return "transaction id is zero";
   if (req.payloads.empty()) return "no participants";

@@ -4,8 +4,10 @@
 //
 //   message           accepted from
 //   Phase1b, Phase2b  a configured acceptor, and only when m.acceptor == from
-//   Phase1a, Phase2a  ballot 0: the participant of that instance (== from);
-//   (at acceptors)    ballot > 0: its leader (== from), a coordinator or a participant of
+//   Phase1a, Phase2a  ballot 0: the participant of that instance (== from); in
+//   (at acceptors)    `2pc-replicated` (one decision instance) a configured coordinator,
+//                     and only the value Prepared (Commit);
+//                     ballot > 0: its leader (== from), a coordinator or a participant of
 //                     the transaction -- in `paxos-direct` also a client (not a member)
 //   Prepare           a configured coordinator naming itself as leader; in `paxos-direct`
 //                     also any client (the leader at ballot 0), in `paxos` and
@@ -36,6 +38,8 @@ NodeId firstNonMember(const CoreConfig& cfg, const ParticipantList& list);
 bool fromAcceptor(const CoreConfig& cfg, NodeId from, NodeId acceptor);
 // May `from` lead a ballot > 0 of a transaction of `participants`? (see the table above)
 bool mayLead(const CoreConfig& cfg, NodeId from, const ParticipantList& participants);
+// May `from` send this ballot-0 vote? (see the table above)
+bool mayVoteAtZero(const CoreConfig& cfg, NodeId from, const InstanceVote& v);
 
 // Checks a CommitRequest from outside: non-zero id, 1..N payloads sorted by participant,
 // unique, non-zero ids. Returns the problem, or empty when valid.

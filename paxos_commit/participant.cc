@@ -37,7 +37,7 @@ Participant::Participant(NodeId self, const CoreConfig& cfg, Engine& engine, uin
       // Restart: a prepared transaction keeps its locks and waits for its outcome; it is
       // never aborted on our own (pitfall 1). Recovery starts after the usual timeout.
       engine_.restorePrepared(r.txn, r.payload);
-      t.recoveryTick = recoveryDelay();
+      t.recoveryTick = firstRecoveryDelay();
       prepared_.insert(r.txn);
     } else {
       ++finishedCount_;
@@ -49,6 +49,14 @@ Participant::Participant(NodeId self, const CoreConfig& cfg, Engine& engine, uin
     }
     txns_.emplace(r.txn, std::move(t));
   }
+}
+
+// 2pc-replicated asks its coordinator a ballot retry before the recovery timeout, so that
+// without an answer its recovery at the acceptors starts at the timeout, as in Paxos Commit.
+uint64_t Participant::firstRecoveryDelay() {
+  uint64_t d = recoveryDelay();
+  if (cfg_.protocol == Protocol::TwoPCReplicated) d -= std::min(cfg_.ballotRetryTicks, d / 2);
+  return d;
 }
 
 uint64_t Participant::recoveryDelay() {
@@ -113,7 +121,8 @@ bool Participant::validPrepare(NodeId from, const Prepare& m) const {
   }
   if (m.leader == kNoNode || m.leader != from) return false;
   const bool clientLeader =
-      cfg_.protocol == Protocol::PaxosDirect || (isPaxos(cfg_.protocol) && isClientId(from));
+      cfg_.protocol == Protocol::PaxosDirect ||
+      (isPaxos(cfg_.protocol) && !coordinatorCollectsVotes(cfg_.protocol) && isClientId(from));
   if (!isCoordinator(cfg_, from) && !clientLeader) return false;
   return firstNonMember(cfg_, m.participants) == kNoNode;
 }
@@ -153,7 +162,7 @@ Output Participant::onPrepare(NodeId from, const Prepare& m) {
     out.learned.push_back(Learned{m.txn, Outcome::Abort});
     if (isPaxos(cfg_.protocol)) queueAck(ref, out);
   } else {
-    ref.recoveryTick = now_ + recoveryDelay();
+    ref.recoveryTick = now_ + firstRecoveryDelay();
     out.wakeAt(ref.recoveryTick);
     if (!ref.fannedOutAll) out.wakeAt(ref.fanOutTick);
   }
@@ -176,15 +185,18 @@ Output Participant::onRepeatedPrepare(Txn& t, const Prepare& m) {
     ++rejected_;
     return {};
   }
-  if (cfg_.protocol == Protocol::TwoPC) {
+  if (coordinatorCollectsVotes(cfg_.protocol)) {
     if (m.leader != t.rec.leader) {
       // 2PC: one coordinator per transaction. Tell this one whose it is, so it steps
       // back instead of timing out and reporting an abort it cannot decide.
+      // (Aborted once we know it aborted, as sendVote answers: never Prepared after an
+      // Abort -- 2pc-replicated's clients retry at another coordinator and meet this.)
       Output out;
+      Vote v = t.rec.state == ParticipantState::Aborted ? Vote::Aborted : voteOf(t.rec.state);
       out.send.push_back(Envelope{
           self_, m.leader,
-          VoteMsg{m.txn, self_, voteOf(t.rec.state),
-                  "prepared under coordinator " + std::to_string(t.rec.leader), t.rec.leader}});
+          VoteMsg{m.txn, self_, v, "prepared under coordinator " + std::to_string(t.rec.leader),
+                  t.rec.leader}});
       return out;
     }
   } else {
@@ -197,8 +209,8 @@ Output Participant::onRepeatedPrepare(Txn& t, const Prepare& m) {
 Output Participant::sendVote(Txn& t, bool allAcceptors) {
   Output out;
   Vote vote = voteOf(t.rec.state);
-  if (cfg_.protocol == Protocol::TwoPC) {
-    // 2PC has no acceptors holding our first vote: to a coordinator that asks again (after
+  if (coordinatorCollectsVotes(cfg_.protocol)) {
+    // The acceptors never hold our vote here: to a coordinator that asks again (after
     // its restart) we answer with what we know now. Answering Prepared after we were told
     // Abort could let it commit while we aborted.
     if (t.rec.state == ParticipantState::Aborted) vote = Vote::Aborted;
@@ -346,9 +358,15 @@ Output Participant::onOutcome(NodeId from, const TxnId& txn, Outcome o) {
     ++rejected_;
     return {};
   }
-  if (cfg_.protocol == Protocol::TwoPC && from != t.rec.leader) {
+  if (coordinatorCollectsVotes(cfg_.protocol) && isCoordinator(cfg_, from) &&
+      from != t.rec.leader) {
     // 2PC: only the coordinator that prepared us decides. Another one (a client retried
     // there) knows nothing of our vote; its "abort" could contradict a durable Commit.
+    // (2pc-replicated: a participant leading recovery is believed too, see below.)
+    ++rejected_;
+    return {};
+  }
+  if (cfg_.protocol == Protocol::TwoPC && from != t.rec.leader) {
     ++rejected_;
     return {};
   }
@@ -409,7 +427,20 @@ Output Participant::onOutcomeReply(NodeId from, const OutcomeReply& m) {
     // it; we are prepared and have not acked, so it holds no Commit for us: presumed abort.
     return learn(it->second, Outcome::Abort);
   }
+  if (cfg_.protocol == Protocol::TwoPCReplicated &&
+      it->second.rec.state == ParticipantState::Prepared) {
+    // The coordinator does not know (it restarted: it keeps nothing durable): the decision
+    // is at the acceptors. Recover it there now rather than after another timeout.
+    return recoverAtAcceptors(it->second);
+  }
   return {};  // unknown: keep waiting, keep asking
+}
+
+// 2pc-replicated: phase 1 (then 2) on the transaction's decision instance at a ballot of
+// ours; a free instance gets Abort (docs/PROTOCOL.md §5). Paxos modes: on every instance.
+Output Participant::recoverAtAcceptors(Txn& t) {
+  if (leader_.isActive(t.rec.txn)) return {};
+  return absorbLeader(leader_.recover(t.rec.txn, t.rec.participants, kNoNode, now_));
 }
 
 void Participant::answerFor(const TxnId& txn, HeuristicAnswer& a) const {
@@ -521,9 +552,17 @@ Output Participant::onTick() {
     if (cfg_.protocol == Protocol::TwoPC) {
       // 2PC: we may not decide; ask the coordinator, again and again (blocking).
       out.send.push_back(Envelope{self_, t.rec.leader, OutcomeQuery{id, t.rec.participants}});
-    } else if (!leader_.isActive(id)) {
+    } else if (cfg_.protocol == Protocol::TwoPCReplicated && !t.askedCoordinator) {
+      // 2pc-replicated: ask the coordinator first (cheap, no writes); if it does not answer
+      // within a ballot retry, recover at the acceptors without it.
+      t.askedCoordinator = true;
+      out.send.push_back(Envelope{self_, t.rec.leader, OutcomeQuery{id, t.rec.participants}});
+      t.recoveryTick = now_ + cfg_.ballotRetryTicks;
+      out.wakeAt(t.recoveryTick);
+      continue;
+    } else {
       // Paxos Commit: become a recovery leader for this transaction (docs/PROTOCOL.md §5).
-      out.append(absorbLeader(leader_.recover(id, t.rec.participants, kNoNode, now_)));
+      out.append(recoverAtAcceptors(t));
     }
     t.recoveryTick = now_ + recoveryDelay();
     out.wakeAt(t.recoveryTick);

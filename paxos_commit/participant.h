@@ -4,12 +4,13 @@
 //   ParticipantTxnRecord Prepared / VotedAborted  before its vote (VoteMsg or 2a ballot 0);
 //   ParticipantTxnRecord Committed / Aborted      before its Ack;
 //   LeaderRoundRecord                             (its recovery leader, before a 2a b > 0).
-// Sent: VoteMsg (2PC) or Phase2a ballot 0 to the acceptors (Paxos), Ack (2PC, and in
-// answer to an AckRequest), AckBatch (Paxos: the acks of every outcome learned since the
-// last tick, one per acceptor per tick), OutcomeQuery (2PC, while in doubt), and whatever
-// its recovery Leader sends.
-// Learns the outcome from OutcomeMsg, from F+1 matching 2b for every instance (faster
-// variant), from its own recovery leader, or (2PC) from OutcomeReply.
+// Sent: VoteMsg (2PC, 2pc-replicated) or Phase2a ballot 0 to the acceptors (Paxos), Ack (2PC, and
+// in answer to an AckRequest), AckBatch (Paxos: the acks of every outcome learned since the last
+// tick, one per acceptor per tick), OutcomeQuery (2PC, while in doubt), and whatever its recovery
+// Leader sends. Learns the outcome from OutcomeMsg, from F+1 matching 2b for every instance (faster
+// variant), from its own recovery leader, or (2PC) from OutcomeReply. In 2pc-replicated a
+// participant in doubt asks its coordinator once, then recovers the decision instance at
+// the acceptors with its own leader (as Paxos Commit does for every instance).
 // Never aborts a prepared transaction on its own (docs/PROTOCOL.md §6.1).
 // Membership (membership.h): Prepare only from a coordinator naming itself leader (any
 // client in paxos-direct); 1b/2b only from a configured acceptor as itself; OutcomeMsg only
@@ -79,7 +80,8 @@ class Participant : public Node {
     uint64_t recoveryTick = 0;  // next recovery attempt / 2PC outcome query
     uint64_t fanOutTick = 0;    // quorum fan-out: when to send to the rest
     bool fannedOutAll = true;
-    std::set<NodeId> forgottenBy;  // acceptors that answered "forgotten" (volatile)
+    bool askedCoordinator = false;  // 2pc-replicated: asked before recovering (volatile)
+    std::set<NodeId> forgottenBy;   // acceptors that answered "forgotten" (volatile)
   };
 
   bool validPrepare(NodeId from, const Prepare& m) const;
@@ -91,6 +93,7 @@ class Participant : public Node {
   Output onOutcome(NodeId from, const TxnId& txn, Outcome o);
   Output onAckRequest(NodeId from, const AckRequest& m);
   Output onOutcomeReply(NodeId from, const OutcomeReply& m);
+  Output recoverAtAcceptors(Txn& t);
   Output sendVote(Txn& t, bool allAcceptors);
   Output learn(Txn& t, Outcome o);
   Output absorbLeader(Output&& leaderOut);
@@ -101,6 +104,7 @@ class Participant : public Node {
   void answerFor(const TxnId& txn, HeuristicAnswer& a) const;
   void pruneFinished(Output& out);
   uint64_t recoveryDelay();
+  uint64_t firstRecoveryDelay();
 
   const CoreConfig cfg_;
   Engine& engine_;

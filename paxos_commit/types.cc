@@ -85,6 +85,8 @@ const char* toString(Protocol p) {
       return "paxos";
     case Protocol::PaxosDirect:
       return "paxos-direct";
+    case Protocol::TwoPCReplicated:
+      return "2pc-replicated";
   }
   return "?";
 }
@@ -100,8 +102,8 @@ const char* toString(FanOut f) {
 }
 
 std::optional<Protocol> parseProtocol(std::string_view s) {
-  for (Protocol p :
-       {Protocol::TwoPC, Protocol::PaxosClassic, Protocol::Paxos, Protocol::PaxosDirect}) {
+  for (Protocol p : {Protocol::TwoPC, Protocol::PaxosClassic, Protocol::Paxos,
+                     Protocol::PaxosDirect, Protocol::TwoPCReplicated}) {
     if (s == toString(p)) return p;
   }
   return std::nullopt;
@@ -126,6 +128,11 @@ bool isSortedUnique(const ParticipantList& l) {
 
 bool contains(const ParticipantList& l, NodeId id) {
   return std::binary_search(l.begin(), l.end(), id);
+}
+
+ParticipantList instancesOf(Protocol p, const ParticipantList& participants) {
+  if (p == Protocol::TwoPCReplicated) return {kDecisionInstance};
+  return participants;
 }
 
 }  // namespace pc

@@ -62,6 +62,9 @@ enum class Protocol : uint8_t {
   PaxosClassic = 2,  // Paxos Commit: acceptors answer the leader only; leader sends phase 3
   Paxos = 3,         // faster Paxos Commit: acceptors' 2b go to the participants too
   PaxosDirect = 4,   // faster Paxos Commit with the client as the initial leader
+  // 2PC whose coordinator writes its Commit decision to one Paxos instance on the
+  // acceptors (kDecisionInstance) before sending it: no coordinator blocks (docs/PROTOCOL.md §5)
+  TwoPCReplicated = 5,
 };
 // Vote fan-out: a participant's ballot-0 2a goes to all 2F+1 acceptors, or to F+1 first
 // (the paper's minimum) and to the rest only after a timeout.
@@ -74,7 +77,12 @@ const char* toString(Protocol p);
 const char* toString(FanOut f);
 std::optional<Protocol> parseProtocol(std::string_view s);
 std::optional<FanOut> parseFanOut(std::string_view s);
+// Acceptors run and participants ack to them (every mode but `2pc`; `2pc-replicated` too).
 inline bool isPaxos(Protocol p) { return p != Protocol::TwoPC; }
+// Participants vote to the coordinator that prepared them, which alone decides at ballot 0.
+inline bool coordinatorCollectsVotes(Protocol p) {
+  return p == Protocol::TwoPC || p == Protocol::TwoPCReplicated;
+}
 inline bool acceptorsTellParticipants(Protocol p) {
   return p == Protocol::Paxos || p == Protocol::PaxosDirect;
 }
@@ -88,5 +96,15 @@ using Bytes = std::string;  // opaque payload bytes
 using ParticipantList = std::vector<NodeId>;
 bool isSortedUnique(const ParticipantList& l);
 bool contains(const ParticipantList& l, NodeId id);
+
+// `2pc-replicated`: the id of a transaction's one decision instance at the acceptors. Its
+// value Prepared means Commit, Aborted means Abort. Not a member id (runtime/cluster_config.h
+// numbers members below 3000) and not a client id (high bit clear), so no node owns it:
+// ballot 0 is taken from a coordinator, and only with the value Prepared (a coordinator
+// never writes an Abort: presumed abort), ballots > 0 from their leader.
+inline constexpr NodeId kDecisionInstance = 0x7fffffffu;
+// The Paxos instances of a transaction: one per participant, or in `2pc-replicated` the
+// single decision instance.
+ParticipantList instancesOf(Protocol p, const ParticipantList& participants);
 
 }  // namespace pc

@@ -261,7 +261,7 @@ std::string ClusterConfig::render() const {
          "# Node ids: c<N> coordinators, p<N> participants, a<N> acceptors.\n\n";
   out << "[cluster]\n";
   out << pad(std::string("protocol = ") + pc::toString(protocol))
-      << "# 2pc | paxos-classic | paxos | paxos-direct\n";
+      << "# 2pc | paxos-classic | paxos | paxos-direct | 2pc-replicated\n";
   out << pad("f = " + std::to_string(f)) << "# tolerated acceptor failures; 2f+1 acceptors\n";
   out << pad(std::string("fanout = ") + pc::toString(fanOut))
       << "# all | quorum: a vote goes to every acceptor, or f+1 first\n";

@@ -374,7 +374,7 @@ void parseClusterKeys(const Reporter& rep, const Section* cluster, ClusterConfig
     if (!p) {
       rep.fail(v->line, "cluster",
                "bad protocol " + inQuotes(v->text) +
-                   " (expected 2pc, paxos-classic, paxos or paxos-direct)");
+                   " (expected 2pc, paxos-classic, paxos, paxos-direct or 2pc-replicated)");
     }
     config.protocol = *p;
   }

@@ -83,6 +83,7 @@ const std::vector<std::string_view>& Failpoints::knownNames() {
   static const std::vector<std::string_view> kNames = {
       "acceptor.after_persist_before_reply",   // phase 2a/1a durable, 2b/1b not yet sent
       "acceptor.before_persist",               // message accepted, nothing durable yet
+      "coordinator.after_decision_chosen",     // 2pc-replicated: Commit chosen, not sent
       "coordinator.after_decision_persisted",  // 2PC: Commit durable, phase 3 not sent
       "coordinator.after_prepare_sent",        // prepare sent to every participant
       "coordinator.before_reply",              // outcome known, client not yet answered

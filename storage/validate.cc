@@ -49,6 +49,10 @@ std::string ballotText(const Ballot& b) {
 
 std::optional<std::string> checkRecord(const AcceptorTxnRecord& r) {
   if (auto p = checkParticipants(r.participants, true)) return p;
+  // 2pc-replicated: the transaction's one decision instance (paxos_commit/types.h).
+  if (r.instances.size() == 1 && r.instances[0].instance == kDecisionInstance) {
+    return checkInstance(r.instances[0]);
+  }
   // One instance per participant, in the same order: the acceptor indexes one by the other.
   if (r.instances.size() != r.participants.size()) {
     return std::to_string(r.instances.size()) + " instances for " +

@@ -54,7 +54,7 @@ _pcommit() {
       return 0
       ;;
     --protocol)
-      mapfile -t COMPREPLY < <(compgen -W "2pc paxos-classic paxos paxos-direct" -- "$cur")
+      mapfile -t COMPREPLY < <(compgen -W "2pc paxos-classic paxos paxos-direct 2pc-replicated" -- "$cur")
       return 0
       ;;
   esac

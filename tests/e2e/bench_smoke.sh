@@ -44,14 +44,14 @@ close() {  # close A B: |A - B| <= 1% of B
 }
 
 echo "== 1. formulas at one client"
-TMPDIR="$TMP/work" "$PCOMMIT" bench --protocol paxos,2pc --participants 3 --clients 1 \
-  --duration 2 --json "$JSON"
+TMPDIR="$TMP/work" "$PCOMMIT" bench --protocol paxos,2pc,2pc-replicated --participants 3 \
+  --clients 1 --duration 2 --json "$JSON"
 cat "$JSON"
 python3 -m json.tool "$JSON" >/dev/null || fail "the bench JSON does not parse"
 # The single-commit floor is measured once per cluster; a busy disk (the other CI tests)
 # only ever inflates a p50, so the concurrent floor is held against the smallest of them.
-fwmin="$(for p in paxos 2pc; do field "$p" floor_synced_write_us; done | sort -g | head -1)"
-for p in paxos 2pc; do
+fwmin="$(for p in paxos 2pc 2pc-replicated; do field "$p" floor_synced_write_us; done | sort -g | head -1)"
+for p in paxos 2pc 2pc-replicated; do
   [[ "$(grep -c "\"protocol\": \"$p\"," "$JSON")" == 1 ]] || fail "no single $p run in the JSON"
   committed="$(field "$p" committed)"
   ((committed > 0)) || fail "$p: committed $committed"

@@ -82,6 +82,11 @@ TEST_CASE("client modes: names round-trip; a mode the cluster cannot serve is re
   CHECK(modeError(twoPc, ClientMode::Direct).find("direct needs a Paxos protocol") !=
         std::string::npos);
   CHECK(modeError(twoPc, ClientMode::Coordinator).empty());
+  // 2pc-replicated: the coordinator alone proposes; a client cannot lead its ballot 0.
+  auto repl = clusterFromAddresses(kNodes, Protocol::TwoPCReplicated);
+  CHECK(modeError(repl, ClientMode::Direct).find("direct needs a Paxos protocol") !=
+        std::string::npos);
+  CHECK(modeError(repl, ClientMode::Coordinator).empty());
   auto noCoordinator =
       clusterFromAddresses({"p1=127.0.0.1:2", "a1=127.0.0.1:4"}, Protocol::PaxosDirect);
   CHECK(modeError(noCoordinator, ClientMode::Coordinator).find("needs a coordinator") !=

@@ -409,7 +409,7 @@ TEST_CASE("every kind of bad file names the file, the line and the bad key or va
       {"bad protocol",
        withLine(3, "protocol = paxo"),
        "cluster.conf:3:",
-       {"'paxo'", "2pc, paxos-classic, paxos or paxos-direct"}},
+       {"'paxo'", "2pc, paxos-classic, paxos, paxos-direct or 2pc-replicated"}},
       {"negative f", withLine(4, "f = -1"), "cluster.conf:4:", {"bad f '-1'"}},
       {"f too big", withLine(4, "f = 16"), "cluster.conf:4:", {"bad f '16'", "0..15"}},
       {"bad fanout", withLine(5, "fanout = some"), "cluster.conf:5:", {"'some'", "all or quorum"}},

@@ -106,16 +106,16 @@ TEST_CASE("good specs parse; whitespace, empty entries and a trailing ';' are fi
         "participant.after_vote_sent=hang");
 
   // Every documented name is accepted (docs/DESIGN.md §4 plus the fault suite's steps).
-  for (const char* name :
-       {"coordinator.after_prepare_sent", "coordinator.after_decision_persisted",
-        "participant.after_prepare_persisted", "acceptor.after_persist_before_reply",
-        "participant.after_vote_sent", "participant.after_outcome_persisted",
-        "acceptor.before_persist", "coordinator.before_reply"}) {
+  for (const char* name : {"coordinator.after_prepare_sent", "coordinator.after_decision_persisted",
+                           "participant.after_prepare_persisted",
+                           "acceptor.after_persist_before_reply", "participant.after_vote_sent",
+                           "participant.after_outcome_persisted", "acceptor.before_persist",
+                           "coordinator.before_reply", "coordinator.after_decision_chosen"}) {
     std::string nameText = name;
     CAPTURE(nameText);
     CHECK(Failpoints(std::string(name) + "=delay(0)").armed(name));
   }
-  CHECK(Failpoints::knownNames().size() == 8);
+  CHECK(Failpoints::knownNames().size() == 9);
 }
 
 TEST_CASE("bad specs are refused with a message naming the entry and the fix") {

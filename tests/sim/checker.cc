@@ -85,7 +85,7 @@ void Checker::checkOutcomeJustified(const TxnId& txn, Outcome o, const std::stri
              ") but " + names_.node(p) + " never sent a Prepared vote");
         return;
       }
-      if (isPaxos(core_.protocol)) {
+      if (isPaxos(core_.protocol) && core_.protocol != Protocol::TwoPCReplicated) {
         auto c = f.chosen.find(p);
         if (c == f.chosen.end() || c->second.second != Vote::Prepared) {
           fail("commit while instance " + names_.node(p) + " of " + names_.txn(txn) +
@@ -93,6 +93,22 @@ void Checker::checkOutcomeJustified(const TxnId& txn, Outcome o, const std::stri
           return;
         }
       }
+    }
+    if (core_.protocol == Protocol::TwoPCReplicated) {
+      // The coordinator's log: nobody may act on a Commit before F+1 acceptors hold it.
+      auto c = f.chosen.find(kDecisionInstance);
+      if (c == f.chosen.end() || c->second.second != Vote::Prepared) {
+        fail("commit of " + names_.txn(txn) + " (" + where +
+             ") while its decision instance is not chosen Commit");
+      }
+    }
+    return;
+  }
+  if (core_.protocol == Protocol::TwoPCReplicated) {
+    // Presumed abort: an Abort needs no chosen value, but never a Commit chosen.
+    auto c = f.chosen.find(kDecisionInstance);
+    if (c != f.chosen.end() && c->second.second == Vote::Prepared) {
+      fail("abort of " + names_.txn(txn) + " (" + where + ") while Commit is chosen");
     }
     return;
   }
@@ -191,7 +207,9 @@ void Checker::onAcceptorRecord(const SimNode& n, const AcceptorTxnRecord& r) {
     fail(n.name + " wrote state for " + t + " after it forgot it (a fresh instance, pitfall 7)");
     return;
   }
-  if (r.instances.size() != r.participants.size()) {
+  // One instance per participant (2pc-replicated: the one decision instance).
+  const ParticipantList instances = instancesOf(core_.protocol, r.participants);
+  if (r.instances.size() != instances.size()) {
     fail(n.name + " record for " + t + " has " + std::to_string(r.instances.size()) +
          " instances for " + std::to_string(r.participants.size()) + " participants");
     return;
@@ -210,7 +228,7 @@ void Checker::onAcceptorRecord(const SimNode& n, const AcceptorTxnRecord& r) {
   for (size_t k = 0; k < r.instances.size(); ++k) {
     const AcceptorInstance& i = r.instances[k];
     const std::string where = n.name + " " + t + " instance " + names_.node(i.instance);
-    if (i.instance != r.participants[k]) {
+    if (i.instance != instances[k]) {
       fail(where + ": instances not in participant order");
       return;
     }
@@ -393,7 +411,22 @@ void Checker::noteTwoA(const SimNode& n, const Phase2a& m) {
   for (const auto& v : m.votes) {
     const std::string what = n.name + " sent 2a " + t + " " + names_.node(v.instance) + ":" +
                              names_.ballot(v.ballot) + "=" + toString(v.vote);
-    if (v.ballot.isZero()) {
+    if (v.ballot.isZero() && core_.protocol == Protocol::TwoPCReplicated) {
+      // Ballot 0 of the decision instance: a coordinator's Commit, with every Prepared vote.
+      if (n.role != Role::Coordinator || v.instance != kDecisionInstance ||
+          v.vote != Vote::Prepared) {
+        fail(what + ": ballot 0 of the decision instance is a coordinator's Commit");
+        return;
+      }
+      for (NodeId p : f.participants) {
+        auto fv = f.firstVote.find(p);
+        if (fv == f.firstVote.end() || fv->second != Vote::Prepared) {
+          fail(what + " but " + names_.node(p) + " never sent a Prepared vote");
+          return;
+        }
+      }
+      f.firstVote[kDecisionInstance] = Vote::Prepared;
+    } else if (v.ballot.isZero()) {
       // Ballot 0 of instance i is only ever sent by participant i.
       if (n.role != Role::Participant || v.instance != n.id) {
         fail(what + ": ballot 0 of that instance belongs to its participant");

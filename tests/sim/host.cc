@@ -21,6 +21,7 @@ const char* toString(Role r) {
 Node* SimNode::node() const {
   if (paxosCoordinator) return paxosCoordinator.get();
   if (twoPcCoordinator) return twoPcCoordinator.get();
+  if (replicatedCoordinator) return replicatedCoordinator.get();
   if (participant) return participant.get();
   if (acceptor) return acceptor.get();
   return nullptr;

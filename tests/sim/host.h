@@ -19,6 +19,7 @@
 #include "paxos_commit/participant.h"
 #include "paxos_commit/paxos_coordinator.h"
 #include "paxos_commit/pipeline.h"
+#include "paxos_commit/replicated_coordinator.h"
 #include "paxos_commit/two_pc_coordinator.h"
 
 namespace pc::sim {
@@ -92,6 +93,7 @@ struct SimNode {
   // The role, while up (exactly one of these, by role).
   std::unique_ptr<PaxosCoordinator> paxosCoordinator;
   std::unique_ptr<TwoPcCoordinator> twoPcCoordinator;
+  std::unique_ptr<ReplicatedCoordinator> replicatedCoordinator;
   std::unique_ptr<Participant> participant;
   std::unique_ptr<Acceptor> acceptor;
   std::unique_ptr<SimClient> client;

@@ -58,7 +58,8 @@ extern "C" void onAbort(int) {
 
 [[noreturn]] void usage(const std::string& problem) {
   std::cerr << "pc_sim: " << problem << "\n"
-            << "usage: pc_sim [--mode 2pc|paxos-classic|paxos|paxos-direct|all] [--seeds N]\n"
+            << "usage: pc_sim [--mode 2pc|paxos-classic|paxos|paxos-direct|2pc-replicated|all]\n"
+            << "              [--seeds N]\n"
             << "              [--seed S | --first-seed S] [--trace] [--participants N]\n"
             << "              [--f F] [--fanout all|quorum] [--caps random|tiny|default]\n"
             << "              [--forged on|off|random]\n"
@@ -88,7 +89,8 @@ Args parse(int argc, char** argv) {
       std::string m = v;
       ++i;
       if (m == "all") {
-        a.modes = {Protocol::TwoPC, Protocol::PaxosClassic, Protocol::Paxos, Protocol::PaxosDirect};
+        a.modes = {Protocol::TwoPC, Protocol::PaxosClassic, Protocol::Paxos, Protocol::PaxosDirect,
+                   Protocol::TwoPCReplicated};
       } else if (auto p = pc::parseProtocol(m)) {
         a.modes = {*p};
       } else {

@@ -210,7 +210,11 @@ void Simulator::startNode(SimNode& n) {
   uint64_t seed = mix(mix(cfg_.seed, n.id), n.incarnation);
   switch (n.role) {
     case Role::Coordinator:
-      if (isPaxos(k.protocol)) {
+      if (k.protocol == Protocol::TwoPCReplicated) {
+        // As a real one: every id issued before this start may have been proposed.
+        n.replicatedCoordinator = std::make_unique<ReplicatedCoordinator>(
+            n.id, k, seed, n.disk, TxnId{now_, ~uint64_t{0}});
+      } else if (isPaxos(k.protocol)) {
         n.paxosCoordinator = std::make_unique<PaxosCoordinator>(n.id, k, seed, n.disk);
       } else {
         // The mark a real coordinator takes from its clock at start: every id issued so far.
@@ -366,6 +370,7 @@ void Simulator::crash(NodeId id, const std::string& why) {
   n.engine.reset();
   n.paxosCoordinator.reset();
   n.twoPcCoordinator.reset();
+  n.replicatedCoordinator.reset();
   n.acceptor.reset();
   n.client.reset();
   ++stats_.crashes[n.role];

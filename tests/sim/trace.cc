@@ -33,6 +33,7 @@ void Trace::add(uint64_t tick, const std::string& line) {
 std::string Names::node(NodeId id) const {
   auto it = nodes_.find(id);
   if (it != nodes_.end()) return it->second;
+  if (id == kDecisionInstance) return "dec";  // 2pc-replicated's decision instance
   return "n" + std::to_string(id);
 }
 

@@ -21,6 +21,7 @@
 #include "paxos_commit/participant.h"
 #include "storage/codec.h"
 #include "storage/env.h"
+#include "storage/validate.h"
 #include "tests/storage/test_util.h"
 
 #ifndef PC_PCOMMIT_PATH
@@ -88,6 +89,16 @@ std::vector<BadCase> badCases() {
   acc(
       "fewer instances than participants", [](auto& a) { a.instances.pop_back(); },
       "1 instances for 2 participants");
+  acc(
+      "decision instance beside a participant's",
+      [](auto& a) { a.instances[1].instance = kDecisionInstance; },
+      "instance 2147483647 at position 1 differs from participant 1002");
+  acc(
+      "decision instance voted above its promise",
+      [](auto& a) {
+        a.instances = {{kDecisionInstance, Ballot{1, 1}, Ballot{2, 1}, Vote::Prepared}};
+      },
+      "instance 2147483647 voted at ballot 2.1 above its promise mbal 1.1");
   acc(
       "unsorted participants",
       [](auto& a) {
@@ -209,6 +220,14 @@ TEST_CASE("the good records of those cases load (the cases spoil exactly one thi
   CHECK(r.acceptorTxns.size() == 1);
   CHECK(r.participantTxns.size() == 1);
   CHECK(r.decisions.size() == 2);
+}
+
+TEST_CASE("2pc-replicated: an acceptor record of the one decision instance is valid") {
+  AcceptorTxnRecord a{txn(1, 7), {1001, 1002}, 1, {}};
+  a.instances = {{kDecisionInstance, Ballot{0, 0}, Ballot{0, 0}, Vote::Prepared}};
+  CHECK_FALSE(checkRecord(a).has_value());
+  a.instances[0].bal.reset();  // a value without a ballot is refused here too
+  CHECK(checkRecord(a).has_value());
 }
 
 TEST_CASE("an acceptor record and a tombstone for one transaction are refused together") {
