@@ -29,6 +29,7 @@ Participant::Participant(NodeId self, const CoreConfig& cfg, Engine& engine, uin
       rng_(seed),
       leader_(self, cfg_, rng_, recovered.leaderRound),
       lowWater_(recovered.participantLowWater) {
+  PC_ASSERT(cfg_.fanOutWindowShift < 64, cfg_.fanOutWindowShift);
   for (const auto& r : recovered.participantTxns) {
     Txn t;
     t.rec = r;
@@ -226,9 +227,11 @@ Output Participant::sendVote(Txn& t, bool allAcceptors) {
   size_t n = cfg_.acceptors.size();
   // Quorum fan-out: F+1 acceptors starting at one picked by the transaction id, so every
   // participant of a transaction picks the same F+1 (their bundles complete: F+1 writes and
-  // (F+1)(N+1) 2b, docs/PROTOCOL.md §7) and transactions spread the load over all acceptors; the
-  // rest only if no outcome came in time (see onTick).
-  size_t start = static_cast<size_t>((t.rec.txn.hi ^ t.rec.txn.lo) % n);
+  // (F+1)(N+1) 2b, docs/PROTOCOL.md §7); the rest only if no outcome came in time (see
+  // onTick). The pick changes with the id's clock window, not per transaction: with a pick
+  // per transaction, concurrent transactions waited on different acceptor pairs, were
+  // decided at different times and never grouped their writes again (CoreConfig).
+  size_t start = cfg_.fanOutStart(t.rec.txn);
   for (size_t k = 0; k < n; ++k) {
     bool inFirst = k < cfg_.quorum();
     if (allAcceptors || inFirst) {

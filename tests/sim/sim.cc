@@ -123,6 +123,12 @@ SimConfig randomConfig(Protocol protocol, uint64_t seed, const Overrides& o) {
   Rng fr(mix(seed, 0xf0f9edULL + static_cast<uint64_t>(protocol)));
   bool forged = o.forged >= 0 ? o.forged == 1 : fr.below(4) == 0;
   f.forgedPer10k = forged ? static_cast<uint32_t>(100 + fr.below(1500)) : 0;
+  // Quorum fan-out's window (CoreConfig::fanOutWindowShift), on a stream of its own too.
+  // Simulated ids carry the tick in hi: 0 picks the F+1 per tick of submission, 3 per 8
+  // ticks, 20 (the default) the same F+1 for every transaction of the run.
+  Rng wr(mix(seed, 0xfa40e7ULL + static_cast<uint64_t>(protocol)));
+  const uint32_t shifts[] = {0, 3, 20};
+  k.fanOutWindowShift = shifts[wr.below(3)];
   return c;
 }
 
@@ -191,11 +197,12 @@ void Simulator::build() {
 
   std::ostringstream os;
   os << "config seed=" << cfg_.seed << " mode=" << toString(k.protocol)
-     << " fanout=" << toString(k.fanOut) << " f=" << k.f << " participants=" << cfg_.participants
-     << " coordinators=" << cfg_.coordinators << " clients=" << cfg_.clients
-     << " drop=" << cfg_.faults.dropPerMille << "/1000 dup=" << cfg_.faults.duplicatePerMille
-     << "/1000 late=" << cfg_.faults.latePerMille << "/1000 delay<=" << cfg_.faults.delayTicksMax
-     << " disk<=" << cfg_.faults.diskTicksMax << " crash=" << cfg_.faults.crashPer10k
+     << " fanout=" << toString(k.fanOut) << " window-shift=" << k.fanOutWindowShift << " f=" << k.f
+     << " participants=" << cfg_.participants << " coordinators=" << cfg_.coordinators
+     << " clients=" << cfg_.clients << " drop=" << cfg_.faults.dropPerMille
+     << "/1000 dup=" << cfg_.faults.duplicatePerMille << "/1000 late=" << cfg_.faults.latePerMille
+     << "/1000 delay<=" << cfg_.faults.delayTicksMax << " disk<=" << cfg_.faults.diskTicksMax
+     << " crash=" << cfg_.faults.crashPer10k
      << "/10000 crashAfterPersist=" << cfg_.faults.crashAfterPersistPerMille
      << "/1000 crashMidSend=" << cfg_.faults.crashMidSendPerMille
      << "/1000 partition=" << cfg_.faults.partitionPer10k
