@@ -1,6 +1,7 @@
 #include "paxos_commit/paxos_coordinator.h"
 
 #include "paxos_commit/assert.h"
+#include "paxos_commit/vote_collection.h"
 
 namespace pc {
 
@@ -24,10 +25,9 @@ Output PaxosCoordinator::onCommitRequest(NodeId from, const CommitRequest& m) {
   auto reply = [&](TxnStatus s, std::string reason) {
     out.send.push_back(Envelope{self_, from, CommitReply{m.txn, s, std::move(reason)}});
   };
-  // Valid, and every participant a member: nothing starts for a non-member (issue 12).
-  if (std::string err = validateRequest(m, cfg_); !err.empty()) {
-    ++rejected_;
-    reply(TxnStatus::Aborted, "invalid request: " + err);
+  if (auto s = screenRequest(m, cfg_, std::nullopt)) {  // invalid, or a non-member
+    rejected_ += s->rejected ? 1 : 0;
+    out.send.push_back(Envelope{self_, from, std::move(s->reply)});
     return out;
   }
   if (auto s = leader_.finishedStatus(m.txn)) {
@@ -39,7 +39,7 @@ Output PaxosCoordinator::onCommitRequest(NodeId from, const CommitRequest& m) {
     const CommitRequest* first = leader_.request(m.txn);
     if (first != nullptr && *first != m) {
       ++rejected_;
-      reply(TxnStatus::Unknown, "rejected: transaction id already used with other contents");
+      out.send.push_back(Envelope{self_, from, idReusedReply(m.txn)});
       return out;
     }
     leader_.addWaiter(m.txn, from, true);

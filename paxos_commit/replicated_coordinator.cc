@@ -13,6 +13,7 @@ ReplicatedCoordinator::ReplicatedCoordinator(NodeId self, const CoreConfig& cfg,
       cfg_(cfg),
       rng_(seed),
       leader_(self, cfg_, rng_, rec.leaderRound),
+      voting_(self, cfg),
       noPresumeMark_(startMark) {
   PC_ASSERT(cfg.protocol == Protocol::TwoPCReplicated);
 }
@@ -21,7 +22,7 @@ std::optional<TxnStatus> ReplicatedCoordinator::statusOf(const TxnId& txn) const
   if (auto it = decided_.find(txn); it != decided_.end()) {
     return it->second == Outcome::Commit ? TxnStatus::Committed : TxnStatus::Aborted;
   }
-  if (active_.count(txn) != 0 || deciding_.count(txn) != 0 || leader_.isActive(txn)) {
+  if (voting_.contains(txn) || deciding_.count(txn) != 0 || leader_.isActive(txn)) {
     return TxnStatus::Unknown;
   }
   return leader_.finishedStatus(txn);
@@ -54,22 +55,14 @@ Output ReplicatedCoordinator::onCommitRequest(NodeId from, const CommitRequest& 
   auto reply = [&](TxnStatus s, std::string reason) {
     out.send.push_back(Envelope{self_, from, CommitReply{m.txn, s, std::move(reason)}});
   };
-  if (std::string err = validateRequest(m, cfg_); !err.empty()) {
-    ++rejected_;
-    reply(TxnStatus::Aborted, "invalid request: " + err);
+  if (auto s = screenRequest(m, cfg_, statusOf(m.txn))) {
+    rejected_ += s->rejected ? 1 : 0;
+    out.send.push_back(Envelope{self_, from, std::move(s->reply)});
     return out;
   }
-  if (auto s = statusOf(m.txn); s && *s != TxnStatus::Unknown) {
-    reply(*s, *s == TxnStatus::Aborted ? kAbortedEarlierReason : "");
-    return out;
-  }
-  if (auto it = active_.find(m.txn); it != active_.end()) {
-    if (it->second.request != m) {
-      ++rejected_;
-      reply(TxnStatus::Unknown, "rejected: transaction id already used with other contents");
-    } else {
-      it->second.clients.insert(from);
-    }
+  bool reused = false;
+  if (voting_.join(from, m, out, reused)) {
+    rejected_ += reused ? 1 : 0;
     return out;
   }
   if (auto it = deciding_.find(m.txn); it != deciding_.end()) {
@@ -91,15 +84,7 @@ Output ReplicatedCoordinator::onCommitRequest(NodeId from, const CommitRequest& 
     leader_.addWaiter(m.txn, from, true);
     return out;
   }
-  Active a;
-  a.request = m;
-  a.participants = participantsOf(m);
-  a.clients.insert(from);
-  a.retryTick = now_ + cfg_.prepareRetryTicks;
-  a.deadlineTick = now_ + cfg_.leaderTimeoutTicks;
-  appendPrepares(out, self_, m, [](NodeId) { return true; });
-  out.wakeAt(a.retryTick);
-  active_.emplace(m.txn, std::move(a));
+  voting_.start(from, m, now_, out);
   return out;
 }
 
@@ -124,47 +109,38 @@ Output ReplicatedCoordinator::onVoteUnknown(const VoteMsg& m) {
 }
 
 Output ReplicatedCoordinator::onVote(NodeId from, const VoteMsg& m) {
-  Output out;
-  if (from != m.participant || !isParticipant(cfg_, from)) {
-    ++rejected_;  // a participant votes for itself alone
-    return out;
+  switch (voting_.record(from, m)) {
+    case VoteCollection::Step::Rejected:
+      ++rejected_;
+      return {};
+    case VoteCollection::Step::NotCollecting:
+      return onVoteUnknown(m);
+    case VoteCollection::Step::Waiting:
+      return {};
+    case VoteCollection::Step::Aborted:
+      return decideAbort(m.txn, votedAbortedReason(m));
+    case VoteCollection::Step::OtherOwner:
+      // Prepared under another coordinator (a client retried here, maybe because that one
+      // is down): we may not propose, but the acceptors know the decision -- recover it.
+      return settleAtAcceptors(m.txn);
+    case VoteCollection::Step::AllPrepared:
+      break;
   }
-  auto it = active_.find(m.txn);
-  if (it == active_.end()) return onVoteUnknown(m);
-  Active& a = it->second;
-  if (!contains(a.participants, m.participant)) {
-    ++rejected_;
-    return out;
-  }
-  if (m.owner != kNoNode && m.owner != self_) {
-    // Prepared under another coordinator (a client retried here, maybe because that one is
-    // down): we may not propose, but the acceptors know the decision -- recover it there.
-    return settleAtAcceptors(m.txn);
-  }
-  a.votes[m.participant] = m.vote;
-  if (m.vote == Vote::Aborted) {
-    std::string reason = "participant " + std::to_string(m.participant) + " voted aborted";
-    if (!m.reason.empty()) reason += ": " + m.reason;
-    return decideAbort(m.txn, reason);
-  }
-  if (a.votes.size() < a.participants.size()) return out;
   return propose(m.txn);
 }
 
 // Every participant voted Prepared: propose Commit at ballot 0 of the decision instance.
 // Nothing is sent to the participants before F+1 acceptors took it (onPhase2b).
 Output ReplicatedCoordinator::propose(const TxnId& txn) {
-  auto it = active_.find(txn);
-  PC_ASSERT(it != active_.end(), txn);
+  VoteCollection::Txn t = voting_.take(txn);
   Deciding d;
-  d.participants = it->second.participants;
+  d.participants = std::move(t.participants);
   d.tally = VoteTally({kDecisionInstance}, cfg_.acceptors, cfg_.quorum());
-  d.clients = std::move(it->second.clients);
-  d.askers = std::move(it->second.askers);
+  d.clients = std::move(t.clients);
+  d.askers = std::move(t.askers);
   d.fannedOutAll = cfg_.fanOut == FanOut::All;
   d.retryTick = now_ + (d.fannedOutAll ? cfg_.prepareRetryTicks : cfg_.fanOutFallbackTicks);
   d.deadlineTick = now_ + cfg_.leaderTimeoutTicks;
-  active_.erase(it);
   Output out = send2a(txn, d, 0, d.fannedOutAll ? cfg_.acceptors.size() : cfg_.quorum());
   out.wakeAt(d.retryTick);
   deciding_.emplace(txn, std::move(d));
@@ -243,31 +219,19 @@ Output ReplicatedCoordinator::finishDecided(const TxnId& txn, Outcome o, std::st
 }
 
 Output ReplicatedCoordinator::decideAbort(const TxnId& txn, const std::string& reason) {
-  Output out;
-  auto it = active_.find(txn);
-  PC_ASSERT(it != active_.end(), txn);
   // Presumed abort: nothing written anywhere. A participant voted Aborted (durably; it
   // answers any coordinator Aborted from now on), so no coordinator can ever propose
   // Commit: the decision instance stays free, and a free instance recovers to Abort.
-  for (NodeId p : it->second.participants)
-    out.send.push_back(Envelope{self_, p, OutcomeMsg{txn, Outcome::Abort}});
-  for (NodeId c : it->second.clients)
-    out.send.push_back(Envelope{self_, c, CommitReply{txn, TxnStatus::Aborted, reason}});
-  for (NodeId a : it->second.askers)
-    out.send.push_back(Envelope{self_, a, OutcomeReply{txn, TxnStatus::Aborted}});
-  out.learned.push_back(Learned{txn, Outcome::Abort});
+  Output out;
+  voting_.abort(txn, reason, out);
   remember(txn, Outcome::Abort);
-  active_.erase(it);
   return out;
 }
 
 // Hands a transaction we were collecting votes for to our Leader: phase 1 and 2 on the
 // decision instance at a ballot of ours; its clients and askers wait for what is chosen.
 Output ReplicatedCoordinator::settleAtAcceptors(const TxnId& txn) {
-  auto it = active_.find(txn);
-  PC_ASSERT(it != active_.end(), txn);
-  Active a = std::move(it->second);
-  active_.erase(it);
+  VoteCollection::Txn a = voting_.take(txn);
   // Whatever is chosen, it is not ours to presume any more.
   noPresumeMark_ = std::max(noPresumeMark_, txn);
   Output out = leader_.recover(txn, a.participants, kNoNode, now_);
@@ -312,8 +276,8 @@ Output ReplicatedCoordinator::onQuery(NodeId from, const OutcomeQuery& m) {
     answer(TxnStatus::Unknown);
     return out;
   }
-  if (auto it = active_.find(m.txn); it != active_.end()) {
-    it->second.askers.insert(from);
+  if (VoteCollection::Txn* t = voting_.find(m.txn)) {
+    t->askers.insert(from);
     return out;
   }
   if (auto it = deciding_.find(m.txn); it != deciding_.end()) {
@@ -348,19 +312,7 @@ Output ReplicatedCoordinator::onQuery(NodeId from, const OutcomeQuery& m) {
 
 Output ReplicatedCoordinator::tickActive() {
   Output out;
-  std::vector<TxnId> expired;
-  for (auto& [id, a] : active_) {
-    if (now_ >= a.deadlineTick) {
-      expired.push_back(id);
-      continue;
-    }
-    if (now_ >= a.retryTick) {
-      appendPrepares(out, self_, a.request,
-                     [&votes = a.votes](NodeId p) { return votes.count(p) == 0; });
-      a.retryTick = now_ + cfg_.prepareRetryTicks;
-    }
-    out.wakeAt(std::min(a.retryTick, a.deadlineTick));
-  }
+  std::vector<TxnId> expired = voting_.tick(now_, out);
   // Not every participant voted in time. Unlike an Aborted vote (durable at its voter,
   // which never votes Prepared for it again) our timeout binds nobody else: a client's
   // retry at another coordinator could still collect every Prepared vote and commit. So
@@ -410,7 +362,7 @@ Snapshot ReplicatedCoordinator::snapshot() const {
 void ReplicatedCoordinator::checkInvariants() const {
   leader_.checkInvariants();
   PC_ASSERT(decided_.size() <= cfg_.outcomeCacheCap, decided_.size());
-  for (const auto& [id, a] : active_) {
+  for (const auto& [id, a] : voting_.txns()) {
     PC_ASSERT(deciding_.count(id) == 0 && decided_.count(id) == 0, id);
     PC_ASSERT(a.votes.size() < a.participants.size(), id);  // all votes: proposed
     for (const auto& [p, v] : a.votes) PC_ASSERT(v == Vote::Prepared, id, p);

@@ -30,6 +30,7 @@
 #include "paxos_commit/leader.h"
 #include "paxos_commit/membership.h"
 #include "paxos_commit/node.h"
+#include "paxos_commit/vote_collection.h"
 
 namespace pc {
 
@@ -47,19 +48,10 @@ class ReplicatedCoordinator : public Node {
   uint64_t rejected() const override { return rejected_ + leader_.rejected(); }
 
   std::optional<TxnStatus> statusOf(const TxnId& txn) const;
-  size_t activeCount() const { return active_.size() + deciding_.size(); }
+  size_t activeCount() const { return voting_.size() + deciding_.size(); }
   const Leader& leader() const { return leader_; }
 
  private:
-  struct Active {  // collecting votes
-    CommitRequest request;
-    ParticipantList participants;
-    std::map<NodeId, Vote> votes;
-    std::set<NodeId> clients;
-    std::set<NodeId> askers;
-    uint64_t retryTick = 0;
-    uint64_t deadlineTick = 0;
-  };
   struct Deciding {  // Commit proposed at ballot 0, waiting for F+1 2b
     ParticipantList participants;
     VoteTally tally;
@@ -90,7 +82,7 @@ class ReplicatedCoordinator : public Node {
   const CoreConfig cfg_;
   Rng rng_;
   Leader leader_;
-  std::map<TxnId, Active> active_;
+  VoteCollection voting_;  // phase 1: collecting votes
   std::map<TxnId, Deciding> deciding_;
   std::map<TxnId, Outcome> decided_;  // volatile, bounded by outcomeCacheCap
   TxnId noPresumeMark_;  // at or below: may have proposed Commit once; never presume abort

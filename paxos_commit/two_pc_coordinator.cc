@@ -10,6 +10,7 @@ TwoPcCoordinator::TwoPcCoordinator(NodeId self, const CoreConfig& cfg, const Rec
                                    TxnId presumedAbortMark)
     : Node(self),
       cfg_(cfg),
+      voting_(self, cfg),
       lowWater_(rec.decisionLowWater),
       presumedAbortMark_(presumedAbortMark) {
   PC_ASSERT(cfg.protocol == Protocol::TwoPC);
@@ -37,7 +38,7 @@ void TwoPcCoordinator::rememberAbort(const TxnId& txn) {
 std::optional<TxnStatus> TwoPcCoordinator::statusOf(const TxnId& txn) const {
   if (decisions_.count(txn) != 0) return TxnStatus::Committed;
   if (auto it = recentAborts_.find(txn); it != recentAborts_.end()) return it->second;
-  if (active_.count(txn) != 0) return TxnStatus::Unknown;
+  if (voting_.contains(txn)) return TxnStatus::Unknown;
   return std::nullopt;
 }
 
@@ -55,23 +56,14 @@ Output TwoPcCoordinator::onCommitRequest(NodeId from, const CommitRequest& m) {
   auto reply = [&](TxnStatus s, std::string reason) {
     out.send.push_back(Envelope{self_, from, CommitReply{m.txn, s, std::move(reason)}});
   };
-  // Valid, and every participant a member: nothing starts for a non-member (issue 12).
-  if (std::string err = validateRequest(m, cfg_); !err.empty()) {
-    ++rejected_;
-    reply(TxnStatus::Aborted, "invalid request: " + err);
+  if (auto s = screenRequest(m, cfg_, statusOf(m.txn))) {
+    rejected_ += s->rejected ? 1 : 0;
+    out.send.push_back(Envelope{self_, from, std::move(s->reply)});
     return out;
   }
-  if (auto s = statusOf(m.txn); s && *s != TxnStatus::Unknown) {
-    reply(*s, *s == TxnStatus::Aborted ? kAbortedEarlierReason : "");
-    return out;
-  }
-  if (auto it = active_.find(m.txn); it != active_.end()) {
-    if (it->second.request != m) {
-      ++rejected_;
-      reply(TxnStatus::Unknown, "rejected: transaction id already used with other contents");
-    } else {
-      it->second.clients.insert(from);
-    }
+  bool reused = false;
+  if (voting_.join(from, m, out, reused)) {
+    rejected_ += reused ? 1 : 0;
     return out;
   }
   if (m.txn <= lowWater_) {
@@ -89,19 +81,11 @@ Output TwoPcCoordinator::onCommitRequest(NodeId from, const CommitRequest& m) {
     reply(TxnStatus::Aborted, "presumed abort: the coordinator restarted since it began");
     return out;
   }
-  if (active_.size() >= cfg_.maxActiveTxns) {
+  if (voting_.size() >= cfg_.maxActiveTxns) {
     reply(TxnStatus::Unknown, "overloaded: too many transactions in flight");
     return out;
   }
-  Active a;
-  a.request = m;
-  a.participants = participantsOf(m);
-  a.clients.insert(from);
-  a.retryTick = now_ + cfg_.prepareRetryTicks;
-  a.deadlineTick = now_ + cfg_.leaderTimeoutTicks;
-  appendPrepares(out, self_, m, [](NodeId) { return true; });
-  out.wakeAt(a.retryTick);
-  active_.emplace(m.txn, std::move(a));
+  voting_.start(from, m, now_, out);
   return out;
 }
 
@@ -127,65 +111,50 @@ Output TwoPcCoordinator::onVoteUnknown(const VoteMsg& m) {
 
 Output TwoPcCoordinator::onVote(NodeId from, const VoteMsg& m) {
   Output out;
-  // A participant votes for itself alone (issue 12: a forged vote could commit).
-  if (from != m.participant || !isParticipant(cfg_, from)) {
-    ++rejected_;
-    return out;
+  switch (voting_.record(from, m)) {
+    case VoteCollection::Step::Rejected:
+      ++rejected_;
+      return out;
+    case VoteCollection::Step::NotCollecting:
+      return onVoteUnknown(m);
+    case VoteCollection::Step::Waiting:
+      return out;
+    case VoteCollection::Step::Aborted:
+      return decideAbort(m.txn, votedAbortedReason(m));
+    case VoteCollection::Step::OtherOwner:
+      // Another coordinator prepared this transaction (a client retried here): it alone
+      // decides. Step back without deciding; the client asks again or asks `outcome`.
+      for (NodeId c : voting_.take(m.txn).clients) {
+        out.send.push_back(
+            Envelope{self_, c,
+                     CommitReply{m.txn, TxnStatus::Unknown,
+                                 "the transaction belongs to coordinator " +
+                                     std::to_string(m.owner) + "; ask it (or `outcome`)"}});
+      }
+      return out;
+    case VoteCollection::Step::AllPrepared:
+      break;
   }
-  auto it = active_.find(m.txn);
-  if (it == active_.end()) return onVoteUnknown(m);
-  Active& a = it->second;
-  if (!contains(a.participants, m.participant)) {
-    ++rejected_;
-    return out;
-  }
-  if (m.owner != kNoNode && m.owner != self_) {
-    // Another coordinator prepared this transaction (a client retried here): it alone
-    // decides. Step back without deciding; the client asks again or asks `outcome`.
-    for (NodeId c : a.clients) {
-      out.send.push_back(
-          Envelope{self_, c,
-                   CommitReply{m.txn, TxnStatus::Unknown,
-                               "the transaction belongs to coordinator " + std::to_string(m.owner) +
-                                   "; ask it (or `outcome`)"}});
-    }
-    active_.erase(it);
-    return out;
-  }
-  a.votes[m.participant] = m.vote;
-  if (m.vote == Vote::Aborted) {
-    std::string reason = "participant " + std::to_string(m.participant) + " voted aborted";
-    if (!m.reason.empty()) reason += ": " + m.reason;
-    return decideAbort(m.txn, reason);
-  }
-  if (a.votes.size() < a.participants.size()) return out;
   // Every participant is prepared: the Commit decision is durable before it leaves.
-  DecisionRecord rec{m.txn, a.participants, false};
+  VoteCollection::Txn t = voting_.take(m.txn);
+  DecisionRecord rec{m.txn, t.participants, false};
   out.persist.push_back(rec);
-  for (NodeId p : a.participants)
+  for (NodeId p : t.participants)
     out.send.push_back(Envelope{self_, p, OutcomeMsg{m.txn, Outcome::Commit}});
-  for (NodeId c : a.clients)
+  for (NodeId c : t.clients)
     out.send.push_back(Envelope{self_, c, CommitReply{m.txn, TxnStatus::Committed, ""}});
   out.learned.push_back(Learned{m.txn, Outcome::Commit});
   decisions_.emplace(m.txn, Decision{rec, {}, now_ + cfg_.ackRequestTicks});
   undone_.insert(m.txn);
   out.wakeAt(now_ + cfg_.ackRequestTicks);
-  active_.erase(it);
   return out;
 }
 
 Output TwoPcCoordinator::decideAbort(const TxnId& txn, const std::string& reason) {
-  Output out;
-  auto it = active_.find(txn);
-  PC_ASSERT(it != active_.end(), txn);
   // Presumed abort: nothing to persist; a participant that asks later hears Aborted.
-  for (NodeId p : it->second.participants)
-    out.send.push_back(Envelope{self_, p, OutcomeMsg{txn, Outcome::Abort}});
-  for (NodeId c : it->second.clients)
-    out.send.push_back(Envelope{self_, c, CommitReply{txn, TxnStatus::Aborted, reason}});
-  out.learned.push_back(Learned{txn, Outcome::Abort});
+  Output out;
+  voting_.abort(txn, reason, out);
   rememberAbort(txn);
-  active_.erase(it);
   return out;
 }
 
@@ -260,20 +229,7 @@ Output TwoPcCoordinator::onQuery(NodeId from, const OutcomeQuery& m) {
 Output TwoPcCoordinator::onTick() {
   ++now_;
   Output out;
-  std::vector<TxnId> expired;
-  for (auto& [id, a] : active_) {
-    if (now_ >= a.deadlineTick) {
-      expired.push_back(id);
-      continue;
-    }
-    if (now_ >= a.retryTick) {
-      // Init-capture: clang 14 (the fuzz build) cannot capture a structured binding.
-      appendPrepares(out, self_, a.request,
-                     [&votes = a.votes](NodeId p) { return votes.count(p) == 0; });
-      a.retryTick = now_ + cfg_.prepareRetryTicks;
-    }
-    out.wakeAt(std::min(a.retryTick, a.deadlineTick));
-  }
+  std::vector<TxnId> expired = voting_.tick(now_, out);
   for (const auto& id : expired)
     out.append(decideAbort(id, "timeout: not every participant voted"));
   // Only decisions not yet acked by all have timers (done ones are tombstones).
@@ -301,7 +257,7 @@ Snapshot TwoPcCoordinator::snapshot() const {
 }
 
 void TwoPcCoordinator::checkInvariants() const {
-  for (const auto& [id, a] : active_) {
+  for (const auto& [id, a] : voting_.txns()) {
     PC_ASSERT(decisions_.count(id) == 0, id);
     PC_ASSERT(a.votes.size() <= a.participants.size(), id);
   }

@@ -16,6 +16,7 @@
 #include "paxos_commit/leader.h"
 #include "paxos_commit/membership.h"
 #include "paxos_commit/node.h"
+#include "paxos_commit/vote_collection.h"
 
 namespace pc {
 
@@ -34,18 +35,10 @@ class TwoPcCoordinator : public Node {
   Snapshot snapshot() const override;
 
   std::optional<TxnStatus> statusOf(const TxnId& txn) const;
-  size_t activeCount() const { return active_.size(); }
+  size_t activeCount() const { return voting_.size(); }
   size_t decisionCount() const { return decisions_.size(); }
 
  private:
-  struct Active {
-    CommitRequest request;
-    ParticipantList participants;
-    std::map<NodeId, Vote> votes;
-    std::set<NodeId> clients;
-    uint64_t retryTick = 0;
-    uint64_t deadlineTick = 0;
-  };
   struct Decision {
     DecisionRecord rec;
     std::set<NodeId> acked;
@@ -60,7 +53,7 @@ class TwoPcCoordinator : public Node {
   void pruneDone(Output& out);
 
   const CoreConfig cfg_;
-  std::map<TxnId, Active> active_;
+  VoteCollection voting_;                    // phase 1: collecting votes
   std::map<TxnId, Decision> decisions_;      // done ones are tombstones (Committed)
   std::set<TxnId> undone_;                   // decisions_ not yet acked by every participant
   size_t doneCount_ = 0;                     // decisions_ that are done
