@@ -2,8 +2,9 @@
 // microseconds later, in push order, on the event loop that owns the line. The transport
 // puts one in front of its outbound queues when `net-delay-us` is set (a benchmark setting,
 // `pcommit bench --net-delay-us`): each message a process sends over the network then
-// arrives one such delay later, as over a link with that one-way latency. Messages sent in
-// one event-loop turn are released together and still share a deliver() call.
+// arrives one such delay later, as over a link with that one-way latency. The transport
+// pushes one item per event-loop turn (every message sent in it), so messages sent together
+// are released together and still share a deliver() call per destination.
 //
 // Why in the process and not in the kernel: the network emulator qdisc (netem) is what a
 // test bed would use, but kernels built without CONFIG_NET_SCH_NETEM (this project's CI

@@ -353,9 +353,20 @@ bool Transport::connected(NodeId peer) const {
 
 void Transport::send(NodeId to, Message msg, std::function<void()> onDelivered) {
   if (delay_) {
-    delay_->push([this, to, m = std::move(msg), cb = std::move(onDelivered)]() mutable {
-      enqueue(to, std::move(m), std::move(cb));
-    });
+    // Everything sent in one turn leaves together, one delay later, as it would without a
+    // delay (one deliver() per destination). Pushed one by one, each message got its own
+    // due time a few microseconds apart, the timer released them one at a time, and the
+    // receivers lost the grouping of their synced writes (2pc, 16 clients, D = 100 us:
+    // 9.4 RPC calls and 3.6 synced commits per transaction against 0.7 and 0.25 at D = 0).
+    if (delayedTurn_.empty()) {
+      tasks_->add(kj::evalLater([this]() {
+        delay_->push([this, turn = std::move(delayedTurn_)]() mutable {
+          for (auto& d : turn) enqueue(d.to, std::move(d.msg), std::move(d.onDelivered));
+        });
+        delayedTurn_.clear();
+      }));
+    }
+    delayedTurn_.push_back(Delayed{to, std::move(msg), std::move(onDelivered)});
     return;
   }
   enqueue(to, std::move(msg), std::move(onDelivered));

@@ -68,6 +68,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "paxos_commit/kv.h"
 #include "rpc/convert.h"
@@ -305,7 +306,14 @@ class Transport : private kj::TaskSet::ErrorHandler {
   uint32_t acceptBackoffMs_ = 0;  // 0: accepting normally; else the current back-off
   bool refusing_ = false;         // at the connection cap (logged once per episode)
   uint64_t refusedInEpisode_ = 0;
-  std::unique_ptr<DelayLine> delay_;         // netDelayUs > 0 only; its task is in tasks_
+  std::unique_ptr<DelayLine> delay_;  // netDelayUs > 0 only; its task is in tasks_
+  // With a delay: this turn's sends, pushed on the delay line as one item at the turn's end.
+  struct Delayed {
+    NodeId to;
+    Message msg;
+    std::function<void()> onDelivered;
+  };
+  std::vector<Delayed> delayedTurn_;
   uint32_t handshakes_ = 0;                  // TLS handshakes in progress (inbound)
   std::set<std::string> tlsLogged_;          // peers whose TLS refusal was logged (bounded)
   std::map<std::string, NodeId> memberIds_;  // node name -> id (self and peers)

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <set>
 #include <string>
 #include <vector>
@@ -445,6 +446,46 @@ TEST_CASE("queue bound in bytes: the oldest messages are dropped beyond it") {
   t.send(kParticipant, p);
   CHECK(t.metrics().droppedQueue == 15);  // itself only: the queue keeps its 6
   CHECK(t.metrics().messagesSent == 21);
+}
+
+TEST_CASE("net delay: the messages of one turn leave together, one delay later") {
+  // If this fails, `--net-delay-us` splits a turn's messages over several calls (each
+  // message had its own due time, and the timer released what was due): the receivers
+  // then handle and write them apart, and the benchmark (2pc, 16 clients, D = 100 us)
+  // measured 9.0 calls and 3.5 synced commits per transaction and 400 txn/s, against 0.7,
+  // 0.25 and 2,128 txn/s with one release per turn.
+  auto io = kj::setupAsyncIo();
+  const uint16_t cPort = test::freePort();
+  const uint16_t pPort = test::freePort();
+  Received atP;
+  TransportOptions co;
+  co.self = kCoordinator;
+  co.netDelayUs = 3000;
+  co.peers[kParticipant] = PeerAddress{"127.0.0.1", pPort};
+  Transport c(io, co, nullptr, nullptr);
+  auto cListen = c.listen("127.0.0.1", cPort);
+  TransportOptions po;
+  po.self = kParticipant;
+  po.peers[kCoordinator] = PeerAddress{"127.0.0.1", cPort};
+  Transport p(io, po, atP.handler(), nullptr);
+  auto pListen = p.listen("127.0.0.1", pPort);
+  c.connectNow(kParticipant);
+  REQUIRE(runUntil(io, 2000, [&] { return c.connected(kParticipant); }));
+  runFor(io, 50);  // the attach that introduces c1 is answered
+  const uint64_t callsBefore = c.metrics().rpcCallsSent;
+
+  // 200 messages in one turn, the second hundred 1 ms after the first, as when a node's
+  // turn makes a synced write between two sends (inline writes block the loop).
+  const auto start = std::chrono::steady_clock::now();
+  for (uint64_t i = 1; i <= 100; ++i) c.send(kParticipant, outcomeFor(i));
+  while (std::chrono::steady_clock::now() - start < std::chrono::milliseconds(1)) {
+  }
+  for (uint64_t i = 101; i <= 200; ++i) c.send(kParticipant, outcomeFor(i));
+  REQUIRE(runUntil(io, 3000, [&] { return atP.msgs.size() == 200; }));
+  const auto took = std::chrono::steady_clock::now() - start;
+  CHECK(took >= std::chrono::microseconds(3000));      // the delay was applied
+  CHECK(c.metrics().rpcCallsSent - callsBefore == 1);  // in one deliver()
+  for (uint64_t i = 1; i <= 200; ++i) CHECK(messageTxn(atP.msgs[i - 1].second) == TxnId{i, 1});
 }
 
 }  // namespace
