@@ -56,16 +56,7 @@ Output TwoPcCoordinator::onCommitRequest(NodeId from, const CommitRequest& m) {
   auto reply = [&](TxnStatus s, std::string reason) {
     out.send.push_back(Envelope{self_, from, CommitReply{m.txn, s, std::move(reason)}});
   };
-  if (auto s = screenRequest(m, cfg_, statusOf(m.txn))) {
-    rejected_ += s->rejected ? 1 : 0;
-    out.send.push_back(Envelope{self_, from, std::move(s->reply)});
-    return out;
-  }
-  bool reused = false;
-  if (voting_.join(from, m, out, reused)) {
-    rejected_ += reused ? 1 : 0;
-    return out;
-  }
+  if (voting_.screenOrJoin(from, m, statusOf(m.txn), out, rejected_)) return out;
   if (m.txn <= lowWater_) {
     reply(TxnStatus::Forgotten, "");
     return out;

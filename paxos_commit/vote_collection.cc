@@ -33,11 +33,17 @@ std::string votedAbortedReason(const VoteMsg& m) {
   return reason;
 }
 
-bool VoteCollection::join(NodeId from, const CommitRequest& m, Output& out, bool& rejected) {
+bool VoteCollection::screenOrJoin(NodeId from, const CommitRequest& m,
+                                  std::optional<TxnStatus> known, Output& out, uint64_t& rejected) {
+  if (auto s = screenRequest(m, cfg_, known)) {
+    rejected += s->rejected ? 1 : 0;
+    out.send.push_back(Envelope{self_, from, std::move(s->reply)});
+    return true;
+  }
   auto it = txns_.find(m.txn);
   if (it == txns_.end()) return false;
   if (it->second.request != m) {
-    rejected = true;
+    ++rejected;
     out.send.push_back(Envelope{self_, from, idReusedReply(m.txn)});
   } else {
     it->second.clients.insert(from);

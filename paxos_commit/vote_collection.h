@@ -53,10 +53,12 @@ class VoteCollection {
 
   VoteCollection(NodeId self, const CoreConfig& cfg) : self_(self), cfg_(cfg) {}
 
-  // For a request `from` a client we are already collecting votes for: joins the client
-  // (true), or, with other contents, appends the id-reused reply and sets `rejected`.
-  // False if we are not collecting for it.
-  bool join(NodeId from, const CommitRequest& m, Output& out, bool& rejected);
+  // A 2PC coordinator's first steps on a request `from` a client: screenRequest with the
+  // coordinator's `known` status, then, if we are collecting votes for it, join the client
+  // (or, with other contents, the id-reused reply). True when `out` holds all there is to
+  // do; a refused request adds one to `rejected`.
+  bool screenOrJoin(NodeId from, const CommitRequest& m, std::optional<TxnStatus> known,
+                    Output& out, uint64_t& rejected);
   // Starts collecting: Prepare to every participant, retry and deadline timers.
   void start(NodeId client, const CommitRequest& m, uint64_t now, Output& out);
   // Counts a vote; `from` as the transport knows it.
