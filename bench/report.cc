@@ -230,9 +230,10 @@ void printTargets(std::ostream& out, const std::vector<RunResult>& runs) {
   for (const auto& [point, modes] : points) {
     auto [n, c, delay] = point;
     d = delay;
-    auto find = [&](const char* m) -> const RunResult* {
-      auto it = modes.find(m);
-      return it == modes.end() ? nullptr : it->second;
+    // Init-capture: clang 14 cannot capture a structured binding.
+    auto find = [&byMode = modes](const char* m) -> const RunResult* {
+      auto it = byMode.find(m);
+      return it == byMode.end() ? nullptr : it->second;
     };
     const RunResult* twoPc = find("2pc");
     const RunResult* paxos = find("paxos");

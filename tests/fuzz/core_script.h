@@ -3,7 +3,9 @@
 // script (missing bytes read as 0), so libFuzzer's mutations always reach the core.
 //
 //   byte 0       setup: role (bits 0-1: acceptor, participant, Paxos coordinator, 2PC
-//                coordinator), protocol (bits 2-3), fan-out (bit 4)
+//                coordinator), protocol (bits 2-3, and bit 5: protocol 1 + (bits 2-3 +
+//                4 x bit 5) % 5, so 2pc-replicated is bit 5 with bits 2-3 clear and the
+//                older seeds, bit 5 clear, keep their meaning), fan-out (bit 4)
 //   then steps   one opcode byte each, then its operands:
 //                  op % 32 == 0 or 1   tick 1 + (next byte % 16) times
 //                  op % 32 == 2        crash and restart from the records made durable
@@ -71,6 +73,12 @@ inline NodeId nodeOrNoneOf(uint8_t b) {
   size_t i = b % (std::size(kNodes) + 1);
   return i == 0 ? kNoNode : kNodes[i - 1];
 }
+// An instance: a node id as nodeOf for the bytes the older seeds use (0..9), and
+// 2pc-replicated's decision instance (types.h) for every eleventh byte.
+inline NodeId instanceOf(uint8_t b) {
+  size_t i = b % (std::size(kNodes) + 1);
+  return i == std::size(kNodes) ? kDecisionInstance : kNodes[i];
+}
 inline TxnId txnOf(uint8_t b) { return TxnId{0x1000, 1 + b % kTxns}; }
 inline ParticipantList listOf(uint8_t b) {
   ParticipantList l;
@@ -121,6 +129,7 @@ class ScriptReader {
 
   void txn(TxnId& v) { v = txnOf(byte()); }
   void node(NodeId& v) { v = nodeOf(byte()); }
+  void instance(NodeId& v) { v = instanceOf(byte()); }
   void nodeOrNone(NodeId& v) { v = nodeOrNoneOf(byte()); }
   void list(ParticipantList& v) { v = listOf(byte()); }
   void ballot(Ballot& v) { v = ballotOf(byte()); }
@@ -158,6 +167,7 @@ class ScriptWriter {
   }
   void txn(TxnId& v) { inverse(v, txnOf); }
   void node(NodeId& v) { inverse(v, nodeOf); }
+  void instance(NodeId& v) { inverse(v, instanceOf); }
   void nodeOrNone(NodeId& v) { inverse(v, nodeOrNoneOf); }
   void list(ParticipantList& v) { inverse(v, listOf); }
   void ballot(Ballot& v) { inverse(v, ballotOf); }
@@ -179,7 +189,7 @@ void votesIO(IO& io, std::vector<InstanceVote>& votes) {
   io.count(n);
   votes.resize(n);
   for (auto& v : votes) {
-    io.node(v.instance);
+    io.instance(v.instance);
     io.ballot(v.ballot);
     io.vote(v.vote);
   }
@@ -237,7 +247,7 @@ void fieldsIO(IO& io, Message& msg) {
           io.count(n);
           m.reports.resize(n);
           for (auto& r : m.reports) {
-            io.node(r.instance);
+            io.instance(r.instance);
             bool hasVote = r.bal.has_value();
             Ballot bal = r.bal.value_or(Ballot::zero());
             Vote val = r.val.value_or(Vote::Prepared);
@@ -289,7 +299,7 @@ Message emptyMessage(size_t kind) {
 inline Setup setupOf(uint8_t b) {
   Setup s;
   s.role = static_cast<CoreRole>(b % 4);
-  s.protocol = static_cast<Protocol>(1 + (b / 4) % 4);
+  s.protocol = static_cast<Protocol>(1 + ((b / 4) % 4 + 4 * ((b / 32) % 2)) % 5);
   s.fanOut = (b / 16) % 2 == 0 ? FanOut::All : FanOut::Quorum;
   return s;
 }
@@ -313,9 +323,9 @@ inline bool readStep(ScriptReader& r, Step& s) {
 }
 
 inline void writeSetup(ScriptWriter& w, Setup s) {
-  uint8_t b = static_cast<uint8_t>(static_cast<uint8_t>(s.role) |
-                                   ((static_cast<uint8_t>(s.protocol) - 1) << 2) |
-                                   (s.fanOut == FanOut::Quorum ? 16 : 0));
+  const auto p = static_cast<uint8_t>(static_cast<uint8_t>(s.protocol) - 1);  // 0..4
+  uint8_t b = static_cast<uint8_t>(static_cast<uint8_t>(s.role) | ((p % 4) << 2) |
+                                   (s.fanOut == FanOut::Quorum ? 16 : 0) | (p == 4 ? 32 : 0));
   w.put(b);
 }
 inline void writeTicks(ScriptWriter& w, uint64_t n) {

@@ -1,8 +1,8 @@
 // Fuzz target: message sequences fed to the protocol cores (paxos_commit/): an Acceptor, a
 // Participant (over the built-in KV engine), a PaxosCoordinator (which hosts the Leader) or
-// a TwoPcCoordinator, driven as the runtime drives them: deliver a message or tick, make
-// the Output's records durable (applyRecord on a simulated disk), and on a "crash" rebuild
-// the node from that disk alone. The script format is core_script.h.
+// a TwoPcCoordinator or ReplicatedCoordinator (2pc-replicated), driven as the runtime drives them:
+// deliver a message or tick, make the Output's records durable (applyRecord on a simulated disk),
+// and on a "crash" rebuild the node from that disk alone. The script format is core_script.h.
 // Checks after every step: checkInvariants() (PC_ASSERT aborts, libFuzzer keeps the
 // input), no crash or sanitizer report on any message a peer could send, every message
 // sent comes from the node itself, and a restart from the disk passes checkInvariants too.
@@ -18,6 +18,7 @@
 #include "paxos_commit/participant.h"
 #include "paxos_commit/paxos_coordinator.h"
 #include "paxos_commit/records.h"
+#include "paxos_commit/replicated_coordinator.h"
 #include "paxos_commit/two_pc_coordinator.h"
 
 namespace {
@@ -55,9 +56,14 @@ class Runner {
  public:
   explicit Runner(const Setup& s) : setup_(s), cfg_(makeConfig(s)) {
     // The runtime hosts each role only with a protocol it serves.
-    if (setup_.role == CoreRole::TwoPc) cfg_.protocol = Protocol::TwoPC;
-    if ((setup_.role == CoreRole::Acceptor || setup_.role == CoreRole::PaxosCoordinator) &&
-        !isPaxos(cfg_.protocol)) {
+    if (setup_.role == CoreRole::TwoPc && cfg_.protocol != Protocol::TwoPCReplicated) {
+      cfg_.protocol = Protocol::TwoPC;
+    }
+    if (setup_.role == CoreRole::Acceptor && !isPaxos(cfg_.protocol)) {
+      cfg_.protocol = Protocol::Paxos;
+    }
+    if (setup_.role == CoreRole::PaxosCoordinator &&
+        (!isPaxos(cfg_.protocol) || cfg_.protocol == Protocol::TwoPCReplicated)) {
       cfg_.protocol = Protocol::Paxos;
     }
     start();
@@ -100,7 +106,11 @@ class Runner {
         node_ = std::make_unique<PaxosCoordinator>(kCoord, cfg_, /*seed=*/1, disk_);
         break;
       case CoreRole::TwoPc:
-        node_ = std::make_unique<TwoPcCoordinator>(kCoord, cfg_, disk_);
+        if (cfg_.protocol == Protocol::TwoPCReplicated) {
+          node_ = std::make_unique<ReplicatedCoordinator>(kCoord, cfg_, /*seed=*/1, disk_);
+        } else {
+          node_ = std::make_unique<TwoPcCoordinator>(kCoord, cfg_, disk_);
+        }
         break;
     }
     node_->checkInvariants();

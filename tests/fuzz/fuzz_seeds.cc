@@ -182,6 +182,15 @@ std::vector<std::string> clusterSeeds() {
       "[node.a1]\nrole = acceptor\naddress = localhost:7201\n"
       "[node.a2]\nrole = acceptor\naddress = localhost:7202\n"
       "[node.a3]\nrole = acceptor\naddress = localhost:7203\n");
+  // 2pc-replicated over Unix domain sockets (address and listen as unix:PATH).
+  out.push_back(
+      "[cluster]\nprotocol = 2pc-replicated\nf = 1\n"
+      "[node.c1]\nrole = coordinator\naddress = unix:/run/pc/c1.sock\n"
+      "[node.p1]\nrole = participant\naddress = unix:/run/pc/p1.sock\n"
+      "listen = unix:/run/pc/p1.sock\ndata = p1\n"
+      "[node.a1]\nrole = acceptor\naddress = unix:a1.sock\n"
+      "[node.a2]\nrole = acceptor\naddress = unix:a2.sock\n"
+      "[node.a3]\nrole = acceptor\naddress = 127.0.0.1:7203\n");
   return out;
 }
 
@@ -207,8 +216,8 @@ std::vector<std::string> coreSeeds() {
   const Bytes put = payloadOf(1);
   const ParticipantList parts = {kP1, kP2};
   std::vector<std::string> out;
-  for (Protocol proto :
-       {Protocol::TwoPC, Protocol::PaxosClassic, Protocol::Paxos, Protocol::PaxosDirect}) {
+  for (Protocol proto : {Protocol::TwoPC, Protocol::PaxosClassic, Protocol::Paxos,
+                         Protocol::PaxosDirect, Protocol::TwoPCReplicated}) {
     const TxnId t = txnOf(0);
     const Ballot b0 = Ballot::zero();
     const Ballot b1{1, kCoord};
@@ -276,6 +285,30 @@ std::vector<std::string> coreSeeds() {
       writeDeliver(w, kClient, OutcomeQuery{t, parts});
       out.push_back(w.bytes);
       continue;
+    }
+    if (proto == Protocol::TwoPCReplicated) {
+      // Replicated coordinator: request, votes, its decision chosen by two acceptors' 2b,
+      // a restart, a client's query (recovered at the acceptors).
+      ScriptWriter w;
+      writeSetup(w, Setup{CoreRole::TwoPc, proto, FanOut::All});
+      writeDeliver(w, kClient,
+                   CommitRequest{t, {ParticipantPayload{kP1, put}, ParticipantPayload{kP2, put}}});
+      writeDeliver(w, kP1, VoteMsg{t, kP1, Vote::Prepared, "", kNoNode});
+      writeDeliver(w, kP2, VoteMsg{t, kP2, Vote::Prepared, "", kNoNode});
+      for (NodeId a : {kA1, kA2}) {
+        writeDeliver(w, a,
+                     Phase2b{t,
+                             a,
+                             parts,
+                             {InstanceVote{kDecisionInstance, b0, Vote::Prepared}},
+                             false,
+                             "",
+                             std::nullopt});
+      }
+      writeRestart(w);
+      writeDeliver(w, kClient, OutcomeQuery{t, parts});
+      writeTicks(w, 16);
+      out.push_back(w.bytes);
     }
     // Acceptor: ballot-0 votes, a recovery leader's 1a and 2a, acks.
     {
