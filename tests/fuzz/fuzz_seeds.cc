@@ -221,6 +221,14 @@ std::vector<std::string> coreSeeds() {
     const TxnId t = txnOf(0);
     const Ballot b0 = Ballot::zero();
     const Ballot b1{1, kCoord};
+    // A 2PC coordinator of either kind (`proto`): a client's request, both votes Prepared.
+    auto writeRequestAndVotes = [&](ScriptWriter& w) {
+      writeSetup(w, Setup{CoreRole::TwoPc, proto, FanOut::All});
+      writeDeliver(w, kClient,
+                   CommitRequest{t, {ParticipantPayload{kP1, put}, ParticipantPayload{kP2, put}}});
+      writeDeliver(w, kP1, VoteMsg{t, kP1, Vote::Prepared, "", kNoNode});
+      writeDeliver(w, kP2, VoteMsg{t, kP2, Vote::Prepared, "", kNoNode});
+    };
     // Participant: prepare, votes arrive (2PC: outcome from the coordinator), commit, ack.
     {
       ScriptWriter w;
@@ -272,11 +280,7 @@ std::vector<std::string> coreSeeds() {
     if (!isPaxos(proto)) {
       // 2PC coordinator: request, votes, acks.
       ScriptWriter w;
-      writeSetup(w, Setup{CoreRole::TwoPc, proto, FanOut::All});
-      writeDeliver(w, kClient,
-                   CommitRequest{t, {ParticipantPayload{kP1, put}, ParticipantPayload{kP2, put}}});
-      writeDeliver(w, kP1, VoteMsg{t, kP1, Vote::Prepared, "", kNoNode});
-      writeDeliver(w, kP2, VoteMsg{t, kP2, Vote::Prepared, "", kNoNode});
+      writeRequestAndVotes(w);
       writeDeliver(w, kP1, Ack{t, kP1, Outcome::Commit});
       writeRestart(w);
       writeTicks(w, 16);
@@ -290,11 +294,7 @@ std::vector<std::string> coreSeeds() {
       // Replicated coordinator: request, votes, its decision chosen by two acceptors' 2b,
       // a restart, a client's query (recovered at the acceptors).
       ScriptWriter w;
-      writeSetup(w, Setup{CoreRole::TwoPc, proto, FanOut::All});
-      writeDeliver(w, kClient,
-                   CommitRequest{t, {ParticipantPayload{kP1, put}, ParticipantPayload{kP2, put}}});
-      writeDeliver(w, kP1, VoteMsg{t, kP1, Vote::Prepared, "", kNoNode});
-      writeDeliver(w, kP2, VoteMsg{t, kP2, Vote::Prepared, "", kNoNode});
+      writeRequestAndVotes(w);
       for (NodeId a : {kA1, kA2}) {
         writeDeliver(w, a,
                      Phase2b{t,
