@@ -78,6 +78,22 @@ inline constexpr const char* kRejoinEmptyFlag = "--rejoin-empty";
 bool portFree(uint16_t port);
 // The first base >= from such that base..base+count-1 are all free.
 std::optional<uint16_t> findFreePorts(uint16_t from, int count);
+// Held by a `cluster start` from choosing its ports until its nodes listen on them, so two
+// starts on one machine (two benchmarks, parallel tests) never pick the same free range:
+// an flock(2) on kPortLockFile. Waits at most `waitMs`, then goes on without it (with a
+// line on `out`); a lock file it cannot open (another user's, a read-only /tmp) is skipped.
+class PortLock {
+ public:
+  PortLock(int waitMs, std::ostream& out);
+  ~PortLock();
+  PortLock(const PortLock&) = delete;
+  PortLock& operator=(const PortLock&) = delete;
+  bool held() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+inline constexpr const char* kPortLockFile = "/tmp/pcommit-cluster-ports.lock";
 
 // ---- health.cc: the status RPC ---------------------------------------------------------------
 struct NodeReport {

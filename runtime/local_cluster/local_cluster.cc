@@ -427,6 +427,8 @@ int startCluster(const ClusterStartOptions& o, std::ostream& out, std::ostream& 
     return kFailed;
   }
   const ClusterPaths paths = pathsFor(canonical);
+  // From choosing (or checking) the ports until the nodes listen on them.
+  const PortLock portLock(2 * o.readyTimeoutMs + 5000, out);
   runtime::ClusterConfig config;
   std::set<std::string> external;
   if (int rc = prepareConfig(o, paths, config, external, out, err); rc != kOk) return rc;

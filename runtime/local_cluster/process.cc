@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -264,6 +265,31 @@ std::optional<uint16_t> findFreePorts(uint16_t from, int count) {
     base += static_cast<uint32_t>(i) + 1;  // restart past the busy port
   }
   return std::nullopt;
+}
+
+PortLock::PortLock(int waitMs, std::ostream& out) {
+  // 0666: every user's starts share the one lock (umask may narrow it; then others skip it).
+  int fd = ::open(kPortLockFile, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  if (fd < 0) return;
+  const auto start = Clock::now();
+  for (;;) {
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
+      fd_ = fd;
+      return;
+    }
+    if (errno != EWOULDBLOCK && errno != EINTR) break;
+    if (msSince(start) >= waitMs) {
+      out << "pcommit cluster start: another cluster start held " << kPortLockFile << " for "
+          << waitMs / 1000 << " s; choosing ports without it\n";
+      break;
+    }
+    sleepMs(20);
+  }
+  ::close(fd);
+}
+
+PortLock::~PortLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing the last descriptor releases the flock
 }
 
 }  // namespace pc::local_cluster::detail
