@@ -82,6 +82,13 @@ int parseClientArgs(const char* cmd, const Args& args, po::options_description& 
   return -1;
 }
 
+std::optional<TxnId> parseTxidArg(const char* cmd, const char* what, const std::string& text) {
+  auto txn = TxnId::parse(text);
+  if (!txn)
+    std::cerr << "pcommit " << cmd << ": " << what << " '" << text << "': expected 32 hex digits\n";
+  return txn;
+}
+
 int loadCluster(const char* cmd, const ClusterArgs& a, runtime::ClusterConfig& out,
                 bool needProtocol) {
   if (!a.file.empty() && !a.endpoints.empty()) {

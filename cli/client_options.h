@@ -14,9 +14,11 @@
 #pragma once
 
 #include <boost/program_options.hpp>
+#include <optional>
 #include <string>
 
 #include "cli/commands.h"
+#include "paxos_commit/types.h"
 #include "runtime/cluster_config.h"
 
 namespace pc::cli {
@@ -38,6 +40,10 @@ int parseClientArgs(const char* cmd, const Args& args,
                     boost::program_options::options_description& desc,
                     boost::program_options::positional_options_description& pos,
                     boost::program_options::variables_map& vm);
+
+// A transaction id given as `what` (e.g. "TXID", "--txid"): the id, or nullopt after
+// printing "pcommit CMD: WHAT 'TEXT': expected 32 hex digits" (the caller exits 64).
+std::optional<TxnId> parseTxidArg(const char* cmd, const char* what, const std::string& text);
 
 // The cluster of `cmd` from `a` or PCOMMIT_CLUSTER (above); an exit code to stop with
 // (64: message printed; 2: --endpoints without --protocol and no node answered), or -1.

@@ -64,11 +64,8 @@ int runOutcome(const Args& args) {
   pos.add("txid", 1);
   po::variables_map vm;
   if (int rc = parseClientArgs("outcome", args, desc, pos, vm); rc >= 0) return rc;
-  auto txn = TxnId::parse(txidText);
-  if (!txn) {
-    std::cerr << "pcommit outcome: TXID '" << txidText << "': expected 32 hex digits\n";
-    return kExitUsage;
-  }
+  auto txn = parseTxidArg("outcome", "TXID", txidText);
+  if (!txn) return kExitUsage;
   runtime::ClusterConfig cluster;
   if (int rc = loadCluster("outcome", where, cluster); rc >= 0) return rc;
   TxnStatus s;

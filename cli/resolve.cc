@@ -179,11 +179,8 @@ int runResolve(const Args& args) {
   pos.add("txid", 1);
   po::variables_map vm;
   if (int rc = parseClientArgs("resolve", args, desc, pos, vm); rc >= 0) return rc;
-  auto txn = TxnId::parse(txidText);
-  if (!txn) {
-    std::cerr << "pcommit resolve: TXID '" << txidText << "': expected 32 hex digits\n";
-    return kExitUsage;
-  }
+  auto txn = parseTxidArg("resolve", "TXID", txidText);
+  if (!txn) return kExitUsage;
   if (vm.count("commit") == vm.count("abort")) {
     std::cerr << "pcommit resolve: give exactly one of --commit and --abort\n";
     return kExitUsage;

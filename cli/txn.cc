@@ -147,11 +147,8 @@ int runTxn(const Args& args) {
   }
   std::optional<TxnId> given;
   if (vm.count("txid")) {
-    given = TxnId::parse(txidText);
-    if (!given) {
-      std::cerr << "pcommit txn: --txid '" << txidText << "': expected 32 hex digits\n";
-      return kExitUsage;
-    }
+    given = parseTxidArg("txn", "--txid", txidText);
+    if (!given) return kExitUsage;
   }
   ClientOptions co;
   co.coordinator = coordinator;
