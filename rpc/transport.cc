@@ -81,7 +81,7 @@ struct Transport::Outbound {
 };
 
 // Receives messages (as a node's bootstrap interface, or as a client's attached sink).
-class Transport::SinkImpl : public wire::Peer::Server {
+class Transport::SinkImpl final : public wire::Peer::Server {
  public:
   explicit SinkImpl(Transport& t) : t_(t) {}
   kj::Promise<void> deliver(DeliverContext context) override {

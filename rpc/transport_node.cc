@@ -11,7 +11,7 @@ namespace pc::rpc {
 // The bootstrap object of one inbound connection. Every method first marks the connection
 // as used (`called`, owned by the Connection, which outlives its RPC system and so this).
 // With TLS, what the peer's certificate permits is checked first (transport_tls.cc).
-class Transport::NodeImpl : public wire::Node::Server {
+class Transport::NodeImpl final : public wire::Node::Server {
  public:
   NodeImpl(Transport& t, uint64_t connection, Connection& c)
       : t_(t), connection_(connection), called_(c.called), auth_(c.auth) {}
