@@ -2,10 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <sstream>
-#include <stdexcept>
-#include <string_view>
 
 #include "paxos_commit/assert.h"
 #include "runtime/tls_certs.h"
@@ -49,19 +46,6 @@ NodeHost::NodeHost(kj::AsyncIoContext& io, const ClusterConfig& cluster, const N
 }
 
 NodeHost::~NodeHost() = default;
-
-bool storageWritesInline() {
-  // Inline (the default): the event loop writes each turn's records itself, in one synced
-  // commit, once the turn's messages are handled; while it waits for the disk, what
-  // arrives queues in the sockets and becomes the next group. Thread: a storage thread
-  // writes while the loop goes on (two thread hand-offs per group). Measured in README
-  // "Performance": inline nearly doubles Paxos Commit's throughput at 64 clients here.
-  const char* v = std::getenv("PCOMMIT_STORAGE_WRITES");
-  if (v == nullptr || *v == '\0' || std::string_view(v) == "inline") return true;
-  if (std::string_view(v) == "thread") return false;
-  throw std::runtime_error(std::string("PCOMMIT_STORAGE_WRITES=") + v +
-                           ": expected inline or thread");
-}
 
 void NodeHost::log(const std::string& line) const {
   if (log_) log_(line);
@@ -150,21 +134,6 @@ kj::Promise<void> NodeHost::tickLoop() {
   });
 }
 
-// Background records: after one whole tick at most two (node_host.h).
-void NodeHost::writeAtTick() {
-  const WriteNeed need = pipeline_.writeNeed();
-  const bool aged = pipeline_.durableSeq() < seqAtLastTick_;
-  seqAtLastTick_ = pipeline_.lastSeq();
-  if (need == WriteNeed::Urgent || (need == WriteNeed::Background && aged)) scheduleWrite();
-}
-
-kj::Promise<void> NodeHost::watchDurable() {
-  return durableObserver_->whenBecomesReadable().then([this]() {
-    releaseDurable(storage_->pollDurable());
-    return watchDurable();
-  });
-}
-
 void NodeHost::onInbound(NodeId from, Message&& msg) {
   uint64_t before = core_->rejected();
   const char* name = messageName(msg);
@@ -186,7 +155,7 @@ storage::Seq NodeHost::handle(Output&& out) {
     bool urgent = std::any_of(out.persist.begin(), out.persist.end(),
                               [this](const Record& r) { return role_->urgent(r); });
     tag = pipeline_.persist(std::move(out.persist), urgent);
-    submitQueued();
+    scheduleSubmit();
   }
   logOutput(out);
   for (auto& e : out.send) pipeline_.send(tag, std::move(e));
@@ -207,19 +176,6 @@ void NodeHost::logOutput(const Output& out) {
       log("recovery finished: txn " + l.txn.toString() + " " + toString(l.outcome));
     }
   }
-}
-
-bool NodeHost::submitQueued() {
-  // Batches go to storage in order; a full queue keeps the rest in the pipeline (and their
-  // sends waiting) until a group completes and makes room.
-  bool any = false;
-  while (pipeline_.hasUnsubmitted()) {
-    auto seq = storage_->trySubmit(std::move(pipeline_.nextUnsubmitted()));
-    if (!seq) break;
-    pipeline_.submitted(*seq);
-    any = true;
-  }
-  return any;
 }
 
 void NodeHost::transmitReleased() {
@@ -264,34 +220,6 @@ void NodeHost::setLocalPeers(const std::vector<NodeHost*>& peers) {
   for (NodeHost* p : peers) {
     if (p != this) localPeers_[p->me_.id] = p;
   }
-}
-
-void NodeHost::releaseDurable(storage::Seq seq) {
-  // The role's hooks run first (failpoints "after persist", engine notifications), then
-  // the sends that waited for these batches leave, in order.
-  bool refused = pipeline_.hasUnsubmitted();
-  pipeline_.durable(seq);
-  transmitReleased();
-  // Batches the full queue refused go now, and are written at once.
-  bool moved = submitQueued();
-  if (pipeline_.writeNeed() == WriteNeed::Urgent || (refused && moved)) scheduleWrite();
-}
-
-void NodeHost::scheduleWrite() {
-  if (!storage_->inlineWrites() || writeScheduled_) return;
-  writeScheduled_ = true;
-  // After everything else this turn (the messages that arrived together are all handled
-  // and their group is complete), write it and release what waited for it.
-  tasks_->add(kj::evalLater([this]() {
-    writeScheduled_ = false;
-    if (!metrics_) return releaseDurable(storage_->writeQueued());
-    // Timed for pcommit_synced_commit_duration_seconds (if it did commit anything).
-    const uint64_t before = env_.metrics().syncedCommits;
-    const double t0 = metrics_->now();
-    storage::Seq seq = storage_->writeQueued();
-    if (env_.metrics().syncedCommits > before) metrics_->onSyncedCommit(metrics_->now() - t0);
-    releaseDurable(seq);
-  }));
 }
 
 }  // namespace pc::runtime

@@ -75,6 +75,7 @@ class NodeHost {
   void transmit(Envelope&& e);
   void transmitReleased();  // every send the pipeline released, in order
   bool submitQueued();
+  void scheduleSubmit();
   void releaseDurable(storage::Seq seq);
   void scheduleWrite();
   kj::Promise<void> watchDurable();
@@ -111,6 +112,7 @@ class NodeHost {
   Pipeline pipeline_;                 // durable-before-send: batches, sends waiting, hooks
   std::vector<Envelope> spareSends_;  // transmitReleased()'s buffer, kept for its capacity
   std::unique_ptr<storage::StorageThread> storage_;
+  bool submitScheduled_ = false;  // storage thread: the turn's batches go at its end
   bool writeScheduled_ = false;  // inline writes: one at the end of this turn
   uint64_t seqAtLastTick_ = 0;   // the pipeline's lastSeq() at the previous tick
   std::unique_ptr<rpc::Transport> transport_;

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -330,11 +331,16 @@ TEST_CASE("inspect is safe while the node runs and writes (read-only, no pid loc
     ::close(ready[0]);
     Options o;
     o.mapSizeStart = size_t{128} << 10;  // grows while inspect reads
+    // Bounded: unthrottled and over ever new transactions, this writer once filled 64 GiB
+    // of /tmp while a loaded machine ran the five inspects (each slower as the file grew).
+    // Now ~1,000 records a second over 4,000 transactions, in a map of at most 1 GiB.
+    o.mapSizeMax = size_t{1} << 30;
     Env env(tmp.path(), o);
     StorageThread st(env);
     for (uint64_t i = 1;; ++i) {
+      if (i > 50) std::this_thread::sleep_for(std::chrono::milliseconds(1));
       st.submit(
-          {ParticipantTxnRecord{txn(i, 1),
+          {ParticipantTxnRecord{txn(i % 4000 + 1, 1),
                                 ParticipantState::Committed,
                                 kv::encodeOps({{kv::OpKind::Put, "k" + std::to_string(i % 100),
                                                 std::string(2000, 'v'), 0}}),
