@@ -97,14 +97,24 @@ class Nodes {
   std::thread thread_;
 };
 
-TEST_CASE("background records ride with the next prepare when it comes within a tick") {
+// p1 and a1 on one loop and a paxos-direct client whose connections are made.
+struct Warm {
   TempDir dir;
   runtime::ClusterConfig c = cluster(dir.path);
-  Nodes nodes(c);
-  const NodeId p1 = c.byName("p1")->id;
-  BlockingClient client(c);
-  REQUIRE(client.async().mode() == ClientMode::Direct);
-  REQUIRE(client.begin().put("warm", "v", p1).commit().committed());  // connections made
+  Nodes nodes{c};
+  NodeId p1 = c.byName("p1")->id;
+  BlockingClient client{c};
+  Warm() {
+    REQUIRE(client.async().mode() == ClientMode::Direct);
+    REQUIRE(client.begin().put("warm", "v", p1).commit().committed());
+  }
+};
+
+TEST_CASE("background records ride with the next prepare when it comes within a tick") {
+  Warm w;
+  Nodes& nodes = w.nodes;
+  const NodeId p1 = w.p1;
+  BlockingClient& client = w.client;
 
   constexpr int kTxns = 40;
   const storage::EnvMetrics before = nodes.env("p1").metrics();
@@ -142,13 +152,10 @@ TEST_CASE("thread writes: the records of one turn are one group") {
     ThreadWrites() { setenv("PCOMMIT_STORAGE_WRITES", "thread", 1); }
     ~ThreadWrites() { unsetenv("PCOMMIT_STORAGE_WRITES"); }
   } threadWrites;
-  TempDir dir;
-  runtime::ClusterConfig c = cluster(dir.path);
-  Nodes nodes(c);
-  const NodeId p1 = c.byName("p1")->id;
-  BlockingClient client(c);
-  REQUIRE(client.async().mode() == ClientMode::Direct);
-  REQUIRE(client.begin().put("warm", "v", p1).commit().committed());  // connections made
+  Warm w;
+  Nodes& nodes = w.nodes;
+  const NodeId p1 = w.p1;
+  BlockingClient& client = w.client;
 
   constexpr int kBursts = 10;
   constexpr int kBurst = 16;
