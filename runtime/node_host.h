@@ -113,8 +113,8 @@ class NodeHost {
   std::vector<Envelope> spareSends_;  // transmitReleased()'s buffer, kept for its capacity
   std::unique_ptr<storage::StorageThread> storage_;
   bool submitScheduled_ = false;  // storage thread: the turn's batches go at its end
-  bool writeScheduled_ = false;  // inline writes: one at the end of this turn
-  uint64_t seqAtLastTick_ = 0;   // the pipeline's lastSeq() at the previous tick
+  bool writeScheduled_ = false;   // inline writes: one at the end of this turn
+  uint64_t seqAtLastTick_ = 0;    // the pipeline's lastSeq() at the previous tick
   std::unique_ptr<rpc::Transport> transport_;
   std::unique_ptr<kj::UnixEventPort::FdObserver> durableObserver_;
   std::set<TxnId> recovering_;  // txns whose recovery we log
