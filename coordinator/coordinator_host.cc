@@ -50,8 +50,10 @@ void CoordinatorHost::onPersist(const std::vector<Record>& records, Seq tag, Pip
 }
 
 std::function<void()> CoordinatorHost::onSend(const Envelope& e) {
-  if (const auto* p = std::get_if<Prepare>(&e.msg)) {
-    // coordinator.after_prepare_sent fires once every participant has received its prepare.
+  if (const auto* p = std::get_if<Prepare>(&e.msg);
+      p != nullptr && fp_->armed("coordinator.after_prepare_sent")) {
+    // coordinator.after_prepare_sent fires once every participant has received its prepare
+    // (only when armed: waiting for the receipt costs an ack per delivery stream frame).
     TxnId txn = p->txn;
     preparesInFlight_[txn] += 1;
     return [this, txn]() {

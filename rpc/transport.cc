@@ -47,39 +47,6 @@ kj::Promise<void> afterRealDelay(kj::Timer& timer, uint32_t ms) {
   return timer.atTime(realNow() + ms * kj::MILLISECONDS);
 }
 
-struct Transport::Outbound {
-  NodeId id = kNoNode;
-  bool isSink = false;          // a client's attached sink (no reconnect)
-  uint64_t sinkConnection = 0;  // the inbound connection it came through
-  kj::Own<Connection> conn;
-  kj::Maybe<wire::Peer::Client> sink;
-  bool connecting = false;
-  bool inBackoff = false;  // a failed connect waits for its retry timer
-  uint32_t backoffMs = 0;
-  uint32_t inflight = 0;
-  // While calls are in flight: when the oldest unanswered one was made, or the last
-  // answer came (real clock). The call watchdog fails the connection when this is
-  // callTimeoutMs old at two ticks in a row (`stallSeen` after the first).
-  kj::TimePoint lastProgress = kj::origin<kj::TimePoint>();
-  bool stallSeen = false;
-  uint64_t generation = 0;  // bumps on each (re)connection; stale callbacks check it
-  struct Item {
-    Message msg;
-    std::function<void()> onDelivered;
-    size_t bytes = 0;  // approxBytes(msg)
-  };
-  std::deque<Item> queue;
-  size_t queuedBytes = 0;  // sum of the queue's Item::bytes
-  void popFront() {
-    queuedBytes -= queue.front().bytes;
-    queue.pop_front();
-  }
-  void clearQueue() {
-    queue.clear();
-    queuedBytes = 0;
-  }
-};
-
 // Receives messages (as a node's bootstrap interface, or as a client's attached sink).
 class Transport::SinkImpl final : public wire::Peer::Server {
  public:
@@ -238,7 +205,7 @@ void Transport::accepted(kj::Own<kj::AsyncIoStream> stream) {
     handshake(kj::mv(stream));  // then serveInbound, with the certificate's name
     return;
   }
-  serveInbound(kj::mv(stream), PeerAuth{});
+  classify(kj::mv(stream), PeerAuth{});  // a delivery stream or RPC, by its first bytes
 }
 
 void Transport::dropInbound(uint64_t key) {
@@ -440,6 +407,10 @@ bool Transport::forgettable(const Outbound& o) const {
 void Transport::flush(Outbound& o) {
   if (o.queue.empty()) return;
   wire::Peer::Client target = nullptr;
+  if (o.conn && o.conn->isStream) {
+    flushStream(o);
+    return;
+  }
   if (o.conn) {
     target = o.conn->node;
   } else if (o.sink != nullptr) {
@@ -457,16 +428,7 @@ void Transport::flush(Outbound& o) {
     return;
   }
   while (!o.queue.empty() && o.inflight < opts_.maxInflightCallsPerPeer) {
-    // At most maxBatch messages and maxBatchBytes (at least one message) per call, so a
-    // batch stays well below the receiver's traversal limit.
-    size_t n = 0;
-    size_t batchBytes = 0;
-    while (n < o.queue.size() && n < opts_.limits.maxBatch) {
-      const size_t b = o.queue[n].bytes;
-      if (n > 0 && batchBytes + b > opts_.maxBatchBytes) break;
-      batchBytes += b;
-      ++n;
-    }
+    const size_t n = nextBatch(o);
     auto req = target.deliverRequest();
     req.setFrom(opts_.self);
     auto list = req.initMessages(static_cast<unsigned>(n));
@@ -500,8 +462,29 @@ void Transport::flush(Outbound& o) {
   }
 }
 
+size_t Transport::nextBatch(const Outbound& o) const {
+  // At most maxBatch messages and maxBatchBytes (at least one message) per call or frame,
+  // so a batch stays well below the receiver's traversal limit.
+  size_t n = 0;
+  size_t batchBytes = 0;
+  while (n < o.queue.size() && n < opts_.limits.maxBatch) {
+    const size_t b = o.queue[n].bytes;
+    if (n > 0 && batchBytes + b > opts_.maxBatchBytes) break;
+    batchBytes += b;
+    ++n;
+  }
+  return n;
+}
+
+bool Transport::awaiting(const Outbound& o) const {
+  // RPC: an answer to a call; a delivery stream: a write to finish, or the ack it asked
+  // for (lastProgress is then when it was asked).
+  return o.inflight > 0 || (o.conn && o.conn->isStream && o.conn->pendingAck != 0);
+}
+
 void Transport::onCallFailed(Outbound& o, const kj::Exception& e) {
   metrics_.disconnects++;
+  if (o.conn && o.conn->isStream) metrics_.droppedFailed += o.conn->unconfirmed;
   lastFailure_ = e.getDescription().cStr();
   if (log_) log_("peer " + std::to_string(o.id) + " lost: " + e.getDescription().cStr());
   o.generation++;
@@ -529,7 +512,7 @@ kj::Promise<void> Transport::callWatchdog() {
     const auto limit = opts_.callTimeoutMs * kj::MILLISECONDS;
     for (auto& [id, o] : out_) {
       if (o->isSink) continue;  // see the top of transport.h
-      if (o->inflight == 0 || now - o->lastProgress < limit) {
+      if (!awaiting(*o) || now - o->lastProgress < limit) {
         o->stallSeen = false;
       } else if (!o->stallSeen) {
         o->stallSeen = true;  // answers may be waiting unread after a pause of this loop
@@ -600,6 +583,14 @@ void Transport::connect(Outbound& o) {
         if (it == out_.end() || it->second->generation != gen) return;
         Outbound& ob = *it->second;
         setKeepalive(*stream);
+        ob.connecting = false;
+        ob.backoffMs = opts_.reconnectBackoffMinMs;
+        metrics_.connects++;
+        if (log_) log_("peer " + std::to_string(id) + " connected");
+        if (useStreams()) {
+          streamConnected(ob, kj::mv(stream));
+          return;
+        }
         auto c = kj::heap<Connection>();
         c->stream = kj::mv(stream);
         c->network =
@@ -611,10 +602,6 @@ void Transport::connect(Outbound& o) {
         c->node = c->rpc->bootstrap(vat).castAs<wire::Node>();
         introduce(c->node, id);
         ob.conn = kj::mv(c);
-        ob.connecting = false;
-        ob.backoffMs = opts_.reconnectBackoffMinMs;
-        metrics_.connects++;
-        if (log_) log_("peer " + std::to_string(id) + " connected");
         flush(ob);
       },
       [this, id, gen](kj::Exception&& e) -> void {

@@ -6,9 +6,16 @@
 // connection (Cap'n Proto fails it); the process keeps serving.
 // Outbound: one connection per peer node, opened lazily, reused, reconnected with backoff.
 // Messages sent during one event-loop turn to one destination travel in one deliver()
-// call (batching); each message is still counted on its own. Messages for a client go
-// through the sink capability the client attached. Delivery is at most once: a message in a
-// call that fails is lost, and the protocol's retries take over.
+// call (batching); each message is still counted on its own.
+// Delivery streams (options.streams, the default; rpc/transport_stream.cc): between
+// members, a connection carries one-way frames (pcommit.capnp StreamFrame) instead of
+// deliver() calls, so a delivery costs one Cap'n Proto message, not a Call, a Return and a
+// Finish (three socket writes and three wake-ups). One frame is written at a time per peer;
+// what is sent meanwhile waits and leaves in the next frame. An inbound connection is a
+// stream if its first 8 bytes are the stream preamble, else Cap'n Proto RPC (clients, and
+// get/status/resolve, always use RPC). Every check below applies to a frame as to a call. Messages
+// for a client go through the sink capability the client attached. Delivery is at most once: a
+// message in a call that fails is lost, and the protocol's retries take over.
 //
 // The edge (issue 12): every input from the network is bounded, and none stops the node.
 // - Accept errors (EMFILE/ENFILE when descriptors run out, or any other) pause accepting
@@ -60,6 +67,7 @@
 
 #include <kj/async-io.h>
 
+#include <algorithm>
 #include <array>
 #include <deque>
 #include <functional>
@@ -123,6 +131,10 @@ struct TransportOptions {
   // Benchmarks only (`net-delay-us`, rpc/delay_line.h): every message sent over the network
   // leaves this many microseconds after send(). 0: none.
   uint32_t netDelayUs = 0;
+  // Deliveries between members over one-way streams (see the top of this file); false:
+  // deliver() calls, as before (PCOMMIT_DELIVERY=rpc, for comparisons). Ignored in client
+  // mode (attachSinkOnConnect): a client's connections carry its sink, so they are RPC.
+  bool streams = true;
   bool keepalive = true;
   int keepaliveIdleS = 10;  // TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT: dead after ~25 s
   int keepaliveIntervalS = 5;
@@ -142,12 +154,12 @@ struct TransportMetrics {
   std::array<uint64_t, std::variant_size_v<Message>> receivedByKind{};
   uint64_t messagesSent = 0;
   uint64_t messagesReceived = 0;
-  uint64_t messagesLocal = 0;  // of messagesSent: handed in-process to a co-hosted node
-  uint64_t rpcCallsSent = 0;
-  uint64_t rpcCallsReceived = 0;
-  uint64_t rejected = 0;       // invalid messages dropped at the edge
-  uint64_t droppedQueue = 0;   // dropped because a peer's queue was full
-  uint64_t droppedFailed = 0;  // lost in a failed call or with no route
+  uint64_t messagesLocal = 0;     // of messagesSent: handed in-process to a co-hosted node
+  uint64_t rpcCallsSent = 0;      // deliver() calls, or stream frames carrying messages
+  uint64_t rpcCallsReceived = 0;  // the same, received
+  uint64_t rejected = 0;          // invalid messages dropped at the edge
+  uint64_t droppedQueue = 0;      // dropped because a peer's queue was full
+  uint64_t droppedFailed = 0;     // lost in a failed call or with no route
   uint64_t connects = 0;
   uint64_t connectFailures = 0;
   uint64_t disconnects = 0;
@@ -172,6 +184,10 @@ struct TransportMetrics {
 // for a while (a blocking client between calls): a deadline taken from it can expire
 // before anything happened. Every deadline here uses this; clients' too (client/).
 kj::Promise<void> afterRealDelay(kj::Timer& timer, uint32_t ms);
+
+// PCOMMIT_DELIVERY: unset, empty or "stream" -> true (delivery streams), "rpc" -> false.
+// Anything else throws std::runtime_error naming the value.
+bool deliveryStreamsFromEnvironment();
 
 class Transport : private kj::TaskSet::ErrorHandler {
  public:
@@ -228,7 +244,8 @@ class Transport : private kj::TaskSet::ErrorHandler {
   // answer says why (a refused TLS handshake, a plaintext peer, a refused connect).
   const std::string& lastFailure() const { return lastFailure_; }
   bool connected(NodeId peer) const;
-  size_t inboundConnections() const { return inbound_.size(); }
+  // Served, and being set up (a TLS handshake, or the first bytes not read yet).
+  size_t inboundConnections() const { return inbound_.size() + handshakes_; }
   size_t routes() const { return out_.size(); }  // outbound entries (members, clients)
 
   static constexpr size_t kMaxLoggedSenders = 1024;
@@ -244,6 +261,23 @@ class Transport : private kj::TaskSet::ErrorHandler {
   kj::Promise<void> acceptLoop(kj::ConnectionReceiver& listener);
   void accepted(kj::Own<kj::AsyncIoStream> stream);
   void serveInbound(kj::Own<kj::AsyncIoStream> stream, PeerAuth auth);
+  // Delivery streams (transport_stream.cc). classify reads an inbound connection's first 8
+  // bytes and serves it as a stream or as RPC.
+  void classify(kj::Own<kj::AsyncIoStream> stream, PeerAuth auth);
+  void serveStream(kj::Own<kj::AsyncIoStream> stream, PeerAuth auth);
+  kj::Promise<void> readInbound(uint64_t key);
+  void handleInboundFrame(Connection& c, wire::StreamFrame::Reader f);
+  // Resolves when inbound connection `key` has made no call (or sent no frame) by the idle
+  // timeout (counted); never otherwise.
+  kj::Promise<void> untilIdle(uint64_t key);
+  // How many queued messages the next call or frame to `o` carries (>= 1 if any queued).
+  size_t nextBatch(const Outbound& o) const;
+  void streamConnected(Outbound& o, kj::Own<kj::AsyncIoStream> stream);
+  void flushStream(Outbound& o);
+  kj::Promise<void> readOutbound(NodeId id, uint64_t gen, Connection& c);
+  bool useStreams() const { return opts_.streams && !opts_.attachSinkOnConnect; }
+  // A delivery stream asks its peer for an ack at most this often (the liveness check).
+  uint32_t ackIntervalMs() const { return std::max<uint32_t>(opts_.callTimeoutMs / 4, 10); }
   // TLS (transport_tls.cc).
   void handshake(kj::Own<kj::AsyncIoStream> stream);
   kj::Promise<kj::Own<kj::AsyncIoStream>> secureOutbound(kj::Own<kj::AsyncIoStream> stream,
@@ -260,6 +294,7 @@ class Transport : private kj::TaskSet::ErrorHandler {
   void setKeepalive(kj::AsyncIoStream& stream);
   bool isMember(NodeId id) const { return id == opts_.self || opts_.peers.count(id) != 0; }
   kj::Promise<void> callWatchdog();
+  bool awaiting(const Outbound& o) const;  // whether the watchdog waits for something of o
   bool forgettable(const Outbound& o) const;
   struct OneOff;
   kj::Promise<kj::Own<OneOff>> openOneOff(NodeId node, const Tls* tls);
@@ -297,6 +332,7 @@ class Transport : private kj::TaskSet::ErrorHandler {
   void introduce(wire::Node::Client& node, NodeId id);
   // Fills an attach request's clusterId from opts_.clusterId.
   void setClusterId(wire::Node::AttachParams::Builder req) const;
+  void setClusterId(wire::StreamFrame::Builder frame) const;
   // Inbound connections. Owned here, not by tasks_: they are destroyed after every task
   // is cancelled (an RpcSystem must not die inside a TaskSet's destructor).
   std::map<uint64_t, kj::Own<Connection>> inbound_;
@@ -314,8 +350,8 @@ class Transport : private kj::TaskSet::ErrorHandler {
     std::function<void()> onDelivered;
   };
   std::vector<Delayed> delayedTurn_;
-  uint32_t handshakes_ = 0;                  // TLS handshakes in progress (inbound)
-  std::set<std::string> tlsLogged_;          // peers whose TLS refusal was logged (bounded)
+  uint32_t handshakes_ = 0;          // inbound connections being set up (TLS handshake, preamble)
+  std::set<std::string> tlsLogged_;  // peers whose TLS refusal was logged (bounded)
   std::map<std::string, NodeId> memberIds_;  // node name -> id (self and peers)
   std::string lastFailure_;
   // TLS get/status connections (transport_oneoff.cc); `ref` owns `conn` (OneOff is only

@@ -34,6 +34,11 @@ void Transport::setClusterId(wire::Node::AttachParams::Builder req) const {
   req.setClusterId(capnp::Data::Reader(reinterpret_cast<const kj::byte*>(id.data()), id.size()));
 }
 
+void Transport::setClusterId(wire::StreamFrame::Builder frame) const {
+  std::string id = clusterIdBytes(opts_.clusterId);
+  frame.setClusterId(capnp::Data::Reader(reinterpret_cast<const kj::byte*>(id.data()), id.size()));
+}
+
 bool Transport::foreignCluster(NodeId from, capnp::Data::Reader theirs) {
   // No id on either side: nothing to compare (a cluster file from before cluster-id).
   if (opts_.clusterId.empty() || theirs.size() == 0) return false;

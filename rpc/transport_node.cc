@@ -117,20 +117,21 @@ void Transport::serveInbound(kj::Own<kj::AsyncIoStream> stream, PeerAuth auth) {
   // it (a client that comes back attaches again), so client churn cannot grow memory.
   auto done = c->network->onDisconnect();
   inbound_.emplace(key, kj::mv(c));
-  kj::Promise<void> idle = kj::NEVER_DONE;
-  if (opts_.idleTimeoutMs > 0) {
-    idle = io_.provider->getTimer()
-               .afterDelay(opts_.idleTimeoutMs * kj::MILLISECONDS)
-               .then([this, key]() -> kj::Promise<void> {
-                 auto it = inbound_.find(key);
-                 if (it == inbound_.end() || it->second->called) return kj::NEVER_DONE;
-                 metrics_.inboundIdleClosed++;
-                 return kj::READY_NOW;
-               });
-  }
-  tasks_->add(done.exclusiveJoin(kj::mv(idle)).then([this, key]() {
+  tasks_->add(done.exclusiveJoin(untilIdle(key)).then([this, key]() {
     return kj::evalLater([this, key]() { dropInbound(key); });
   }));
+}
+
+kj::Promise<void> Transport::untilIdle(uint64_t key) {
+  if (opts_.idleTimeoutMs == 0) return kj::NEVER_DONE;
+  return io_.provider->getTimer()
+      .afterDelay(opts_.idleTimeoutMs * kj::MILLISECONDS)
+      .then([this, key]() -> kj::Promise<void> {
+        auto it = inbound_.find(key);
+        if (it == inbound_.end() || it->second->called) return kj::NEVER_DONE;
+        metrics_.inboundIdleClosed++;
+        return kj::READY_NOW;
+      });
 }
 
 }  // namespace pc::rpc

@@ -74,7 +74,7 @@ void Transport::handshake(kj::Own<kj::AsyncIoStream> stream) {
         }
         metrics_.tlsHandshakes++;
         auth->peer = a.commonName + " at " + address;
-        serveInbound(kj::mv(a.stream), std::move(*auth));
+        classify(kj::mv(a.stream), std::move(*auth));
       },
       [this, address](kj::Exception&& e) {
         --handshakes_;

@@ -93,6 +93,7 @@ kj::Promise<void> NodeHost::run() {
   topts.callTimeoutMs = cluster_.callTimeoutMs;
   topts.netDelayUs = cluster_.netDelayUs;
   topts.clusterId = cluster_.clusterId;
+  topts.streams = rpc::deliveryStreamsFromEnvironment();  // PCOMMIT_DELIVERY
   transport_ = std::make_unique<rpc::Transport>(
       io_, topts, [this](NodeId from, Message&& m) { onInbound(from, std::move(m)); },
       [this](const std::string& l) { log(l); });

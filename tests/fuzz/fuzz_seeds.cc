@@ -99,6 +99,29 @@ std::vector<std::string> wireSeeds() {
   return out;
 }
 
+// Delivery streams (fuzz_stream): a read-size byte, then frames as a member writes them: a
+// first frame with a cluster id, then frames of one message each, one asking an ack; the
+// last seed ends inside a frame.
+std::vector<std::string> streamSeeds() {
+  std::string frames;
+  uint64_t ack = 0;
+  for (const auto& m : sampleMessages()) {
+    capnp::MallocMessageBuilder b;
+    auto f = b.initRoot<wire::StreamFrame>();
+    f.setFrom(fuzz::kCoord);
+    if (frames.empty())
+      f.setClusterId(
+          capnp::Data::Reader(reinterpret_cast<const kj::byte*>("0123456789abcdef"), 16));
+    if (++ack % 4 == 0) f.setAckId(ack);
+    rpc::toWire(m, f.initMessages(1)[0]);
+    auto words = capnp::messageToFlatArray(b);
+    auto bytes = words.asBytes();
+    frames.append(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+  }
+  return {std::string(1, '\x00') + frames, std::string(1, '\x07') + frames,
+          std::string(1, '\x3f') + frames.substr(0, frames.size() - 5)};
+}
+
 std::vector<std::string> codecSeeds() {
   namespace codec = storage::codec;
   AcceptorTxnRecord a{
@@ -383,6 +406,7 @@ int main(int argc, char** argv) {
   }
   const fs::path dir = argv[1];
   writeAll(dir / "wire", wireSeeds());
+  writeAll(dir / "stream", streamSeeds());
   writeAll(dir / "codec", codecSeeds());
   writeAll(dir / "kv_ops", kvSeeds());
   writeAll(dir / "cluster_config", clusterSeeds());

@@ -18,6 +18,7 @@
 
 #include "client/client.h"
 #include "tests/runtime/loop_util.h"
+#include "tests/runtime/raw_socket.h"
 #include "tests/unit/local_util.h"
 
 namespace pc::rpc {
@@ -31,25 +32,8 @@ using pc::test::runUntil;
 
 Message outcomeFor(uint64_t n) { return OutcomeMsg{TxnId{n, 1}, Outcome::Commit}; }
 
-// A plain TCP connection to 127.0.0.1:port (blocking connect; the kernel completes it
-// from the listen backlog whether or not the event loop accepts).
-int rawConnect(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(port);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  return fd;
-}
-
-// Whether the other side closed `fd` (read returns 0 or a reset), without blocking.
-bool closedByPeer(int fd) {
-  char b = 0;
-  ssize_t n = ::recv(fd, &b, 1, MSG_DONTWAIT);
-  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
-}
+using pc::test::closedByPeer;
+using pc::test::rawConnect;
 
 struct Received {
   std::vector<std::pair<NodeId, Message>> msgs;
@@ -284,20 +268,12 @@ TEST_CASE("call deadline: a peer that accepts but never answers fails the call, 
   // If this fails, one wedged peer holds its queue (and its messages) forever.
   auto io = kj::setupAsyncIo();
   // A listening socket nobody accepts from: the kernel completes connections, and what is
-  // sent to them is never read or answered.
-  int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(lfd >= 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  REQUIRE(::listen(lfd, 16) == 0);
-  socklen_t len = sizeof a;
-  REQUIRE(::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  // sent to them is never read or answered (a delivery stream's ack never comes).
+  test::RawListener wedged;
   TransportOptions o;
   o.self = kCoordinator;
   o.callTimeoutMs = 200;
-  o.peers[kParticipant] = PeerAddress{"127.0.0.1", ntohs(a.sin_port)};
+  o.peers[kParticipant] = PeerAddress{"127.0.0.1", wedged.port()};
   Transport t(io, o, nullptr, nullptr);
   t.send(kParticipant, outcomeFor(1));
   REQUIRE(runUntil(io, 2000, [&] { return t.metrics().connects == 1; }));
@@ -309,7 +285,6 @@ TEST_CASE("call deadline: a peer that accepts but never answers fails the call, 
   t.send(kParticipant, outcomeFor(2));
   CHECK(runUntil(io, 2000, [&] { return t.metrics().connects == 2; }));
   CHECK(runUntil(io, 2000, [&] { return t.metrics().droppedFailed == 2; }));
-  ::close(lfd);
 }
 
 TEST_CASE("deadlines count on the real clock: a loop that sat idle does not time out at once") {

@@ -1,0 +1,263 @@
+// Delivery streams (rpc/transport_stream.cc) with real sockets in this process: what a
+// member writes on the wire, and what a node does with a stream that is not what it should
+// be. If these fail, a delivery costs an RPC round trip again, a peer's bytes can stop or
+// bloat a node, or a failpoint waiting for a receipt fires before the receipt.
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <kj/async-io.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "rpc/transport.h"
+#include "tests/runtime/loop_util.h"
+#include "tests/runtime/raw_socket.h"
+#include "tests/unit/local_util.h"
+
+namespace pc::rpc {
+namespace {
+
+using pc::test::runFor;
+using pc::test::runUntil;
+
+constexpr NodeId kCoordinator = 1;
+constexpr NodeId kParticipant = 1001;
+const std::string kPreamble = "pcstrm01";
+
+Message outcomeFor(uint64_t n) { return OutcomeMsg{TxnId{n, 1}, Outcome::Commit}; }
+
+struct Received {
+  std::vector<std::pair<NodeId, Message>> msgs;
+  Transport::Handler handler() {
+    return [this](NodeId from, Message&& m) { msgs.emplace_back(from, std::move(m)); };
+  }
+};
+
+// The frames in `bytes` (after the preamble, if `preamble`), decoded one by one.
+struct Frames {
+  std::string bytes;
+  std::vector<kj::Array<capnp::word>> copies;  // aligned copies the readers point into
+  std::vector<kj::Own<capnp::FlatArrayMessageReader>> readers;
+  std::vector<wire::StreamFrame::Reader> frames;
+  Frames(std::string b, bool preamble) : bytes(std::move(b)) {
+    size_t at = 0;
+    if (preamble) {
+      REQUIRE(bytes.size() >= kPreamble.size());
+      CHECK(bytes.substr(0, kPreamble.size()) == kPreamble);
+      at = kPreamble.size();
+    }
+    while (bytes.size() - at >= sizeof(capnp::word)) {
+      auto words = kj::heapArray<capnp::word>((bytes.size() - at) / sizeof(capnp::word));
+      std::memcpy(words.begin(), bytes.data() + at, words.size() * sizeof(capnp::word));
+      const size_t need = capnp::expectedSizeInWordsFromPrefix(words);
+      if (need > words.size()) break;  // a partial frame: not here yet
+      readers.push_back(kj::heap<capnp::FlatArrayMessageReader>(words.slice(0, need)));
+      frames.push_back(readers.back()->getRoot<wire::StreamFrame>());
+      copies.push_back(kj::mv(words));
+      at += need * sizeof(capnp::word);
+    }
+  }
+};
+
+std::string frameBytes(capnp::MallocMessageBuilder& b) {
+  auto flat = capnp::messageToFlatArray(b);
+  auto bytes = flat.asBytes();
+  return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+}
+
+std::string helloWith(NodeId from, std::vector<uint64_t> txns, uint64_t ackId = 0) {
+  capnp::MallocMessageBuilder b;
+  auto f = b.initRoot<wire::StreamFrame>();
+  f.setFrom(from);
+  f.setAckId(ackId);
+  auto list = f.initMessages(static_cast<unsigned>(txns.size()));
+  for (size_t i = 0; i < txns.size(); ++i)
+    toWire(outcomeFor(txns[i]), list[static_cast<unsigned>(i)]);
+  return frameBytes(b);
+}
+
+TEST_CASE("delivery stream: a member's messages leave as one-way frames after the preamble") {
+  // If this fails, node-to-node deliveries are RPC calls again (a Call, a Return and a
+  // Finish each), or the wire format changed without this file.
+  auto io = kj::setupAsyncIo();
+  test::RawListener peer;
+  TransportOptions o;
+  o.self = kCoordinator;
+  o.clusterId = "0123456789abcdef0123456789abcdef";
+  o.peers[kParticipant] = PeerAddress{"127.0.0.1", peer.port()};
+  Transport t(io, o, nullptr, nullptr);
+  for (uint64_t i = 1; i <= 3; ++i) t.send(kParticipant, outcomeFor(i));  // one turn
+  REQUIRE(runUntil(io, 2000, [&] { return t.metrics().connects == 1; }));
+  const int fd = peer.accept();
+  std::string got;
+  REQUIRE(runUntil(io, 2000, [&] {
+    test::readAvailable(fd, got);
+    return Frames(got, true).frames.size() == 1;
+  }));
+  runFor(io, 50);  // nothing more comes: no second frame, nothing to answer
+  test::readAvailable(fd, got);
+  Frames f(got, true);
+  REQUIRE(f.frames.size() == 1);
+  CHECK(f.frames[0].getFrom() == kCoordinator);
+  CHECK(f.frames[0].getClusterId().size() == 16);  // the first frame introduces the sender
+  REQUIRE(f.frames[0].getMessages().size() == 3);
+  CHECK(f.frames[0].getAckId() != 0);  // the liveness check's ack, asked once
+  CHECK(t.metrics().rpcCallsSent == 1);
+  CHECK(t.metrics().messagesSent == 3);
+
+  // Later sends: frames without the introduction, and no new ack asked while one is owed.
+  t.send(kParticipant, outcomeFor(4));
+  REQUIRE(runUntil(io, 2000, [&] {
+    test::readAvailable(fd, got);
+    return Frames(got, true).frames.size() == 2;
+  }));
+  Frames g(got, true);
+  CHECK(g.frames[1].getClusterId().size() == 0);
+  CHECK(g.frames[1].getAckId() == 0);
+  CHECK(g.frames[1].getMessages().size() == 1);
+  ::close(fd);
+}
+
+TEST_CASE("delivery stream: bad bytes close that stream alone, with a refusal; the node goes on") {
+  // If this fails, a peer can make a node allocate what a frame header claims, or keep a
+  // stream open while lying about its sender, or stop the node with garbage.
+  auto io = kj::setupAsyncIo();
+  const uint16_t port = test::freePort();
+  Received got;
+  TransportOptions o;
+  o.self = kParticipant;
+  Transport node(io, o, got.handler(), nullptr);
+  auto listening = node.listen("127.0.0.1", port).eagerlyEvaluate(nullptr);
+
+  struct Case {
+    const char* what;
+    std::string bytes;
+    const char* refusal;  // in the refusal frame
+    size_t delivered;     // messages that reached the node before the stream closed
+  };
+  // A header claiming one segment of 2^31 - 1 words (16 GiB).
+  std::string oversize("\0\0\0\0\xff\xff\xff\x7f", 8);
+  // One segment of one word whose root pointer is a far pointer into segment 9.
+  std::string farPointer("\0\0\0\0\1\0\0\0\x02\0\0\0\x09\0\0\0", 16);
+  std::vector<Case> cases = {
+      {"oversize frame", oversize, "larger than the limit", 0},
+      {"broken pointer", farPointer, "", 0},
+      {"sender id changed", helloWith(kCoordinator, {1}) + helloWith(2, {2}), "another id", 1},
+  };
+  size_t delivered = 0;
+  for (const Case& c : cases) {
+    CAPTURE(c.what);
+    const int fd = test::rawConnect(port);
+    std::string out = kPreamble + c.bytes;
+    REQUIRE(::send(fd, out.data(), out.size(), 0) == static_cast<ssize_t>(out.size()));
+    std::string back;
+    CHECK(runUntil(io, 2000, [&] {
+      test::readAvailable(fd, back);
+      return test::closedByPeer(fd);
+    }));
+    Frames f(back, false);
+    REQUIRE(f.frames.size() == 1);
+    CHECK(std::string(f.frames[0].getRefused().cStr()).find(c.refusal) != std::string::npos);
+    delivered += c.delivered;
+    CHECK(got.msgs.size() == delivered);
+    ::close(fd);
+  }
+  runFor(io, 50);
+  CHECK(node.inboundConnections() == 0);
+
+  // A member still gets through, on a stream of its own.
+  TransportOptions so;
+  so.self = kCoordinator;
+  so.peers[kParticipant] = PeerAddress{"127.0.0.1", port};
+  Transport sender(io, so, nullptr, nullptr);
+  sender.send(kParticipant, outcomeFor(9));
+  CHECK(runUntil(io, 2000, [&] { return got.msgs.size() == delivered + 1; }));
+  CHECK(messageTxn(got.msgs.back().second) == TxnId{9, 1});
+}
+
+TEST_CASE("delivery stream: onDelivered runs once the receiver has handled the frame, not before") {
+  // If this fails, coordinator.after_prepare_sent (and participant.after_vote_sent) fire
+  // when the bytes left, so a chaos test's crash there no longer means "they arrived".
+  auto io = kj::setupAsyncIo();
+  test::RawListener peer;
+  TransportOptions o;
+  o.self = kCoordinator;
+  o.peers[kParticipant] = PeerAddress{"127.0.0.1", peer.port()};
+  Transport t(io, o, nullptr, nullptr);
+  int delivered = 0;
+  t.send(kParticipant, outcomeFor(1), [&] { ++delivered; });
+  REQUIRE(runUntil(io, 2000, [&] { return t.metrics().connects == 1; }));
+  const int fd = peer.accept();
+  std::string got;
+  REQUIRE(runUntil(io, 2000, [&] {
+    test::readAvailable(fd, got);
+    return Frames(got, true).frames.size() == 1;
+  }));
+  runFor(io, 100);
+  CHECK(delivered == 0);  // written, read by nobody yet: not delivered
+  capnp::MallocMessageBuilder b;
+  b.initRoot<wire::StreamFrame>().setAck(Frames(got, true).frames[0].getAckId());
+  const std::string ack = frameBytes(b);
+  REQUIRE(::send(fd, ack.data(), ack.size(), 0) == static_cast<ssize_t>(ack.size()));
+  CHECK(runUntil(io, 2000, [&] { return delivered == 1; }));
+  ::close(fd);
+
+  // Against a real node: the callback runs after the node's handler had the message.
+  const uint16_t port = test::freePort();
+  Received atP;
+  TransportOptions po;
+  po.self = kParticipant;
+  Transport p(io, po, atP.handler(), nullptr);
+  auto listening = p.listen("127.0.0.1", port).eagerlyEvaluate(nullptr);
+  TransportOptions co = o;
+  co.peers[kParticipant] = PeerAddress{"127.0.0.1", port};
+  Transport c(io, co, nullptr, nullptr);
+  size_t seenAtCallback = 0;
+  c.send(kParticipant, outcomeFor(2), [&] { seenAtCallback = atP.msgs.size(); });
+  CHECK(runUntil(io, 2000, [&] { return seenAtCallback == 1; }));
+}
+
+TEST_CASE("delivery stream: RPC delivery (streams off) and RPC clients share the node's port") {
+  // If this fails, PCOMMIT_DELIVERY=rpc (the comparison) or a client stops working against
+  // a node that tells streams from RPC by their first bytes.
+  auto io = kj::setupAsyncIo();
+  const uint16_t port = test::freePort();
+  Received got;
+  TransportOptions o;
+  o.self = kParticipant;
+  Transport node(io, o, got.handler(), nullptr);
+  node.setStatusFn([](wire::NodeStatus::Builder b) { b.setName("p1"); });
+  auto listening = node.listen("127.0.0.1", port).eagerlyEvaluate(nullptr);
+  TransportOptions so;
+  so.self = kCoordinator;
+  so.streams = false;
+  so.peers[kParticipant] = PeerAddress{"127.0.0.1", port};
+  Transport sender(io, so, nullptr, nullptr);
+  int delivered = 0;
+  sender.send(kParticipant, outcomeFor(1), [&] { ++delivered; });
+  CHECK(runUntil(io, 2000, [&] { return got.msgs.size() == 1 && delivered == 1; }));
+  auto status = sender.status(kParticipant).wait(io.waitScope);
+  CHECK(std::string(status.getStatus().getName().cStr()) == "p1");
+}
+
+TEST_CASE("PCOMMIT_DELIVERY: stream (the default) or rpc; anything else is refused by name") {
+  unsetenv("PCOMMIT_DELIVERY");
+  CHECK(deliveryStreamsFromEnvironment());
+  setenv("PCOMMIT_DELIVERY", "stream", 1);
+  CHECK(deliveryStreamsFromEnvironment());
+  setenv("PCOMMIT_DELIVERY", "rpc", 1);
+  CHECK_FALSE(deliveryStreamsFromEnvironment());
+  setenv("PCOMMIT_DELIVERY", "grpc", 1);
+  CHECK_THROWS_WITH_AS(deliveryStreamsFromEnvironment(),
+                       "PCOMMIT_DELIVERY=grpc: expected stream or rpc", std::runtime_error);
+  unsetenv("PCOMMIT_DELIVERY");
+}
+
+}  // namespace
+}  // namespace pc::rpc
