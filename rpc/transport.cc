@@ -431,15 +431,7 @@ void Transport::flush(Outbound& o) {
     const size_t n = nextBatch(o);
     auto req = target.deliverRequest();
     req.setFrom(opts_.self);
-    auto list = req.initMessages(static_cast<unsigned>(n));
-    std::vector<std::function<void()>> callbacks;
-    for (size_t i = 0; i < n; ++i) {
-      auto& item = o.queue.front();
-      toWire(item.msg, list[static_cast<unsigned>(i)]);
-      if (item.onDelivered) callbacks.push_back(std::move(item.onDelivered));
-      o.popFront();
-    }
-    metrics_.rpcCallsSent++;
+    auto callbacks = takeBatch(o, req.initMessages(static_cast<unsigned>(n)));
     if (o.inflight == 0) o.lastProgress = realNow();
     o.inflight++;
     uint64_t gen = o.generation;
@@ -480,6 +472,19 @@ bool Transport::awaiting(const Outbound& o) const {
   // RPC: an answer to a call; a delivery stream: a write to finish, or the ack it asked
   // for (lastProgress is then when it was asked).
   return o.inflight > 0 || (o.conn && o.conn->isStream && o.conn->pendingAck != 0);
+}
+
+std::vector<std::function<void()>> Transport::takeBatch(Outbound& o,
+                                                        capnp::List<wire::Message>::Builder list) {
+  std::vector<std::function<void()>> callbacks;
+  for (auto m : list) {
+    auto& item = o.queue.front();
+    toWire(item.msg, m);
+    if (item.onDelivered) callbacks.push_back(std::move(item.onDelivered));
+    o.popFront();
+  }
+  metrics_.rpcCallsSent++;
+  return callbacks;
 }
 
 void Transport::onCallFailed(Outbound& o, const kj::Exception& e) {

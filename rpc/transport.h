@@ -272,6 +272,10 @@ class Transport : private kj::TaskSet::ErrorHandler {
   kj::Promise<void> untilIdle(uint64_t key);
   // How many queued messages the next call or frame to `o` carries (>= 1 if any queued).
   size_t nextBatch(const Outbound& o) const;
+  // Moves the first list.size() queued messages of `o` into `list` (a call or a frame,
+  // counted in rpcCallsSent); returns their onDelivered callbacks.
+  std::vector<std::function<void()>> takeBatch(Outbound& o,
+                                               capnp::List<wire::Message>::Builder list);
   void streamConnected(Outbound& o, kj::Own<kj::AsyncIoStream> stream);
   void flushStream(Outbound& o);
   kj::Promise<void> readOutbound(NodeId id, uint64_t gen, Connection& c);

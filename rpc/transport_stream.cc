@@ -19,6 +19,7 @@
 
 #include "paxos_commit/assert.h"
 #include "rpc/transport_internal.h"
+#include "rpc/wrapped_stream.h"
 
 namespace pc::rpc {
 
@@ -35,44 +36,23 @@ kj::TimePoint realNow() { return kj::systemPreciseMonotonicClock().now(); }
 
 // An inbound connection whose first 8 bytes were read to classify it, served to Cap'n Proto
 // RPC with those bytes in front again.
-class PrefixedStream final : public kj::AsyncIoStream {
+class PrefixedStream final : public WrappedStream {
  public:
   PrefixedStream(kj::Own<kj::AsyncIoStream> inner, kj::Array<kj::byte> prefix)
-      : inner_(kj::mv(inner)), prefix_(kj::mv(prefix)) {}
+      : WrappedStream(kj::mv(inner)), prefix_(kj::mv(prefix)) {}
 
   kj::Promise<size_t> tryRead(void* buffer, size_t minBytes, size_t maxBytes) override {
-    if (pos_ >= prefix_.size()) return inner_->tryRead(buffer, minBytes, maxBytes);
+    if (pos_ >= prefix_.size()) return inner().tryRead(buffer, minBytes, maxBytes);
     const size_t n = std::min(maxBytes, prefix_.size() - pos_);
     std::memcpy(buffer, prefix_.begin() + pos_, n);
     pos_ += n;
     if (n >= minBytes) return n;
-    return inner_->tryRead(static_cast<kj::byte*>(buffer) + n, minBytes - n, maxBytes - n)
+    return inner()
+        .tryRead(static_cast<kj::byte*>(buffer) + n, minBytes - n, maxBytes - n)
         .then([n](size_t more) { return n + more; });
-  }
-  kj::Promise<void> write(const void* buffer, size_t size) override {
-    return inner_->write(buffer, size);
-  }
-  kj::Promise<void> write(kj::ArrayPtr<const kj::ArrayPtr<const kj::byte>> pieces) override {
-    return inner_->write(pieces);
-  }
-  kj::Promise<void> whenWriteDisconnected() override { return inner_->whenWriteDisconnected(); }
-  void shutdownWrite() override { inner_->shutdownWrite(); }
-  void abortRead() override { inner_->abortRead(); }
-  void getsockopt(int level, int option, void* value, kj::uint* length) override {
-    inner_->getsockopt(level, option, value, length);
-  }
-  void setsockopt(int level, int option, const void* value, kj::uint length) override {
-    inner_->setsockopt(level, option, value, length);
-  }
-  void getsockname(struct sockaddr* addr, kj::uint* length) override {
-    inner_->getsockname(addr, length);
-  }
-  void getpeername(struct sockaddr* addr, kj::uint* length) override {
-    inner_->getpeername(addr, length);
   }
 
  private:
-  kj::Own<kj::AsyncIoStream> inner_;
   kj::Array<kj::byte> prefix_;
   size_t pos_ = 0;
 };
@@ -285,16 +265,7 @@ void Transport::flushStream(Outbound& o) {
   f.setFrom(opts_.self);
   if (!c.helloSent) setClusterId(f);
   std::vector<std::function<void()>> callbacks;
-  if (n > 0) {
-    auto list = f.initMessages(static_cast<unsigned>(n));
-    for (size_t i = 0; i < n; ++i) {
-      auto& item = o.queue.front();
-      toWire(item.msg, list[static_cast<unsigned>(i)]);
-      if (item.onDelivered) callbacks.push_back(std::move(item.onDelivered));
-      o.popFront();
-    }
-    metrics_.rpcCallsSent++;
-  }
+  if (n > 0) callbacks = takeBatch(o, f.initMessages(static_cast<unsigned>(n)));
   const auto now = realNow();
   const bool askLiveness = opts_.callTimeoutMs > 0 && c.pendingAck == 0 &&
                            now - c.askedAt >= ackIntervalMs() * kj::MILLISECONDS;

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "rpc/wrapped_stream.h"
+
 namespace pc::runtime {
 
 namespace {
@@ -17,10 +19,10 @@ constexpr const char* kMetricsContentType = "text/plain; version=0.0.4; charset=
 // After endInput() (the one response is complete) it reads as end of stream: kj-http's
 // server then ends the connection at once -- it sends `Connection: close` but would
 // otherwise wait for the client's next request or its pipeline timeout.
-class LimitedStream final : public kj::AsyncIoStream {
+class LimitedStream final : public rpc::WrappedStream {
  public:
   LimitedStream(kj::Own<kj::AsyncIoStream> inner, size_t limit, uint64_t& oversized)
-      : inner_(kj::mv(inner)), left_(limit), oversized_(oversized) {}
+      : WrappedStream(kj::mv(inner)), left_(limit), oversized_(oversized) {}
 
   void endInput() { ended_ = true; }
 
@@ -32,23 +34,13 @@ class LimitedStream final : public kj::AsyncIoStream {
     }
     maxBytes = std::min(maxBytes, left_);
     minBytes = std::min(minBytes, maxBytes);
-    return inner_->tryRead(buffer, minBytes, maxBytes).then([this](size_t n) {
+    return inner().tryRead(buffer, minBytes, maxBytes).then([this](size_t n) {
       left_ -= n;
       return n;
     });
   }
-  kj::Promise<void> write(const void* buffer, size_t size) override {
-    return inner_->write(buffer, size);
-  }
-  kj::Promise<void> write(kj::ArrayPtr<const kj::ArrayPtr<const kj::byte>> pieces) override {
-    return inner_->write(pieces);
-  }
-  kj::Promise<void> whenWriteDisconnected() override { return inner_->whenWriteDisconnected(); }
-  void shutdownWrite() override { inner_->shutdownWrite(); }
-  void abortRead() override { inner_->abortRead(); }
 
  private:
-  kj::Own<kj::AsyncIoStream> inner_;
   size_t left_;
   uint64_t& oversized_;
   bool ended_ = false;

@@ -18,6 +18,7 @@
 #include "rpc/transport.h"
 #include "tests/runtime/loop_util.h"
 #include "tests/runtime/raw_socket.h"
+#include "tests/runtime/transport_util.h"
 #include "tests/unit/local_util.h"
 
 namespace pc::rpc {
@@ -30,14 +31,8 @@ constexpr NodeId kCoordinator = 1;
 constexpr NodeId kParticipant = 1001;
 const std::string kPreamble = "pcstrm01";
 
-Message outcomeFor(uint64_t n) { return OutcomeMsg{TxnId{n, 1}, Outcome::Commit}; }
-
-struct Received {
-  std::vector<std::pair<NodeId, Message>> msgs;
-  Transport::Handler handler() {
-    return [this](NodeId from, Message&& m) { msgs.emplace_back(from, std::move(m)); };
-  }
-};
+using pc::test::outcomeFor;
+using pc::test::Received;
 
 // The frames in `bytes` (after the preamble, if `preamble`), decoded one by one.
 struct Frames {
@@ -82,6 +77,18 @@ std::string helloWith(NodeId from, std::vector<uint64_t> txns, uint64_t ackId = 
   return frameBytes(b);
 }
 
+// Accepts `t`'s connection at `peer` and reads until its first frame is whole (into
+// `got`); returns the socket.
+int firstFrame(kj::AsyncIoContext& io, Transport& t, test::RawListener& peer, std::string& got) {
+  REQUIRE(runUntil(io, 2000, [&] { return t.metrics().connects == 1; }));
+  const int fd = peer.accept();
+  REQUIRE(runUntil(io, 2000, [&] {
+    test::readAvailable(fd, got);
+    return Frames(got, true).frames.size() == 1;
+  }));
+  return fd;
+}
+
 TEST_CASE("delivery stream: a member's messages leave as one-way frames after the preamble") {
   // If this fails, node-to-node deliveries are RPC calls again (a Call, a Return and a
   // Finish each), or the wire format changed without this file.
@@ -93,13 +100,8 @@ TEST_CASE("delivery stream: a member's messages leave as one-way frames after th
   o.peers[kParticipant] = PeerAddress{"127.0.0.1", peer.port()};
   Transport t(io, o, nullptr, nullptr);
   for (uint64_t i = 1; i <= 3; ++i) t.send(kParticipant, outcomeFor(i));  // one turn
-  REQUIRE(runUntil(io, 2000, [&] { return t.metrics().connects == 1; }));
-  const int fd = peer.accept();
   std::string got;
-  REQUIRE(runUntil(io, 2000, [&] {
-    test::readAvailable(fd, got);
-    return Frames(got, true).frames.size() == 1;
-  }));
+  const int fd = firstFrame(io, t, peer, got);
   runFor(io, 50);  // nothing more comes: no second frame, nothing to answer
   test::readAvailable(fd, got);
   Frames f(got, true);
@@ -128,12 +130,10 @@ TEST_CASE("delivery stream: bad bytes close that stream alone, with a refusal; t
   // If this fails, a peer can make a node allocate what a frame header claims, or keep a
   // stream open while lying about its sender, or stop the node with garbage.
   auto io = kj::setupAsyncIo();
-  const uint16_t port = test::freePort();
-  Received got;
-  TransportOptions o;
-  o.self = kParticipant;
-  Transport node(io, o, got.handler(), nullptr);
-  auto listening = node.listen("127.0.0.1", port).eagerlyEvaluate(nullptr);
+  test::ListeningNode p1(io, kParticipant);
+  const uint16_t port = p1.port;
+  Received& got = p1.got;
+  Transport& node = p1.transport;
 
   struct Case {
     const char* what;
@@ -172,10 +172,7 @@ TEST_CASE("delivery stream: bad bytes close that stream alone, with a refusal; t
   CHECK(node.inboundConnections() == 0);
 
   // A member still gets through, on a stream of its own.
-  TransportOptions so;
-  so.self = kCoordinator;
-  so.peers[kParticipant] = PeerAddress{"127.0.0.1", port};
-  Transport sender(io, so, nullptr, nullptr);
+  Transport sender(io, test::optionsTo(kCoordinator, kParticipant, port), nullptr, nullptr);
   sender.send(kParticipant, outcomeFor(9));
   CHECK(runUntil(io, 2000, [&] { return got.msgs.size() == delivered + 1; }));
   CHECK(messageTxn(got.msgs.back().second) == TxnId{9, 1});
@@ -192,13 +189,8 @@ TEST_CASE("delivery stream: onDelivered runs once the receiver has handled the f
   Transport t(io, o, nullptr, nullptr);
   int delivered = 0;
   t.send(kParticipant, outcomeFor(1), [&] { ++delivered; });
-  REQUIRE(runUntil(io, 2000, [&] { return t.metrics().connects == 1; }));
-  const int fd = peer.accept();
   std::string got;
-  REQUIRE(runUntil(io, 2000, [&] {
-    test::readAvailable(fd, got);
-    return Frames(got, true).frames.size() == 1;
-  }));
+  const int fd = firstFrame(io, t, peer, got);
   runFor(io, 100);
   CHECK(delivered == 0);  // written, read by nobody yet: not delivered
   capnp::MallocMessageBuilder b;
@@ -209,14 +201,10 @@ TEST_CASE("delivery stream: onDelivered runs once the receiver has handled the f
   ::close(fd);
 
   // Against a real node: the callback runs after the node's handler had the message.
-  const uint16_t port = test::freePort();
-  Received atP;
-  TransportOptions po;
-  po.self = kParticipant;
-  Transport p(io, po, atP.handler(), nullptr);
-  auto listening = p.listen("127.0.0.1", port).eagerlyEvaluate(nullptr);
+  test::ListeningNode p1(io, kParticipant);
+  Received& atP = p1.got;
   TransportOptions co = o;
-  co.peers[kParticipant] = PeerAddress{"127.0.0.1", port};
+  co.peers[kParticipant] = PeerAddress{"127.0.0.1", p1.port};
   Transport c(io, co, nullptr, nullptr);
   size_t seenAtCallback = 0;
   c.send(kParticipant, outcomeFor(2), [&] { seenAtCallback = atP.msgs.size(); });
@@ -227,17 +215,12 @@ TEST_CASE("delivery stream: RPC delivery (streams off) and RPC clients share the
   // If this fails, PCOMMIT_DELIVERY=rpc (the comparison) or a client stops working against
   // a node that tells streams from RPC by their first bytes.
   auto io = kj::setupAsyncIo();
-  const uint16_t port = test::freePort();
-  Received got;
-  TransportOptions o;
-  o.self = kParticipant;
-  Transport node(io, o, got.handler(), nullptr);
-  node.setStatusFn([](wire::NodeStatus::Builder b) { b.setName("p1"); });
-  auto listening = node.listen("127.0.0.1", port).eagerlyEvaluate(nullptr);
+  test::ListeningNode p1(io, kParticipant);
+  Received& got = p1.got;
   TransportOptions so;
   so.self = kCoordinator;
   so.streams = false;
-  so.peers[kParticipant] = PeerAddress{"127.0.0.1", port};
+  so.peers[kParticipant] = PeerAddress{"127.0.0.1", p1.port};
   Transport sender(io, so, nullptr, nullptr);
   int delivered = 0;
   sender.send(kParticipant, outcomeFor(1), [&] { ++delivered; });

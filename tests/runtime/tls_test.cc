@@ -12,6 +12,7 @@
 #include "runtime/cluster_config.h"
 #include "runtime/tls_certs.h"
 #include "tests/runtime/loop_util.h"
+#include "tests/runtime/transport_util.h"
 #include "tests/unit/local_util.h"
 
 namespace pc {
@@ -39,12 +40,7 @@ std::string errorOf(const std::string& text) {
 using pc::test::runFor;
 using pc::test::runUntil;
 
-struct Received {
-  std::vector<std::pair<NodeId, Message>> msgs;
-  rpc::Transport::Handler handler() {
-    return [this](NodeId from, Message&& m) { msgs.emplace_back(from, std::move(m)); };
-  }
-};
+using pc::test::Received;
 
 // The nodes above on free ports, with certificates under DIR/tls (as cluster start --tls).
 ClusterConfig makeCluster(const std::string& dir) {
@@ -69,7 +65,7 @@ rpc::TransportOptions nodeOptions(const ClusterConfig& c, const std::string& nam
   return o;
 }
 
-Message outcomeFor(uint64_t n) { return OutcomeMsg{TxnId{n, 1}, Outcome::Commit}; }
+using pc::test::outcomeFor;
 
 }  // namespace
 

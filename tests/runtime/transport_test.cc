@@ -19,6 +19,7 @@
 #include "client/client.h"
 #include "tests/runtime/loop_util.h"
 #include "tests/runtime/raw_socket.h"
+#include "tests/runtime/transport_util.h"
 #include "tests/unit/local_util.h"
 
 namespace pc::rpc {
@@ -30,17 +31,11 @@ constexpr NodeId kParticipant = 1001;
 using pc::test::runFor;
 using pc::test::runUntil;
 
-Message outcomeFor(uint64_t n) { return OutcomeMsg{TxnId{n, 1}, Outcome::Commit}; }
+using pc::test::outcomeFor;
+using pc::test::Received;
 
 using pc::test::closedByPeer;
 using pc::test::rawConnect;
-
-struct Received {
-  std::vector<std::pair<NodeId, Message>> msgs;
-  Transport::Handler handler() {
-    return [this](NodeId from, Message&& m) { msgs.emplace_back(from, std::move(m)); };
-  }
-};
 
 TEST_CASE("attach: a client claiming a member's id does not take over that member's route") {
   // Issue 12: attach(from=1001) at c1 turned p1's route into the client's sink.
@@ -227,10 +222,7 @@ TEST_CASE("max connections: one beyond the cap is closed at once; those within k
   CHECK(t.inboundConnections() == 0);
 
   // Below the cap again: a peer connects and delivers.
-  TransportOptions so;
-  so.self = kParticipant;
-  so.peers[kCoordinator] = PeerAddress{"127.0.0.1", port};
-  Transport sender(io, so, nullptr, nullptr);
+  Transport sender(io, test::optionsTo(kParticipant, kCoordinator, port), nullptr, nullptr);
   sender.send(kCoordinator, outcomeFor(3));
   CHECK(runUntil(io, 3000, [&] { return !got.msgs.empty(); }));
 }
@@ -292,13 +284,9 @@ TEST_CASE("deadlines count on the real clock: a loop that sat idle does not time
   // its next `status`/`get` fail, or its connection dropped, before anything happened
   // (KJ's timer is as old as the loop's last poll).
   auto io = kj::setupAsyncIo();
-  const uint16_t port = test::freePort();
-  Received got;
-  TransportOptions no;
-  no.self = kParticipant;
-  Transport node(io, no, got.handler(), nullptr);
-  node.setStatusFn([](wire::NodeStatus::Builder b) { b.setName("p1"); });
-  auto listening = node.listen("127.0.0.1", port).eagerlyEvaluate(nullptr);
+  test::ListeningNode p1(io, kParticipant);
+  const uint16_t port = p1.port;
+  Received& got = p1.got;
   TransportOptions co;
   co.self = 0x80000001u;
   co.oneOffTimeoutMs = 500;
