@@ -177,8 +177,12 @@ TEST_CASE("thread writes: the records of one turn are one group") {
   }
   MESSAGE("p1: " << groups << " synced commits held the prepared records of " << kBursts
                  << " bursts of " << kBurst << " transactions");
-  // One per burst; a loaded machine may split a burst's call across turns now and then.
-  CHECK(groups <= kBursts + kBursts / 4);
+  // One per burst; a loaded machine splits a burst across turns now and then. Measured
+  // for 10 bursts: 10-11 quiet; 10-12 under two CPU hogs, with delivery streams or with
+  // deliver() calls (PCOMMIT_DELIVERY=rpc); 13 twice inside ctest -j2 (a CI rehearsal
+  // among them: the old bound was 12); with the turn's records handed over one Output at
+  // a time (the bug this test is for) 15-19.
+  CHECK(groups <= kBursts + 4);
 }
 
 }  // namespace
