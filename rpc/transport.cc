@@ -539,15 +539,7 @@ void Transport::introduce(wire::Node::Client& node, NodeId id) {
   if (opts_.attachSinkOnConnect) req.setSink(kj::heap<SinkImpl>(*this));
   setClusterId(req);
   tasks_->add(req.send().ignoreResult().catch_([this, id](kj::Exception&& e) {
-    if (std::string(e.getDescription().cStr()).find("another cluster") == std::string::npos) {
-      taskFailed(kj::mv(e));
-      return;
-    }
-    metrics_.clusterMismatch++;
-    if (log_ && mismatchLogged_.size() < kMaxLoggedSenders && mismatchLogged_.insert(id).second) {
-      log_("peer " + std::to_string(id) + " is of another cluster (not " + opts_.clusterId +
-           "): it refuses our messages (logged once per peer)");
-    }
+    if (!refusedAsForeign(id, e.getDescription().cStr())) taskFailed(kj::mv(e));
   }));
 }
 

@@ -332,6 +332,9 @@ class Transport : private kj::TaskSet::ErrorHandler {
   std::set<NodeId> mismatchLogged_;  // ids whose other cluster was logged (kMaxLoggedSenders)
   // Whether an attach naming `theirs` (wire bytes) is of another cluster; counts and logs.
   bool foreignCluster(NodeId from, capnp::Data::Reader theirs);
+  // Whether `peer` refused us (`why`: its attach error or stream refusal) for being of
+  // another cluster; counts and logs it (once per peer).
+  bool refusedAsForeign(NodeId peer, const std::string& why);
   // Sends attach on an outbound connection to `id` (transport.cc).
   void introduce(wire::Node::Client& node, NodeId id);
   // Fills an attach request's clusterId from opts_.clusterId.

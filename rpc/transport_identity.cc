@@ -39,6 +39,16 @@ void Transport::setClusterId(wire::StreamFrame::Builder frame) const {
   frame.setClusterId(capnp::Data::Reader(reinterpret_cast<const kj::byte*>(id.data()), id.size()));
 }
 
+bool Transport::refusedAsForeign(NodeId peer, const std::string& why) {
+  if (why.find("another cluster") == std::string::npos) return false;
+  metrics_.clusterMismatch++;
+  if (log_ && mismatchLogged_.size() < kMaxLoggedSenders && mismatchLogged_.insert(peer).second) {
+    log_("peer " + std::to_string(peer) + " is of another cluster (not " + opts_.clusterId +
+         "): it refuses our messages (logged once per peer)");
+  }
+  return true;
+}
+
 bool Transport::foreignCluster(NodeId from, capnp::Data::Reader theirs) {
   // No id on either side: nothing to compare (a cluster file from before cluster-id).
   if (opts_.clusterId.empty() || theirs.size() == 0) return false;

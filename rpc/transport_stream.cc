@@ -57,8 +57,11 @@ class PrefixedStream final : public WrappedStream {
   size_t pos_ = 0;
 };
 
-kj::Array<capnp::word> frameOf(capnp::MallocMessageBuilder& b) {
-  return capnp::messageToFlatArray(b);
+// Writes the frame built in `b` (the inbound side's acks and refusal).
+kj::Promise<void> writeFrame(kj::AsyncOutputStream& out, capnp::MallocMessageBuilder& b) {
+  auto flat = capnp::messageToFlatArray(b);
+  auto bytes = flat.asBytes();
+  return out.write(bytes.begin(), bytes.size()).attach(kj::mv(flat));
 }
 
 }  // namespace
@@ -200,10 +203,7 @@ kj::Promise<void> Transport::readInbound(uint64_t key) {
         logOnce(c.from, "stream closed: " + why);
         capnp::MallocMessageBuilder b;
         b.initRoot<wire::StreamFrame>().setRefused(why.substr(0, 1000));
-        auto flat = frameOf(b);
-        auto bytes = flat.asBytes();
-        return c.stream->write(bytes.begin(), bytes.size())
-            .attach(kj::mv(flat))
+        return writeFrame(*c.stream, b)
             .exclusiveJoin(afterRealDelay(io_.provider->getTimer(), kRefusalWriteMs))
             .catch_([](kj::Exception&&) {});
       });
@@ -222,20 +222,13 @@ void Transport::handleInboundFrame(Connection& c, wire::StreamFrame::Reader f) {
     throw KJ_EXCEPTION(FAILED, "stream frame from another id than the stream's first", from,
                        c.from);
   }
-  if (f.hasMessages()) {
-    if (c.auth.kind == PeerAuth::Kind::Open) {
-      receive(from, f.getMessages());
-    } else {
-      receiveAuthenticated(c.auth, from, f.getMessages());
-    }
-  }
+  if (f.hasMessages()) receiveAuthenticated(c.auth, from, f.getMessages());  // Open: receive()
   if (f.getAckId() == 0) return;
-  capnp::MallocMessageBuilder b;
-  b.initRoot<wire::StreamFrame>().setAck(f.getAckId());
+  auto b = kj::heap<capnp::MallocMessageBuilder>();
+  b->initRoot<wire::StreamFrame>().setAck(f.getAckId());
   c.writeTail = c.writeTail
-                    .then([&c, flat = frameOf(b)]() mutable {
-                      auto bytes = flat.asBytes();
-                      return c.stream->write(bytes.begin(), bytes.size()).attach(kj::mv(flat));
+                    .then([&c, b = kj::mv(b)]() mutable {
+                      return writeFrame(*c.stream, *b).attach(kj::mv(b));
                     })
                     .eagerlyEvaluate([](kj::Exception&&) {});  // the read side sees it end
 }
@@ -279,7 +272,7 @@ void Transport::flushStream(Outbound& o) {
     }
   }
   if (c.pendingAck != 0) c.unconfirmed += n;
-  auto flat = frameOf(b);
+  auto flat = capnp::messageToFlatArray(b);
   auto pieces = kj::heapArray<kj::ArrayPtr<const kj::byte>>(c.helloSent ? 1 : 2);
   size_t i = 0;
   if (!c.helloSent) pieces[i++] = kj::arrayPtr(kPreamble, sizeof kPreamble);
@@ -315,14 +308,7 @@ kj::Promise<void> Transport::readOutbound(NodeId id, uint64_t gen, Connection& c
               auto r = (*f)->getRoot<wire::StreamFrame>();
               if (r.hasRefused()) {
                 const std::string why = r.getRefused().cStr();
-                if (why.find("another cluster") != std::string::npos) {
-                  metrics_.clusterMismatch++;
-                  if (log_ && mismatchLogged_.size() < kMaxLoggedSenders &&
-                      mismatchLogged_.insert(id).second) {
-                    log_("peer " + std::to_string(id) + " is of another cluster (not " +
-                         opts_.clusterId + "): it refuses our messages (logged once per peer)");
-                  }
-                }
+                refusedAsForeign(id, why);
                 return KJ_EXCEPTION(DISCONNECTED, "the peer refused the stream", why.c_str());
               }
               if (c.pendingAck != 0 && r.getAck() >= c.pendingAck) {  // acks come in order
