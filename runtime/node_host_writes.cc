@@ -4,6 +4,7 @@
 // (PCOMMIT_STORAGE_WRITES=thread) -- and the sends that waited for a group leave once it
 // is durable. Background records wait for a tick (writeAtTick).
 #include <cstdlib>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -42,7 +43,10 @@ kj::Promise<void> NodeHost::watchDurable() {
 
 bool NodeHost::submitQueued() {
   // Batches go to storage in order; a full queue keeps the rest in the pipeline (and their
-  // sends waiting) until a group completes and makes room.
+  // sends waiting) until a group completes and makes room. Held: a storage thread takes
+  // them as one group, not the first alone (storage_thread.h).
+  std::optional<storage::StorageThread::Hold> hold;  // inline writes: no thread to hold
+  if (!storage_->inlineWrites() && pipeline_.hasUnsubmitted()) hold.emplace(*storage_);
   bool any = false;
   while (pipeline_.hasUnsubmitted()) {
     auto seq = storage_->trySubmit(std::move(pipeline_.nextUnsubmitted()));

@@ -108,6 +108,19 @@ Seq StorageThread::submit(std::vector<Record>&& records) {
   return seq;
 }
 
+StorageThread::Hold::Hold(StorageThread& t) : t_(t) {
+  std::lock_guard<std::mutex> g(t_.mu_);
+  ++t_.holds_;
+}
+
+StorageThread::Hold::~Hold() {
+  {
+    std::lock_guard<std::mutex> g(t_.mu_);
+    --t_.holds_;
+  }
+  t_.workCv_.notify_one();
+}
+
 Seq StorageThread::durableSeq() const {
   std::lock_guard<std::mutex> g(mu_);
   return durableSeq_;
@@ -155,7 +168,7 @@ bool StorageThread::writeOneGroup(bool wait) {
   size_t records = 0, bytes = 0, batches = 0;
   {
     std::unique_lock<std::mutex> g(mu_);
-    if (wait) workCv_.wait(g, [&] { return stop_ || !queue_.empty(); });
+    if (wait) workCv_.wait(g, [&] { return stop_ || (!queue_.empty() && holds_ == 0); });
     if (queue_.empty()) return false;  // nothing to do (or stop_ and drained)
     // Take everything pending, up to the group bounds (at least one batch; batches are
     // never split: each must be all-or-nothing on disk).

@@ -87,6 +87,21 @@ class StorageThread {
   // Blocks while the queue is full. An empty batch is allowed (durable with its
   // predecessors).
   Seq submit(std::vector<Record>&& records);
+  // While a Hold lives (on the submitting thread), the storage thread starts no group:
+  // the batches submitted meanwhile wait and become one group when it ends (one wake-up).
+  // Without it, a thread idle on another core wakes on the first trySubmit and writes that
+  // batch alone while the rest are handed over. Holds nest; keep them short (a loop of
+  // trySubmit), never across a wait for durability.
+  class Hold {
+   public:
+    explicit Hold(StorageThread& t);
+    ~Hold();
+    Hold(const Hold&) = delete;
+    Hold& operator=(const Hold&) = delete;
+
+   private:
+    StorageThread& t_;
+  };
 
   // Every batch with seq <= durableSeq() is durable.
   Seq durableSeq() const;
@@ -129,6 +144,7 @@ class StorageThread {
   Seq nextSeq_ = 1;
   Seq durableSeq_ = 0;
   bool stop_ = false;
+  int holds_ = 0;    // live Holds: no group starts while > 0
   ThreadMetrics m_;  // except env
   std::thread thread_;
 };

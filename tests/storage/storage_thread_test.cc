@@ -203,6 +203,31 @@ TEST_CASE("destruction writes everything already submitted") {
   }
 }
 
+TEST_CASE("a Hold keeps the thread from starting a group: what is submitted under it is one") {
+  // If this fails, a storage thread idle on another core wakes on the first batch a node
+  // hands over and writes it alone, and the rest of the turn waits for a second synced
+  // commit (runtime_background_write_test saw 13 for 10 bursts; client streams 13-19).
+  TempDir dir;
+  Env env(dir.path());
+  StorageThread st(env);
+  st.waitDurable(st.submit(oneRecord(1)));  // the thread is idle now
+  const uint64_t before = st.metrics().groups;
+  Seq last = 0;
+  {
+    StorageThread::Hold hold(st);
+    for (uint64_t i = 2; i <= 17; ++i) {
+      auto s = st.trySubmit(oneRecord(i));
+      REQUIRE(s.has_value());
+      last = *s;
+      // Time for an idle thread to wake and start on what it has (it must not).
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    CHECK(st.durableSeq() < 2);  // nothing of the held batches was written yet
+  }
+  st.waitDurable(last);
+  CHECK(st.metrics().groups - before == 1);
+}
+
 TEST_CASE("inline writes: nothing is written until writeQueued, which writes all in order") {
   TempDir dir;
   {
