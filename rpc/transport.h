@@ -6,16 +6,16 @@
 // connection (Cap'n Proto fails it); the process keeps serving.
 // Outbound: one connection per peer node, opened lazily, reused, reconnected with backoff.
 // Messages sent during one event-loop turn to one destination travel in one deliver()
-// call (batching); each message is still counted on its own.
+// call (batching); each message is still counted on its own. Messages for a client go
+// through the sink capability the client attached. Delivery is at most once: a message in
+// a call that fails is lost, and the protocol's retries take over.
 // Delivery streams (options.streams, the default; rpc/transport_stream.cc): between
 // members, a connection carries one-way frames (pcommit.capnp StreamFrame) instead of
 // deliver() calls, so a delivery costs one Cap'n Proto message, not a Call, a Return and a
 // Finish (three socket writes and three wake-ups). One frame is written at a time per peer;
 // what is sent meanwhile waits and leaves in the next frame. An inbound connection is a
 // stream if its first 8 bytes are the stream preamble, else Cap'n Proto RPC (clients, and
-// get/status/resolve, always use RPC). Every check below applies to a frame as to a call. Messages
-// for a client go through the sink capability the client attached. Delivery is at most once: a
-// message in a call that fails is lost, and the protocol's retries take over.
+// get/status/resolve, always use RPC). Every check below applies to a frame as to a call.
 //
 // The edge (issue 12): every input from the network is bounded, and none stops the node.
 // - Accept errors (EMFILE/ENFILE when descriptors run out, or any other) pause accepting
