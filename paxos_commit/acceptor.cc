@@ -24,8 +24,11 @@ Acceptor::Acceptor(NodeId self, const CoreConfig& cfg, const Recovered& recovere
 }
 
 bool Acceptor::forgotten(const TxnId& txn) const {
-  if (txns_.count(txn) != 0) return false;
-  return tombstones_.count(txn) != 0 || txn <= lowWater_;
+  if (txn <= lowWater_) return txns_.count(txn) == 0;
+  // A new transaction's id is above every tombstone (ids grow with the client's clock):
+  // no walk down tombstoneCap entries to learn it is not there.
+  if (tombstones_.empty() || txn > tombstones_.rbegin()->first) return false;
+  return tombstones_.count(txn) != 0 && txns_.count(txn) == 0;
 }
 
 bool Acceptor::isForgotten(const TxnId& txn) const { return forgotten(txn); }
@@ -123,9 +126,8 @@ Output Acceptor::onMessage(const Envelope& e) {
 bool Acceptor::validPhase2a(NodeId from, const Phase2a& m) const {
   bool ok = !m.txn.isZero() && !m.participants.empty() && isSortedUnique(m.participants) &&
             !m.votes.empty() && firstNonMember(cfg_, m.participants) == kNoNode;
-  const ParticipantList instances = instancesOf(cfg_.protocol, m.participants);
   for (const auto& v : m.votes) {
-    ok = ok && contains(instances, v.instance) && roundInRange(v.ballot);
+    ok = ok && isInstanceOf(cfg_.protocol, m.participants, v.instance) && roundInRange(v.ballot);
     // Ballot 0 of instance i belongs to participant i alone (2pc-replicated: the decision
     // instance's to a coordinator, value Commit only); a higher ballot to its leader, who
     // must be one that may lead this transaction.
@@ -239,7 +241,7 @@ Output Acceptor::answer2a(const Phase2a& m, const TwoAEffect& fx) {
         if (i.bal && bit->second.votes.count(i.instance) == 0) ++have;
       }
     }
-    flushNow = have >= instancesOf(cfg_.protocol, m.participants).size();
+    flushNow = have >= instanceCount(cfg_.protocol, m.participants);
   }
   if (bit != bundles_.end() && flushNow) {
     // The flush writes the whole record (with any higher-ballot vote of this same message)

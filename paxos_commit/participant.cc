@@ -270,8 +270,8 @@ Output Participant::onPhase2b(const Phase2b& m) {
   if (it == txns_.end()) return {};
   Txn& t = it->second;
   if (m.participants != t.rec.participants) return {};
+  if (t.rec.state != ParticipantState::Prepared) return {};  // learned: its tally is gone
   for (const auto& v : m.votes) t.tally.add(m.acceptor, v);
-  if (t.rec.state != ParticipantState::Prepared) return {};
   // Faster Paxos Commit: decide by the same rule as the leader -- F+1 matching 2b for
   // every instance, never on the first Prepared seen.
   auto d = t.tally.decision();
@@ -335,6 +335,7 @@ Output Participant::learn(Txn& t, Outcome o) {
   }
   prepared_.erase(t.rec.txn);
   ++finishedCount_;
+  t.tally = VoteTally();  // a finished record keeps no 2b (finishedCap of them are kept)
   // The outcome is durable before the ack: acceptors collect their state on all acks.
   out.persist.push_back(t.rec);
   out.learned.push_back(Learned{t.rec.txn, o});

@@ -1,6 +1,7 @@
 #include "paxos_commit/tally.h"
 
 #include <algorithm>
+#include <bit>
 
 #include "paxos_commit/canary.h"
 
@@ -12,24 +13,49 @@ bool tallyCounts(const std::vector<NodeId>& acceptors, NodeId acceptor) {
   return std::binary_search(acceptors.begin(), acceptors.end(), acceptor);
 }
 
+namespace {
+
+// Index of `id` in the sorted list, or nullopt.
+std::optional<size_t> indexIn(const std::vector<NodeId>& sorted, NodeId id) {
+  auto it = std::lower_bound(sorted.begin(), sorted.end(), id);
+  if (it == sorted.end() || *it != id) return std::nullopt;
+  return static_cast<size_t>(it - sorted.begin());
+}
+
+// The acceptor's bit: its index among the members. Only canary 4 lets a non-member get
+// here; it takes one of the bits above the members' so that forged ids still add up.
+size_t voterBit(const std::vector<NodeId>& acceptors, NodeId acceptor) {
+  if (auto i = indexIn(acceptors, acceptor)) return *i;
+  const size_t spare = VoteTally::kMaxAcceptors - acceptors.size();
+  return spare == 0 ? VoteTally::kMaxAcceptors - 1 : acceptors.size() + acceptor % spare;
+}
+
+}  // namespace
+
 void VoteTally::add(NodeId acceptor, const InstanceVote& v) {
-  if (!contains(participants_, v.instance) || acceptors_ == nullptr ||
-      !tallyCounts(*acceptors_, acceptor) || !roundInRange(v.ballot))
-    return;
-  heard_.insert(v.instance);
+  if (acceptors_ == nullptr || !roundInRange(v.ballot)) return;
+  const std::optional<size_t> instance = indexIn(participants_, v.instance);
+  if (!instance || !tallyCounts(*acceptors_, acceptor)) return;
+  const size_t voter = voterBit(*acceptors_, acceptor);
+  heard_ |= uint64_t{1} << *instance;
   maxRound_ = std::max(maxRound_, v.ballot.round);
   // A ballot-0 Aborted can only come from the participant itself, which never votes
   // Prepared at ballot 0 afterwards; no leader can ever find a Prepared vote for that
   // instance, so it can only be chosen Aborted: the transaction must abort.
   if (v.ballot.isZero() && v.vote == Vote::Aborted) zeroAborted_ = true;
-  auto& voters = votes_[Key{v.instance, v.ballot, v.vote}];
-  voters.insert(acceptor);  // a duplicate from one acceptor counts once (pitfall 4)
-  if (voters.size() >= quorum_) {
-    // Paxos: two different values can never both be chosen for one instance. If a bug
-    // ever did that, the first stays: the simulator's checker (which compares outcomes
-    // across nodes) is what reports it, with the seed to replay.
-    chosen_.emplace(v.instance, v.vote);
+  auto e = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& x) {
+    return x.instance == v.instance && x.ballot == v.ballot && x.vote == v.vote;
+  });
+  if (e == entries_.end()) {
+    if (entries_.size() >= kMaxEntries) return;
+    e = entries_.insert(entries_.end(), Entry{v.instance, v.ballot, v.vote, 0});
   }
+  e->voters |= uint64_t{1} << voter;  // a duplicate from one acceptor counts once (pitfall 4)
+  if (static_cast<size_t>(std::popcount(e->voters)) < quorum_) return;
+  // Paxos: two different values can never both be chosen for one instance. If a bug ever
+  // did that, the first stays: the simulator's checker (which compares outcomes across
+  // nodes) is what reports it, with the seed to replay.
+  if (!chosen(v.instance)) chosen_.emplace_back(v.instance, v.vote);
 }
 
 std::optional<Outcome> VoteTally::decision() const {
@@ -42,15 +68,16 @@ std::optional<Outcome> VoteTally::decision() const {
 }
 
 std::optional<Vote> VoteTally::chosen(NodeId instance) const {
-  auto it = chosen_.find(instance);
-  if (it == chosen_.end()) return std::nullopt;
-  return it->second;
+  for (const auto& [i, vote] : chosen_) {
+    if (i == instance) return vote;
+  }
+  return std::nullopt;
 }
 
 std::vector<NodeId> VoteTally::silentInstances() const {
   std::vector<NodeId> out;
-  for (NodeId p : participants_) {
-    if (heard_.count(p) == 0) out.push_back(p);
+  for (size_t i = 0; i < participants_.size(); ++i) {
+    if ((heard_ & (uint64_t{1} << i)) == 0) out.push_back(participants_[i]);
   }
   return out;
 }

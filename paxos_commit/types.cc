@@ -135,4 +135,13 @@ ParticipantList instancesOf(Protocol p, const ParticipantList& participants) {
   return participants;
 }
 
+size_t instanceCount(Protocol p, const ParticipantList& participants) {
+  return p == Protocol::TwoPCReplicated ? 1 : participants.size();
+}
+
+bool isInstanceOf(Protocol p, const ParticipantList& participants, NodeId instance) {
+  if (p == Protocol::TwoPCReplicated) return instance == kDecisionInstance;
+  return contains(participants, instance);
+}
+
 }  // namespace pc

@@ -106,5 +106,8 @@ inline constexpr NodeId kDecisionInstance = 0x7fffffffu;
 // The Paxos instances of a transaction: one per participant, or in `2pc-replicated` the
 // single decision instance.
 ParticipantList instancesOf(Protocol p, const ParticipantList& participants);
+// The same without building the list (the acceptor asks per message).
+size_t instanceCount(Protocol p, const ParticipantList& participants);
+bool isInstanceOf(Protocol p, const ParticipantList& participants, NodeId instance);
 
 }  // namespace pc
