@@ -172,5 +172,26 @@ TEST_CASE("rounds: a 2b above the round bound is ignored and never raises maxRou
   CHECK(t.maxRoundSeen() == 0);
 }
 
+TEST_CASE("bounded: past kMaxEntries keys a tally ignores new ones and still counts the old") {
+  // An acceptor outside the fault model sending 2b for ballots nobody asked for must not
+  // make the tally grow (or its scan slow) without bound.
+  VoteTally t({1, 2}, kAcceptors, kQuorum);
+  t.add(kA1, iv(1, Ballot{1, 7}, Vote::Prepared));  // key 1 of the bound
+  for (uint64_t r = 2; r <= VoteTally::kMaxEntries + 50; ++r)
+    t.add(kA3, iv(2, Ballot{r, 7}, Vote::Aborted));
+  CHECK(t.maxRoundSeen() == VoteTally::kMaxEntries + 50);
+  // A key seen before the bound still counts its second acceptor.
+  t.add(kA2, iv(1, Ballot{1, 7}, Vote::Prepared));
+  CHECK(t.chosen(1) == Vote::Prepared);
+  // A key first seen past the bound is ignored, even with a quorum behind it.
+  t.add(kA1, iv(2, Ballot{VoteTally::kMaxEntries + 50, 7}, Vote::Aborted));
+  t.add(kA2, iv(2, Ballot{VoteTally::kMaxEntries + 50, 7}, Vote::Aborted));
+  CHECK_FALSE(t.chosen(2).has_value());
+  // One below it was kept: kA3's vote and one more make a quorum.
+  t.add(kA1, iv(2, Ballot{VoteTally::kMaxEntries, 7}, Vote::Aborted));
+  CHECK(t.chosen(2) == Vote::Aborted);
+  CHECK(t.decision() == Outcome::Abort);
+}
+
 }  // namespace
 }  // namespace pc
