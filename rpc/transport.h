@@ -267,6 +267,7 @@ class Transport : private kj::TaskSet::ErrorHandler {
   void serveStream(kj::Own<kj::AsyncIoStream> stream, PeerAuth auth);
   kj::Promise<void> readInbound(uint64_t key);
   void handleInboundFrame(Connection& c, wire::StreamFrame::Reader f);
+  void writeAck(Connection& c, uint64_t ackId);
   // Resolves when inbound connection `key` has made no call (or sent no frame) by the idle
   // timeout (counted); never otherwise.
   kj::Promise<void> untilIdle(uint64_t key);

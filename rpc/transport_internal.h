@@ -54,7 +54,8 @@ struct Transport::Connection {
   bool isStream = false;
   kj::Own<StreamReader> reader;
   kj::Own<kj::TaskSet> tasks;  // this connection's writes and reads: cancelled with it
-  kj::Promise<void> writeTail = kj::READY_NOW;  // inbound: acks and a refusal, in order
+  kj::Promise<void> writeTail = kj::READY_NOW;  // inbound: acks, in order
+  uint32_t writesPending = 0;                   // inbound: acks not yet written whole
   bool helloSent = false;                       // outbound: the first frame has left
   uint64_t lastAckId = 0;                       // outbound: the last ackId asked for
   // Outbound liveness (the call deadline's counterpart): every frame written while no ack

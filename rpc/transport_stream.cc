@@ -201,9 +201,13 @@ kj::Promise<void> Transport::readInbound(uint64_t key) {
         // with a refusal the sender can log; the node goes on serving everyone else.
         const std::string why = e.getDescription().cStr();
         logOnce(c.from, "stream closed: " + why);
-        capnp::MallocMessageBuilder b;
-        b.initRoot<wire::StreamFrame>().setRefused(why.substr(0, 1000));
-        return writeFrame(*c.stream, b)
+        auto b = kj::heap<capnp::MallocMessageBuilder>();
+        b->initRoot<wire::StreamFrame>().setRefused(why.substr(0, 1000));
+        // After any ack still being written: one stream takes one write at a time.
+        return kj::mv(c.writeTail)
+            .then([&c, b = kj::mv(b)]() mutable {
+              return writeFrame(*c.stream, *b).attach(kj::mv(b));
+            })
             .exclusiveJoin(afterRealDelay(io_.provider->getTimer(), kRefusalWriteMs))
             .catch_([](kj::Exception&&) {});
       });
@@ -222,15 +226,30 @@ void Transport::handleInboundFrame(Connection& c, wire::StreamFrame::Reader f) {
     throw KJ_EXCEPTION(FAILED, "stream frame from another id than the stream's first", from,
                        c.from);
   }
+  // The ack goes out before the messages are handled: a handler may make a synced write
+  // and send its answer on this node's own stream, and a receipt queued behind that write
+  // would reach the sender together with the answer (a failpoint on the receipt would then
+  // fire after the sender had acted on the answer).
+  if (f.getAckId() != 0) writeAck(c, f.getAckId());
   if (f.hasMessages()) receiveAuthenticated(c.auth, from, f.getMessages());  // Open: receive()
-  if (f.getAckId() == 0) return;
+}
+
+void Transport::writeAck(Connection& c, uint64_t ackId) {
   auto b = kj::heap<capnp::MallocMessageBuilder>();
-  b->initRoot<wire::StreamFrame>().setAck(f.getAckId());
-  c.writeTail = c.writeTail
-                    .then([&c, b = kj::mv(b)]() mutable {
-                      return writeFrame(*c.stream, *b).attach(kj::mv(b));
-                    })
-                    .eagerlyEvaluate([](kj::Exception&&) {});  // the read side sees it end
+  b->initRoot<wire::StreamFrame>().setAck(ackId);
+  auto write = [&c, b = kj::mv(b)]() mutable {
+    return writeFrame(*c.stream, *b).attach(kj::mv(b));
+  };
+  // Started now (the write(2) happens in this call) unless an earlier ack is still being
+  // written: then after it, as one stream takes one write at a time. A write that fails at
+  // once (the peer reset) rejects rather than throws: the frame's messages are still
+  // handled, and the read side sees the stream end.
+  kj::Promise<void> started =
+      c.writesPending == 0 ? kj::evalNow(kj::mv(write)) : c.writeTail.then(kj::mv(write));
+  ++c.writesPending;
+  c.writeTail =
+      started.then([&c]() { --c.writesPending; }, [&c](kj::Exception&&) { --c.writesPending; })
+          .eagerlyEvaluate(nullptr);
 }
 
 // ---- outbound ----

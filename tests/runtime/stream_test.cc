@@ -178,9 +178,11 @@ TEST_CASE("delivery stream: bad bytes close that stream alone, with a refusal; t
   CHECK(messageTxn(got.msgs.back().second) == TxnId{9, 1});
 }
 
-TEST_CASE("delivery stream: onDelivered runs once the receiver has handled the frame, not before") {
+TEST_CASE("delivery stream: onDelivered runs once the receiver has read the frame, not before") {
   // If this fails, coordinator.after_prepare_sent (and participant.after_vote_sent) fire
   // when the bytes left, so a chaos test's crash there no longer means "they arrived".
+  // (The receiver acks a frame it has read and accepted, just before it hands the frame's
+  // messages to its handler in the same turn.)
   auto io = kj::setupAsyncIo();
   test::RawListener peer;
   TransportOptions o;
@@ -200,7 +202,7 @@ TEST_CASE("delivery stream: onDelivered runs once the receiver has handled the f
   CHECK(runUntil(io, 2000, [&] { return delivered == 1; }));
   ::close(fd);
 
-  // Against a real node: the callback runs after the node's handler had the message.
+  // Against a real node: by the time the ack is read, the node's handler had the message.
   test::ListeningNode p1(io, kParticipant);
   Received& atP = p1.got;
   TransportOptions co = o;
@@ -209,6 +211,39 @@ TEST_CASE("delivery stream: onDelivered runs once the receiver has handled the f
   size_t seenAtCallback = 0;
   c.send(kParticipant, outcomeFor(2), [&] { seenAtCallback = atP.msgs.size(); });
   CHECK(runUntil(io, 2000, [&] { return seenAtCallback == 1; }));
+}
+
+TEST_CASE("delivery stream: the ack leaves before the frame's messages are handled") {
+  // If this fails, a receipt waits behind the handler's synced write, so it reaches the
+  // sender together with the answer the handler sends on its own stream: a coordinator
+  // armed with coordinator.after_prepare_sent can then see the votes, decide and log
+  // commit before the receipts crash it (the e2e resolve test's presumed abort, flaky).
+  auto io = kj::setupAsyncIo();
+  int fd = -1;
+  std::string back;
+  bool ackSeenInHandler = false;
+  size_t handled = 0;
+  Transport node(
+      io, test::ListeningNode::optionsFor(kParticipant),
+      [&](NodeId, Message&&) {
+        ++handled;
+        test::readAvailable(fd, back);
+        ackSeenInHandler = Frames(back, false).frames.size() == 1;
+      },
+      nullptr);
+  const uint16_t port = test::freePort();
+  auto listening = node.listen("127.0.0.1", port).eagerlyEvaluate(nullptr);
+  fd = test::rawConnect(port);
+  const std::string out = kPreamble + helloWith(kCoordinator, {1}, 77);
+  REQUIRE(::send(fd, out.data(), out.size(), 0) == static_cast<ssize_t>(out.size()));
+  REQUIRE(runUntil(io, 2000, [&] { return handled == 1; }));
+  CHECK(ackSeenInHandler);
+  runFor(io, 20);
+  test::readAvailable(fd, back);
+  Frames f(back, false);
+  REQUIRE(f.frames.size() == 1);  // one ack, not two
+  CHECK(f.frames[0].getAck() == 77);
+  ::close(fd);
 }
 
 TEST_CASE("delivery stream: RPC delivery (streams off) and RPC clients share the node's port") {
