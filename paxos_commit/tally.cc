@@ -22,10 +22,12 @@ std::optional<size_t> indexIn(const std::vector<NodeId>& sorted, NodeId id) {
   return static_cast<size_t>(it - sorted.begin());
 }
 
-// The acceptor's bit: its index among the members. Only canary 4 lets a non-member get
-// here; it takes one of the bits above the members' so that forged ids still add up.
-size_t voterBit(const std::vector<NodeId>& acceptors, NodeId acceptor) {
-  if (auto i = indexIn(acceptors, acceptor)) return *i;
+// The acceptor's bit: its index among the members, or nullopt for an id that does not
+// count (one search answers both). Only canary 4 counts a non-member; it takes one of the
+// bits above the members' so that forged ids still add up.
+std::optional<size_t> voterBit(const std::vector<NodeId>& acceptors, NodeId acceptor) {
+  if (auto i = indexIn(acceptors, acceptor)) return i;
+  if (!tallyCounts(acceptors, acceptor)) return std::nullopt;
   const size_t spare = VoteTally::kMaxAcceptors - acceptors.size();
   return spare == 0 ? VoteTally::kMaxAcceptors - 1 : acceptors.size() + acceptor % spare;
 }
@@ -35,8 +37,8 @@ size_t voterBit(const std::vector<NodeId>& acceptors, NodeId acceptor) {
 void VoteTally::add(NodeId acceptor, const InstanceVote& v) {
   if (acceptors_ == nullptr || !roundInRange(v.ballot)) return;
   const std::optional<size_t> instance = indexIn(participants_, v.instance);
-  if (!instance || !tallyCounts(*acceptors_, acceptor)) return;
-  const size_t voter = voterBit(*acceptors_, acceptor);
+  const std::optional<size_t> voter = voterBit(*acceptors_, acceptor);
+  if (!instance || !voter) return;
   heard_ |= uint64_t{1} << *instance;
   maxRound_ = std::max(maxRound_, v.ballot.round);
   // A ballot-0 Aborted can only come from the participant itself, which never votes
@@ -50,7 +52,7 @@ void VoteTally::add(NodeId acceptor, const InstanceVote& v) {
     if (entries_.size() >= kMaxEntries) return;
     e = entries_.insert(entries_.end(), Entry{v.instance, v.ballot, v.vote, 0});
   }
-  e->voters |= uint64_t{1} << voter;  // a duplicate from one acceptor counts once (pitfall 4)
+  e->voters |= uint64_t{1} << *voter;  // a duplicate from one acceptor counts once (pitfall 4)
   if (static_cast<size_t>(std::popcount(e->voters)) < quorum_) return;
   // Paxos: two different values can never both be chosen for one instance. If a bug ever
   // did that, the first stays: the simulator's checker (which compares outcomes across

@@ -66,7 +66,7 @@ class VoteTally {
   size_t quorum_ = 1;
   std::vector<Entry> entries_;
   std::vector<std::pair<NodeId, Vote>> chosen_;  // an instance at most once: the first value
-  uint64_t heard_ = 0;                            // a bit per index in participants_
+  uint64_t heard_ = 0;                           // a bit per index in participants_
   bool zeroAborted_ = false;
   uint64_t maxRound_ = 0;
 };
