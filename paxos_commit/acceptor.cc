@@ -70,6 +70,7 @@ Phase2b Acceptor::makePhase2b(const Live& l) const {
   b.txn = l.rec.txn;
   b.acceptor = self_;
   b.participants = l.rec.participants;
+  b.votes.reserve(l.rec.instances.size());
   for (const auto& i : l.rec.instances) {
     if (i.bal) b.votes.push_back(InstanceVote{i.instance, *i.bal, *i.val});
   }
@@ -81,14 +82,27 @@ Phase2b Acceptor::makePhase2b(const Live& l) const {
 void Acceptor::send2b(Output& out, const Live& l) const {
   Phase2b b = makePhase2b(l);
   if (b.votes.empty()) return;
-  std::vector<NodeId> to;
-  if (l.rec.leader != kNoNode) to.push_back(l.rec.leader);
-  if (acceptorsTellParticipants(cfg_.protocol)) {
+  // The last copy moves: one fewer copy of the lists per 2b sent.
+  const bool toParticipants = acceptorsTellParticipants(cfg_.protocol);
+  const NodeId leader = l.rec.leader;
+  size_t count = leader != kNoNode ? 1 : 0;
+  if (toParticipants) {
+    count += l.rec.participants.size() - (contains(l.rec.participants, leader) ? 1 : 0);
+  }
+  reserveMore(out.send, count);
+  auto push = [&](NodeId n) {
+    if (--count == 0) {
+      out.send.push_back(Envelope{self_, n, std::move(b)});
+    } else {
+      out.send.push_back(Envelope{self_, n, b});
+    }
+  };
+  if (leader != kNoNode) push(leader);
+  if (toParticipants) {
     for (NodeId p : l.rec.participants) {
-      if (std::find(to.begin(), to.end(), p) == to.end()) to.push_back(p);
+      if (p != leader) push(p);
     }
   }
-  for (NodeId n : to) out.send.push_back(Envelope{self_, n, b});
 }
 
 Output Acceptor::replyForgotten(NodeId to, const TxnId& txn, bool phase1, const Ballot& b) const {

@@ -11,6 +11,7 @@
 //      outcome) for clients, logs, metrics and the simulator's checker.
 #pragma once
 
+#include <algorithm>
 #include <vector>
 
 #include "paxos_commit/messages.h"
@@ -30,6 +31,14 @@ struct RecoveryEvent {
   Ballot ballot;
   bool operator==(const RecoveryEvent&) const = default;
 };
+
+// Makes room for `more` elements without giving up geometric growth (a reserve of the
+// exact size on every call would copy the whole vector each time it is called in a loop).
+template <typename T>
+void reserveMore(std::vector<T>& v, size_t more) {
+  size_t need = v.size() + more;
+  if (need > v.capacity()) v.reserve(std::max(need, 2 * v.capacity()));
+}
 
 struct Output {
   std::vector<Record> persist;

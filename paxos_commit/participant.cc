@@ -232,11 +232,11 @@ Output Participant::sendVote(Txn& t, bool allAcceptors) {
   // per transaction, concurrent transactions waited on different acceptor pairs, were
   // decided at different times and never grouped their writes again (CoreConfig).
   size_t start = cfg_.fanOutStart(t.rec.txn);
-  for (size_t k = 0; k < n; ++k) {
-    bool inFirst = k < cfg_.quorum();
-    if (allAcceptors || inFirst) {
-      out.send.push_back(Envelope{self_, cfg_.acceptors[(start + k) % n], m});
-    }
+  size_t count = allAcceptors ? n : std::min(n, cfg_.quorum());
+  out.send.reserve(count);
+  for (size_t k = 0; k < count; ++k) {  // the last copy moves
+    NodeId to = cfg_.acceptors[(start + k) % n];
+    out.send.push_back(k + 1 == count ? Envelope{self_, to, std::move(m)} : Envelope{self_, to, m});
   }
   t.fannedOutAll = allAcceptors;
   if (!allAcceptors) t.fanOutTick = now_ + cfg_.fanOutFallbackTicks;

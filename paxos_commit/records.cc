@@ -110,8 +110,18 @@ void applyRecord(Recovered& img, const Record& r) {
 }
 
 void Output::append(Output&& o) {
-  for (auto& r : o.persist) persist.push_back(std::move(r));
-  for (auto& s : o.send) send.push_back(std::move(s));
+  if (persist.empty()) {
+    persist = std::move(o.persist);
+  } else {
+    reserveMore(persist, o.persist.size());
+    for (auto& r : o.persist) persist.push_back(std::move(r));
+  }
+  if (send.empty()) {
+    send = std::move(o.send);
+  } else {
+    reserveMore(send, o.send.size());
+    for (auto& s : o.send) send.push_back(std::move(s));
+  }
   wakeAt(o.wakeAtTick);
   for (auto& l : o.learned) learned.push_back(l);
   for (auto& e : o.recoveriesStarted) recoveriesStarted.push_back(e);

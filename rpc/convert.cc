@@ -117,6 +117,7 @@ void setVotes(capnp::List<wire::InstanceVote>::Builder b, const std::vector<Inst
 std::vector<InstanceVote> getVotes(capnp::List<wire::InstanceVote>::Reader r, const Limits& lim) {
   if (r.size() > lim.maxParticipants) throw Invalid{"too many votes"};
   std::vector<InstanceVote> v;
+  v.reserve(r.size());
   for (auto x : r)
     v.push_back(
         InstanceVote{nodeOf(x.getInstance()), getBallot(x.getBallot()), voteFromWire(x.getVote())});
@@ -141,6 +142,7 @@ Message convert(wire::Message::Reader r, const Limits& lim) {
       CommitRequest c;
       c.txn = txnOf(m.getTxn());
       if (m.getPayloads().size() > lim.maxParticipants) throw Invalid{"too many participants"};
+      c.payloads.reserve(m.getPayloads().size());
       for (auto p : m.getPayloads()) {
         c.payloads.push_back(
             ParticipantPayload{nodeOf(p.getParticipant()), getData(p.getPayload(), lim)});
@@ -178,6 +180,7 @@ Message convert(wire::Message::Reader r, const Limits& lim) {
       b.mbal = getBallot(m.getMbal());
       b.participants = getList(m.getParticipants(), lim);
       if (m.getReports().size() > lim.maxParticipants) throw Invalid{"too many reports"};
+      b.reports.reserve(m.getReports().size());
       for (auto x : m.getReports()) {
         InstanceReport rep;
         rep.instance = nodeOf(x.getInstance());
