@@ -8,6 +8,17 @@
 
 namespace pc {
 
+namespace {
+
+// The bundled vote of `instance` (votes sorted by instance), or nullptr.
+const InstanceVote* bundled(const std::vector<InstanceVote>& votes, NodeId instance) {
+  auto it = std::lower_bound(votes.begin(), votes.end(), instance,
+                             [](const InstanceVote& x, NodeId i) { return x.instance < i; });
+  return it != votes.end() && it->instance == instance ? &*it : nullptr;
+}
+
+}  // namespace
+
 Acceptor::Acceptor(NodeId self, const CoreConfig& cfg, const Recovered& recovered)
     : Node(self), cfg_(cfg), lowWater_(recovered.acceptorLowWater) {
   for (const auto& r : recovered.acceptorTxns) {
@@ -59,8 +70,9 @@ Acceptor::Live& Acceptor::liveFor(const TxnId& txn, const ParticipantList& parti
   l.rec.txn = txn;
   l.rec.participants = participants;
   l.rec.leader = leader;
-  for (NodeId i : instancesOf(cfg_.protocol, participants))
-    l.rec.instances.push_back(AcceptorInstance{i, Ballot::zero(), {}, {}});
+  ParticipantList instances = instancesOf(cfg_.protocol, participants);
+  l.rec.instances.reserve(instances.size());
+  for (NodeId i : instances) l.rec.instances.push_back(AcceptorInstance{i, Ballot::zero(), {}, {}});
   l.ackRequestTick = now_ + cfg_.ackRequestTicks;
   return txns_.emplace(txn, std::move(l)).first->second;
 }
@@ -207,8 +219,11 @@ void Acceptor::takeVote0(const Phase2a& m, const InstanceVote& v, TwoAEffect& fx
     b.leader = m.leader;
     b.capTick = now_ + cfg_.bundleCapTicks;
   }
-  auto [it, inserted] = b.votes.emplace(v.instance, v);
-  if (!inserted && it->second.vote != v.vote) {
+  auto pos = std::lower_bound(b.votes.begin(), b.votes.end(), v.instance,
+                              [](const InstanceVote& x, NodeId i) { return x.instance < i; });
+  if (pos == b.votes.end() || pos->instance != v.instance) {
+    b.votes.insert(pos, v);
+  } else if (pos->vote != v.vote) {
     fx.refused = true;
     return;
   }
@@ -252,7 +267,7 @@ Output Acceptor::answer2a(const Phase2a& m, const TwoAEffect& fx) {
     size_t have = bit->second.votes.size();
     if (lit != txns_.end()) {
       for (const auto& i : lit->second.rec.instances) {
-        if (i.bal && bit->second.votes.count(i.instance) == 0) ++have;
+        if (i.bal && bundled(bit->second.votes, i.instance) == nullptr) ++have;
       }
     }
     flushNow = have >= instanceCount(cfg_.protocol, m.participants);
@@ -287,9 +302,9 @@ Output Acceptor::flushBundle(const TxnId& txn, Output out) {
   bundles_.erase(bit);
   Live& l = liveFor(txn, b.participants, b.leader);
   bool changed = false;
-  for (const auto& [i, v] : b.votes) {
-    AcceptorInstance* inst = instance(l.rec, i);
-    PC_ASSERT(inst != nullptr, txn, i);
+  for (const auto& v : b.votes) {
+    AcceptorInstance* inst = instance(l.rec, v.instance);
+    PC_ASSERT(inst != nullptr, txn, v.instance);
     // Still valid only if no leader promised a higher ballot meanwhile.
     if (inst->mbal.isZero() && !inst->bal) {
       inst->bal = Ballot::zero();
@@ -413,7 +428,9 @@ void Acceptor::takeAck(NodeId from, const Ack& m, Output& out) {
     ++rejected_;
     return;
   }
-  l.acked.insert(m.participant);
+  if (std::find(l.acked.begin(), l.acked.end(), m.participant) == l.acked.end()) {
+    l.acked.push_back(m.participant);
+  }
   if (m.outcome) l.ackedOutcome = m.outcome;  // every participant that knows acks the same
   if (l.acked.size() < l.rec.participants.size()) return;
   // Every participant made its outcome durable: nobody needs this state any more
@@ -463,7 +480,8 @@ Output Acceptor::onTick() {
     }
     // Acks went missing (lost, or we restarted): ask the participants that owe one.
     for (NodeId p : l.rec.participants) {
-      if (l.acked.count(p) == 0) out.send.push_back(Envelope{self_, p, AckRequest{txn}});
+      if (std::find(l.acked.begin(), l.acked.end(), p) == l.acked.end())
+        out.send.push_back(Envelope{self_, p, AckRequest{txn}});
     }
     l.ackRequestTick = now_ + cfg_.ackRequestTicks;
     out.wakeAt(l.ackRequestTick);
@@ -499,7 +517,10 @@ void Acceptor::checkInvariants() const {
   }
   for (const auto& [txn, b] : bundles_) {
     PC_ASSERT(!b.votes.empty(), txn);
-    for (const auto& [i, v] : b.votes) PC_ASSERT(v.ballot.isZero() && v.instance == i, txn, i);
+    for (size_t k = 0; k < b.votes.size(); ++k) {
+      PC_ASSERT(b.votes[k].ballot.isZero(), txn, b.votes[k].instance);
+      PC_ASSERT(k == 0 || b.votes[k - 1].instance < b.votes[k].instance, txn, b.votes[k].instance);
+    }
   }
 }
 

@@ -18,7 +18,6 @@
 #pragma once
 
 #include <map>
-#include <set>
 #include <string>
 
 #include "paxos_commit/config.h"
@@ -45,12 +44,12 @@ class Acceptor : public Node {
   struct Bundle {
     ParticipantList participants;
     NodeId leader = kNoNode;
-    std::map<NodeId, InstanceVote> votes;  // ballot-0 votes not yet durable
+    std::vector<InstanceVote> votes;  // ballot-0 votes not yet durable, sorted by instance
     uint64_t capTick = 0;
   };
   struct Live {
     AcceptorTxnRecord rec;
-    std::set<NodeId> acked;               // volatile
+    std::vector<NodeId> acked;            // volatile; each participant once
     std::optional<Outcome> ackedOutcome;  // from the acks that knew it
     bool bundleExpired = false;
     uint64_t ackRequestTick = 0;

@@ -22,12 +22,9 @@ class Writer {
     u8(kValueVersion);
   }
   void u8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
-  void u32(uint32_t v) {
-    for (int i = 0; i < 4; ++i) u8(static_cast<uint8_t>(v >> (8 * i)));
-  }
-  void u64(uint64_t v) {
-    for (int i = 0; i < 8; ++i) u8(static_cast<uint8_t>(v >> (8 * i)));
-  }
+  // Little-endian, a whole field per append (not a capacity check per byte).
+  void u32(uint32_t v) { le<4>(v); }
+  void u64(uint64_t v) { le<8>(v); }
   void bytes(std::string_view s) {
     PC_ASSERT(s.size() < kMaxLength, s.size());
     u32(static_cast<uint32_t>(s.size()));
@@ -45,6 +42,12 @@ class Writer {
   std::string take() { return std::move(out_); }
 
  private:
+  template <int N>
+  void le(uint64_t v) {
+    char b[N];
+    for (int i = 0; i < N; ++i) b[i] = static_cast<char>(static_cast<uint8_t>(v >> (8 * i)));
+    out_.append(b, N);
+  }
   std::string out_;
 };
 
