@@ -52,9 +52,14 @@ profile_one() {
   local tps
   tps=$(grep -oE '"throughput_tps": *[0-9.]+' "$work/$mode.json" | head -1 | grep -oE '[0-9.]+$')
   [[ -n $tps ]] || { echo "cpu_profile.sh: no throughput in $work/$mode.json" >&2; exit 1; }
+  # The benchmark's own count (/proc/PID/stat over the whole measured phase), to hold the
+  # samples against: the two should agree within the sampling's noise.
+  local procNodes procClient
+  procNodes=$(grep -oE '"nodes": *[0-9.]+' "$work/$mode.json" | head -1 | grep -oE '[0-9.]+$')
+  procClient=$(grep -oE '"client": *[0-9.]+' "$work/$mode.json" | head -1 | grep -oE '[0-9.]+$')
   perf script -i "$work/$mode.data" -F pid,ip,dso 2>/dev/null |
     awk -v tps="$tps" -v secs="$SECONDS_SAMPLED" -v freq="$FREQ" -v mode="$mode" \
-      -v roles="$work/$mode.roles" '
+      -v roles="$work/$mode.roles" -v procNodes="$procNodes" -v procClient="$procClient" '
       BEGIN {
         while ((getline line < roles) > 0) { split(line, f, " "); role[f[1]] = f[2] }
         map["c"] = "coordinators"; map["p"] = "participants"; map["a"] = "acceptors"
@@ -86,6 +91,8 @@ profile_one() {
         }
         printf "  %-13s", "all"; for (i = 1; i <= 7; i++) printf " %9.1f", col[gs[i]] * us
         printf " %9.1f\n", all * us
+        nodes = (tot["coordinators"] + tot["participants"] + tot["acceptors"]) * us
+        printf "  sampled: nodes %.1f, client %.1f us/txn; /proc (pcommit bench): nodes %s, client %s\n", nodes, tot["client"] * us, procNodes, procClient
       }'
 }
 
