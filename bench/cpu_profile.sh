@@ -38,14 +38,16 @@ trap 'rm -rf "$work"' EXIT
 profile_one() {
   local mode=$1 warm=4
   local duration=$((SECONDS_SAMPLED + warm + 2))
-  "$PCOMMIT" bench --protocol "$mode" --clients "$CLIENTS" --duration "$duration" --no-floor \
-    --json "$work/$mode.json" >"$work/$mode.out" 2>&1 &
+  # TMPDIR: the benchmark's cluster directory goes under $work, so its nodes (daemons,
+  # not our children) are told apart from any other pcommit cluster on the machine.
+  TMPDIR="$work" "$PCOMMIT" bench --protocol "$mode" --clients "$CLIENTS" --duration "$duration" \
+    --no-floor --json "$work/$mode.json" >"$work/$mode.out" 2>&1 &
   local bench=$!
   sleep "$warm"
   # pid -> role, from the node names of `pcommit serve --node NAME`
   {
     echo "$bench client"
-    pgrep -af 'pcommit serve' | sed -nE 's/^([0-9]+) .*--node ([a-z]+)[0-9]+.*/\1 \2/p'
+    pgrep -af "pcommit serve --config $work/" | sed -nE 's/^([0-9]+) .*--node ([a-z]+)[0-9]+.*/\1 \2/p'
   } >"$work/$mode.roles"
   perf record -q -a -F "$FREQ" -o "$work/$mode.data" -- sleep "$SECONDS_SAMPLED" 2>/dev/null
   wait "$bench" || { echo "cpu_profile.sh: the benchmark of $mode failed:" >&2; cat "$work/$mode.out" >&2; exit 1; }

@@ -7,9 +7,12 @@
 #     role of a Paxos Commit cluster (coordinators, participants, acceptors, client), each
 #     with CPU > 0 -- a role whose processes were not mapped would read 0;
 #  3. the sampled CPU of the nodes agrees with pcommit bench's own /proc count of the same
-#     run within a factor of two (it agrees within ~5% on a quiet machine; the factor
-#     allows for the samples covering 1 s of the phase and a loaded CI machine) -- wrong
-#     arithmetic or a wrong pid-to-role map would break this.
+#     run within 1.5x either way (it agrees within ~5% on a quiet machine; the margin
+#     allows for the samples covering 1 s of the phase on a loaded CI machine) -- wrong
+#     arithmetic or a wrong pid-to-role map breaks this. The run is made while another
+#     pcommit cluster (a second `pcommit bench`) works on the same machine: its nodes must
+#     not be counted (before the fix the script took every `pcommit serve` process and
+#     read 1,660 us/txn against /proc's 838).
 # Skipped (exit 77, reason printed) where perf is missing or may not sample every CPU.
 set -euo pipefail
 PCOMMIT="${1:?usage: $0 PATH-TO-pcommit}"
@@ -39,7 +42,14 @@ bash "$SCRIPT" --pcommit /nonexistent/pcommit >/dev/null 2>&1; rc=$?
 set -e
 [[ $rc -eq 66 ]] || fail "a missing binary exited $rc, expected 66"
 
-# 2. and 3. One run.
+# 2. and 3. One run, beside a foreign cluster.
+foreign_dir=$(mktemp -d)
+TMPDIR="$foreign_dir" "$PCOMMIT" bench --protocol 2pc --clients 8 --duration 14 --no-floor \
+  >"$foreign_dir/out" 2>&1 &
+foreign=$!
+trap 'kill "$foreign" 2>/dev/null; wait "$foreign" 2>/dev/null; rm -rf "$probe" "$probe.out" "$foreign_dir"' EXIT
+sleep 2
+pgrep -f "pcommit serve --config $foreign_dir/" >/dev/null || fail "the foreign cluster did not start"
 out=$(bash "$SCRIPT" --pcommit "$PCOMMIT" --protocol paxos --clients 4 --seconds 1)
 echo "$out"
 echo "$out" | grep -qE '^paxos, 4 clients, [1-9][0-9]* txn/s' || fail "no header with a throughput"
@@ -50,6 +60,6 @@ for role in coordinators participants acceptors client; do
 done
 read -r sampled proc < <(echo "$out" | sed -nE 's/.*sampled: nodes ([0-9.]+),.*nodes ([0-9.]+),.*/\1 \2/p')
 [[ -n ${sampled:-} && -n ${proc:-} ]] || fail "no sampled/proc line"
-awk -v s="$sampled" -v p="$proc" 'BEGIN { exit !(p > 0 && s >= 0.5 * p && s <= 2 * p) }' ||
-  fail "sampled node CPU $sampled us/txn is not within 2x of /proc's $proc"
+awk -v s="$sampled" -v p="$proc" 'BEGIN { exit !(p > 0 && s >= p / 1.5 && s <= 1.5 * p) }' ||
+  fail "sampled node CPU $sampled us/txn is not within 1.5x of /proc's $proc"
 echo "PASS: cpu_profile.sh (sampled nodes $sampled us/txn, /proc $proc)"
