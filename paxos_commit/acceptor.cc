@@ -10,11 +10,16 @@ namespace pc {
 
 namespace {
 
-// The bundled vote of `instance` (votes sorted by instance), or nullptr.
-const InstanceVote* bundled(const std::vector<InstanceVote>& votes, NodeId instance) {
-  auto it = std::lower_bound(votes.begin(), votes.end(), instance,
-                             [](const InstanceVote& x, NodeId i) { return x.instance < i; });
-  return it != votes.end() && it->instance == instance ? &*it : nullptr;
+// Where the vote of `instance` is, or would go, in `votes` (sorted by instance).
+template <typename Votes>
+auto voteSlot(Votes& votes, NodeId instance) {
+  return std::lower_bound(votes.begin(), votes.end(), instance,
+                          [](const InstanceVote& x, NodeId i) { return x.instance < i; });
+}
+
+bool bundled(const std::vector<InstanceVote>& votes, NodeId instance) {
+  auto it = voteSlot(votes, instance);
+  return it != votes.end() && it->instance == instance;
 }
 
 }  // namespace
@@ -219,8 +224,7 @@ void Acceptor::takeVote0(const Phase2a& m, const InstanceVote& v, TwoAEffect& fx
     b.leader = m.leader;
     b.capTick = now_ + cfg_.bundleCapTicks;
   }
-  auto pos = std::lower_bound(b.votes.begin(), b.votes.end(), v.instance,
-                              [](const InstanceVote& x, NodeId i) { return x.instance < i; });
+  auto pos = voteSlot(b.votes, v.instance);
   if (pos == b.votes.end() || pos->instance != v.instance) {
     b.votes.insert(pos, v);
   } else if (pos->vote != v.vote) {
@@ -267,7 +271,7 @@ Output Acceptor::answer2a(const Phase2a& m, const TwoAEffect& fx) {
     size_t have = bit->second.votes.size();
     if (lit != txns_.end()) {
       for (const auto& i : lit->second.rec.instances) {
-        if (i.bal && bundled(bit->second.votes, i.instance) == nullptr) ++have;
+        if (i.bal && !bundled(bit->second.votes, i.instance)) ++have;
       }
     }
     flushNow = have >= instanceCount(cfg_.protocol, m.participants);
@@ -428,9 +432,8 @@ void Acceptor::takeAck(NodeId from, const Ack& m, Output& out) {
     ++rejected_;
     return;
   }
-  if (std::find(l.acked.begin(), l.acked.end(), m.participant) == l.acked.end()) {
-    l.acked.push_back(m.participant);
-  }
+  auto at = std::lower_bound(l.acked.begin(), l.acked.end(), m.participant);
+  if (at == l.acked.end() || *at != m.participant) l.acked.insert(at, m.participant);
   if (m.outcome) l.ackedOutcome = m.outcome;  // every participant that knows acks the same
   if (l.acked.size() < l.rec.participants.size()) return;
   // Every participant made its outcome durable: nobody needs this state any more
@@ -480,8 +483,7 @@ Output Acceptor::onTick() {
     }
     // Acks went missing (lost, or we restarted): ask the participants that owe one.
     for (NodeId p : l.rec.participants) {
-      if (std::find(l.acked.begin(), l.acked.end(), p) == l.acked.end())
-        out.send.push_back(Envelope{self_, p, AckRequest{txn}});
+      if (!contains(l.acked, p)) out.send.push_back(Envelope{self_, p, AckRequest{txn}});
     }
     l.ackRequestTick = now_ + cfg_.ackRequestTicks;
     out.wakeAt(l.ackRequestTick);
@@ -506,6 +508,7 @@ void Acceptor::checkInvariants() const {
   for (const auto& [txn, l] : txns_) {
     PC_ASSERT(txn == l.rec.txn, txn);
     PC_ASSERT(tombstones_.count(txn) == 0, txn);
+    PC_ASSERT(isSortedUnique(l.acked), txn);
     const ParticipantList instances = instancesOf(cfg_.protocol, l.rec.participants);
     PC_ASSERT(l.rec.instances.size() == instances.size(), txn);
     for (size_t k = 0; k < l.rec.instances.size(); ++k) {

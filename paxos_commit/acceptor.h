@@ -49,7 +49,7 @@ class Acceptor : public Node {
   };
   struct Live {
     AcceptorTxnRecord rec;
-    std::vector<NodeId> acked;            // volatile; each participant once
+    ParticipantList acked;                // volatile; sorted, each participant once
     std::optional<Outcome> ackedOutcome;  // from the acks that knew it
     bool bundleExpired = false;
     uint64_t ackRequestTick = 0;
