@@ -147,6 +147,10 @@ struct Client::Impl {
   CoreConfig coreCfg;
   Rng rng;
   std::unique_ptr<Leader> leader;  // paxos-direct only
+  // paxos-direct: acceptors that have taken our attach (our sink), and the commits that
+  // wait for F+1 of them, each at most opts.attachWaitMs (ClientOptions::attachWaitMs).
+  size_t acceptorsAttached = 0;
+  std::map<TxnId, CommitRequest> waitingForAcceptors;
   uint64_t now = 0;
   std::unique_ptr<rpc::Transport> transport;
   std::vector<NodeId> coordinators;
@@ -206,6 +210,35 @@ struct Client::Impl {
     } else if (leader) {
       if (auto* b = std::get_if<Phase2b>(&m)) handle(leader->onPhase2b(from, *b, now));
       if (auto* b = std::get_if<Phase1b>(&m)) handle(leader->onPhase1b(from, *b, now));
+    }
+  }
+
+  bool acceptorsReady() const { return acceptorsAttached >= static_cast<size_t>(coreCfg.f) + 1; }
+
+  void acceptorAttached() {
+    ++acceptorsAttached;
+    if (!acceptorsReady()) return;
+    auto waiting = std::move(waitingForAcceptors);
+    waitingForAcceptors.clear();
+    for (auto& [txn, req] : waiting) beginDirect(req);
+  }
+
+  // A commit that waited for the acceptors' attach its whole attachWaitMs goes anyway.
+  void attachWaitOver(const TxnId& txn) {
+    auto it = waitingForAcceptors.find(txn);
+    if (it == waitingForAcceptors.end()) return;
+    CommitRequest req = std::move(it->second);
+    waitingForAcceptors.erase(it);
+    beginDirect(req);
+  }
+
+  // The client's leader takes on `req` (paxos-direct), unless its commit already ended.
+  void beginDirect(const CommitRequest& req) {
+    if (commits.count(req.txn) == 0) return;
+    if (leader->isActive(req.txn)) {
+      leader->addWaiter(req.txn, self, true);
+    } else {
+      handle(leader->begin(req, self, now));
     }
   }
 
@@ -303,8 +336,11 @@ Client::Client(kj::AsyncIoContext& io, runtime::ClusterConfig cluster, ClientOpt
   }
   if (impl_->mode == ClientMode::Direct) {
     impl_->leader = std::make_unique<Leader>(self_, impl_->coreCfg, impl_->rng, 0);
-    // The acceptors send their 2b to us: give them our sink before the first vote lands.
-    for (NodeId a : impl_->coreCfg.acceptors) impl_->transport->connectNow(a);
+    // The acceptors send their 2b to us: commits wait until F+1 of them hold our sink.
+    for (NodeId a : impl_->coreCfg.acceptors) {
+      impl_->tasks.add(
+          impl_->transport->introduced(a).then([this]() { impl_->acceptorAttached(); }));
+    }
     impl_->tasks.add(impl_->tickLoop());
   }
 }
@@ -346,10 +382,12 @@ kj::Promise<CommitResult> Client::commit(TxnId txn,
   auto paf = kj::newPromiseAndFulfiller<CommitResult>();
   impl.commits[txn] = Impl::Waiting{kj::mv(paf.fulfiller)};
   if (impl.leader) {
-    if (impl.leader->isActive(txn)) {
-      impl.leader->addWaiter(txn, self_, true);
+    if (impl.acceptorsReady()) {
+      impl.beginDirect(req);
     } else {
-      impl.handle(impl.leader->begin(req, self_, impl.now));
+      impl.waitingForAcceptors[txn] = req;
+      impl.tasks.add(rpc::afterRealDelay(impl.io.provider->getTimer(), impl.opts.attachWaitMs)
+                         .then([&impl, txn]() { impl.attachWaitOver(txn); }));
     }
   } else {
     if (impl.coordinators.empty()) {
@@ -366,6 +404,14 @@ kj::Promise<CommitResult> Client::commit(TxnId txn,
       rpc::afterRealDelay(impl.io.provider->getTimer(), impl.opts.timeoutMs).then([this, txn]() {
         impl_->commits.erase(txn);
         std::string why = "no outcome within " + std::to_string(impl_->opts.timeoutMs) + " ms";
+        impl_->waitingForAcceptors.erase(txn);
+        if (impl_->leader && !impl_->acceptorsReady()) {
+          // Fewer than F+1 acceptors can answer this client: say so.
+          why += ": only " + std::to_string(impl_->acceptorsAttached) + " of " +
+                 std::to_string(impl_->coreCfg.acceptors.size()) +
+                 " acceptors took this client's attach (a decision needs " +
+                 std::to_string(impl_->coreCfg.f + 1) + ")";
+        }
         if (impl_->transport->metrics().clusterMismatch > 0) {
           // Say why rather than only "retry": the cluster file is not this cluster's.
           why +=

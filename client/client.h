@@ -66,6 +66,12 @@ struct ClientOptions {
   uint32_t retryMs = 2000;          // no answer by then: retry (same id) at the next coordinator
   bool commitFailover = true;       // false: a commit stays with its first coordinator
   uint32_t queryTimeoutMs = 10000;  // outcome queries (they move on to the next coordinator)
+  // paxos-direct: a commit waits up to this long for F+1 acceptors to hold this client's
+  // sink (their 2b come to it), then sends anyway. Sent earlier, a vote can reach an
+  // acceptor before the sink, the 2b is lost, and the outcome comes back only by recovery
+  // and without an abort's reason. With F+1 acceptors down the commit then waits in doubt,
+  // safely, as one from a client that attached before they went down.
+  uint32_t attachWaitMs = 250;
 };
 
 // The result of a commit. `reason` says why Aborted (e.g. "expect failed: key 'alice' is

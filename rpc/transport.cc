@@ -494,6 +494,7 @@ void Transport::onCallFailed(Outbound& o, const kj::Exception& e) {
   if (log_) log_("peer " + std::to_string(o.id) + " lost: " + e.getDescription().cStr());
   o.generation++;
   o.inflight = 0;
+  o.introduced = false;
   if (o.isSink) {
     o.sink = nullptr;  // the client went away; it reattaches if it comes back
     metrics_.droppedFailed += o.queue.size();
@@ -533,14 +534,24 @@ kj::Promise<void> Transport::callWatchdog() {
 
 // attach on a connection we opened: our id and cluster, and (a client) our sink. E-order:
 // the peer sees it before any deliver on the connection.
-void Transport::introduce(wire::Node::Client& node, NodeId id) {
+void Transport::introduce(wire::Node::Client& node, NodeId id, uint64_t gen) {
   auto req = node.attachRequest();
   req.setFrom(opts_.self);
   if (opts_.attachSinkOnConnect) req.setSink(kj::heap<SinkImpl>(*this));
   setClusterId(req);
-  tasks_->add(req.send().ignoreResult().catch_([this, id](kj::Exception&& e) {
-    if (!refusedAsForeign(id, e.getDescription().cStr())) taskFailed(kj::mv(e));
-  }));
+  tasks_->add(req.send().then(
+      [this, id, gen](auto&&) {
+        auto it = out_.find(id);
+        if (it == out_.end() || it->second->generation != gen) return;
+        Outbound& o = *it->second;
+        o.introduced = true;
+        auto waiters = std::move(o.introWaiters);
+        o.introWaiters.clear();
+        for (auto& w : waiters) w->fulfill();
+      },
+      [this, id](kj::Exception&& e) {
+        if (!refusedAsForeign(id, e.getDescription().cStr())) taskFailed(kj::mv(e));
+      }));
 }
 
 void Transport::connect(Outbound& o) {
@@ -597,35 +608,47 @@ void Transport::connect(Outbound& o) {
         auto vat = vatMsg.initRoot<capnp::rpc::twoparty::VatId>();
         vat.setSide(capnp::rpc::twoparty::Side::SERVER);
         c->node = c->rpc->bootstrap(vat).castAs<wire::Node>();
-        introduce(c->node, id);
+        introduce(c->node, id, gen);
         ob.conn = kj::mv(c);
         flush(ob);
       },
-      [this, id, gen](kj::Exception&& e) -> void {
-        metrics_.connectFailures++;
-        auto it = out_.find(id);
-        if (it == out_.end() || it->second->generation != gen) return;
-        Outbound& ob = *it->second;
-        uint32_t delay = ob.backoffMs;
-        ob.backoffMs = std::min(ob.backoffMs * 2, opts_.reconnectBackoffMaxMs);
-        ob.inBackoff = true;
-        lastFailure_ = e.getDescription().cStr();
-        // Retry with backoff while there is something to send.
-        tasks_->add(
-            io_.provider->getTimer().afterDelay(delay * kj::MILLISECONDS).then([this, id, gen]() {
-              auto it2 = out_.find(id);
-              if (it2 == out_.end() || it2->second->generation != gen) return;
-              it2->second->connecting = false;
-              it2->second->inBackoff = false;
-              if (!it2->second->queue.empty()) connect(*it2->second);
-            }));
-      });
+      [this, id, gen](kj::Exception&& e) { connectFailed(id, gen, e); });
   tasks_->add(kj::mv(p));
+}
+
+// A connect to `id` (attempt `gen`) failed: retry with backoff while something waits for
+// the peer (queued messages, or an introduced() waiter).
+void Transport::connectFailed(NodeId id, uint64_t gen, const kj::Exception& e) {
+  metrics_.connectFailures++;
+  auto it = out_.find(id);
+  if (it == out_.end() || it->second->generation != gen) return;
+  Outbound& ob = *it->second;
+  uint32_t delay = ob.backoffMs;
+  ob.backoffMs = std::min(ob.backoffMs * 2, opts_.reconnectBackoffMaxMs);
+  ob.inBackoff = true;
+  lastFailure_ = e.getDescription().cStr();
+  tasks_->add(io_.provider->getTimer().afterDelay(delay * kj::MILLISECONDS).then([this, id, gen]() {
+    auto it2 = out_.find(id);
+    if (it2 == out_.end() || it2->second->generation != gen) return;
+    Outbound& o = *it2->second;
+    o.connecting = false;
+    o.inBackoff = false;
+    if (!o.queue.empty() || !o.introWaiters.empty()) connect(o);
+  }));
 }
 
 void Transport::connectNow(NodeId peer) {
   auto& o = outbound(peer);
   if (!o.conn && !o.isSink && opts_.peers.count(peer) != 0) connect(o);
+}
+
+kj::Promise<void> Transport::introduced(NodeId peer) {
+  auto& o = outbound(peer);
+  if (o.introduced) return kj::READY_NOW;
+  auto paf = kj::newPromiseAndFulfiller<void>();
+  o.introWaiters.push_back(kj::mv(paf.fulfiller));
+  connectNow(peer);  // no-op while connected, connecting or backing off
+  return kj::mv(paf.promise);
 }
 
 }  // namespace pc::rpc

@@ -227,6 +227,11 @@ class Transport : private kj::TaskSet::ErrorHandler {
   // Opens the connection to `peer` now (clients: so a peer that will send to us, like an
   // acceptor in paxos-direct, has our sink before it needs it).
   void connectNow(NodeId peer);
+  // Resolves once `peer` has answered our attach on a connection we opened (at once if it
+  // has on the current one): from then on it holds our id and, for a client, our sink.
+  // Connects, and retries a failed connect with backoff, until then. A paxos-direct client
+  // sends nothing before F+1 acceptors can route their 2b to it.
+  kj::Promise<void> introduced(NodeId peer);
 
   // Reads committed data from a participant through its `get` method (its own connection).
   kj::Promise<kv::Versioned> get(NodeId participant, const std::string& key);
@@ -337,7 +342,8 @@ class Transport : private kj::TaskSet::ErrorHandler {
   // another cluster; counts and logs it (once per peer).
   bool refusedAsForeign(NodeId peer, const std::string& why);
   // Sends attach on an outbound connection to `id` (transport.cc).
-  void introduce(wire::Node::Client& node, NodeId id);
+  void introduce(wire::Node::Client& node, NodeId id, uint64_t gen);
+  void connectFailed(NodeId id, uint64_t gen, const kj::Exception& e);
   // Fills an attach request's clusterId from opts_.clusterId.
   void setClusterId(wire::Node::AttachParams::Builder req) const;
   void setClusterId(wire::StreamFrame::Builder frame) const;

@@ -87,6 +87,10 @@ struct Transport::Outbound {
   kj::TimePoint lastProgress = kj::origin<kj::TimePoint>();
   bool stallSeen = false;
   uint64_t generation = 0;  // bumps on each (re)connection; stale callbacks check it
+  // The peer answered our attach on the current connection; who waits for that
+  // (Transport::introduced). Waiters keep a failed connect retrying with an empty queue.
+  bool introduced = false;
+  std::vector<kj::Own<kj::PromiseFulfiller<void>>> introWaiters;
   struct Item {
     Message msg;
     std::function<void()> onDelivered;

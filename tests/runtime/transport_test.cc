@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -343,6 +345,100 @@ TEST_CASE("client: a commit after the client sat idle longer than its timeout st
   auto result = second.commit().wait(io.waitScope);
   CAPTURE(result.reason);
   CHECK(result.committed());
+}
+
+// A paxos-direct cluster of one fake participant p1 and three fake acceptors a1..a3, on
+// 127.0.0.1 in this process. The acceptors listen only once listenAcceptors() is called.
+// p1 notes, when a prepare arrives, how many acceptors can reach its sender (the client)
+// and when it came.
+struct DirectCluster {
+  explicit DirectCluster(kj::AsyncIoContext& ioc) : io(ioc), participantPort(test::freePort()) {
+    nodes.push_back("p1=127.0.0.1:" + std::to_string(participantPort));
+    for (NodeId a = 2001; a <= 2003; ++a) {
+      acceptorPorts.push_back(test::freePort());
+      nodes.push_back("a" + std::to_string(a - 2000) +
+                      "=127.0.0.1:" + std::to_string(acceptorPorts.back()));
+      TransportOptions ao;
+      ao.self = a;
+      acceptors.push_back(std::make_unique<Transport>(
+          io, ao, [](NodeId, Message&&) {}, nullptr));
+    }
+    TransportOptions po;
+    po.self = kParticipant;
+    participant = std::make_unique<Transport>(
+        io, po,
+        [this](NodeId from, Message&& m) {
+          if (!std::holds_alternative<Prepare>(m)) return;
+          size_t routed = 0;
+          for (auto& a : acceptors) routed += a->connected(from) ? 1 : 0;
+          routedAtPrepare.push_back(routed);
+          if (!firstPrepare) firstPrepare = std::chrono::steady_clock::now();
+        },
+        nullptr);
+    listening.push_back(participant->listen("127.0.0.1", participantPort).eagerlyEvaluate(nullptr));
+  }
+  void listenAcceptors() {
+    for (size_t i = 0; i < acceptors.size(); ++i) {
+      listening.push_back(
+          acceptors[i]->listen("127.0.0.1", acceptorPorts[i]).eagerlyEvaluate(nullptr));
+    }
+  }
+  runtime::ClusterConfig cluster() const {
+    return clusterFromAddresses(nodes, Protocol::PaxosDirect);
+  }
+  kj::AsyncIoContext& io;
+  uint16_t participantPort;
+  std::vector<std::string> nodes;
+  std::vector<uint16_t> acceptorPorts;
+  std::vector<std::unique_ptr<Transport>> acceptors;
+  std::unique_ptr<Transport> participant;
+  std::vector<kj::Promise<void>> listening;
+  std::vector<size_t> routedAtPrepare;
+  std::optional<std::chrono::steady_clock::time_point> firstPrepare;
+};
+
+TEST_CASE("direct mode: no prepare leaves before F+1 acceptors hold the client's route") {
+  // If this fails, a paxos-direct client's transaction races its own attach: the votes
+  // reach an acceptor before the client's sink does, the acceptor drops its 2b to the
+  // client (no route), and the client learns the outcome only by recovery, which loses an
+  // abort's reason ("decided earlier ..."). Here the acceptors start listening late, so the
+  // race is lost every time unless the client waits.
+  auto io = kj::setupAsyncIo();
+  DirectCluster dc(io);
+  ClientOptions opts;
+  opts.timeoutMs = 3000;
+  opts.attachWaitMs = 2500;
+  Client client(io, dc.cluster(), opts);
+  REQUIRE(client.mode() == ClientMode::Direct);
+  auto txn = client.begin();
+  txn.put("k", "v");
+  auto result = txn.commit().eagerlyEvaluate(nullptr);
+  runFor(io, 200);
+  CHECK(dc.routedAtPrepare.empty());
+  dc.listenAcceptors();
+  CHECK(runUntil(io, 2000, [&] { return !dc.routedAtPrepare.empty(); }));
+  for (size_t routed : dc.routedAtPrepare) CHECK(routed >= 2);  // F+1 with F = 1
+}
+
+TEST_CASE("direct mode: with the acceptors down, a commit goes out after attachWaitMs") {
+  // If this fails, a direct-mode client started while F+1 acceptors are down never sends
+  // its transaction, unlike one that attached before they went down: its behaviour would
+  // depend on when it started. Sent, the transaction waits in doubt safely.
+  auto io = kj::setupAsyncIo();
+  DirectCluster dc(io);
+  ClientOptions opts;
+  opts.timeoutMs = 1500;
+  opts.attachWaitMs = 300;
+  Client client(io, dc.cluster(), opts);
+  auto txn = client.begin();
+  txn.put("k", "v");
+  const auto start = std::chrono::steady_clock::now();
+  auto result = txn.commit().wait(io.waitScope);
+  CHECK(result.unknown());
+  CHECK(result.reason.find("only 0 of 3 acceptors took this client's attach") != std::string::npos);
+  REQUIRE(!dc.routedAtPrepare.empty());
+  CHECK(dc.routedAtPrepare.front() == 0);
+  CHECK(*dc.firstPrepare - start >= std::chrono::milliseconds(300));
 }
 
 TEST_CASE("bounds: claimed sender ids and unknown destinations do not grow memory") {
