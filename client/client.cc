@@ -338,6 +338,7 @@ Client::Client(kj::AsyncIoContext& io, runtime::ClusterConfig cluster, ClientOpt
     impl_->leader = std::make_unique<Leader>(self_, impl_->coreCfg, impl_->rng, 0);
     // The acceptors send their 2b to us: commits wait until F+1 of them hold our sink.
     for (NodeId a : impl_->coreCfg.acceptors) {
+      impl_->transport->keepConnected(a);  // and attach again after an acceptor's restart
       impl_->tasks.add(
           impl_->transport->introduced(a).then([this]() { impl_->acceptorAttached(); }));
     }

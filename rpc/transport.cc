@@ -504,7 +504,7 @@ void Transport::onCallFailed(Outbound& o, const kj::Exception& e) {
   // Tear down the connection after this turn (we may be inside one of its callbacks).
   tasks_->add(kj::evalLater([c = kj::mv(o.conn)]() mutable { c = nullptr; }));
   o.conn = nullptr;
-  if (!o.queue.empty()) connect(o);
+  if (o.wantsConnection()) connect(o);
 }
 
 kj::Promise<void> Transport::callWatchdog() {
@@ -608,6 +608,14 @@ void Transport::connect(Outbound& o) {
         auto vat = vatMsg.initRoot<capnp::rpc::twoparty::VatId>();
         vat.setSide(capnp::rpc::twoparty::Side::SERVER);
         c->node = c->rpc->bootstrap(vat).castAs<wire::Node>();
+        // A peer that closes the connection (it stopped or restarted) is noticed now, not
+        // at the next call: a client that only receives on it would never make one.
+        c->tasks = kj::heap<kj::TaskSet>(static_cast<kj::TaskSet::ErrorHandler&>(*this));
+        c->tasks->add(c->network->onDisconnect().then([this, id, gen]() {
+          auto it2 = out_.find(id);
+          if (it2 == out_.end() || it2->second->generation != gen || !it2->second->conn) return;
+          onCallFailed(*it2->second, KJ_EXCEPTION(DISCONNECTED, "the peer closed the connection"));
+        }));
         introduce(c->node, id, gen);
         ob.conn = kj::mv(c);
         flush(ob);
@@ -633,13 +641,18 @@ void Transport::connectFailed(NodeId id, uint64_t gen, const kj::Exception& e) {
     Outbound& o = *it2->second;
     o.connecting = false;
     o.inBackoff = false;
-    if (!o.queue.empty() || !o.introWaiters.empty()) connect(o);
+    if (o.wantsConnection()) connect(o);
   }));
 }
 
 void Transport::connectNow(NodeId peer) {
   auto& o = outbound(peer);
   if (!o.conn && !o.isSink && opts_.peers.count(peer) != 0) connect(o);
+}
+
+void Transport::keepConnected(NodeId peer) {
+  outbound(peer).keep = true;
+  connectNow(peer);
 }
 
 kj::Promise<void> Transport::introduced(NodeId peer) {

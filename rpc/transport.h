@@ -232,6 +232,10 @@ class Transport : private kj::TaskSet::ErrorHandler {
   // Connects, and retries a failed connect with backoff, until then. A paxos-direct client
   // sends nothing before F+1 acceptors can route their 2b to it.
   kj::Promise<void> introduced(NodeId peer);
+  // Connects to `peer` now and again whenever the connection is lost (noticed as the peer
+  // closes it, not only when a call fails), with backoff, whether or not anything waits to
+  // be sent: a paxos-direct client keeps its sink at every acceptor across their restarts.
+  void keepConnected(NodeId peer);
 
   // Reads committed data from a participant through its `get` method (its own connection).
   kj::Promise<kv::Versioned> get(NodeId participant, const std::string& key);

@@ -91,6 +91,11 @@ struct Transport::Outbound {
   // (Transport::introduced). Waiters keep a failed connect retrying with an empty queue.
   bool introduced = false;
   std::vector<kj::Own<kj::PromiseFulfiller<void>>> introWaiters;
+  // Transport::keepConnected: reconnect when the connection is lost, even with nothing to
+  // send (a client's sink at an acceptor that restarted).
+  bool keep = false;
+  // Something is owed this peer a connection: queued messages, a waiter, or `keep`.
+  bool wantsConnection() const { return !queue.empty() || !introWaiters.empty() || keep; }
   struct Item {
     Message msg;
     std::function<void()> onDelivered;

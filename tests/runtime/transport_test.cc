@@ -441,6 +441,32 @@ TEST_CASE("direct mode: with the acceptors down, a commit goes out after attachW
   CHECK(*dc.firstPrepare - start >= std::chrono::milliseconds(300));
 }
 
+TEST_CASE("direct mode: a client attaches again to an acceptor that came back") {
+  // If this fails, a long-lived paxos-direct client whose acceptors restarted never sends
+  // them its sink again (it sends them nothing, so nothing made it reconnect): their 2b to
+  // it are dropped, and its every transaction ends by recovery, without an abort's reason.
+  auto io = kj::setupAsyncIo();
+  DirectCluster dc(io);
+  dc.listenAcceptors();
+  Client client(io, dc.cluster(), ClientOptions{});
+  auto attachedTo = [&](Transport& a) { return a.connected(client.id()); };
+  REQUIRE(runUntil(io, 2000, [&] {
+    return attachedTo(*dc.acceptors[0]) && attachedTo(*dc.acceptors[1]) &&
+           attachedTo(*dc.acceptors[2]);
+  }));
+  // a1 restarts: its process (here, its transport and listener) goes, a new one listens.
+  dc.listening.erase(dc.listening.begin() + 1);  // [0] is p1's
+  dc.acceptors[0] = nullptr;
+  runFor(io, 50);
+  TransportOptions ao;
+  ao.self = 2001;
+  dc.acceptors[0] = std::make_unique<Transport>(
+      io, ao, [](NodeId, Message&&) {}, nullptr);
+  auto relisten =
+      dc.acceptors[0]->listen("127.0.0.1", dc.acceptorPorts[0]).eagerlyEvaluate(nullptr);
+  CHECK(runUntil(io, 3000, [&] { return attachedTo(*dc.acceptors[0]); }));
+}
+
 TEST_CASE("bounds: claimed sender ids and unknown destinations do not grow memory") {
   // If this fails, a peer that makes up ids (or a node answering them) grows without bound.
   auto io = kj::setupAsyncIo();
