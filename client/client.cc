@@ -315,6 +315,7 @@ Client::Client(kj::AsyncIoContext& io, runtime::ClusterConfig cluster, ClientOpt
   rpc::TransportOptions topts;
   topts.self = self_;
   topts.attachSinkOnConnect = true;
+  topts.streams = rpc::deliveryStreamsFromEnvironment();  // PCOMMIT_DELIVERY=rpc: calls
   topts.callTimeoutMs = cluster_.callTimeoutMs;  // deadlines on calls, connects, get, status
   topts.netDelayUs = cluster_.netDelayUs;
   topts.clusterId = cluster_.clusterId;  // sent in attach: a foreign node refuses us

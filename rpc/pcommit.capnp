@@ -172,10 +172,11 @@ struct Message {
 
 # ---- the delivery stream (rpc/transport_stream.cc) ----
 
-# A member's outbound connection to another member carries, after the 8 bytes "pcstrm01",
-# a sequence of StreamFrames in Cap'n Proto's standard framing, one way: no call, return or
-# finish per delivery. The receiver writes back only acks and a refusal. Clients, and the
-# get/status/resolve calls, use the Node interface below.
+# A member's outbound connection to another member, or a client's to a node, carries,
+# after the 8 bytes "pcstrm01", a sequence of StreamFrames in Cap'n Proto's standard
+# framing, one way: no call, return or finish per delivery. The receiver writes back acks
+# and a refusal, and, to a client whose first frame set `sink`, that client's messages.
+# The get/status/resolve calls use the Node interface below.
 struct StreamFrame {
   from @0 :UInt32;               # the sender's node id (every frame; checked as deliver's)
   clusterId @1 :Data;            # the first frame: the sender's cluster id (as attach's)
@@ -183,6 +184,9 @@ struct StreamFrame {
   ackId @3 :UInt64;              # non-zero: answer with a frame whose ack is this, once handled
   ack @4 :UInt64;                # receiver -> sender: the frame with this ackId was handled
   refused @5 :Text;              # receiver -> sender, just before it closes the connection
+  sink @6 :Bool;                 # the first frame, from a client: send me my messages back
+                                 # on this connection (as attach's sink); a member's id is
+                                 # refused
 }
 
 # ---- interfaces ----

@@ -223,6 +223,12 @@ void Transport::dropInbound(uint64_t key) {
 
 void Transport::attachSink(NodeId from, wire::Peer::Client sink, uint64_t connection) {
   if (from == kNoNode) return;
+  Outbound& o = sinkRoute(from, connection);
+  o.sink = kj::mv(sink);
+  flush(o);
+}
+
+Transport::Outbound& Transport::sinkRoute(NodeId from, uint64_t connection) {
   // A client's sink is a route to a client, never to a member: the members' routes are
   // the connections we make to the addresses in the cluster file (issue 12: attach as
   // p1 at c1 turned p1's route into the caller's sink).
@@ -244,10 +250,11 @@ void Transport::attachSink(NodeId from, wire::Peer::Client sink, uint64_t connec
   o.isSink = true;
   o.sinkConnection = connection;
   attached.insert(from);
-  o.sink = kj::mv(sink);
+  o.sink = nullptr;  // the caller sets the one it got (a capability, or a stream)
+  o.sinkStream = nullptr;
   o.generation++;
   o.inflight = 0;
-  flush(o);
+  return o;
 }
 
 void Transport::logOnce(NodeId from, const std::string& what) {
@@ -315,7 +322,8 @@ Transport::Outbound& Transport::outbound(NodeId to) {
 
 bool Transport::connected(NodeId peer) const {
   auto it = out_.find(peer);
-  return it != out_.end() && (it->second->conn.get() != nullptr || it->second->sink != nullptr);
+  return it != out_.end() && (it->second->conn.get() != nullptr || it->second->sink != nullptr ||
+                              it->second->sinkStream != nullptr);
 }
 
 void Transport::send(NodeId to, Message msg, std::function<void()> onDelivered) {
@@ -406,6 +414,10 @@ bool Transport::forgettable(const Outbound& o) const {
 
 void Transport::flush(Outbound& o) {
   if (o.queue.empty()) return;
+  if (o.sinkStream != nullptr) {
+    flushSinkStream(o);
+    return;
+  }
   wire::Peer::Client target = nullptr;
   if (o.conn && o.conn->isStream) {
     flushStream(o);
@@ -497,6 +509,7 @@ void Transport::onCallFailed(Outbound& o, const kj::Exception& e) {
   o.introduced = false;
   if (o.isSink) {
     o.sink = nullptr;  // the client went away; it reattaches if it comes back
+    o.sinkStream = nullptr;
     metrics_.droppedFailed += o.queue.size();
     o.clearQueue();
     return;
@@ -539,19 +552,11 @@ void Transport::introduce(wire::Node::Client& node, NodeId id, uint64_t gen) {
   req.setFrom(opts_.self);
   if (opts_.attachSinkOnConnect) req.setSink(kj::heap<SinkImpl>(*this));
   setClusterId(req);
-  tasks_->add(req.send().then(
-      [this, id, gen](auto&&) {
-        auto it = out_.find(id);
-        if (it == out_.end() || it->second->generation != gen) return;
-        Outbound& o = *it->second;
-        o.introduced = true;
-        auto waiters = std::move(o.introWaiters);
-        o.introWaiters.clear();
-        for (auto& w : waiters) w->fulfill();
-      },
-      [this, id](kj::Exception&& e) {
-        if (!refusedAsForeign(id, e.getDescription().cStr())) taskFailed(kj::mv(e));
-      }));
+  tasks_->add(req.send().then([this, id, gen](auto&&) { markIntroduced(id, gen); },
+                              [this, id](kj::Exception&& e) {
+                                if (!refusedAsForeign(id, e.getDescription().cStr()))
+                                  taskFailed(kj::mv(e));
+                              }));
 }
 
 void Transport::connect(Outbound& o) {
@@ -622,6 +627,17 @@ void Transport::connect(Outbound& o) {
       },
       [this, id, gen](kj::Exception&& e) { connectFailed(id, gen, e); });
   tasks_->add(kj::mv(p));
+}
+
+// `id` answered our attach (or the first frame of our stream) on connection `gen`.
+void Transport::markIntroduced(NodeId id, uint64_t gen) {
+  auto it = out_.find(id);
+  if (it == out_.end() || it->second->generation != gen) return;
+  Outbound& o = *it->second;
+  o.introduced = true;
+  auto waiters = std::move(o.introWaiters);
+  o.introWaiters.clear();
+  for (auto& w : waiters) w->fulfill();
 }
 
 // A connect to `id` (attempt `gen`) failed: retry with backoff while something waits for

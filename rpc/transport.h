@@ -14,8 +14,10 @@
 // deliver() calls, so a delivery costs one Cap'n Proto message, not a Call, a Return and a
 // Finish (three socket writes and three wake-ups). One frame is written at a time per peer;
 // what is sent meanwhile waits and leaves in the next frame. An inbound connection is a
-// stream if its first 8 bytes are the stream preamble, else Cap'n Proto RPC (clients, and
-// get/status/resolve, always use RPC). Every check below applies to a frame as to a call.
+// stream if its first 8 bytes are the stream preamble, else Cap'n Proto RPC (get, status
+// and resolve always use RPC). A client's stream is its sink as well: its first frame sets
+// `sink`, and the node writes that client's messages back on it as frames, checked as
+// attach is. Every check below applies to a frame as to a call.
 //
 // The edge (issue 12): every input from the network is bounded, and none stops the node.
 // - Accept errors (EMFILE/ENFILE when descriptors run out, or any other) pause accepting
@@ -65,6 +67,7 @@
 // it returns. Not thread-safe.
 #pragma once
 
+#include <capnp/message.h>
 #include <kj/async-io.h>
 
 #include <algorithm>
@@ -131,9 +134,9 @@ struct TransportOptions {
   // Benchmarks only (`net-delay-us`, rpc/delay_line.h): every message sent over the network
   // leaves this many microseconds after send(). 0: none.
   uint32_t netDelayUs = 0;
-  // Deliveries between members over one-way streams (see the top of this file); false:
-  // deliver() calls, as before (PCOMMIT_DELIVERY=rpc, for comparisons). Ignored in client
-  // mode (attachSinkOnConnect): a client's connections carry its sink, so they are RPC.
+  // Deliveries over one-way streams (see the top of this file); false: deliver() calls, as
+  // before (PCOMMIT_DELIVERY=rpc, for comparisons). In client mode (attachSinkOnConnect)
+  // the stream's first frame asks for the client's messages back on the same connection.
   bool streams = true;
   bool keepalive = true;
   int keepaliveIdleS = 10;  // TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT: dead after ~25 s
@@ -289,7 +292,7 @@ class Transport : private kj::TaskSet::ErrorHandler {
   void streamConnected(Outbound& o, kj::Own<kj::AsyncIoStream> stream);
   void flushStream(Outbound& o);
   kj::Promise<void> readOutbound(NodeId id, uint64_t gen, Connection& c);
-  bool useStreams() const { return opts_.streams && !opts_.attachSinkOnConnect; }
+  bool useStreams() const { return opts_.streams; }
   // A delivery stream asks its peer for an ack at most this often (the liveness check).
   uint32_t ackIntervalMs() const { return std::max<uint32_t>(opts_.callTimeoutMs / 4, 10); }
   // TLS (transport_tls.cc).
@@ -348,6 +351,16 @@ class Transport : private kj::TaskSet::ErrorHandler {
   // Sends attach on an outbound connection to `id` (transport.cc).
   void introduce(wire::Node::Client& node, NodeId id, uint64_t gen);
   void connectFailed(NodeId id, uint64_t gen, const kj::Exception& e);
+  void markIntroduced(NodeId id, uint64_t gen);
+  // A client's route (attach's sink, or a stream's): refuses a member's id and more than
+  // kMaxSinksPerConnection clients on one connection (kj::Exception), else binds it.
+  Outbound& sinkRoute(NodeId from, uint64_t connection);
+  void attachStreamSink(NodeId from, Connection& c);
+  void flushSinkStream(Outbound& o);
+  // Writes `b` on inbound stream `c` after what is being written there; `done(ok)` runs on
+  // a later turn once it is written (ok) or failed.
+  void writeInbound(Connection& c, kj::Own<capnp::MallocMessageBuilder> b,
+                    std::function<void(bool ok)> done);
   // Fills an attach request's clusterId from opts_.clusterId.
   void setClusterId(wire::Node::AttachParams::Builder req) const;
   void setClusterId(wire::StreamFrame::Builder frame) const;

@@ -66,7 +66,9 @@ struct Transport::Connection {
   kj::TimePoint askedAt = kj::origin<kj::TimePoint>();
   uint64_t unconfirmed = 0;
   std::map<uint64_t, std::vector<std::function<void()>>> awaitingAck;  // outbound, bounded
-  NodeId from = kNoNode;  // inbound: the id the first frame named
+  NodeId from = kNoNode;    // inbound: the id the first frame named
+  uint64_t inboundKey = 0;  // inbound stream: its key in inbound_
+  uint64_t helloAckId = 0;  // outbound stream: the first frame's ackId (introduced on its ack)
 };
 
 // The route to one destination: a member's connection (RPC or delivery stream) or a
@@ -77,6 +79,9 @@ struct Transport::Outbound {
   uint64_t sinkConnection = 0;  // the inbound connection it came through
   kj::Own<Connection> conn;
   kj::Maybe<wire::Peer::Client> sink;
+  // A client's stream sink: frames to it go on its inbound stream connection (owned by
+  // inbound_; the route is removed before the connection is, in dropInbound).
+  Connection* sinkStream = nullptr;
   bool connecting = false;
   bool inBackoff = false;  // a failed connect waits for its retry timer
   uint32_t backoffMs = 0;

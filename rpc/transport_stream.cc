@@ -174,6 +174,7 @@ void Transport::serveStream(kj::Own<kj::AsyncIoStream> stream, PeerAuth auth) {
   c->auth = std::move(auth);
   c->reader = kj::heap<StreamReader>(*c->stream, ro, opts_.traversalLimitWords);
   const uint64_t key = nextInbound_++;
+  c->inboundKey = key;
   inbound_.emplace(key, kj::mv(c));
   // Until the peer closes, sends what cannot be read, or sends no first frame by the idle
   // timeout; dropped on a later turn, as an RPC connection is (transport_node.cc).
@@ -219,9 +220,10 @@ void Transport::handleInboundFrame(Connection& c, wire::StreamFrame::Reader f) {
     if (foreignCluster(from, f.getClusterId())) {
       throw KJ_EXCEPTION(FAILED, "refused: the caller is of another cluster", from);
     }
-    if (c.auth.kind != PeerAuth::Kind::Open) checkAttach(c.auth, from, false);
+    if (c.auth.kind != PeerAuth::Kind::Open) checkAttach(c.auth, from, f.getSink());
     c.called = true;
     c.from = from;
+    if (f.getSink()) attachStreamSink(from, c);  // a client: its messages come back here
   } else if (from != c.from) {
     throw KJ_EXCEPTION(FAILED, "stream frame from another id than the stream's first", from,
                        c.from);
@@ -237,26 +239,72 @@ void Transport::handleInboundFrame(Connection& c, wire::StreamFrame::Reader f) {
 void Transport::writeAck(Connection& c, uint64_t ackId) {
   auto b = kj::heap<capnp::MallocMessageBuilder>();
   b->initRoot<wire::StreamFrame>().setAck(ackId);
+  writeInbound(c, kj::mv(b), nullptr);
+}
+
+void Transport::writeInbound(Connection& c, kj::Own<capnp::MallocMessageBuilder> b,
+                             std::function<void(bool ok)> done) {
   auto write = [&c, b = kj::mv(b)]() mutable {
     return writeFrame(*c.stream, *b).attach(kj::mv(b));
   };
-  // Started now (the write(2) happens in this call) unless an earlier ack is still being
+  // Started now (the write(2) happens in this call) unless an earlier frame is still being
   // written: then after it, as one stream takes one write at a time. A write that fails at
   // once (the peer reset) rejects rather than throws: the frame's messages are still
   // handled, and the read side sees the stream end.
   kj::Promise<void> started =
       c.writesPending == 0 ? kj::evalNow(kj::mv(write)) : c.writeTail.then(kj::mv(write));
   ++c.writesPending;
+  // `done` runs on a later turn: it may write again, which replaces writeTail, the promise
+  // this continuation belongs to.
+  auto finish = [this, &c, done](bool ok) {
+    --c.writesPending;
+    if (done) tasks_->add(kj::evalLater([done, ok]() { done(ok); }));
+  };
   c.writeTail =
-      started.then([&c]() { --c.writesPending; }, [&c](kj::Exception&&) { --c.writesPending; })
+      started.then([finish]() { finish(true); }, [finish](kj::Exception&&) { finish(false); })
           .eagerlyEvaluate(nullptr);
+}
+
+void Transport::attachStreamSink(NodeId from, Connection& c) {
+  if (from == kNoNode) throw KJ_EXCEPTION(FAILED, "sink refused: no client id");
+  Outbound& o = sinkRoute(from, c.inboundKey);
+  o.sinkStream = &c;
+  flush(o);
+}
+
+void Transport::flushSinkStream(Outbound& o) {
+  if (o.inflight > 0 || o.queue.empty()) return;  // one frame at a time; the rest waits
+  const size_t n = nextBatch(o);
+  auto b = kj::heap<capnp::MallocMessageBuilder>();
+  auto f = b->initRoot<wire::StreamFrame>();
+  f.setFrom(opts_.self);
+  auto callbacks = takeBatch(o, f.initMessages(static_cast<unsigned>(n)));
+  o.inflight = 1;
+  const NodeId id = o.id;
+  const uint64_t gen = o.generation;
+  writeInbound(*o.sinkStream, kj::mv(b),
+               [this, id, gen, n, callbacks = std::move(callbacks)](bool ok) {
+                 if (!ok) metrics_.droppedFailed += n;
+                 auto it = out_.find(id);
+                 if (it == out_.end() || it->second->generation != gen) return;
+                 Outbound& route = *it->second;
+                 if (!ok) {
+                   onCallFailed(route, KJ_EXCEPTION(DISCONNECTED, "client stream write failed"));
+                   return;
+                 }
+                 route.inflight = 0;
+                 for (auto& cb : callbacks) cb();
+                 if (!route.queue.empty()) flush(route);
+               });
 }
 
 // ---- outbound ----
 
 void Transport::streamConnected(Outbound& o, kj::Own<kj::AsyncIoStream> stream) {
-  capnp::ReaderOptions ro;  // what comes back: acks and a refusal
-  ro.traversalLimitInWords = uint64_t{1} << 16;
+  // What comes back: acks and a refusal; to a client, its messages too.
+  capnp::ReaderOptions ro;
+  ro.traversalLimitInWords =
+      opts_.attachSinkOnConnect ? opts_.traversalLimitWords : uint64_t{1} << 16;
   ro.nestingLimit = static_cast<int>(opts_.nestingLimit);
   auto c = kj::heap<Connection>();
   c->isStream = true;
@@ -275,14 +323,19 @@ void Transport::flushStream(Outbound& o) {
   capnp::MallocMessageBuilder b;
   auto f = b.initRoot<wire::StreamFrame>();
   f.setFrom(opts_.self);
-  if (!c.helloSent) setClusterId(f);
+  const bool hello = !c.helloSent;
+  if (hello) {
+    setClusterId(f);
+    f.setSink(opts_.attachSinkOnConnect);  // a client: my messages back on this stream
+  }
   std::vector<std::function<void()>> callbacks;
   if (n > 0) callbacks = takeBatch(o, f.initMessages(static_cast<unsigned>(n)));
   const auto now = realNow();
   const bool askLiveness = opts_.callTimeoutMs > 0 && c.pendingAck == 0 &&
                            now - c.askedAt >= ackIntervalMs() * kj::MILLISECONDS;
-  if (!callbacks.empty() || askLiveness) {
+  if (!callbacks.empty() || askLiveness || hello) {
     f.setAckId(++c.lastAckId);
+    if (hello) c.helloAckId = c.lastAckId;  // its ack: the peer took us in (introduced)
     if (!callbacks.empty()) c.awaitingAck.emplace(c.lastAckId, std::move(callbacks));
     while (c.awaitingAck.size() > kMaxAwaitingAck) c.awaitingAck.erase(c.awaitingAck.begin());
     if (c.pendingAck == 0) {
@@ -333,6 +386,18 @@ kj::Promise<void> Transport::readOutbound(NodeId id, uint64_t gen, Connection& c
               if (c.pendingAck != 0 && r.getAck() >= c.pendingAck) {  // acks come in order
                 c.pendingAck = 0;
                 c.unconfirmed = 0;
+              }
+              if (c.helloAckId != 0 && r.getAck() >= c.helloAckId) {
+                c.helloAckId = 0;
+                markIntroduced(id, gen);
+              }
+              if (r.hasMessages()) {
+                // Only a client is sent messages back, and only by the node it connected to.
+                if (!opts_.attachSinkOnConnect || r.getFrom() != id) {
+                  return KJ_EXCEPTION(FAILED, "unexpected messages on an outbound stream",
+                                      r.getFrom(), id);
+                }
+                receive(id, r.getMessages());
               }
               if (auto it = c.awaitingAck.find(r.getAck()); it != c.awaitingAck.end()) {
                 auto callbacks = std::move(it->second);
