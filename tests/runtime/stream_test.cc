@@ -89,6 +89,21 @@ int firstFrame(kj::AsyncIoContext& io, Transport& t, test::RawListener& peer, st
   return fd;
 }
 
+// Writes the preamble and `bytes` on a new connection to `port`, reads until the node
+// closes it, and returns what came back (a refusal frame, if the node is right).
+std::string untilClosed(kj::AsyncIoContext& io, uint16_t port, const std::string& bytes) {
+  const int fd = test::rawConnect(port);
+  const std::string out = kPreamble + bytes;
+  REQUIRE(::send(fd, out.data(), out.size(), 0) == static_cast<ssize_t>(out.size()));
+  std::string back;
+  CHECK(runUntil(io, 2000, [&] {
+    test::readAvailable(fd, back);
+    return test::closedByPeer(fd);
+  }));
+  ::close(fd);
+  return back;
+}
+
 TEST_CASE("delivery stream: a member's messages leave as one-way frames after the preamble") {
   // If this fails, node-to-node deliveries are RPC calls again (a Call, a Return and a
   // Finish each), or the wire format changed without this file.
@@ -153,20 +168,11 @@ TEST_CASE("delivery stream: bad bytes close that stream alone, with a refusal; t
   size_t delivered = 0;
   for (const Case& c : cases) {
     CAPTURE(c.what);
-    const int fd = test::rawConnect(port);
-    std::string out = kPreamble + c.bytes;
-    REQUIRE(::send(fd, out.data(), out.size(), 0) == static_cast<ssize_t>(out.size()));
-    std::string back;
-    CHECK(runUntil(io, 2000, [&] {
-      test::readAvailable(fd, back);
-      return test::closedByPeer(fd);
-    }));
-    Frames f(back, false);
+    Frames f(untilClosed(io, port, c.bytes), false);
     REQUIRE(f.frames.size() == 1);
     CHECK(std::string(f.frames[0].getRefused().cStr()).find(c.refusal) != std::string::npos);
     delivered += c.delivered;
     CHECK(got.msgs.size() == delivered);
-    ::close(fd);
   }
   runFor(io, 50);
   CHECK(node.inboundConnections() == 0);
@@ -305,22 +311,13 @@ TEST_CASE("client stream: a sink under a member's id is refused and takes no rou
   auto hello = b.initRoot<wire::StreamFrame>();
   hello.setFrom(kParticipant);
   hello.setSink(true);
-  const int fd = test::rawConnect(port);
-  std::string out = kPreamble + frameBytes(b);
-  REQUIRE(::send(fd, out.data(), out.size(), 0) == static_cast<ssize_t>(out.size()));
-  std::string back;
-  CHECK(runUntil(io, 2000, [&] {
-    test::readAvailable(fd, back);
-    return test::closedByPeer(fd);
-  }));
-  Frames f(back, false);
+  Frames f(untilClosed(io, port, frameBytes(b)), false);
   REQUIRE(f.frames.size() == 1);
   CHECK(std::string(f.frames[0].getRefused().cStr()).find("member") != std::string::npos);
   CHECK(c1.metrics().attachRefused == 1);
   // What c1 sends p1 still goes to p1's address, not to the impostor.
   c1.send(kParticipant, outcomeFor(5));
   CHECK(runUntil(io, 2000, [&] { return c1.metrics().connects == 1; }));
-  ::close(fd);
 }
 
 TEST_CASE("delivery stream: a member takes no messages back on its own outbound stream") {
