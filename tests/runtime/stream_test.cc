@@ -259,10 +259,8 @@ TEST_CASE("client stream: the first frame asks for a sink; the node's answers co
   auto io = kj::setupAsyncIo();
   test::RawListener node;
   const NodeId client = 0x80000042u;
-  TransportOptions o;
-  o.self = client;
+  TransportOptions o = test::optionsTo(client, kCoordinator, node.port());
   o.attachSinkOnConnect = true;
-  o.peers[kCoordinator] = PeerAddress{"127.0.0.1", node.port()};
   Received atClient;
   Transport t(io, o, atClient.handler(), nullptr);
   t.send(kCoordinator, outcomeFor(1));
@@ -300,10 +298,7 @@ TEST_CASE("client stream: a sink under a member's id is refused and takes no rou
   // opening a stream that claims the member's id as a client sink (issue 12 for streams).
   auto io = kj::setupAsyncIo();
   test::RawListener p1;  // p1's address in c1's cluster
-  TransportOptions co;
-  co.self = kCoordinator;
-  co.peers[kParticipant] = PeerAddress{"127.0.0.1", p1.port()};
-  Transport c1(io, co, nullptr, nullptr);
+  Transport c1(io, test::optionsTo(kCoordinator, kParticipant, p1.port()), nullptr, nullptr);
   const uint16_t port = test::freePort();
   auto listening = c1.listen("127.0.0.1", port).eagerlyEvaluate(nullptr);
   // The impostor opens a stream to c1 as a client sink under p1's id.
@@ -325,11 +320,8 @@ TEST_CASE("delivery stream: a member takes no messages back on its own outbound 
   // by writing them back on the stream (only a client's stream is its sink).
   auto io = kj::setupAsyncIo();
   test::RawListener peer;
-  TransportOptions o;
-  o.self = kCoordinator;
-  o.peers[kParticipant] = PeerAddress{"127.0.0.1", peer.port()};
   Received atC;
-  Transport t(io, o, atC.handler(), nullptr);
+  Transport t(io, test::optionsTo(kCoordinator, kParticipant, peer.port()), atC.handler(), nullptr);
   t.send(kParticipant, outcomeFor(1));
   std::string got;
   const int fd = firstFrame(io, t, peer, got);
