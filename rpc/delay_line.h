@@ -9,8 +9,11 @@
 // Why in the process and not in the kernel: the network emulator qdisc (netem) is what a
 // test bed would use, but kernels built without CONFIG_NET_SCH_NETEM (this project's CI
 // machines) cannot; a timerfd gives microsecond deadlines here, where the event loop's own
-// timer (epoll_wait's millisecond timeout) would round 100 us up to a millisecond. What this
-// does not model: delay of TCP acks and the handshake, jitter, loss, bandwidth.
+// timer (epoll_wait's millisecond timeout) would round 100 us up to a millisecond. The timer
+// is set up to 100 us (at most half the delay) before the due time and the rest is waited
+// on the CPU: a timer wakes a sleeping thread tens of microseconds late on a VM, which a
+// real link does not add to every hop (delay_line.cc). What this does not model: delay of
+// TCP acks and the handshake, jitter, loss, bandwidth.
 //
 // Ownership: one per Transport, on its event-loop thread; not thread-safe. run() must be
 // kept (a task of the owner) while items are pending; dropping it cancels the waiting.
@@ -45,6 +48,7 @@ class DelayLine {
   void releaseDue();
 
   const uint32_t delayUs_;
+  const Clock::duration lead_;  // the timer is set this much before the due time (spin)
   int fd_ = -1;
   kj::Own<kj::UnixEventPort::FdObserver> observer_;
   std::deque<std::pair<Clock::time_point, std::function<void()>>> items_;
