@@ -209,7 +209,7 @@ std::string reasonClass(const std::string& reason);
 ResourceSample sampleResources(kj::AsyncIoContext& io, const runtime::ClusterConfig& cluster,
                                const std::string& when, double atSeconds);
 
-std::string machineDescription();  // "hostname, N cpus, model, Linux release machine"
+std::string machineDescription();  // "hostname, N cpus (model), Linux release machine, cpuidle ..."
 void printTable(std::ostream& out, const std::vector<RunResult>& runs);
 // perNode: a table per run; otherwise one line per run (largest RSS, total data.mdb).
 void printResources(std::ostream& out, const std::vector<RunResult>& runs, bool perNode);

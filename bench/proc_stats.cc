@@ -148,6 +148,27 @@ ResourceSample sampleOf(const std::vector<NodeHandle>& nodes, const std::string&
   return s;
 }
 
+namespace {
+
+// The idle driver, and with haltpoll (a KVM guest) its poll limit: with halt polling off
+// (guest_halt_poll_ns 0) every wake-up of an idle vCPU is a VM exit and a host reschedule,
+// which on the CI machine put ~80 us on each wake-up and ~60 us on each loopback round
+// trip (docs/perf/HISTORY.md, session 16). Empty when the kernel does not say.
+std::string cpuidleDescription() {
+  std::string driver;
+  std::ifstream d("/sys/devices/system/cpu/cpuidle/current_driver");
+  if (!std::getline(d, driver) || driver.empty()) return "";
+  std::string text = "cpuidle " + driver;
+  std::string poll;
+  std::ifstream p("/sys/module/haltpoll/parameters/guest_halt_poll_ns");
+  if (driver == "haltpoll" && std::getline(p, poll) && !poll.empty()) {
+    text += " (guest_halt_poll_ns " + poll + ")";
+  }
+  return text;
+}
+
+}  // namespace
+
 std::string machineDescription() {
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
@@ -166,6 +187,8 @@ std::string machineDescription() {
   os << host << ", " << std::thread::hardware_concurrency() << " cpus"
      << (model.empty() ? "" : " (" + model + ")") << ", " << u.sysname << " " << u.release << " "
      << u.machine;
+  const std::string idle = cpuidleDescription();
+  if (!idle.empty()) os << ", " << idle;
   return os.str();
 }
 

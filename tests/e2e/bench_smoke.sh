@@ -48,6 +48,13 @@ TMPDIR="$TMP/work" "$PCOMMIT" bench --protocol paxos,2pc,2pc-replicated --partic
   --clients 1 --duration 2 --json "$JSON"
 cat "$JSON"
 python3 -m json.tool "$JSON" >/dev/null || fail "the bench JSON does not parse"
+# The machine line names the CPUs and, where the kernel says, the idle driver (halt
+# polling moves every wake-up's latency on a VM: docs/perf/HISTORY.md, session 16).
+machine="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["machine"])' "$JSON")"
+[[ "$machine" == *" cpus"* ]] || fail "the JSON's machine line names no cpus: $machine"
+if idle="$(cat /sys/devices/system/cpu/cpuidle/current_driver 2>/dev/null)" && [[ -n "$idle" ]]; then
+  [[ "$machine" == *"cpuidle $idle"* ]] || fail "the machine line does not name the idle driver $idle: $machine"
+fi
 # The single-commit floor is measured once per cluster; a busy disk (the other CI tests)
 # only ever inflates a p50, so the concurrent floor is held against the smallest of them.
 fwmin="$(for p in paxos 2pc 2pc-replicated; do field "$p" floor_synced_write_us; done | sort -g | head -1)"
