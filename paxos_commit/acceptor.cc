@@ -295,7 +295,7 @@ Output Acceptor::answer2a(const Phase2a& m, const TwoAEffect& fx) {
   } else if (fx.answerDuplicate) {
     send2b(out, txns_.at(m.txn));
   }
-  if (bit != bundles_.end()) out.wakeAt(bit->second.capTick);
+  if (bit != bundles_.end() && kCanary != kCanarySilentTimer) out.wakeAt(bit->second.capTick);
   return out;
 }
 
@@ -466,7 +466,7 @@ Output Acceptor::onTick() {
     if (now_ >= b.capTick) {
       expired.push_back(txn);
     } else {
-      out.wakeAt(b.capTick);
+      if constexpr (kCanary != kCanarySilentTimer) out.wakeAt(b.capTick);
     }
   }
   for (const auto& txn : expired) {

@@ -6,7 +6,10 @@
 //      EARLIER Output: a role answers duplicates from its in-memory state, which may be
 //      ahead of the disk, so FIFO order through storage is what keeps durable-before-send.
 //   3. `wakeAtTick`: the earliest tick at which onTick() has work (a timer); the caller may
-//      tick at a fixed rate instead. 0 = no timer armed by this output.
+//      tick at a fixed rate instead. 0 = no timer armed by this output. A caller that keeps
+//      every tick announced and ticks only on those misses no send: the simulator checks
+//      that a tick that sends always had one due (Simulator::checkWake). Records alone
+//      (housekeeping such as a low-water mark) may come from any tick.
 //   4. `learned`: outcomes this node learned (a leader's decision, a participant's applied
 //      outcome) for clients, logs, metrics and the simulator's checker.
 #pragma once

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -89,6 +90,11 @@ struct SimNode {
   Pipeline pipeline;
   std::deque<DiskWrite> writes;
   bool crashAfterNextPersist = false;  // scripted "persisted, not yet sent"
+  // The wake-ups the role has asked for (Output::wakeAtTick) and that have not come yet, as
+  // a tick-on-demand host would keep them. Volatile: {1} after a start, so the first tick
+  // may act. A tick that sends when none is due is a timer the role did not announce
+  // (Simulator::checkWake).
+  std::set<uint64_t> wakes{1};
 
   // The role, while up (exactly one of these, by role).
   std::unique_ptr<PaxosCoordinator> paxosCoordinator;

@@ -214,6 +214,7 @@ void Simulator::build() {
 
 void Simulator::startNode(SimNode& n) {
   const CoreConfig& k = cfg_.core;
+  n.wakes = {1};
   uint64_t seed = mix(mix(cfg_.seed, n.id), n.incarnation);
   switch (n.role) {
     case Role::Coordinator:
@@ -307,6 +308,7 @@ void Simulator::step() {
   for (auto& [id, n] : nodes_) {
     if (!n.up || violated()) continue;
     Output out = n.client ? n.client->onTick(now_) : n.node()->onTick();
+    if (!n.client) checkWake(n, out);
     handleOutput(n, std::move(out), {});
     // Background records wait one tick at most (NodeHost::tickLoop).
     if (n.up && n.pipeline.hasUnsubmitted()) {
@@ -319,6 +321,24 @@ void Simulator::step() {
   injectForged();
   updateDecided();
   stats_.checks = checker_.checksRun();
+}
+
+// Output::wakeAtTick is the role's promise that ticks before it have nothing to do: a host
+// may keep the wake-ups announced and sleep until the next instead of ticking at a fixed
+// rate. A tick that sends anything when no announced wake-up is due breaks it (a timer
+// that such a host would never fire). Records alone are housekeeping (a low-water mark)
+// and may wait for the next wake-up.
+void Simulator::checkWake(SimNode& n, const Output& tickOut) {
+  const uint64_t t = n.node()->now();
+  const bool due = !n.wakes.empty() && *n.wakes.begin() <= t;
+  if (!tickOut.send.empty() && !due) {
+    checker_.fail(n.name + " sent " + std::to_string(tickOut.send.size()) +
+                  " message(s) at its tick " + std::to_string(t) + " with no wake-up due (" +
+                  (n.wakes.empty() ? std::string("none announced")
+                                   : "next announced: tick " + std::to_string(*n.wakes.begin())) +
+                  "): first " + names_.message(tickOut.send.front()));
+  }
+  n.wakes.erase(n.wakes.begin(), n.wakes.upper_bound(t));  // this tick's own: handleOutput
 }
 
 void Simulator::runTicks(uint64_t n) {
@@ -465,6 +485,7 @@ void Simulator::log(const std::string& kind, const std::string& text) {
 }
 
 void Simulator::handleOutput(SimNode& n, Output&& out, const std::set<TxnId>& touchedIn) {
+  if (out.wakeAtTick != 0) n.wakes.insert(out.wakeAtTick);
   std::set<TxnId> touched = txnsOf(out);
   touched.insert(touchedIn.begin(), touchedIn.end());
   checker_.afterStep(n, touched);

@@ -200,6 +200,7 @@ class Simulator {
   void build();
   void startNode(SimNode& n);
   void handleOutput(SimNode& n, Output&& out, const std::set<TxnId>& touchedIn);
+  void checkWake(SimNode& n, const Output& tickOut);
   void startWrites(SimNode& n);
   void drainPipeline(SimNode& n);
   void applyDurable(SimNode& n, const Record& r);
