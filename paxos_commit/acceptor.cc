@@ -295,7 +295,9 @@ Output Acceptor::answer2a(const Phase2a& m, const TwoAEffect& fx) {
   } else if (fx.answerDuplicate) {
     send2b(out, txns_.at(m.txn));
   }
-  if (bit != bundles_.end() && kCanary != kCanarySilentTimer) out.wakeAt(bit->second.capTick);
+  if constexpr (kCanary != kCanarySilentTimer) {
+    if (bit != bundles_.end()) out.wakeAt(bit->second.capTick);
+  }
   return out;
 }
 

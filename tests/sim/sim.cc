@@ -485,7 +485,7 @@ void Simulator::log(const std::string& kind, const std::string& text) {
 }
 
 void Simulator::handleOutput(SimNode& n, Output&& out, const std::set<TxnId>& touchedIn) {
-  if (out.wakeAtTick != 0) n.wakes.insert(out.wakeAtTick);
+  if (out.wakeAtTick != 0 && !n.client) n.wakes.insert(out.wakeAtTick);  // checkWake's
   std::set<TxnId> touched = txnsOf(out);
   touched.insert(touchedIn.begin(), touchedIn.end());
   checker_.afterStep(n, touched);
