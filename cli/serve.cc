@@ -115,6 +115,7 @@ std::optional<int> loadSetup(const std::string& configPath,
   }
   try {
     (void)runtime::storageWritesInline();  // a bad PCOMMIT_STORAGE_WRITES: refuse to start
+    (void)runtime::recordLogBytes();       // a bad PCOMMIT_RECORD_LOG: likewise
   } catch (const std::runtime_error& e) {
     std::cerr << "pcommit serve: " << e.what() << "\n";
     return kExitUsage;
@@ -141,6 +142,8 @@ storage::Options optionsFor(const Setup& s, const runtime::NodeInfo& n) {
   so.mapSizeMax = static_cast<size_t>(s.cluster.mapSizeMax);
   so.mapSizeStart = std::min(so.mapSizeStart, so.mapSizeMax);
   so.identity = storage::Identity{s.cluster.clusterId, n.id, n.name};
+  // A participant's KV data is read while it runs: its commits go to the tables.
+  if (n.role != runtime::Role::Participant) so.recordLogBytes = runtime::recordLogBytes();
   if (n.role == runtime::Role::Participant) {
     so.mayInit = s.init || s.rejoinEmpty || s.cluster.clusterId.empty();
     // Client transaction ids begin with the client's wall clock in microseconds

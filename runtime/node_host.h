@@ -45,6 +45,11 @@ namespace pc::runtime {
 // thread (see storage::ThreadOptions::inlineWrites). Throws std::runtime_error on any
 // other value.
 bool storageWritesInline();
+// The record log of a node whose tables are read at start alone (storage::Options::
+// recordLogBytes), from PCOMMIT_RECORD_LOG: on (default, kDefaultRecordLogBytes), off, or
+// a size such as 4MiB. Throws std::runtime_error on anything else.
+inline constexpr size_t kDefaultRecordLogBytes = size_t{1} << 20;
+size_t recordLogBytes();
 
 class NodeHost {
  public:

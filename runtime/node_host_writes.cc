@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "runtime/node_host.h"
+#include "storage/record_log.h"
 
 namespace pc::runtime {
 
@@ -24,6 +25,20 @@ bool storageWritesInline() {
   if (std::string_view(v) == "thread") return false;
   throw std::runtime_error(std::string("PCOMMIT_STORAGE_WRITES=") + v +
                            ": expected inline or thread");
+}
+
+size_t recordLogBytes() {
+  // On by default: one synced append instead of a synced LMDB commit per group, for the
+  // nodes whose tables no one reads while they run (storage/record_log.h).
+  const char* v = std::getenv("PCOMMIT_RECORD_LOG");
+  if (v == nullptr || *v == '\0' || std::string_view(v) == "on") return kDefaultRecordLogBytes;
+  if (std::string_view(v) == "off") return 0;
+  std::optional<uint64_t> bytes = parseByteSize(v);
+  if (!bytes || *bytes < storage::kMinRecordLogBytes || *bytes > (uint64_t{1} << 30)) {
+    throw std::runtime_error(std::string("PCOMMIT_RECORD_LOG=") + v +
+                             ": expected on, off or a size from 4KiB to 1GiB");
+  }
+  return static_cast<size_t>(*bytes);
 }
 
 // Background records: after one whole tick at most two (node_host.h).

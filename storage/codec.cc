@@ -5,6 +5,7 @@
 
 #include "paxos_commit/assert.h"
 #include "paxos_commit/hash.h"
+#include "paxos_commit/overloaded.h"
 #include "storage/identity.h"
 
 namespace pc::storage::codec {
@@ -380,6 +381,76 @@ std::string decodeLock(std::string_view value) {
   r.end();
   return k;
 }
+
+namespace {
+
+void appendBody(std::string& out, uint8_t kind, std::string_view key, std::string_view value) {
+  const uint64_t n = key.size() + value.size();
+  PC_ASSERT(n < kMaxLength, n);
+  out.push_back(static_cast<char>(kind));
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(static_cast<uint8_t>(n >> (8 * i))));
+  out.append(key);
+  out.append(value);
+}
+
+}  // namespace
+
+void appendLogRecord(std::string& out, const Record& r) {
+  const auto kind = static_cast<uint8_t>(r.index());
+  std::visit(
+      Overloaded{
+          [&](const AcceptorTxnRecord& x) { appendBody(out, kind, txnKey(x.txn), encode(x)); },
+          [&](const AcceptorForgetRecord& x) {
+            appendBody(out, kind, txnKey(x.txn), encodeOutcome(x.outcome));
+          },
+          [&](const AcceptorLowWaterRecord& x) { appendBody(out, kind, {}, encodeTxn(x.mark)); },
+          [&](const ParticipantTxnRecord& x) { appendBody(out, kind, txnKey(x.txn), encode(x)); },
+          [&](const ParticipantLowWaterRecord& x) { appendBody(out, kind, {}, encodeTxn(x.mark)); },
+          [&](const LeaderRoundRecord& x) { appendBody(out, kind, {}, encodeU64(x.round)); },
+          [&](const DecisionRecord& x) { appendBody(out, kind, txnKey(x.txn), encode(x)); },
+          [&](const DecisionLowWaterRecord& x) { appendBody(out, kind, {}, encodeTxn(x.mark)); },
+      },
+      r);
+}
+
+Record decodeLogRecord(std::string_view in, size_t& pos) {
+  if (in.size() - pos < 5) throw DecodeError("log record truncated (header)");
+  const auto kind = static_cast<uint8_t>(in[pos]);
+  uint32_t n = 0;
+  for (int i = 0; i < 4; ++i) n |= uint32_t{static_cast<uint8_t>(in[pos + 1 + i])} << (8 * i);
+  if (in.size() - pos - 5 < n) {
+    throw DecodeError("log record of " + std::to_string(n) + " bytes truncated");
+  }
+  const std::string_view body = in.substr(pos + 5, n);
+  pos += 5 + n;
+  auto keyed = [&](auto decode) {
+    if (body.size() < kTxnKeyBytes) throw DecodeError("log record shorter than its txn key");
+    return decode(parseTxnKey(body.substr(0, kTxnKeyBytes)), body.substr(kTxnKeyBytes));
+  };
+  switch (kind) {
+    case 0:
+      return keyed([](const TxnId& t, std::string_view v) { return decodeAcceptorTxn(t, v); });
+    case 1:
+      return keyed([](const TxnId& t, std::string_view v) {
+        return AcceptorForgetRecord{t, decodeOutcome(v)};
+      });
+    case 2:
+      return AcceptorLowWaterRecord{decodeTxn(body)};
+    case 3:
+      return keyed([](const TxnId& t, std::string_view v) { return decodeParticipantTxn(t, v); });
+    case 4:
+      return ParticipantLowWaterRecord{decodeTxn(body)};
+    case 5:
+      return LeaderRoundRecord{decodeU64(body)};
+    case 6:
+      return keyed([](const TxnId& t, std::string_view v) { return decodeDecision(t, v); });
+    case 7:
+      return DecisionLowWaterRecord{decodeTxn(body)};
+    default:
+      throw DecodeError("unknown log record kind " + std::to_string(kind));
+  }
+}
+static_assert(std::variant_size_v<Record> == 8, "a new record kind needs a log encoding");
 
 std::string encodeFormat(uint32_t version) {
   std::string s(kFormatMagic);

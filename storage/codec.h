@@ -76,6 +76,14 @@ std::string lockKey(const TxnId& txn, uint32_t index);
 std::string encodeLock(const std::string& kvKey);
 std::string decodeLock(std::string_view value);
 
+// A record as the record log (record_log.h) holds it: one kind byte (the Record variant's
+// index), a u32 length, then the body -- the record's txn key (16 bytes) for keyed kinds,
+// followed by the value encoding of its table above (a low-water mark or the leader round
+// alone for the singletons). decodeLogRecord reads one from `in` at `pos` and advances it;
+// it throws DecodeError on an unknown kind, a truncated entry or a body that does not decode.
+void appendLogRecord(std::string& out, const Record& r);
+Record decodeLogRecord(std::string_view in, size_t& pos);
+
 // The format record ("format" in the meta database): magic then a u32 version.
 inline constexpr std::string_view kFormatMagic = "pcommit-storage";
 std::string encodeFormat(uint32_t version);

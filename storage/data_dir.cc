@@ -114,8 +114,8 @@ std::unique_ptr<DirLock> prepareDataDir(const std::string& d, const DataDirCheck
   return std::make_unique<DirLock>(d);
 }
 
-void checkFormatRecord(const std::string& dir, const std::string& dataPath,
-                       std::optional<std::string_view> record, uint32_t expected) {
+uint32_t checkFormatRecord(const std::string& dir, const std::string& dataPath,
+                           std::optional<std::string_view> record, uint32_t newest) {
   std::optional<uint32_t> version;
   if (record) version = codec::decodeFormat(*record);
   if (!version) {
@@ -123,12 +123,13 @@ void checkFormatRecord(const std::string& dir, const std::string& dataPath,
         ErrorKind::NotPcommit, dir,
         dir + " is not a pcommit data directory: " + dataPath + " has no pcommit format record");
   }
-  if (*version != expected) {
+  if (*version < 1 || *version > newest) {
     throw StorageError(ErrorKind::UnknownFormat, dir,
                        dir + " was written by unknown storage format version " +
-                           std::to_string(*version) + " (this build reads version " +
-                           std::to_string(expected) + "); refusing to open it");
+                           std::to_string(*version) + " (this build reads versions 1 to " +
+                           std::to_string(newest) + "); refusing to open it");
   }
+  return *version;
 }
 
 }  // namespace pc::storage

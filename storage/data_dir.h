@@ -28,9 +28,9 @@ struct DataDirChecks {
 std::unique_ptr<DirLock> prepareDataDir(const std::string& dir, const DataDirChecks& checks);
 
 // The format record of the meta database (nullopt: absent). Throws NotPcommit if it is
-// missing or not pcommit's, UnknownFormat if its version is not `expected`.
-void checkFormatRecord(const std::string& dir, const std::string& dataPath,
-                       std::optional<std::string_view> record, uint32_t expected);
+// missing or not pcommit's, UnknownFormat if its version is not in [1, newest]. Returns it.
+uint32_t checkFormatRecord(const std::string& dir, const std::string& dataPath,
+                           std::optional<std::string_view> record, uint32_t newest);
 
 // Free bytes on the file system of `dir`, if statvfs works.
 std::optional<uint64_t> freeBytesOf(const std::string& dir);

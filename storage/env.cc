@@ -13,6 +13,7 @@
 #include "storage/data_dir.h"
 #include "storage/kv_tables.h"
 #include "storage/lmdb_txn.h"
+#include "storage/record_log.h"
 #include "storage/record_tables.h"
 #include "storage/validate.h"
 
@@ -23,6 +24,7 @@ namespace {
 constexpr const char* kFormatKey = "format";
 constexpr const char* kIdentityKey = "identity";
 constexpr const char* kRejoinedKey = "rejoined";
+constexpr const char* kLogAppliedKey = "log_applied";
 constexpr unsigned kMaxDbs = 16;
 
 size_t roundUp(size_t v, size_t unit) { return (v + unit - 1) / unit * unit; }
@@ -47,8 +49,10 @@ Env::Env(std::string dir, Options options) : dir_(std::move(dir)), opts_(options
   try {
     openLmdb();
     openDatabases();
+    openRecordLog();
     if (!opts_.readOnly) updateQuota();
   } catch (...) {
+    log_.reset();
     records_.reset();
     kv_.reset();
     if (env_ != nullptr) mdb_env_close(env_);
@@ -105,7 +109,7 @@ bool Env::openMeta(MDB_txn* txn) {
     if (rc != 0 && rc != MDB_NOTFOUND) throwMdb(rc, "reading the format record");
     std::optional<std::string_view> format;
     if (rc == 0) format = lmdb::toView(v);
-    checkFormatRecord(dir_, dataPath(), format, kFormatVersion);
+    format_ = checkFormatRecord(dir_, dataPath(), format, kFormatVersionLog);
     return false;
   }
   // No meta database: a fresh environment (never initialised, or a crash before the
@@ -234,8 +238,99 @@ void Env::writeIdentity(MDB_txn* txn, bool fresh) {
   }
 }
 
+// ---- the record log (record_log.h) ----
+
+uint64_t Env::readLogApplied() {
+  MDB_txn* txn = nullptr;
+  int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
+  if (rc != 0) throwMdb(rc, "beginning a read transaction");
+  std::optional<uint64_t> v;
+  try {
+    v = lmdb::readOne<uint64_t>(lmdb::Place{dir_, dataPath()}, txn, dbi_.meta, "meta",
+                                kLogAppliedKey, codec::decodeU64);
+  } catch (...) {
+    mdb_txn_abort(txn);
+    throw;
+  }
+  mdb_txn_abort(txn);
+  return v.value_or(0);
+}
+
+void Env::writeFormat(uint32_t version) {
+  MDB_txn* txn = nullptr;
+  int rc = mdb_txn_begin(env_, nullptr, 0, &txn);
+  if (rc != 0) throwMdb(rc, "beginning a write transaction");
+  std::string f = codec::encodeFormat(version);
+  MDB_val k = lmdb::toVal(kFormatKey), v = lmdb::toVal(f);
+  rc = mdb_put(txn, dbi_.meta, &k, &v, 0);
+  if (rc != 0) {
+    mdb_txn_abort(txn);
+    throwMdb(rc, "writing the format record");
+  }
+  rc = mdb_txn_commit(txn);
+  if (rc != 0) throwMdb(rc, "committing the format record");
+  format_ = version;
+}
+
+void Env::openRecordLog() {
+  const uint64_t applied = readLogApplied();
+  RecordLog::Scan scan = RecordLog::scan(dir_, applied);
+  // A record the node could not load again is corruption, as in a table (validate.h).
+  for (const Record& r : scan.records) {
+    if (std::optional<std::string> why = checkRecord(r, /*kvPayloads=*/true)) {
+      throw StorageError(ErrorKind::Corrupted, dir_,
+                         dir_ + "/" + kRecordLogFile + " is corrupted: a " + recordName(r) +
+                             " record fails its checks: " + *why);
+    }
+  }
+  logReplayed_ = scan.records.size();
+  if (opts_.readOnly) {
+    logTail_ = std::move(scan.records);
+    return;
+  }
+  if (!scan.records.empty()) {
+    std::lock_guard<std::mutex> g(writeMu_);
+    writeTables(std::span<const std::vector<Record>>(&scan.records, 1), scan.lastSeq);
+  }
+  if (opts_.recordLogBytes == 0) {
+    // Back to the tables alone: the log is empty (above), so remove it, then say so.
+    RecordLog::remove(dir_);
+    if (format_ == kFormatVersionLog) writeFormat(kFormatVersion);
+    return;
+  }
+  // The format first: a build that knows no log must refuse the directory from now on.
+  if (format_ != kFormatVersionLog) writeFormat(kFormatVersionLog);
+  log_ = std::make_unique<RecordLog>(dir_, std::max(opts_.recordLogBytes, kMinRecordLogBytes),
+                                     scan.lastSeq);
+}
+
+void Env::checkpoint() {
+  if (!logged_.empty()) {
+    writeTables(std::span<const std::vector<Record>>(&logged_, 1), log_->lastSeq());
+    logged_.clear();
+    logCheckpoints_.fetch_add(1);
+  }
+  log_->restart();
+}
+
+size_t Env::recordLogUsed() const {
+  std::lock_guard<std::mutex> g(writeMu_);
+  return log_ ? log_->used() : 0;
+}
+
+size_t Env::recordLogCapacity() const {
+  std::lock_guard<std::mutex> g(writeMu_);
+  return log_ ? log_->capacity() : 0;
+}
+
 Env::~Env() {
   if (env_ == nullptr) return;
+  if (log_) {
+    // A clean close leaves the log empty: the next open has nothing to replay.
+    std::lock_guard<std::mutex> g(writeMu_);
+    checkpoint();
+    log_.reset();
+  }
   for (MDB_txn* t : readPool_) mdb_txn_abort(t);
   readPool_.clear();
   records_.reset();
@@ -300,7 +395,8 @@ void Env::growMap() {
   mapResizes_.fetch_add(1);
 }
 
-bool Env::tryWriteGroup(std::span<const std::vector<Record>> batches, uint64_t& kvOps) {
+bool Env::tryWriteGroup(std::span<const std::vector<Record>> batches, uint64_t& kvOps,
+                        std::optional<uint64_t> logApplied) {
   MDB_txn* txn = nullptr;
   int rc = mdb_txn_begin(env_, nullptr, 0, &txn);
   if (rc == MDB_MAP_RESIZED) {
@@ -319,6 +415,7 @@ bool Env::tryWriteGroup(std::span<const std::vector<Record>> batches, uint64_t& 
     for (const auto& batch : batches) {
       for (const auto& r : batch) ops += records_->apply(w, r);
     }
+    if (logApplied) w.put(dbi_.meta, kLogAppliedKey, codec::encodeU64(*logApplied));
   } catch (const lmdb::MdbFail& f) {
     mdb_txn_abort(txn);
     if (f.rc == MDB_MAP_FULL) return false;
@@ -362,21 +459,48 @@ void Env::writeGroup(std::span<const std::vector<Record>> batches) {
   }
   if (records == 0) return;
   std::lock_guard<std::mutex> g(writeMu_);
-  uint64_t kvOps = 0;
-  while (!tryWriteGroup(batches, kvOps)) {
-    mapFullRetries_.fetch_add(1);
-    growMap();
+  bool logged = false;
+  if (log_) {
+    for (const auto& batch : batches) {
+      for (const auto& r : batch) {
+        // Its KV data would reach the tables (and readers) only at the next checkpoint.
+        PC_ASSERT(!std::holds_alternative<ParticipantTxnRecord>(r), dir_);
+      }
+    }
+    const size_t before = log_->used();
+    logged = log_->append(batches);
+    if (!logged) {
+      checkpoint();
+      logged = log_->append(batches);
+    }
+    if (logged) {
+      for (const auto& batch : batches) logged_.insert(logged_.end(), batch.begin(), batch.end());
+      logAppends_.fetch_add(1);
+      logBytes_.fetch_add(log_->used() - before);
+    }
+    // else larger than the whole log: straight into the tables (the log is empty now).
   }
-  updateQuota();
-  if (syncedCommits_.fetch_add(1) % 1024 == 1023) {
-    int dead = 0;
-    mdb_reader_check(env_, &dead);  // see openLmdb()
-  }
+  if (!logged) kvOpsApplied_.fetch_add(writeTables(batches, std::nullopt));
+  syncedCommits_.fetch_add(1);
   (critical > 0 ? criticalCommits_ : backgroundCommits_).fetch_add(1);
   recordsWritten_.fetch_add(records);
   criticalRecords_.fetch_add(critical);
   backgroundRecords_.fetch_add(records - critical);
-  kvOpsApplied_.fetch_add(kvOps);
+}
+
+uint64_t Env::writeTables(std::span<const std::vector<Record>> batches,
+                          std::optional<uint64_t> logApplied) {
+  uint64_t kvOps = 0;
+  while (!tryWriteGroup(batches, kvOps, logApplied)) {
+    mapFullRetries_.fetch_add(1);
+    growMap();
+  }
+  updateQuota();
+  if (tableCommits_.fetch_add(1) % 1024 == 1023) {
+    int dead = 0;
+    mdb_reader_check(env_, &dead);  // see openLmdb()
+  }
+  return kvOps;
 }
 
 // ---- sizes, quota, metrics ----
@@ -410,6 +534,10 @@ EnvMetrics Env::metrics() const {
   m.mapFullRetries = mapFullRetries_.load();
   m.mapResizes = mapResizes_.load();
   m.mapSizeBytes = mapSize_.load();
+  m.logAppends = logAppends_.load();
+  m.logBytes = logBytes_.load();
+  m.logCheckpoints = logCheckpoints_.load();
+  m.logReplayed = logReplayed_.load();
   return m;
 }
 

@@ -21,8 +21,12 @@
 // once: versions bump by one per put or del; a deleted key keeps its version).
 //
 // Durability: every write is one LMDB write transaction committed with sync (no
-// MDB_NOSYNC, MDB_NOMETASYNC or MDB_MAPASYNC). When writeGroup() returns, every record
-// given is on disk; a crash at any moment leaves each group entirely present or absent.
+// MDB_NOSYNC, MDB_NOMETASYNC or MDB_MAPASYNC) -- or, with a record log
+// (Options::recordLogBytes, record_log.h), one synced append to the log whose records
+// reach the tables at the next checkpoint (a synced LMDB commit) or open. When
+// writeGroup() returns, every record given is on disk; a crash at any moment leaves each
+// group entirely present or absent. With a record log, load() returns the tables with
+// the log's records applied (applyRecord), so what a role recovers is the same either way.
 //
 // Errors: opening and load() throw StorageError (see errors.h) with a message naming the
 // path and the cause; load() checks every record by meaning too (validate.h) and refuses
@@ -72,9 +76,13 @@
 namespace pc::storage {
 
 class KvTables;
+class RecordLog;
 class RecordTables;
 
+// Format 1: the tables alone. Format 2: the tables and a record log (records.log) that may
+// hold records the tables do not yet; a build that reads only format 1 must refuse it.
 inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr uint32_t kFormatVersionLog = 2;
 inline constexpr size_t kDefaultMapSizeMax = size_t{64} << 30;
 // Smallest map limit accepted (a few pages per named database, plus room to work).
 inline constexpr size_t kMinMapSizeMax = size_t{1} << 20;
@@ -109,6 +117,11 @@ struct Options {
   // "rejoined" record and the participant low-water mark, written in the creating
   // transaction (identity.h). Ignored when the environment already exists.
   std::optional<TxnId> rejoinMark;
+  // > 0: group commits go to a record log of this many bytes in front of the tables
+  // (record_log.h). Only for a node whose tables are read at the open alone: records of a
+  // participant (whose KV data is read while it runs) are refused. 0: no log; a log left
+  // by an earlier open is emptied into the tables and removed.
+  size_t recordLogBytes = 0;
 };
 
 // Monotonic counters, readable from any thread.
@@ -122,7 +135,11 @@ struct EnvMetrics {
   uint64_t kvOpsApplied = 0;    // put/del ops applied to kv_data
   uint64_t mapFullRetries = 0;  // groups retried after MDB_MAP_FULL
   uint64_t mapResizes = 0;
-  uint64_t mapSizeBytes = 0;  // current map size
+  uint64_t mapSizeBytes = 0;    // current map size
+  uint64_t logAppends = 0;      // synced appends to the record log (in syncedCommits)
+  uint64_t logBytes = 0;        // bytes appended
+  uint64_t logCheckpoints = 0;  // synced LMDB commits that emptied the log into the tables
+  uint64_t logReplayed = 0;     // records found in the log at the open
 };
 
 struct DbStat {
@@ -200,7 +217,12 @@ class Env {
   const std::string& dir() const { return dir_; }
   std::string dataPath() const { return dir_ + "/data.mdb"; }
   bool readOnly() const { return opts_.readOnly; }
-  uint32_t formatVersion() const { return kFormatVersion; }
+  uint32_t formatVersion() const { return format_; }
+  // The record log (Options::recordLogBytes): bytes in use and capacity (0 without one);
+  // for a read-only open, the records found in it that the tables do not hold yet.
+  size_t recordLogUsed() const;
+  size_t recordLogCapacity() const;
+  size_t recordLogPending() const { return logTail_.size(); }
   uint64_t usedBytes() const;  // pages in use (last page + 1) * page size
   EnvMetrics metrics() const;
 
@@ -220,7 +242,18 @@ class Env {
   void growMap();
   // One write transaction holding every record; false if it must be retried after the
   // map grew (MDB_MAP_FULL). Fail-stops on anything else. Adds the KV ops to kvOps.
-  bool tryWriteGroup(std::span<const std::vector<Record>> batches, uint64_t& kvOps);
+  // logApplied: also record that the tables now hold the log up to that frame.
+  bool tryWriteGroup(std::span<const std::vector<Record>> batches, uint64_t& kvOps,
+                     std::optional<uint64_t> logApplied = std::nullopt);
+  // Requires writeMu_: one synced LMDB commit of the batches (growing the map as needed).
+  uint64_t writeTables(std::span<const std::vector<Record>> batches,
+                       std::optional<uint64_t> logApplied);
+  // At the open: empties a log left behind into the tables; opens the log (or removes it).
+  void openRecordLog();
+  uint64_t readLogApplied();
+  void writeFormat(uint32_t version);
+  // Requires writeMu_: the logged records into the tables, the log starts again.
+  void checkpoint();
   void updateQuota();
   uint64_t quotaBytes() const { return uint64_t{opts_.mapSizeMax} * opts_.quotaPercent / 100; }
   uint64_t freePages(MDB_txn* txn) const;
@@ -237,6 +270,10 @@ class Env {
   IdentityEvent identityEvent_ = IdentityEvent::None;
   bool created_ = false;
   std::optional<TxnId> rejoinedAt_;
+  uint32_t format_ = kFormatVersion;
+  std::unique_ptr<RecordLog> log_;
+  std::vector<Record> logged_;   // in the log, not yet in the tables (writeMu_)
+  std::vector<Record> logTail_;  // read-only open: the log's records beyond the tables
   size_t maxKeyBytes_ = 511;
   size_t pageBytes_ = 4096;
 
@@ -248,14 +285,15 @@ class Env {
   std::atomic<bool> remapPending_{false};
   mutable std::mutex gateMu_;
   mutable std::condition_variable gateCv_;
-  std::mutex writeMu_;
+  mutable std::mutex writeMu_;
   mutable std::mutex readPoolMu_;
   mutable std::vector<MDB_txn*> readPool_;  // reset read-only txns, renewed on use
 
   std::atomic<uint64_t> mapSize_{0};
   std::atomic<uint64_t> syncedCommits_{0}, criticalCommits_{0}, backgroundCommits_{0},
       recordsWritten_{0}, criticalRecords_{0}, backgroundRecords_{0}, kvOpsApplied_{0},
-      mapFullRetries_{0}, mapResizes_{0};
+      mapFullRetries_{0}, mapResizes_{0}, logAppends_{0}, logBytes_{0}, logCheckpoints_{0},
+      logReplayed_{0}, tableCommits_{0};
   // The txnid of the last write transaction this process committed (ReadTxn: a reader
   // must not begin below it).
   std::atomic<uint64_t> committedTxnId_{0};

@@ -95,8 +95,26 @@ class Env::ReadTxn {
 // ---- reads ----
 
 Recovered Env::load() const {
-  ReadTxn t(*this);
-  return records_->load(lmdb::Place{dir_, dataPath()}, t.get());
+  Recovered image;
+  {
+    ReadTxn t(*this);
+    image = records_->load(lmdb::Place{dir_, dataPath()}, t.get());
+  }
+  // The record log's records beyond the tables (record_log.h), applied as the tables
+  // would apply them, then in the tables' order.
+  std::unique_lock<std::mutex> g(writeMu_, std::defer_lock);
+  if (!opts_.readOnly) g.lock();
+  const std::vector<Record>& extra = opts_.readOnly ? logTail_ : logged_;
+  if (extra.empty()) return image;
+  for (const Record& r : extra) applyRecord(image, r);
+  auto byTxn = [](auto& v) {
+    std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.txn < b.txn; });
+  };
+  byTxn(image.acceptorTxns);
+  byTxn(image.acceptorTombstones);
+  byTxn(image.participantTxns);
+  byTxn(image.decisions);
+  return image;
 }
 
 kv::Versioned Env::read(const std::string& key) const {

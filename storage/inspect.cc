@@ -147,6 +147,11 @@ void inspectText(const Env& env, std::ostream& out) {
   out << "databases:";
   for (const auto& s : env.stats()) out << " " << s.name << "=" << s.entries;
   out << "\n";
+  if (env.formatVersion() == kFormatVersionLog) {
+    // The counts above are the tables'; the records below include the log's.
+    out << "record log: " << env.recordLogPending()
+        << " records not yet in the tables (included below)\n";
+  }
   if (const auto& id = env.identity()) {
     out << "identity: cluster " << (id->clusterId.empty() ? "(none)" : id->clusterId) << ", node "
         << id->nodeName << " (id " << id->node << ")";
@@ -210,6 +215,7 @@ void inspectJson(const Env& env, std::ostream& out) {
   json::Value databases = json::Value::object();
   for (const auto& s : env.stats()) databases[s.name] = s.entries;
   j["databases"] = std::move(databases);
+  j["record_log_pending"] = env.recordLogPending();
   if (const auto& id = env.identity()) {
     j["identity"] = {
         {"cluster_id", id->clusterId.empty() ? json::Value(nullptr) : json::Value(id->clusterId)},

@@ -3,7 +3,7 @@
 // crash). Every input goes to every decoder. Checks: a decoder either throws DecodeError
 // or returns a value that encodes back to exactly the input bytes (one encoding per value);
 // the cheap state reader agrees with the full participant decoder; kv slot keys give back
-// their key.
+// their key; the record log's entries round-trip too.
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -64,6 +64,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!v) throw codec::DecodeError("not a format record");
     return codec::encodeFormat(*v);
   });
+
+  // The record log's entries (record_log.h), one after another as in a frame: each one
+  // decoded encodes back to exactly the bytes it consumed.
+  {
+    size_t pos = 0;
+    try {
+      while (pos < in.size()) {
+        const size_t start = pos;
+        const pc::Record r = codec::decodeLogRecord(in, pos);
+        std::string out;
+        codec::appendLogRecord(out, r);
+        PC_ASSERT(out == in.substr(start, pos - start), codec::printable(in.substr(start)));
+      }
+    } catch (const codec::DecodeError&) {
+    }
+  }
 
   // A kv key (any bytes, up to kv::kMaxKeyBytes) and its LMDB slot key: the slot key fits
   // LMDB's key limit and kvKeyOf recovers the key, short or long.

@@ -136,7 +136,14 @@ std::vector<std::string> codecSeeds() {
   DecisionRecord d{kT1, kParts, true};
   codec::KvValue shortKey{kv::Versioned{std::string("v"), 3}, std::nullopt};
   codec::KvValue longKey{kv::Versioned{std::nullopt, 9}, std::string(600, 'k')};
+  std::string logEntries;  // record_log.h: entries back to back, as in a frame
+  for (const Record& r : std::vector<Record>{a, p, d, AcceptorForgetRecord{kT1, Outcome::Abort},
+                                             AcceptorLowWaterRecord{kT2}, LeaderRoundRecord{5},
+                                             DecisionLowWaterRecord{kT2}}) {
+    codec::appendLogRecord(logEntries, r);
+  }
   return {codec::txnKey(kT1),
+          logEntries,
           codec::encode(a),
           codec::encode(p),
           codec::encode(pa),

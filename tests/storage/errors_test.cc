@@ -314,7 +314,7 @@ TEST_CASE("a directory written by an unknown format version is refused") {
   CHECK(kindName(e.kind()) == kindName(ErrorKind::UnknownFormat));
   CHECK(std::string(e.what()) == tmp.path() +
                                      " was written by unknown storage format version 99 (this "
-                                     "build reads version 1); refusing to open it");
+                                     "build reads versions 1 to 2); refusing to open it");
 }
 
 TEST_CASE("corrupted files are refused, never repaired") {

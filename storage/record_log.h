@@ -1,0 +1,92 @@
+// RecordLog: a synced append-only log in front of the LMDB tables, for nodes whose tables
+// are read only when they start (acceptors and coordinators: Env::load() at open).
+//
+// Why: a synced LMDB commit writes every B-tree page it touched plus a meta page and
+// flushes twice (about 8 write requests per commit here); an append to a file written
+// ahead of time is one write and one fdatasync, with no file-system metadata to journal.
+// The log takes each group commit; the records also stay in memory and go into the
+// tables in one synced LMDB commit (a checkpoint) when the log is full, at a clean close,
+// and at the next open after a crash. Measured in docs/perf/HISTORY.md (session 17).
+//
+// The file, `records.log` in the data directory, is written with zeros to its capacity
+// when created, so an append never grows it. It holds frames from offset 0:
+//
+//   u32 magic "PCRL" | u32 payload bytes | u64 seq | u32 crc32c(header[0,16) + payload) |
+//   u32 zero | payload: u32 record count, then each record as codec::appendLogRecord
+//
+// Frames carry consecutive sequence numbers. The tables remember the last sequence number
+// they hold (meta "log_applied", written in the checkpoint's own LMDB transaction), and
+// the log then starts again at offset 0 with the next number. A scan reads frames from
+// offset 0 while each is whole (magic, length within the file, checksum) and carries the
+// next expected number; the first that is not ends the log. A frame torn by a crash was
+// never acknowledged (appends are synced before they return) and ends the log like the
+// zeros or the older frames behind the tail do: an older frame's number is at most the
+// applied one, never the next.
+//
+// Errors: a whole frame (checksum right) whose records do not decode, or that holds more
+// records than it has bytes, is corruption: scan() throws StorageError Corrupted naming
+// the file and the offset. A failed write or sync while running fail-stops (errors.h).
+// Threads: one user at a time (Env holds its write mutex).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "paxos_commit/records.h"
+
+namespace pc::storage {
+
+inline constexpr const char* kRecordLogFile = "records.log";
+inline constexpr size_t kRecordLogHeaderBytes = 24;
+// Smallest capacity accepted: a header and a few records.
+inline constexpr size_t kMinRecordLogBytes = 4096;
+
+uint32_t crc32c(uint32_t crc, std::string_view bytes);
+
+class RecordLog {
+ public:
+  struct Scan {
+    std::vector<Record> records;  // in log order
+    uint64_t lastSeq = 0;         // the applied mark if no frame followed it
+    uint64_t frames = 0;
+    uint64_t bytes = 0;  // up to the end of the last frame
+  };
+
+  // Reads the log in `dir` (missing: an empty scan) without opening it for writing.
+  static Scan scan(const std::string& dir, uint64_t appliedSeq);
+  static bool exists(const std::string& dir);
+  // Removes the file and syncs the directory (missing: nothing to do).
+  static void remove(const std::string& dir);
+
+  // Opens `dir`/records.log for appending, creating it (or extending a smaller one) with
+  // zeros up to `capacity` bytes, synced. The next frame goes to offset 0 with number
+  // appliedSeq + 1. Throws StorageError (Io, DiskFull) when the file cannot be prepared.
+  RecordLog(const std::string& dir, size_t capacity, uint64_t appliedSeq);
+  ~RecordLog();
+  RecordLog(const RecordLog&) = delete;
+  RecordLog& operator=(const RecordLog&) = delete;
+
+  // Writes one frame holding every record of every batch and syncs it. Returns false,
+  // having written nothing, when the frame does not fit in the space left. Fail-stops on
+  // a failed write or sync.
+  bool append(std::span<const std::vector<Record>> batches);
+  // After a checkpoint put every frame up to lastSeq() into the tables: start again at 0.
+  void restart() { offset_ = 0; }
+
+  uint64_t lastSeq() const { return nextSeq_ - 1; }
+  size_t used() const { return offset_; }
+  size_t capacity() const { return capacity_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  size_t capacity_ = 0;
+  size_t offset_ = 0;
+  uint64_t nextSeq_ = 1;
+  std::string frame_;  // reused between appends
+};
+
+}  // namespace pc::storage

@@ -1,0 +1,239 @@
+// The record log in front of the tables (storage/record_log.h): what a crash leaves in it
+// loads exactly as the tables would have it, read-only and at a writable open; a torn
+// last frame ends the log, a whole frame that does not decode is refused as corruption;
+// turning the log off empties it into the tables; a group larger than the log goes to
+// the tables; every record kind survives the log's encoding. The SIGKILL loop with a log
+// is in crash_test.cc.
+#include "storage/record_log.h"
+
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "storage/codec.h"
+#include "storage/env.h"
+#include "tests/storage/test_util.h"
+
+namespace pc::storage {
+namespace {
+
+using test::TempDir;
+
+Options withLog(size_t bytes) {
+  Options o;
+  o.mapSizeStart = size_t{1} << 20;
+  o.recordLogBytes = bytes;
+  return o;
+}
+
+Options readOnly() {
+  Options o;
+  o.readOnly = true;
+  return o;
+}
+
+// Random batches without participant records (a node with a log has none).
+std::vector<std::vector<Record>> randomBatches(uint64_t seed, int n) {
+  test::RecordGen gen(seed);
+  std::vector<std::vector<Record>> out;
+  while (static_cast<int>(out.size()) < n) {
+    std::vector<Record> b;
+    const int size = 1 + static_cast<int>(out.size() % 4);
+    while (static_cast<int>(b.size()) < size) {
+      Record r = gen.next();
+      if (!std::holds_alternative<ParticipantTxnRecord>(r)) b.push_back(std::move(r));
+    }
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
+// A child writes the batches through an Env with a log and dies without closing it (no
+// checkpoint at close): what the parent finds is what a crash leaves.
+void writeAndCrash(const std::string& dir, const std::vector<std::vector<Record>>& batches,
+                   size_t logBytes) {
+  test::ChildResult r = test::runInChild([&] {
+    auto* env = new Env(dir, withLog(logBytes));  // never destroyed: a crash
+    for (const auto& b : batches) env->writeBatch(b);
+  });
+  INFO(r.err);
+  REQUIRE(r.exited);
+  REQUIRE(r.exitCode == 0);
+}
+
+Recovered reference(const std::vector<std::vector<Record>>& batches) {
+  test::Reference ref;
+  for (const auto& b : batches) {
+    for (const auto& r : b) ref.apply(r);
+  }
+  return test::normalized(ref.image);
+}
+
+void checkSame(const Recovered& got, const Recovered& want) {
+  INFO("got:  " << test::describe(got));
+  INFO("want: " << test::describe(want));
+  CHECK(got.acceptorTxns == want.acceptorTxns);
+  CHECK(got.acceptorTombstones == want.acceptorTombstones);
+  CHECK(got.acceptorLowWater == want.acceptorLowWater);
+  CHECK(got.leaderRound == want.leaderRound);
+  CHECK(got.decisions == want.decisions);
+  CHECK(got.decisionLowWater == want.decisionLowWater);
+}
+
+std::string readFile(const std::string& path) {
+  std::string out;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  char buf[65536];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return out;
+}
+
+void writeAt(const std::string& path, size_t offset, std::string_view bytes) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  REQUIRE(::pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(offset)) ==
+          static_cast<ssize_t>(bytes.size()));
+  ::close(fd);
+}
+
+std::string logFile(const TempDir& dir) { return dir.path() + "/" + kRecordLogFile; }
+
+TEST_CASE("what a crash leaves in the log loads as the tables would have it") {
+  for (uint64_t seed : {1u, 2u, 3u}) {
+    CAPTURE(seed);
+    TempDir dir;
+    auto batches = randomBatches(seed, 400);
+    writeAndCrash(dir.path(), batches, 8192);  // small: many checkpoints and restarts
+    const Recovered want = reference(batches);
+    {
+      Env ro(dir.path(), readOnly());
+      CHECK(ro.recordLogPending() > 0);  // every write ends with an append
+      CHECK(ro.formatVersion() == kFormatVersionLog);
+      checkSame(test::normalized(ro.load()), want);
+    }
+    {
+      Env env(dir.path(), withLog(8192));
+      CHECK(env.metrics().logReplayed > 0);
+      checkSame(test::normalized(env.load()), want);
+      // More writes on top, then a clean close: the log is emptied into the tables.
+      env.writeBatch({LeaderRoundRecord{1000}});
+    }
+    Env env(dir.path(), withLog(8192));
+    CHECK(env.metrics().logReplayed == 0);
+    Recovered got = test::normalized(env.load());
+    CHECK(got.leaderRound == 1000);
+    CHECK(got.acceptorTxns == want.acceptorTxns);
+  }
+}
+
+TEST_CASE("a torn last frame ends the log; the frames before it load") {
+  TempDir dir;
+  std::vector<std::vector<Record>> batches{
+      {LeaderRoundRecord{1}}, {LeaderRoundRecord{2}}, {LeaderRoundRecord{3}}};
+  writeAndCrash(dir.path(), batches, 8192);
+  RecordLog::Scan s = RecordLog::scan(dir.path(), 0);
+  REQUIRE(s.frames == 3);
+  std::string file = readFile(logFile(dir));
+  writeAt(logFile(dir), s.bytes - 1, std::string(1, static_cast<char>(file[s.bytes - 1] ^ 0x5a)));
+  Env env(dir.path(), withLog(8192));
+  CHECK(env.load().leaderRound == 2);
+  CHECK(env.metrics().logReplayed == 2);
+}
+
+TEST_CASE("a whole frame whose records do not decode is refused as corruption") {
+  TempDir dir;
+  writeAndCrash(dir.path(), {{LeaderRoundRecord{7}}}, 8192);
+  // The first record's kind byte (after the 24-byte header and the u32 count) made
+  // unknown, and the checksum made right again: not a torn write, a bad frame.
+  std::string file = readFile(logFile(dir));
+  const uint32_t len = static_cast<uint8_t>(file[4]) | static_cast<uint8_t>(file[5]) << 8;
+  file[kRecordLogHeaderBytes + 4] = 99;
+  uint32_t crc = crc32c(crc32c(0, std::string_view(file).substr(0, 16)),
+                        std::string_view(file).substr(kRecordLogHeaderBytes, len));
+  std::string crcBytes(4, '\0');
+  for (int i = 0; i < 4; ++i) crcBytes[i] = static_cast<char>(crc >> (8 * i));
+  writeAt(logFile(dir), kRecordLogHeaderBytes + 4, std::string(1, 99));
+  writeAt(logFile(dir), 16, crcBytes);
+  file.replace(16, 4, crcBytes);
+  for (bool ro : {true, false}) {
+    CAPTURE(ro);
+    try {
+      Env env(dir.path(), ro ? readOnly() : withLog(8192));
+      FAIL("opened a log with a corrupted frame");
+    } catch (const StorageError& e) {
+      CHECK(std::string(toString(e.kind())) == toString(ErrorKind::Corrupted));
+      CHECK(std::string(e.what()) == logFile(dir) +
+                                         " is corrupted: frame 1 at offset 0: unknown log "
+                                         "record kind 99");
+    }
+  }
+  CHECK(readFile(logFile(dir)) == file);  // refused, not repaired
+}
+
+TEST_CASE("turning the log off empties it into the tables and removes it") {
+  TempDir dir;
+  auto batches = randomBatches(7, 100);
+  writeAndCrash(dir.path(), batches, 8192);
+  {
+    Options o = withLog(0);
+    Env env(dir.path(), o);
+    CHECK(env.formatVersion() == kFormatVersion);
+    CHECK(!RecordLog::exists(dir.path()));
+    checkSame(test::normalized(env.load()), reference(batches));
+  }
+  Env env(dir.path(), readOnly());
+  checkSame(test::normalized(env.load()), reference(batches));
+}
+
+TEST_CASE("a group larger than the whole log goes straight to the tables") {
+  TempDir dir;
+  std::vector<Record> big;
+  for (uint64_t i = 1; i <= 200; ++i) big.push_back(DecisionRecord{TxnId{1, i}, {1, 2, 3}, false});
+  {
+    Env env(dir.path(), withLog(kMinRecordLogBytes));
+    env.writeBatch({LeaderRoundRecord{5}});
+    env.writeBatch(big);
+    EnvMetrics m = env.metrics();
+    CHECK(m.logAppends == 1);
+    CHECK(m.logCheckpoints == 1);  // the logged record went first
+    CHECK(m.syncedCommits == 2);
+  }
+  Recovered got = Env(dir.path(), readOnly()).load();
+  CHECK(got.decisions.size() == 200);
+  CHECK(got.leaderRound == 5);
+}
+
+TEST_CASE("every record kind survives the log's encoding; bad bytes are refused") {
+  const std::vector<Record> all{
+      AcceptorTxnRecord{TxnId{1, 2}, {1, 2}, 3, {{1, Ballot{0, 3}, Ballot{0, 3}, Vote::Prepared}}},
+      AcceptorForgetRecord{TxnId{1, 3}, Outcome::Commit},
+      AcceptorLowWaterRecord{TxnId{1, 1}},
+      ParticipantTxnRecord{TxnId{2, 2}, ParticipantState::Aborted, {}, {1, 2}, 4, "why"},
+      ParticipantLowWaterRecord{TxnId{2, 1}},
+      LeaderRoundRecord{42},
+      DecisionRecord{TxnId{3, 3}, {1}, true},
+      DecisionLowWaterRecord{TxnId{3, 1}},
+  };
+  std::string bytes;
+  for (const auto& r : all) codec::appendLogRecord(bytes, r);
+  size_t pos = 0;
+  for (const auto& r : all) CHECK(static_cast<bool>(codec::decodeLogRecord(bytes, pos) == r));
+  CHECK(pos == bytes.size());
+  for (size_t cut = 0; cut < 21; ++cut) {  // every truncation of the first record
+    size_t p = 0;
+    CHECK_THROWS_AS(codec::decodeLogRecord(std::string_view(bytes).substr(0, cut), p),
+                    codec::DecodeError);
+  }
+  std::string unknown = bytes;
+  unknown[0] = 8;
+  pos = 0;
+  CHECK_THROWS_AS(codec::decodeLogRecord(unknown, pos), codec::DecodeError);
+}
+
+}  // namespace
+}  // namespace pc::storage
