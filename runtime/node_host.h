@@ -48,7 +48,7 @@ bool storageWritesInline();
 // The record log of a node whose tables are read at start alone (storage::Options::
 // recordLogBytes), from PCOMMIT_RECORD_LOG: on (default, kDefaultRecordLogBytes), off, or
 // a size such as 4MiB. Throws std::runtime_error on anything else.
-inline constexpr size_t kDefaultRecordLogBytes = size_t{1} << 20;
+inline constexpr size_t kDefaultRecordLogBytes = size_t{256} << 10;
 size_t recordLogBytes();
 
 class NodeHost {

@@ -45,6 +45,10 @@ void NodeHost::fillStatus(wire::NodeStatus::Builder b) {
       {"synced_commits_background", sm.env.backgroundCommits},
       {"records_written", sm.env.recordsWritten},
       {"records_critical", sm.env.criticalRecords},
+      {"record_log_appends", sm.env.logAppends},
+      {"record_log_checkpoints", sm.env.logCheckpoints},
+      {"record_log_checkpoint_waits", sm.env.logCheckpointWaits},
+      {"record_log_checkpoint_us", sm.env.logCheckpointMicros},
       {"storage_pending_records", sm.pendingRecords},
       {"outbox", pipeline_.outboxSize()},
   };
@@ -76,6 +80,9 @@ void NodeHost::fillMetrics(NodeSample& s) {
   }
   auto sm = storage_->metrics();
   s.syncedCommits = sm.env.syncedCommits;
+  s.recordLogAppends = sm.env.logAppends;
+  s.recordLogCheckpoints = sm.env.logCheckpoints;
+  s.recordLogCheckpointWaits = sm.env.logCheckpointWaits;
   s.storageQueueBytes = sm.pendingBytes;
   s.outboxMessages = pipeline_.outboxSize();
   s.mapUsedBytes = env_.usedBytes();

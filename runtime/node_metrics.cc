@@ -72,8 +72,14 @@ NodeMetrics::NodeMetrics(const std::string& node, const std::string& role, Proto
                           .get()),
       syncedCommits_(registry_
                          .counter("pcommit_synced_commits_total",
-                                  "LMDB write transactions committed with sync.")
+                                  "Synced group commits: LMDB write transactions "
+                                  "committed with sync, or record log appends.")
                          .get()),
+      recordLog_(registry_.counter(
+          "pcommit_record_log_events_total",
+          "Record log (acceptors, coordinators), by event: append (a synced group commit), "
+          "checkpoint (its records into LMDB), checkpoint_wait (an append waited for one).",
+          {"event"})),
       storageQueueBytes_(registry_
                              .gauge("pcommit_storage_queue_bytes",
                                     "Records submitted to storage and not yet durable.")
@@ -188,6 +194,9 @@ void NodeMetrics::apply(const NodeSample& s) {
   connectionEvents_.with({"closed"}).set(s.disconnects);
   peersConnected_.set(static_cast<double>(s.peersConnected));
   syncedCommits_.set(s.syncedCommits);
+  recordLog_.with({"append"}).set(s.recordLogAppends);
+  recordLog_.with({"checkpoint"}).set(s.recordLogCheckpoints);
+  recordLog_.with({"checkpoint_wait"}).set(s.recordLogCheckpointWaits);
   storageQueueBytes_.set(static_cast<double>(s.storageQueueBytes));
   outboxMessages_.set(static_cast<double>(s.outboxMessages));
   mapUsed_.set(static_cast<double>(s.mapUsedBytes));

@@ -44,7 +44,10 @@ struct NodeSample {
   uint64_t disconnects = 0;
   uint64_t peersConnected = 0;  // peers with an open outbound connection now
   // Storage and queues.
-  uint64_t syncedCommits = 0;      // LMDB write transactions committed with sync
+  uint64_t syncedCommits = 0;     // synced group commits (LMDB or the record log)
+  uint64_t recordLogAppends = 0;  // ... of them appends to the record log
+  uint64_t recordLogCheckpoints = 0;
+  uint64_t recordLogCheckpointWaits = 0;
   uint64_t storageQueueBytes = 0;  // records submitted, not yet durable
   uint64_t outboxMessages = 0;     // sends waiting for their records to be durable
   uint64_t mapUsedBytes = 0;
@@ -112,6 +115,7 @@ class NodeMetrics {
   Family<Counter>& connectionEvents_;
   Gauge& peersConnected_;
   Counter& syncedCommits_;
+  Family<Counter>& recordLog_;
   Gauge& storageQueueBytes_;
   Gauge& outboxMessages_;
   Gauge& mapUsed_;

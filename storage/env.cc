@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <optional>
 
 #include "paxos_commit/assert.h"
@@ -13,6 +14,7 @@
 #include "storage/data_dir.h"
 #include "storage/kv_tables.h"
 #include "storage/lmdb_txn.h"
+#include "storage/quiet_thread.h"
 #include "storage/record_log.h"
 #include "storage/record_tables.h"
 #include "storage/validate.h"
@@ -51,6 +53,7 @@ Env::Env(std::string dir, Options options) : dir_(std::move(dir)), opts_(options
     openDatabases();
     openRecordLog();
     if (!opts_.readOnly) updateQuota();
+    if (log_) checkpointThread_ = startQuietThread([this] { runCheckpoints(); });
   } catch (...) {
     log_.reset();
     records_.reset();
@@ -289,7 +292,6 @@ void Env::openRecordLog() {
     return;
   }
   if (!scan.records.empty()) {
-    std::lock_guard<std::mutex> g(writeMu_);
     writeTables(std::span<const std::vector<Record>>(&scan.records, 1), scan.lastSeq);
   }
   if (opts_.recordLogBytes == 0) {
@@ -304,13 +306,86 @@ void Env::openRecordLog() {
                                      scan.lastSeq);
 }
 
-void Env::checkpoint() {
+void Env::waitCheckpoint(std::unique_lock<std::mutex>& g) {
+  if (!inflightBusy_) return;
+  logCheckpointWaits_.fetch_add(1);
+  checkpointCv_.wait(g, [&] { return !inflightBusy_; });
+}
+
+void Env::checkpoint(std::unique_lock<std::mutex>& g) {
+  waitCheckpoint(g);
   if (!logged_.empty()) {
+    const auto t0 = std::chrono::steady_clock::now();
     writeTables(std::span<const std::vector<Record>>(&logged_, 1), log_->lastSeq());
     logged_.clear();
     logCheckpoints_.fetch_add(1);
+    logCheckpointMicros_.fetch_add(static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+            .count()));
   }
   log_->restart();
+}
+
+bool Env::appendToLog(std::unique_lock<std::mutex>& g,
+                      std::span<const std::vector<Record>> batches) {
+  size_t bytes = log_->append(batches);
+  if (bytes == 0) {
+    // This half is full. The other half is free once its checkpoint is done; this one's
+    // records go to the checkpoint thread, and appends go on there meanwhile.
+    waitCheckpoint(g);
+    if (!logged_.empty()) {
+      inflight_.swap(logged_);
+      logged_.clear();
+      inflightSeq_ = log_->lastSeq();
+      inflightBusy_ = true;
+      checkpointCv_.notify_all();
+    }
+    log_->switchHalf();
+    bytes = log_->append(batches);
+    if (bytes == 0) {
+      // Larger than a half: the caller writes it to the tables, after this checkpoint.
+      waitCheckpoint(g);
+      return false;
+    }
+  }
+  for (const auto& batch : batches) logged_.insert(logged_.end(), batch.begin(), batch.end());
+  logAppends_.fetch_add(1);
+  logBytes_.fetch_add(bytes);
+  return true;
+}
+
+void Env::runCheckpoints() {
+  std::unique_lock<std::mutex> g(writeMu_);
+  for (;;) {
+    checkpointCv_.wait(g, [&] { return inflightBusy_ || checkpointStop_; });
+    if (!inflightBusy_) return;
+    g.unlock();
+    const auto t0 = std::chrono::steady_clock::now();
+    try {
+      writeTables(std::span<const std::vector<Record>>(&inflight_, 1), inflightSeq_);
+    } catch (const std::exception& e) {
+      failStop("data directory " + dir_ + ": checkpoint of " + dir_ + "/" + kRecordLogFile +
+               " failed: " + e.what());
+    }
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - t0);
+    g.lock();
+    inflight_.clear();
+    inflightBusy_ = false;
+    logCheckpoints_.fetch_add(1);
+    logCheckpointMicros_.fetch_add(static_cast<uint64_t>(us.count()));
+    checkpointCv_.notify_all();
+  }
+}
+
+void Env::stopCheckpoints() {
+  if (!checkpointThread_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> g(writeMu_);
+    checkpointStop_ = true;  // the thread finishes a checkpoint in flight first
+  }
+  checkpointCv_.notify_all();
+  checkpointThread_.join();
 }
 
 size_t Env::recordLogUsed() const {
@@ -327,8 +402,9 @@ Env::~Env() {
   if (env_ == nullptr) return;
   if (log_) {
     // A clean close leaves the log empty: the next open has nothing to replay.
-    std::lock_guard<std::mutex> g(writeMu_);
-    checkpoint();
+    stopCheckpoints();
+    std::unique_lock<std::mutex> g(writeMu_);
+    checkpoint(g);
     log_.reset();
   }
   for (MDB_txn* t : readPool_) mdb_txn_abort(t);
@@ -458,7 +534,7 @@ void Env::writeGroup(std::span<const std::vector<Record>> batches) {
     }
   }
   if (records == 0) return;
-  std::lock_guard<std::mutex> g(writeMu_);
+  std::unique_lock<std::mutex> g(writeMu_);
   bool logged = false;
   if (log_) {
     for (const auto& batch : batches) {
@@ -467,18 +543,9 @@ void Env::writeGroup(std::span<const std::vector<Record>> batches) {
         PC_ASSERT(!std::holds_alternative<ParticipantTxnRecord>(r), dir_);
       }
     }
-    const size_t before = log_->used();
-    logged = log_->append(batches);
-    if (!logged) {
-      checkpoint();
-      logged = log_->append(batches);
-    }
-    if (logged) {
-      for (const auto& batch : batches) logged_.insert(logged_.end(), batch.begin(), batch.end());
-      logAppends_.fetch_add(1);
-      logBytes_.fetch_add(log_->used() - before);
-    }
-    // else larger than the whole log: straight into the tables (the log is empty now).
+    // else (false) larger than half the log: straight into the tables, which hold every
+    // logged frame now.
+    logged = appendToLog(g, batches);
   }
   if (!logged) kvOpsApplied_.fetch_add(writeTables(batches, std::nullopt));
   syncedCommits_.fetch_add(1);
@@ -538,6 +605,8 @@ EnvMetrics Env::metrics() const {
   m.logBytes = logBytes_.load();
   m.logCheckpoints = logCheckpoints_.load();
   m.logReplayed = logReplayed_.load();
+  m.logCheckpointWaits = logCheckpointWaits_.load();
+  m.logCheckpointMicros = logCheckpointMicros_.load();
   return m;
 }
 

@@ -23,7 +23,9 @@
 // Durability: every write is one LMDB write transaction committed with sync (no
 // MDB_NOSYNC, MDB_NOMETASYNC or MDB_MAPASYNC) -- or, with a record log
 // (Options::recordLogBytes, record_log.h), one synced append to the log whose records
-// reach the tables at the next checkpoint (a synced LMDB commit) or open. When
+// reach the tables at the next checkpoint (a synced LMDB commit, made by the Env's
+// checkpoint thread when a half of the log is full; at a clean close; at the next open
+// after a crash). When
 // writeGroup() returns, every record given is on disk; a crash at any moment leaves each
 // group entirely present or absent. With a record log, load() returns the tables with
 // the log's records applied (applyRecord), so what a role recovers is the same either way.
@@ -48,9 +50,11 @@
 // tables), lmdb_txn.h (LMDB helpers), validate.h (checks by meaning), verify.h.
 //
 // Threads: one writer at a time (writeBatch/writeGroup serialise on a mutex; in a node
-// only the StorageThread writes). read(), load(), forEach*() may run on any thread,
-// concurrently with the writer (read-only LMDB transactions, MDB_NOTLS). No reader may be
-// running when the Env is destroyed.
+// only the StorageThread writes). With a record log, a checkpoint thread writes the
+// tables while the writer appends to the other half of the log; the writer waits for it
+// only when that half fills before the checkpoint ends (EnvMetrics::logCheckpointWaits). read(),
+// load(), forEach*() may run on any thread, concurrently with the writer (read-only LMDB
+// transactions, MDB_NOTLS). No reader may be running when the Env is destroyed.
 #pragma once
 
 #include <lmdb.h>
@@ -65,6 +69,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "paxos_commit/kv.h"
@@ -135,11 +140,13 @@ struct EnvMetrics {
   uint64_t kvOpsApplied = 0;    // put/del ops applied to kv_data
   uint64_t mapFullRetries = 0;  // groups retried after MDB_MAP_FULL
   uint64_t mapResizes = 0;
-  uint64_t mapSizeBytes = 0;    // current map size
-  uint64_t logAppends = 0;      // synced appends to the record log (in syncedCommits)
-  uint64_t logBytes = 0;        // bytes appended
-  uint64_t logCheckpoints = 0;  // synced LMDB commits that emptied the log into the tables
-  uint64_t logReplayed = 0;     // records found in the log at the open
+  uint64_t mapSizeBytes = 0;         // current map size
+  uint64_t logAppends = 0;           // synced appends to the record log (in syncedCommits)
+  uint64_t logBytes = 0;             // bytes appended
+  uint64_t logCheckpoints = 0;       // synced LMDB commits that emptied the log into the tables
+  uint64_t logCheckpointWaits = 0;   // appends that waited for a checkpoint to finish
+  uint64_t logCheckpointMicros = 0;  // time spent in checkpoints (the checkpoint thread)
+  uint64_t logReplayed = 0;          // records found in the log at the open
 };
 
 struct DbStat {
@@ -245,15 +252,26 @@ class Env {
   // logApplied: also record that the tables now hold the log up to that frame.
   bool tryWriteGroup(std::span<const std::vector<Record>> batches, uint64_t& kvOps,
                      std::optional<uint64_t> logApplied = std::nullopt);
-  // Requires writeMu_: one synced LMDB commit of the batches (growing the map as needed).
+  // One synced LMDB commit of the batches (growing the map as needed). The one table
+  // writer: the thread holding writeMu_ with no checkpoint in flight, or the checkpoint
+  // thread while one is.
   uint64_t writeTables(std::span<const std::vector<Record>> batches,
                        std::optional<uint64_t> logApplied);
   // At the open: empties a log left behind into the tables; opens the log (or removes it).
   void openRecordLog();
   uint64_t readLogApplied();
   void writeFormat(uint32_t version);
-  // Requires writeMu_: the logged records into the tables, the log starts again.
-  void checkpoint();
+  // Requires writeMu_ (held by g): the logged records into the tables, now, on this
+  // thread, after any checkpoint in flight; the log starts again at its first half.
+  void checkpoint(std::unique_lock<std::mutex>& g);
+  // Requires writeMu_ (held by g): appends the batches to the log, handing a full half to
+  // the checkpoint thread; false if they are larger than a half (nothing written, the
+  // tables hold every logged record).
+  bool appendToLog(std::unique_lock<std::mutex>& g, std::span<const std::vector<Record>> batches);
+  // Requires writeMu_ (held by g): waits until no checkpoint is in flight.
+  void waitCheckpoint(std::unique_lock<std::mutex>& g);
+  void runCheckpoints();  // the checkpoint thread
+  void stopCheckpoints();
   void updateQuota();
   uint64_t quotaBytes() const { return uint64_t{opts_.mapSizeMax} * opts_.quotaPercent / 100; }
   uint64_t freePages(MDB_txn* txn) const;
@@ -272,7 +290,15 @@ class Env {
   std::optional<TxnId> rejoinedAt_;
   uint32_t format_ = kFormatVersion;
   std::unique_ptr<RecordLog> log_;
-  std::vector<Record> logged_;   // in the log, not yet in the tables (writeMu_)
+  std::vector<Record> logged_;  // in the log's current half, not in the tables (writeMu_)
+  // Handed to the checkpoint thread: the records of the other half, up to frame
+  // inflightSeq_ (writeMu_; read by that thread without it while inflightBusy_).
+  std::vector<Record> inflight_;
+  uint64_t inflightSeq_ = 0;
+  bool inflightBusy_ = false;
+  bool checkpointStop_ = false;
+  std::condition_variable checkpointCv_;  // with writeMu_: work, stop, done
+  std::thread checkpointThread_;
   std::vector<Record> logTail_;  // read-only open: the log's records beyond the tables
   size_t maxKeyBytes_ = 511;
   size_t pageBytes_ = 4096;
@@ -293,7 +319,7 @@ class Env {
   std::atomic<uint64_t> syncedCommits_{0}, criticalCommits_{0}, backgroundCommits_{0},
       recordsWritten_{0}, criticalRecords_{0}, backgroundRecords_{0}, kvOpsApplied_{0},
       mapFullRetries_{0}, mapResizes_{0}, logAppends_{0}, logBytes_{0}, logCheckpoints_{0},
-      logReplayed_{0}, tableCommits_{0};
+      logReplayed_{0}, tableCommits_{0}, logCheckpointWaits_{0}, logCheckpointMicros_{0};
   // The txnid of the last write transaction this process committed (ReadTxn: a reader
   // must not begin below it).
   std::atomic<uint64_t> committedTxnId_{0};

@@ -95,17 +95,29 @@ class Env::ReadTxn {
 // ---- reads ----
 
 Recovered Env::load() const {
+  // The record log's records beyond the tables (record_log.h), copied while the tables'
+  // snapshot is taken, both under the write mutex: then the only write that can be in
+  // the snapshot and also in the copy is the checkpoint in flight, whose records come
+  // first in the copy -- and applying records again over their own effect changes
+  // nothing (each sets its key's state or raises a mark), so the image is the same.
+  std::vector<Record> extra;
   Recovered image;
   {
+    std::unique_lock<std::mutex> g(writeMu_, std::defer_lock);
+    if (!opts_.readOnly) g.lock();
     ReadTxn t(*this);
+    if (opts_.readOnly) {
+      extra = logTail_;
+    } else {
+      extra.reserve(inflight_.size() + logged_.size());
+      extra.insert(extra.end(), inflight_.begin(), inflight_.end());
+      extra.insert(extra.end(), logged_.begin(), logged_.end());
+      g.unlock();
+    }
     image = records_->load(lmdb::Place{dir_, dataPath()}, t.get());
   }
-  // The record log's records beyond the tables (record_log.h), applied as the tables
-  // would apply them, then in the tables' order.
-  std::unique_lock<std::mutex> g(writeMu_, std::defer_lock);
-  if (!opts_.readOnly) g.lock();
-  const std::vector<Record>& extra = opts_.readOnly ? logTail_ : logged_;
   if (extra.empty()) return image;
+  // Applied as the tables would apply them, then in the tables' order.
   for (const Record& r : extra) applyRecord(image, r);
   auto byTxn = [](auto& v) {
     std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.txn < b.txn; });

@@ -88,35 +88,22 @@ void RecordLog::remove(const std::string& dir) {
   syncDir(dir);
 }
 
-RecordLog::Scan RecordLog::scan(const std::string& dir, uint64_t appliedSeq) {
-  Scan s;
-  s.lastSeq = appliedSeq;
-  const std::string path = logPath(dir);
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return s;
-    throw StorageError(ErrorKind::Io, path, "cannot open " + path + ": " + describeError(errno));
-  }
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    throw StorageError(ErrorKind::Io, path, "cannot stat " + path + ": " + describeError(errno));
-  }
-  const auto size = static_cast<uint64_t>(st.st_size);
+namespace {
+
+// Reads the frames of one half, [begin, end), from its start while each is whole and
+// carries the next number; adds them to s.
+void scanHalf(int fd, uint64_t begin, uint64_t end, const std::string& path, RecordLog::Scan& s) {
   std::string payload;
-  uint64_t off = 0;
-  while (off + kRecordLogHeaderBytes <= size) {
+  uint64_t off = begin;
+  while (off + kRecordLogHeaderBytes <= end) {
     char h[kRecordLogHeaderBytes];
     if (!preadAll(fd, h, sizeof h, off, path)) break;
     const auto len = getLE(h + 4, 4);
     if (getLE(h, 4) != kMagic || getLE(h + 8, 8) != s.lastSeq + 1 ||
-        len > size - off - kRecordLogHeaderBytes) {
-      break;  // zeros, an older frame, or a length no frame of this file can have
+        len > end - off - kRecordLogHeaderBytes) {
+      break;  // zeros, an older frame, or a length no frame of this half can have
     }
-    payload.resize(len);  // bounded by the file's size
+    payload.resize(len);  // bounded by the half's size
     if (!preadAll(fd, payload.data(), len, off + kRecordLogHeaderBytes, path)) break;
     const uint32_t crc = crc32c(crc32c(0, std::string_view(h, 16)), payload);
     if (crc != getLE(h + 16, 4)) break;  // torn by a crash: never acknowledged
@@ -137,8 +124,37 @@ RecordLog::Scan RecordLog::scan(const std::string& dir, uint64_t appliedSeq) {
     s.lastSeq += 1;
     s.frames += 1;
     off += kRecordLogHeaderBytes + len;
-    s.bytes = off;
+    s.end = off;
   }
+}
+
+}  // namespace
+
+RecordLog::Scan RecordLog::scan(const std::string& dir, uint64_t appliedSeq) {
+  Scan s;
+  s.lastSeq = appliedSeq;
+  const std::string path = logPath(dir);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return s;
+    throw StorageError(ErrorKind::Io, path, "cannot open " + path + ": " + describeError(errno));
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    throw StorageError(ErrorKind::Io, path, "cannot stat " + path + ": " + describeError(errno));
+  }
+  const auto size = static_cast<uint64_t>(st.st_size);
+  const uint64_t mid = size / 2;
+  // The next frame opens one of the halves (every checkpoint covers whole halves); the
+  // other half then holds the frames after it, or older ones that end the scan.
+  scanHalf(fd, 0, mid, path, s);
+  const bool firstHalfFirst = s.frames > 0;
+  scanHalf(fd, mid, size, path, s);
+  if (!firstHalfFirst) scanHalf(fd, 0, mid, path, s);
   return s;
 }
 
@@ -179,7 +195,12 @@ RecordLog::~RecordLog() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-bool RecordLog::append(std::span<const std::vector<Record>> batches) {
+void RecordLog::switchHalf() {
+  half_ ^= 1;
+  offset_ = halfBegin();
+}
+
+size_t RecordLog::append(std::span<const std::vector<Record>> batches) {
   frame_.assign(kRecordLogHeaderBytes + 4, '\0');
   uint64_t count = 0;
   for (const auto& batch : batches) {
@@ -187,7 +208,7 @@ bool RecordLog::append(std::span<const std::vector<Record>> batches) {
     count += batch.size();
   }
   const size_t len = frame_.size() - kRecordLogHeaderBytes;
-  if (frame_.size() > capacity_ - offset_) return false;
+  if (frame_.size() > halfEnd() - offset_) return 0;
   PC_ASSERT(count <= len && len <= UINT32_MAX, count, len);
   char* h = frame_.data();
   putLE(h, kMagic, 4);
@@ -212,7 +233,7 @@ bool RecordLog::append(std::span<const std::vector<Record>> batches) {
   }
   offset_ += frame_.size();
   nextSeq_ += 1;
-  return true;
+  return frame_.size();
 }
 
 }  // namespace pc::storage

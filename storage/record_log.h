@@ -9,19 +9,24 @@
 // and at the next open after a crash. Measured in docs/perf/HISTORY.md (session 17).
 //
 // The file, `records.log` in the data directory, is written with zeros to its capacity
-// when created, so an append never grows it. It holds frames from offset 0:
+// when created, so an append never grows it. It is two halves, [0, size/2) and
+// [size/2, size); each holds frames from its start:
 //
 //   u32 magic "PCRL" | u32 payload bytes | u64 seq | u32 crc32c(header[0,16) + payload) |
 //   u32 zero | payload: u32 record count, then each record as codec::appendLogRecord
 //
-// Frames carry consecutive sequence numbers. The tables remember the last sequence number
-// they hold (meta "log_applied", written in the checkpoint's own LMDB transaction), and
-// the log then starts again at offset 0 with the next number. A scan reads frames from
-// offset 0 while each is whole (magic, length within the file, checksum) and carries the
-// next expected number; the first that is not ends the log. A frame torn by a crash was
-// never acknowledged (appends are synced before they return) and ends the log like the
-// zeros or the older frames behind the tail do: an older frame's number is at most the
-// applied one, never the next.
+// Frames carry consecutive sequence numbers. Appends fill one half; when the next frame
+// does not fit, the records of that half go to a checkpoint (Env: on its own thread, so
+// the appender does not wait for the LMDB commit) and appends go on in the other half,
+// which must have finished its own checkpoint first. The tables remember the last
+// sequence number they hold (meta "log_applied", written in the checkpoint's own LMDB
+// transaction). So the frames the tables lack are at most two halves' worth, and the
+// first of them opens a half. A scan reads the half whose first frame carries
+// applied + 1, then the other half from its start, each while frames are whole (magic,
+// length within the half, checksum) and carry the next expected number; the first that
+// is not ends that half. A frame torn by a crash was never acknowledged (appends are
+// synced before they return) and ends the log like the zeros or the older frames behind
+// the tail do: an older frame's number is at most the applied one, never the next.
 //
 // Errors: a whole frame (checksum right) whose records do not decode, or that holds more
 // records than it has bytes, is corruption: scan() throws StorageError Corrupted naming
@@ -51,7 +56,7 @@ class RecordLog {
     std::vector<Record> records;  // in log order
     uint64_t lastSeq = 0;         // the applied mark if no frame followed it
     uint64_t frames = 0;
-    uint64_t bytes = 0;  // up to the end of the last frame
+    uint64_t end = 0;  // the file offset just past the last frame read
   };
 
   // Reads the log in `dir` (missing: an empty scan) without opening it for writing.
@@ -68,23 +73,34 @@ class RecordLog {
   RecordLog(const RecordLog&) = delete;
   RecordLog& operator=(const RecordLog&) = delete;
 
-  // Writes one frame holding every record of every batch and syncs it. Returns false,
-  // having written nothing, when the frame does not fit in the space left. Fail-stops on
-  // a failed write or sync.
-  bool append(std::span<const std::vector<Record>> batches);
+  // Writes one frame holding every record of every batch into the current half and syncs
+  // it. Returns the frame's bytes, or 0, having written nothing, when the frame does not
+  // fit in the space left in this half. Fail-stops on a failed write or sync.
+  size_t append(std::span<const std::vector<Record>> batches);
+  // Moves to the start of the other half. Precondition: the tables hold every frame
+  // written there (its checkpoint is done), so the frames left in it are older ones.
+  void switchHalf();
   // After a checkpoint put every frame up to lastSeq() into the tables: start again at 0.
-  void restart() { offset_ = 0; }
+  void restart() {
+    half_ = 0;
+    offset_ = 0;
+  }
 
   uint64_t lastSeq() const { return nextSeq_ - 1; }
-  size_t used() const { return offset_; }
+  size_t used() const { return offset_ - halfBegin(); }  // in the current half
   size_t capacity() const { return capacity_; }
+  size_t halfCapacity() const { return capacity_ / 2; }
   const std::string& path() const { return path_; }
 
  private:
   std::string path_;
   int fd_ = -1;
   size_t capacity_ = 0;
-  size_t offset_ = 0;
+  size_t halfBegin() const { return half_ == 0 ? 0 : capacity_ / 2; }
+  size_t halfEnd() const { return half_ == 0 ? capacity_ / 2 : capacity_; }
+
+  int half_ = 0;       // 0: [0, capacity/2), 1: [capacity/2, capacity)
+  size_t offset_ = 0;  // where the next frame goes (file offset)
   uint64_t nextSeq_ = 1;
   std::string frame_;  // reused between appends
 };

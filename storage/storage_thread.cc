@@ -9,6 +9,7 @@
 
 #include "paxos_commit/assert.h"
 #include "paxos_commit/overloaded.h"
+#include "storage/quiet_thread.h"
 
 namespace pc::storage {
 
@@ -36,7 +37,7 @@ StorageThread::StorageThread(Env& env, ThreadOptions options)
   PC_ASSERT(opts_.maxGroupRecords > 0 && opts_.maxGroupBytes > 0, opts_.maxGroupRecords);
   eventFd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   PC_ASSERT(eventFd_ >= 0, std::strerror(errno));
-  if (!opts_.inlineWrites) thread_ = std::thread([this] { run(); });
+  if (!opts_.inlineWrites) thread_ = startQuietThread([this] { run(); });
 }
 
 StorageThread::~StorageThread() {

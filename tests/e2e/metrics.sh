@@ -108,6 +108,11 @@ for n in $(acceptors); do
   check_format "$n"
   v=$(value 'pcommit_messages_received_total{kind="Phase2a"}')
   ((v >= 10)) || fail "$n: received $v Phase2a, expected >= 10" "$n"
+  # An acceptor's group commits are record log appends (the default, README Storage).
+  appends=$(value 'pcommit_record_log_events_total{event="append"}')
+  synced=$(value pcommit_synced_commits_total)
+  ((appends >= 1 && appends == synced)) ||
+    fail "$n: $appends record log appends for $synced synced commits, expected all of them" "$n"
 done
 info "coordinators: $committed commits in all; participants: 0 in doubt"
 run_pc cluster stop --dir "$DIR"

@@ -82,6 +82,7 @@ TEST_CASE("an acceptor has neither coordinator nor participant metrics, but all 
                            "pcommit_lmdb_map_size_bytes", "pcommit_storage_queue_bytes",
                            "pcommit_recoveries_started_total", "pcommit_recoveries_finished_total",
                            "pcommit_peers_connected", "pcommit_connection_events_total",
+                           "pcommit_record_log_events_total",
                            "pcommit_process_resident_memory_bytes", "pcommit_process_open_fds"}) {
     CAPTURE(name);
     CHECK(t.find(std::string("# TYPE ") + name + " ") != std::string::npos);
@@ -102,6 +103,9 @@ TEST_CASE("the scrape-time sample lands in its series; mirrored counters never g
   sample.connects = 3;
   sample.peersConnected = 2;
   sample.syncedCommits = 10;
+  sample.recordLogAppends = 8;
+  sample.recordLogCheckpoints = 2;
+  sample.recordLogCheckpointWaits = 1;
   sample.storageQueueBytes = 512;
   sample.outboxMessages = 7;
   sample.mapUsedBytes = 40960;
@@ -119,6 +123,9 @@ TEST_CASE("the scrape-time sample lands in its series; mirrored counters never g
   CHECK(has(t, "pcommit_connection_events_total{event=\"opened\"} 3"));
   CHECK(has(t, "pcommit_peers_connected 2"));
   CHECK(has(t, "pcommit_synced_commits_total 10"));
+  CHECK(has(t, "pcommit_record_log_events_total{event=\"append\"} 8"));
+  CHECK(has(t, "pcommit_record_log_events_total{event=\"checkpoint\"} 2"));
+  CHECK(has(t, "pcommit_record_log_events_total{event=\"checkpoint_wait\"} 1"));
   CHECK(has(t, "pcommit_storage_queue_bytes 512"));
   CHECK(has(t, "pcommit_outbox_messages 7"));
   CHECK(has(t, "pcommit_lmdb_map_used_bytes 40960"));

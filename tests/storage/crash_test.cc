@@ -101,18 +101,6 @@ constexpr size_t kSmallLog = 8192;  // a checkpoint every few batches
   }
 }
 
-void checkImage(const Recovered& got, const Recovered& want) {
-  INFO("got:  " << test::describe(got));
-  INFO("want: " << test::describe(want));
-  REQUIRE(got.acceptorTxns == want.acceptorTxns);
-  REQUIRE(got.acceptorTombstones == want.acceptorTombstones);
-  REQUIRE(got.acceptorLowWater == want.acceptorLowWater);
-  REQUIRE(got.participantTxns == want.participantTxns);
-  REQUIRE(got.participantLowWater == want.participantLowWater);
-  REQUIRE(got.decisions == want.decisions);
-  REQUIRE(got.decisionLowWater == want.decisionLowWater);
-}
-
 void crashLoop(bool withLog) {
   TempDir dir;
   std::mt19937_64 rng(std::random_device{}());
@@ -187,8 +175,8 @@ void crashLoop(bool withLog) {
     }
     // Exactly the prefix [0, n): nothing of batch n, all of batch n - 1.
     Recovered want = test::normalized(ref.image);
-    checkImage(got, want);
-    if (readOnly) checkImage(*readOnly, want);
+    test::checkSame(got, want);
+    if (readOnly) test::checkSame(*readOnly, want);
     size_t kvSeen = 0;
     env.forEachKv([&](const std::string& k, const kv::Versioned& v) {
       ++kvSeen;

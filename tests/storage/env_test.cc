@@ -27,19 +27,6 @@ Options smallOptions() {
 
 Recovered loadNormalized(const Env& env) { return test::normalized(env.load()); }
 
-void checkSame(const Recovered& got, const Recovered& want) {
-  INFO("got:  " << test::describe(got));
-  INFO("want: " << test::describe(want));
-  CHECK(got.acceptorTxns == want.acceptorTxns);
-  CHECK(got.acceptorTombstones == want.acceptorTombstones);
-  CHECK(got.acceptorLowWater == want.acceptorLowWater);
-  CHECK(got.participantTxns == want.participantTxns);
-  CHECK(got.participantLowWater == want.participantLowWater);
-  CHECK(got.leaderRound == want.leaderRound);
-  CHECK(got.decisions == want.decisions);
-  CHECK(got.decisionLowWater == want.decisionLowWater);
-}
-
 // Writes `records` one batch each into a fresh directory and into the reference, then
 // checks load() before and after a reopen.
 void roundTrip(const std::vector<Record>& records) {
@@ -51,20 +38,20 @@ void roundTrip(const std::vector<Record>& records) {
       env.writeBatch({r});
       ref.apply(r);
     }
-    checkSame(loadNormalized(env), test::normalized(ref.image));
+    test::checkSame(loadNormalized(env), test::normalized(ref.image));
   }
   Env env(dir.path(), smallOptions());
-  checkSame(loadNormalized(env), test::normalized(ref.image));
+  test::checkSame(loadNormalized(env), test::normalized(ref.image));
 }
 
 TEST_CASE("a fresh directory loads as empty and stays valid after reopen") {
   TempDir dir;
   {
     Env env(dir.path());
-    checkSame(env.load(), Recovered{});
+    test::checkSame(env.load(), Recovered{});
   }
   Env env(dir.path());
-  checkSame(env.load(), Recovered{});
+  test::checkSame(env.load(), Recovered{});
   CHECK(env.read("nothing") == kv::Versioned{});
 }
 
@@ -207,7 +194,7 @@ TEST_CASE("LMDB storage gives exactly applyRecord's image on random record seque
     std::mt19937_64 rng(seed * 7919);
     auto env = std::make_unique<Env>(dir.path(), smallOptions());
     auto verify = [&] {
-      checkSame(loadNormalized(*env), test::normalized(ref.image));
+      test::checkSame(loadNormalized(*env), test::normalized(ref.image));
       for (const auto& k : gen.keys()) {
         auto it = ref.kv.find(k);
         CHECK(env->read(k) == (it == ref.kv.end() ? kv::Versioned{} : it->second));

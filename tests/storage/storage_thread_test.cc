@@ -5,6 +5,7 @@
 
 #include <doctest/doctest.h>
 #include <poll.h>
+#include <signal.h>
 
 #include <atomic>
 #include <chrono>
@@ -78,6 +79,20 @@ TEST_CASE("batches become durable in submission order, signalled by seq, eventfd
   CHECK(m.env.recordsWritten == 300);
   CHECK(m.pendingRecords == 0);
   CHECK(m.pendingBatches == 0);
+}
+
+TEST_CASE("the storage thread takes no signal: they stay the event loop's") {
+  // As the Env's checkpoint thread (record_log_test.cc, storage/quiet_thread.h).
+  TempDir dir;
+  Env env(dir.path());
+  REQUIRE(test::otherThreadsBlocked().empty());
+  StorageThread t(env);
+  auto threads = test::otherThreadsBlocked();
+  REQUIRE(threads.size() == 1);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
+    CAPTURE(sig);
+    CHECK((threads.begin()->second >> (sig - 1) & 1) == 1);
+  }
 }
 
 TEST_CASE("group commit really groups: 64 producers, synced commits per record well below one") {

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 
@@ -264,6 +265,32 @@ Record RecordGen::next() {
     default:
       return DecisionLowWaterRecord{someTxn()};
   }
+}
+
+void checkSame(const Recovered& got, const Recovered& want) {
+  INFO("got:  " << describe(got));
+  INFO("want: " << describe(want));
+  CHECK(got.acceptorTxns == want.acceptorTxns);
+  CHECK(got.acceptorTombstones == want.acceptorTombstones);
+  CHECK(got.acceptorLowWater == want.acceptorLowWater);
+  CHECK(got.participantTxns == want.participantTxns);
+  CHECK(got.participantLowWater == want.participantLowWater);
+  CHECK(got.leaderRound == want.leaderRound);
+  CHECK(got.decisions == want.decisions);
+  CHECK(got.decisionLowWater == want.decisionLowWater);
+}
+
+std::map<std::string, uint64_t> otherThreadsBlocked() {
+  std::map<std::string, uint64_t> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
+    const std::string tid = e.path().filename().string();
+    if (tid == std::to_string(::getpid())) continue;
+    std::ifstream in(e.path() / "status");
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("SigBlk:", 0) == 0) out[tid] = std::stoull(line.substr(7), nullptr, 16);
+    }
+  }
+  return out;
 }
 
 }  // namespace pc::storage::test

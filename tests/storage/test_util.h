@@ -63,6 +63,11 @@ void rawPut(const std::string& dir, const char* db, const std::string& key,
 // applyRecord keeps first-insertion order; the content must be identical.
 Recovered normalized(Recovered r);
 std::string describe(const Recovered& r);
+// Checks (doctest CHECK) that two normalized images hold the same records, field by field.
+void checkSame(const Recovered& got, const Recovered& want);
+// The signals each thread of this process other than the main one blocks (SigBlk of
+// /proc/self/task/TID/status, bit sig-1), by thread id.
+std::map<std::string, uint64_t> otherThreadsBlocked();
 
 // The reference semantics: applyRecord on an image, plus the KV rule of env.h (a
 // Committed record applies its payload once, unless the stored record was Committed).

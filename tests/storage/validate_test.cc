@@ -5,6 +5,8 @@
 // this failed, a node would load the record and assert on it at every restart (a crash
 // loop), or dereference an empty optional.
 #define DOCTEST_CONFIG_DOUBLE_STRINGIFY  // enums and records without operator<<
+#include "storage/validate.h"
+
 #include <doctest/doctest.h>
 #include <lmdb.h>
 #include <netinet/in.h>
@@ -21,7 +23,6 @@
 #include "paxos_commit/participant.h"
 #include "storage/codec.h"
 #include "storage/env.h"
-#include "storage/validate.h"
 #include "tests/storage/test_util.h"
 
 #ifndef PC_PCOMMIT_PATH
