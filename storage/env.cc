@@ -312,16 +312,20 @@ void Env::waitCheckpoint(std::unique_lock<std::mutex>& g) {
   checkpointCv_.wait(g, [&] { return !inflightBusy_; });
 }
 
+void Env::writeCheckpoint(const std::vector<Record>& records, uint64_t lastSeq) {
+  const auto t0 = std::chrono::steady_clock::now();
+  writeTables(std::span<const std::vector<Record>>(&records, 1), lastSeq);
+  const auto us =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
+  logCheckpoints_.fetch_add(1);
+  logCheckpointMicros_.fetch_add(static_cast<uint64_t>(us.count()));
+}
+
 void Env::checkpoint(std::unique_lock<std::mutex>& g) {
   waitCheckpoint(g);
   if (!logged_.empty()) {
-    const auto t0 = std::chrono::steady_clock::now();
-    writeTables(std::span<const std::vector<Record>>(&logged_, 1), log_->lastSeq());
+    writeCheckpoint(logged_, log_->lastSeq());
     logged_.clear();
-    logCheckpoints_.fetch_add(1);
-    logCheckpointMicros_.fetch_add(static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
-            .count()));
   }
   log_->restart();
 }
@@ -334,8 +338,7 @@ bool Env::appendToLog(std::unique_lock<std::mutex>& g,
     // records go to the checkpoint thread, and appends go on there meanwhile.
     waitCheckpoint(g);
     if (!logged_.empty()) {
-      inflight_.swap(logged_);
-      logged_.clear();
+      inflight_.swap(logged_);  // logged_ gets the emptied vector back, with its capacity
       inflightSeq_ = log_->lastSeq();
       inflightBusy_ = true;
       checkpointCv_.notify_all();
@@ -360,20 +363,15 @@ void Env::runCheckpoints() {
     checkpointCv_.wait(g, [&] { return inflightBusy_ || checkpointStop_; });
     if (!inflightBusy_) return;
     g.unlock();
-    const auto t0 = std::chrono::steady_clock::now();
     try {
-      writeTables(std::span<const std::vector<Record>>(&inflight_, 1), inflightSeq_);
+      writeCheckpoint(inflight_, inflightSeq_);
     } catch (const std::exception& e) {
       failStop("data directory " + dir_ + ": checkpoint of " + dir_ + "/" + kRecordLogFile +
                " failed: " + e.what());
     }
-    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-        std::chrono::steady_clock::now() - t0);
     g.lock();
     inflight_.clear();
     inflightBusy_ = false;
-    logCheckpoints_.fetch_add(1);
-    logCheckpointMicros_.fetch_add(static_cast<uint64_t>(us.count()));
     checkpointCv_.notify_all();
   }
 }
@@ -386,16 +384,6 @@ void Env::stopCheckpoints() {
   }
   checkpointCv_.notify_all();
   checkpointThread_.join();
-}
-
-size_t Env::recordLogUsed() const {
-  std::lock_guard<std::mutex> g(writeMu_);
-  return log_ ? log_->used() : 0;
-}
-
-size_t Env::recordLogCapacity() const {
-  std::lock_guard<std::mutex> g(writeMu_);
-  return log_ ? log_->capacity() : 0;
 }
 
 Env::~Env() {
@@ -543,8 +531,8 @@ void Env::writeGroup(std::span<const std::vector<Record>> batches) {
         PC_ASSERT(!std::holds_alternative<ParticipantTxnRecord>(r), dir_);
       }
     }
-    // else (false) larger than half the log: straight into the tables, which hold every
-    // logged frame now.
+    // false: larger than half the log; straight into the tables below, which hold every
+    // logged frame by then.
     logged = appendToLog(g, batches);
   }
   if (!logged) kvOpsApplied_.fetch_add(writeTables(batches, std::nullopt));

@@ -225,10 +225,8 @@ class Env {
   std::string dataPath() const { return dir_ + "/data.mdb"; }
   bool readOnly() const { return opts_.readOnly; }
   uint32_t formatVersion() const { return format_; }
-  // The record log (Options::recordLogBytes): bytes in use and capacity (0 without one);
-  // for a read-only open, the records found in it that the tables do not hold yet.
-  size_t recordLogUsed() const;
-  size_t recordLogCapacity() const;
+  // For a read-only open, the records found in the record log (Options::recordLogBytes)
+  // that the tables do not hold yet.
   size_t recordLogPending() const { return logTail_.size(); }
   uint64_t usedBytes() const;  // pages in use (last page + 1) * page size
   EnvMetrics metrics() const;
@@ -261,6 +259,9 @@ class Env {
   void openRecordLog();
   uint64_t readLogApplied();
   void writeFormat(uint32_t version);
+  // One checkpoint: the records into the tables with log_applied = lastSeq (writeTables),
+  // counted and timed in the metrics.
+  void writeCheckpoint(const std::vector<Record>& records, uint64_t lastSeq);
   // Requires writeMu_ (held by g): the logged records into the tables, now, on this
   // thread, after any checkpoint in flight; the log starts again at its first half.
   void checkpoint(std::unique_lock<std::mutex>& g);

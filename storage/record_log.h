@@ -87,10 +87,6 @@ class RecordLog {
   }
 
   uint64_t lastSeq() const { return nextSeq_ - 1; }
-  size_t used() const { return offset_ - halfBegin(); }  // in the current half
-  size_t capacity() const { return capacity_; }
-  size_t halfCapacity() const { return capacity_ / 2; }
-  const std::string& path() const { return path_; }
 
  private:
   std::string path_;
