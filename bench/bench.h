@@ -137,7 +137,13 @@ struct CpuUse {
   // cpus x 1e6 / (nodes + client): the txn/s at which this much CPU per txn fills every
   // core; 0 unless every node was counted (the machine must hold the whole system).
   double ceilingTps = 0;
+  // Steal over the phase: the share of this machine's CPU time (every vCPU, every state)
+  // the hypervisor gave to someone else while a vCPU was ready to run. Above
+  // kDisturbedStealPct the run's numbers say more about the host than about pcommit.
+  bool stealMeasured = false;
+  double stealPct = 0;
 };
+inline constexpr double kDisturbedStealPct = 5.0;
 
 struct RunResult {
   std::string protocol;  // the mode: 2pc | paxos-classic | paxos | paxos-direct
@@ -214,7 +220,11 @@ void printTable(std::ostream& out, const std::vector<RunResult>& runs);
 // perNode: a table per run; otherwise one line per run (largest RSS, total data.mdb).
 void printResources(std::ostream& out, const std::vector<RunResult>& runs, bool perNode);
 // One line per run: node CPU per committed txn by role, the client's, and the ceiling.
+// Ends with printDisturbed's line when a run had steal above kDisturbedStealPct.
 void printCpu(std::ostream& out, const std::vector<RunResult>& runs);
+// One line naming the runs whose measured phase had steal above kDisturbedStealPct;
+// nothing if none had.
+void printDisturbed(std::ostream& out, const std::vector<RunResult>& runs);
 
 // The targets of issue 15 that these runs can judge (one client: paxos-direct p50 < 2pc
 // p50, paxos p50 <= 1.3 x 2pc p50, every p50 <= 1.5 x its floor (issue 6's), with a net

@@ -292,7 +292,9 @@ const char* const kLegend =
     "measured phase per committed txn. The floor counts one synced commit per write delay;\n"
     "but the N participants on one disk prepare at the same time, which costs the 'N at once'\n"
     "figure. Per run below: the nodes' CPU by role, the client's (this process), and the\n"
-    "ceiling = cpus x 1e6 / (nodes + client us per txn): the txn/s that fill every core\n";
+    "ceiling = cpus x 1e6 / (nodes + client us per txn): the txn/s that fill every core;\n"
+    "steal: the share of this machine's CPU time the hypervisor gave to other guests over\n"
+    "the measured phase (/proc/stat); above 5% the run is reported as DISTURBED\n";
 
 // The tables on `out`.
 void printReport(const Plan& plan, const Runner& runner, std::ostream& out) {

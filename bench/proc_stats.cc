@@ -66,10 +66,34 @@ double processCpuUs() {
 
 }  // namespace
 
+std::optional<MachineTicks> parseProcStat(const std::string& text) {
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("cpu ", 0) != 0) continue;
+    std::istringstream fields(line.substr(4));
+    MachineTicks t;
+    uint64_t v = 0;
+    int n = 0;
+    // user nice system idle iowait irq softirq steal; guest and guest_nice (9, 10) are
+    // counted in user and nice already.
+    while (n < 8 && fields >> v) {
+      t.total += v;
+      if (n == 7) t.steal = v;
+      ++n;
+    }
+    if (n < 8) return std::nullopt;
+    return t;
+  }
+  return std::nullopt;
+}
+
 CpuReading readCpu(const std::vector<NodeHandle>& nodes) {
   CpuReading r;
   for (const auto& n : nodes) r.nodeTicks.push_back(cpuTicks(n));
   r.clientUs = processCpuUs();
+  std::ifstream stat("/proc/stat");
+  r.machine = parseProcStat(
+      std::string((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>()));
   return r;
 }
 
@@ -88,6 +112,12 @@ CpuUse cpuUse(const std::vector<NodeHandle>& nodes, const CpuReading& start, con
   CpuUse u;
   u.nodesTotal = static_cast<int>(nodes.size());
   u.cpus = onlineCpus();
+  if (start.machine && end.machine && end.machine->total > start.machine->total &&
+      end.machine->steal >= start.machine->steal) {
+    u.stealMeasured = true;
+    u.stealPct = 100.0 * static_cast<double>(end.machine->steal - start.machine->steal) /
+                 static_cast<double>(end.machine->total - start.machine->total);
+  }
   long hz = ::sysconf(_SC_CLK_TCK);
   if (committed == 0 || hz <= 0) return u;
   double usPerTick = 1e6 / static_cast<double>(hz);

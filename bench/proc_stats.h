@@ -22,10 +22,22 @@ struct NodeHandle {
   std::string dataFile;  // DATA/data.mdb
 };
 
+struct MachineTicks {
+  uint64_t total = 0;
+  uint64_t steal = 0;
+};
+// Parses the aggregate `cpu ` line of /proc/stat text (user nice system idle iowait irq
+// softirq steal ...; guest time is inside user already, so it is not added). nullopt if
+// the line is missing or has fewer than eight numbers.
+std::optional<MachineTicks> parseProcStat(const std::string& text);
+
 // CPU readings at one end of a measured phase.
 struct CpuReading {
   std::vector<std::optional<uint64_t>> nodeTicks;  // per handle
   double clientUs = 0;
+  // The machine's `cpu` line of /proc/stat: every state's ticks summed, and steal's (time
+  // the hypervisor ran something else while a vCPU wanted to run). nullopt: not readable.
+  std::optional<MachineTicks> machine;
 };
 
 CpuReading readCpu(const std::vector<NodeHandle>& nodes);

@@ -209,8 +209,29 @@ void printCpu(std::ostream& out, const std::vector<RunResult>& runs) {
     } else {
       out << "ceiling n/a (not every node on this machine)";
     }
+    if (u.stealMeasured) out << "; steal " << fixed(u.stealPct, 1) << "%";
     out << "\n";
   }
+  printDisturbed(out, runs);
+}
+
+void printDisturbed(std::ostream& out, const std::vector<RunResult>& runs) {
+  std::vector<const RunResult*> hit;
+  for (const auto& r : runs) {
+    if (r.cpu.stealMeasured && r.cpu.stealPct > kDisturbedStealPct) hit.push_back(&r);
+  }
+  if (hit.empty()) return;
+  out << "DISTURBED: the hypervisor took more than " << fixed(kDisturbedStealPct, 0)
+      << "% of this machine's CPU time (steal) during " << hit.size() << " of " << runs.size()
+      << " measured phases:";
+  for (size_t i = 0; i < hit.size(); ++i) {
+    const RunResult& r = *hit[i];
+    out << (i ? "," : "") << " " << r.protocol << " N=" << r.participants << " C=" << r.clients
+        << (r.netDelayUs ? " D=" + std::to_string(r.netDelayUs) + "us" : "") << " ("
+        << fixed(r.cpu.stealPct, 0) << "%)";
+  }
+  out << "; their throughput and latency say as much about the host as about pcommit: run "
+         "them again before comparing\n";
 }
 
 void printTargets(std::ostream& out, const std::vector<RunResult>& runs) {
@@ -337,7 +358,8 @@ json::Value cpuJson(const CpuUse& u) {
           {"ceiling_tps", num(u.ceilingTps > 0, u.ceilingTps)},
           {"cpus", u.cpus},
           {"nodes_counted", u.nodesCounted},
-          {"nodes_total", u.nodesTotal}};
+          {"nodes_total", u.nodesTotal},
+          {"steal_pct", num(u.stealMeasured, u.stealPct)}};
 }
 
 // The CDF at fixed quantiles (enough to redraw the plot).

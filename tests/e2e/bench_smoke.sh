@@ -118,7 +118,11 @@ for p in paxos 2pc 2pc-replicated; do
     want = k * 1e6 / (n + c); e = t - want; if (e < 0) e = -e
     exit !(n > 0 && c > 0 && p > 0 && d <= 0.5 && k >= 1 && t > 0 && e <= 0.01 * want) }' ||
     fail "$p: cpu_us_per_txn not sane: {$cpu}"
-  echo "$p: committed $committed, messages/txn $m (expected $em), synced writes/txn $w (expected $ew), p50 = $x x floor; 3 commits at once p50 $fc us (single $fw); cpu/txn nodes $cn us (participants $cp, acceptors $ca, coordinators $co), client $cc us, ceiling $ct txn/s"
+  # The machine's steal over the phase: a percentage wherever /proc/stat is readable.
+  cs="$(cpuf steal_pct)"
+  awk -v s="$cs" 'BEGIN { exit !(s != "" && s != "null" && s >= 0 && s <= 100) }' ||
+    fail "$p: steal_pct '$cs' is not a percentage: {$cpu}"
+  echo "$p: committed $committed, messages/txn $m (expected $em), synced writes/txn $w (expected $ew), p50 = $x x floor; 3 commits at once p50 $fc us (single $fw); cpu/txn nodes $cn us (participants $cp, acceptors $ca, coordinators $co), client $cc us, ceiling $ct txn/s, steal $cs%"
 done
 
 echo "== 2. a two-point sweep with plots"

@@ -1,0 +1,72 @@
+// The benchmark's steal reading: /proc/stat parsed, the phase's share computed, and the
+// report naming the disturbed runs (and only those).
+#include <doctest/doctest.h>
+
+#include <sstream>
+
+#include "bench/bench.h"
+#include "bench/proc_stats.h"
+
+namespace pc::bench {
+
+TEST_CASE("parseProcStat sums the eight states and takes steal") {
+  const std::string text =
+      "cpu  100 5 50 800 20 1 4 30 7 0\n"
+      "cpu0 50 2 25 400 10 0 2 15 3 0\n"
+      "intr 12345\n";
+  auto t = parseProcStat(text);
+  REQUIRE(t.has_value());
+  CHECK(t->total == 100 + 5 + 50 + 800 + 20 + 1 + 4 + 30);  // guest (7) is inside user
+  CHECK(t->steal == 30);
+}
+
+TEST_CASE("parseProcStat refuses a missing or short cpu line") {
+  CHECK_FALSE(parseProcStat("").has_value());
+  CHECK_FALSE(parseProcStat("cpu0 1 2 3 4 5 6 7 8\n").has_value());  // a per-cpu line only
+  CHECK_FALSE(parseProcStat("cpu  1 2 3 4 5 6 7\n").has_value());     // no steal field
+  CHECK_FALSE(parseProcStat("cpu  1 2 x 4 5 6 7 8\n").has_value());
+}
+
+TEST_CASE("cpuUse gives the phase's steal share of the machine's time") {
+  CpuReading a, b;
+  a.machine = MachineTicks{1000, 10};
+  b.machine = MachineTicks{1400, 70};  // 60 of 400 ticks stolen
+  CpuUse u = cpuUse({}, a, b, 100);
+  REQUIRE(u.stealMeasured);
+  CHECK(u.stealPct == doctest::Approx(15.0));
+  // A reading that went backwards (or was not taken) measures nothing.
+  b.machine = MachineTicks{900, 70};
+  CHECK_FALSE(cpuUse({}, a, b, 100).stealMeasured);
+  b.machine.reset();
+  CHECK_FALSE(cpuUse({}, a, b, 100).stealMeasured);
+}
+
+TEST_CASE("the report names the disturbed runs only") {
+  RunResult quiet, busy, unknown;
+  quiet.protocol = "2pc";
+  quiet.participants = 3;
+  quiet.clients = 64;
+  quiet.cpu.stealMeasured = true;
+  quiet.cpu.stealPct = 1.2;
+  busy = quiet;
+  busy.protocol = "paxos";
+  busy.cpu.stealPct = 23.4;
+  unknown = quiet;
+  unknown.protocol = "paxos-direct";
+  unknown.cpu.stealMeasured = false;
+  unknown.cpu.stealPct = 50;  // not measured: never reported
+
+  std::ostringstream none;
+  printDisturbed(none, {quiet, unknown});
+  CHECK(none.str().empty());
+
+  std::ostringstream some;
+  printDisturbed(some, {quiet, busy, unknown});
+  const std::string text = some.str();
+  CHECK(text.find("DISTURBED") == 0);
+  CHECK(text.find("1 of 3 measured phases") != std::string::npos);
+  CHECK(text.find("paxos N=3 C=64 (23%)") != std::string::npos);
+  CHECK(text.find("2pc N=3") == std::string::npos);
+}
+
+}  // namespace pc::bench
