@@ -1,6 +1,7 @@
 #include "paxos_commit/records.h"
 
 #include <algorithm>
+#include <set>
 
 #include "paxos_commit/output.h"
 #include "paxos_commit/overloaded.h"
@@ -125,6 +126,24 @@ void Output::append(Output&& o) {
   wakeAt(o.wakeAtTick);
   for (auto& l : o.learned) learned.push_back(l);
   for (auto& e : o.recoveriesStarted) recoveriesStarted.push_back(e);
+}
+
+std::vector<bool> supersededRecords(const std::vector<Record>& records) {
+  std::vector<bool> out(records.size(), false);
+  // Walking backwards: the transactions whose acceptor row (decision row) a later record
+  // writes or erases.
+  std::set<TxnId> acceptorLater, decisionLater;
+  for (size_t i = records.size(); i-- > 0;) {
+    const Record& r = records[i];
+    if (const auto* a = std::get_if<AcceptorTxnRecord>(&r)) {
+      out[i] = !acceptorLater.insert(a->txn).second;
+    } else if (const auto* f = std::get_if<AcceptorForgetRecord>(&r)) {
+      acceptorLater.insert(f->txn);
+    } else if (const auto* d = std::get_if<DecisionRecord>(&r)) {
+      out[i] = !decisionLater.insert(d->txn).second;
+    }
+  }
+  return out;
 }
 
 }  // namespace pc

@@ -49,6 +49,7 @@ void NodeHost::fillStatus(wire::NodeStatus::Builder b) {
       {"record_log_checkpoints", sm.env.logCheckpoints},
       {"record_log_checkpoint_waits", sm.env.logCheckpointWaits},
       {"record_log_checkpoint_us", sm.env.logCheckpointMicros},
+      {"record_log_skipped_records", sm.env.logCheckpointSkipped},
       {"storage_pending_records", sm.pendingRecords},
       {"outbox", pipeline_.outboxSize()},
   };

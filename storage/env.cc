@@ -314,7 +314,12 @@ void Env::waitCheckpoint(std::unique_lock<std::mutex>& g) {
 
 void Env::writeCheckpoint(const std::vector<Record>& records, uint64_t lastSeq) {
   const auto t0 = std::chrono::steady_clock::now();
-  writeTables(std::span<const std::vector<Record>>(&records, 1), lastSeq);
+  // A row that a later record of this checkpoint overwrites or erases is not written at
+  // all: most acceptor records are forgotten within one half of the log.
+  const std::vector<bool> skip = supersededRecords(records);
+  logCheckpointSkipped_.fetch_add(
+      static_cast<uint64_t>(std::count(skip.begin(), skip.end(), true)));
+  writeTables(std::span<const std::vector<Record>>(&records, 1), lastSeq, &skip);
   const auto us =
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
   logCheckpoints_.fetch_add(1);
@@ -460,7 +465,7 @@ void Env::growMap() {
 }
 
 bool Env::tryWriteGroup(std::span<const std::vector<Record>> batches, uint64_t& kvOps,
-                        std::optional<uint64_t> logApplied) {
+                        std::optional<uint64_t> logApplied, const std::vector<bool>* skip) {
   MDB_txn* txn = nullptr;
   int rc = mdb_txn_begin(env_, nullptr, 0, &txn);
   if (rc == MDB_MAP_RESIZED) {
@@ -476,8 +481,12 @@ bool Env::tryWriteGroup(std::span<const std::vector<Record>> batches, uint64_t& 
   lmdb::WriteTxn w(txn);
   uint64_t ops = 0;
   try {
+    size_t i = 0;
     for (const auto& batch : batches) {
-      for (const auto& r : batch) ops += records_->apply(w, r);
+      for (const auto& r : batch) {
+        if (skip == nullptr || !(*skip)[i]) ops += records_->apply(w, r);
+        ++i;
+      }
     }
     if (logApplied) w.put(dbi_.meta, kLogAppliedKey, codec::encodeU64(*logApplied));
   } catch (const lmdb::MdbFail& f) {
@@ -544,9 +553,9 @@ void Env::writeGroup(std::span<const std::vector<Record>> batches) {
 }
 
 uint64_t Env::writeTables(std::span<const std::vector<Record>> batches,
-                          std::optional<uint64_t> logApplied) {
+                          std::optional<uint64_t> logApplied, const std::vector<bool>* skip) {
   uint64_t kvOps = 0;
-  while (!tryWriteGroup(batches, kvOps, logApplied)) {
+  while (!tryWriteGroup(batches, kvOps, logApplied, skip)) {
     mapFullRetries_.fetch_add(1);
     growMap();
   }
@@ -595,6 +604,7 @@ EnvMetrics Env::metrics() const {
   m.logReplayed = logReplayed_.load();
   m.logCheckpointWaits = logCheckpointWaits_.load();
   m.logCheckpointMicros = logCheckpointMicros_.load();
+  m.logCheckpointSkipped = logCheckpointSkipped_.load();
   return m;
 }
 

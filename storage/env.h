@@ -146,7 +146,10 @@ struct EnvMetrics {
   uint64_t logCheckpoints = 0;       // synced LMDB commits that emptied the log into the tables
   uint64_t logCheckpointWaits = 0;   // appends that waited for a checkpoint to finish
   uint64_t logCheckpointMicros = 0;  // time spent in checkpoints (the checkpoint thread)
-  uint64_t logReplayed = 0;          // records found in the log at the open
+  // Records a checkpoint left out because a later record of the same checkpoint overwrote
+  // or erased their row (supersededRecords in paxos_commit/records.h).
+  uint64_t logCheckpointSkipped = 0;
+  uint64_t logReplayed = 0;  // records found in the log at the open
 };
 
 struct DbStat {
@@ -248,13 +251,16 @@ class Env {
   // One write transaction holding every record; false if it must be retried after the
   // map grew (MDB_MAP_FULL). Fail-stops on anything else. Adds the KV ops to kvOps.
   // logApplied: also record that the tables now hold the log up to that frame.
+  // skip: if set, one flag per record of the batches in order; a flagged record is not
+  // applied.
   bool tryWriteGroup(std::span<const std::vector<Record>> batches, uint64_t& kvOps,
-                     std::optional<uint64_t> logApplied = std::nullopt);
+                     std::optional<uint64_t> logApplied = std::nullopt,
+                     const std::vector<bool>* skip = nullptr);
   // One synced LMDB commit of the batches (growing the map as needed). The one table
   // writer: the thread holding writeMu_ with no checkpoint in flight, or the checkpoint
   // thread while one is.
   uint64_t writeTables(std::span<const std::vector<Record>> batches,
-                       std::optional<uint64_t> logApplied);
+                       std::optional<uint64_t> logApplied, const std::vector<bool>* skip = nullptr);
   // At the open: empties a log left behind into the tables; opens the log (or removes it).
   void openRecordLog();
   uint64_t readLogApplied();
@@ -320,7 +326,8 @@ class Env {
   std::atomic<uint64_t> syncedCommits_{0}, criticalCommits_{0}, backgroundCommits_{0},
       recordsWritten_{0}, criticalRecords_{0}, backgroundRecords_{0}, kvOpsApplied_{0},
       mapFullRetries_{0}, mapResizes_{0}, logAppends_{0}, logBytes_{0}, logCheckpoints_{0},
-      logReplayed_{0}, tableCommits_{0}, logCheckpointWaits_{0}, logCheckpointMicros_{0};
+      logReplayed_{0}, tableCommits_{0}, logCheckpointWaits_{0}, logCheckpointMicros_{0},
+      logCheckpointSkipped_{0};
   // The txnid of the last write transaction this process committed (ReadTxn: a reader
   // must not begin below it).
   std::atomic<uint64_t> committedTxnId_{0};

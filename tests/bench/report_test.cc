@@ -23,7 +23,7 @@ TEST_CASE("parseProcStat sums the eight states and takes steal") {
 TEST_CASE("parseProcStat refuses a missing or short cpu line") {
   CHECK_FALSE(parseProcStat("").has_value());
   CHECK_FALSE(parseProcStat("cpu0 1 2 3 4 5 6 7 8\n").has_value());  // a per-cpu line only
-  CHECK_FALSE(parseProcStat("cpu  1 2 3 4 5 6 7\n").has_value());     // no steal field
+  CHECK_FALSE(parseProcStat("cpu  1 2 3 4 5 6 7\n").has_value());    // no steal field
   CHECK_FALSE(parseProcStat("cpu  1 2 x 4 5 6 7 8\n").has_value());
 }
 

@@ -125,6 +125,40 @@ TEST_CASE("DecisionRecord upserts; the low-water mark erases only done decisions
   CHECK(img.decisionLowWater == txnId(4));
 }
 
+TEST_CASE("supersededRecords marks the rows a later record overwrites or erases") {
+  // A checkpoint of the record log skips these; every other kind is always applied.
+  std::vector<Record> seq = {
+      acceptorRec(txnId(1), Ballot::zero()),  // 0: forgotten below -> skipped
+      acceptorRec(txnId(2), Ballot::zero()),  // 1: overwritten below -> skipped
+      AcceptorForgetRecord{txnId(1), Outcome::Commit},
+      acceptorRec(txnId(2), Ballot{3, 50}),             // 3: the last of txn 2 -> kept
+      AcceptorForgetRecord{txnId(1), Outcome::Commit},  // a second forget: kept
+      DecisionRecord{txnId(3), {1, 2}, false},          // 5: overwritten below -> skipped
+      AcceptorLowWaterRecord{txnId(9)},
+      DecisionRecord{txnId(3), {}, true},
+      participantRec(txnId(4), ParticipantState::Prepared),
+      participantRec(txnId(4), ParticipantState::Committed),  // participants: never skipped
+      acceptorRec(txnId(5), Ballot::zero()),                  // a forget *before* it does not count
+  };
+  seq.insert(seq.begin() + 10, AcceptorForgetRecord{txnId(5), Outcome::Abort});
+  std::vector<bool> want = {true,  true,  false, false, false, true,
+                            false, false, false, false, false, false};
+  CHECK(supersededRecords(seq) == want);
+  CHECK(supersededRecords({}).empty());
+
+  // The image without the skipped records is the image with them.
+  Recovered all, kept;
+  const auto skip = supersededRecords(seq);
+  for (size_t i = 0; i < seq.size(); ++i) {
+    applyRecord(all, seq[i]);
+    if (!skip[i]) applyRecord(kept, seq[i]);
+  }
+  CHECK(all.acceptorTxns == kept.acceptorTxns);
+  CHECK(all.acceptorTombstones == kept.acceptorTombstones);
+  CHECK(all.decisions == kept.decisions);
+  CHECK(all.participantTxns == kept.participantTxns);
+}
+
 TEST_CASE("isCriticalRecord counts exactly the commit-path synced writes") {
   // The benchmark's "synced writes" column (docs/PROTOCOL.md §7) counts these records.
   CHECK(isCriticalRecord(acceptorRec(txnId(1), Ballot::zero())));
