@@ -144,6 +144,9 @@ struct CpuUse {
   double stealPct = 0;
 };
 inline constexpr double kDisturbedStealPct = 5.0;
+inline bool disturbed(const CpuUse& u) {
+  return u.stealMeasured && u.stealPct > kDisturbedStealPct;
+}
 
 struct RunResult {
   std::string protocol;  // the mode: 2pc | paxos-classic | paxos | paxos-direct
@@ -178,6 +181,9 @@ struct RunResult {
   std::vector<ResourceSample> resources;
   CpuUse cpu;
   bool interrupted = false;
+  // --retry-disturbed: how many times this point was measured again because steal was
+  // above kDisturbedStealPct (the kept measurement is the least disturbed one).
+  int disturbedRetries = 0;
   // --tls: this run's cluster had mutual TLS on (`protocol` then ends in "+tls"), and
   // what a status call cost on a new connection (connect + handshake + call) and on the
   // pooled one, p50 over a few calls, on this cluster (0: not measured).

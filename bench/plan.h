@@ -50,6 +50,9 @@ struct Plan {
   double conflictRate = 0;
   size_t hotKeys = 4;
   bool noFloor = false;
+  // A point whose measured phase had steal above kDisturbedStealPct is measured again, up
+  // to this many more times; the least disturbed measurement is kept (--retry-disturbed).
+  int retryDisturbed = 0;
   // Recovery mode instead of load runs.
   bool recovery = false;
   uint64_t crashAfter = 500;

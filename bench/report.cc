@@ -218,7 +218,7 @@ void printCpu(std::ostream& out, const std::vector<RunResult>& runs) {
 void printDisturbed(std::ostream& out, const std::vector<RunResult>& runs) {
   std::vector<const RunResult*> hit;
   for (const auto& r : runs) {
-    if (r.cpu.stealMeasured && r.cpu.stealPct > kDisturbedStealPct) hit.push_back(&r);
+    if (disturbed(r.cpu)) hit.push_back(&r);
   }
   if (hit.empty()) return;
   out << "DISTURBED: the hypervisor took more than " << fixed(kDisturbedStealPct, 0)
@@ -228,10 +228,14 @@ void printDisturbed(std::ostream& out, const std::vector<RunResult>& runs) {
     const RunResult& r = *hit[i];
     out << (i ? "," : "") << " " << r.protocol << " N=" << r.participants << " C=" << r.clients
         << (r.netDelayUs ? " D=" + std::to_string(r.netDelayUs) + "us" : "") << " ("
-        << fixed(r.cpu.stealPct, 0) << "%)";
+        << fixed(r.cpu.stealPct, 0) << "%"
+        << (r.disturbedRetries
+                ? ", the least of " + std::to_string(r.disturbedRetries + 1) + " measurements"
+                : "")
+        << ")";
   }
   out << "; their throughput and latency say as much about the host as about pcommit: run "
-         "them again before comparing\n";
+         "them again (--retry-disturbed N) before comparing\n";
 }
 
 void printTargets(std::ostream& out, const std::vector<RunResult>& runs) {
@@ -432,6 +436,7 @@ json::Value runJson(const RunResult& r) {
                   {"max", r.latencyUs.max}}}};
   addCosts(j, r);
   j["interrupted"] = r.interrupted;
+  j["disturbed_retries"] = r.disturbedRetries;
   j["tls"] = r.tls;
   if (r.newConnectionCallUs > 0) {
     j["status_new_connection_us"] = rounded(r.newConnectionCallUs, 1);

@@ -76,6 +76,7 @@ const char* const kBenchUsage =
     "                     [--seed S] [--cluster FILE] [--gc-cap N] [--recovery-timeout-ms MS]\n"
     "                     [--colocate none|acceptors|all] [--net-delay-us D,...] [--tls]\n"
     "                     [--json FILE] [--svg DIR] [--no-floor] [--resources] [--keep]\n"
+    "                     [--retry-disturbed N]\n"
     "                     [--recovery [--crash-after K] [--restart-after-ms MS]]\n\n"
     "For each protocol (mode) and each participant count: starts a local cluster in a\n"
     "temporary directory (N participants, 2F+1 acceptors, 2 coordinators) or uses the\n"
@@ -146,6 +147,9 @@ po::options_description benchOptions(bench::Plan& p, BenchText& t) {
       "svg", po::value<std::string>(&p.svgDir)->value_name("DIR"),
       "write plots: latency CDF per mode, throughput vs clients, latency vs participants")(
       "no-floor", po::bool_switch(&p.noFloor), "do not measure the physical floor")(
+      "retry-disturbed", po::value<int>(&p.retryDisturbed)->value_name("N")->default_value(0),
+      "measure a point again, up to N times, while the hypervisor took more than 5% of the "
+      "machine's CPU time (steal) during it; the least disturbed measurement is reported")(
       "keep", po::bool_switch(&p.keep), "keep each cluster's directory (stopped): logs and data")(
       "tls", po::bool_switch(&p.tls),
       "each cluster twice, plaintext and mutual TLS, with the TLS cost beside (see above)")(
@@ -197,6 +201,8 @@ std::optional<int> checkOptions(const BenchText& t, bench::Plan& p) {
   p.unixSockets = t.transport == "unix";
   const auto& lo = p.load;
   if (p.f < 0 || p.f > 15) return usage("--f: expected 0..15");
+  if (p.retryDisturbed < 0 || p.retryDisturbed > 20)
+    return usage("--retry-disturbed: expected 0..20");
   if (!(lo.durationSeconds > 0) || lo.durationSeconds > 86400)
     return usage("--duration: expected seconds > 0");
   if (!(lo.warmupSeconds >= 0) || lo.warmupSeconds > 3600)

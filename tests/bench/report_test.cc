@@ -67,6 +67,12 @@ TEST_CASE("the report names the disturbed runs only") {
   CHECK(text.find("1 of 3 measured phases") != std::string::npos);
   CHECK(text.find("paxos N=3 C=64 (23%)") != std::string::npos);
   CHECK(text.find("2pc N=3") == std::string::npos);
+
+  busy.disturbedRetries = 2;  // --retry-disturbed: says how many measurements it kept from
+  std::ostringstream retried;
+  printDisturbed(retried, {busy});
+  CHECK(retried.str().find("paxos N=3 C=64 (23%, the least of 3 measurements)") !=
+        std::string::npos);
 }
 
 }  // namespace pc::bench
