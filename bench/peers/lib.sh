@@ -129,3 +129,19 @@ peers_table_from_json() {
         num("errors"), num("throughput_tps"), p50, p90, p99, mx, (sw == "-" ? "-" : sprintf("%.2f", sw))
     }' "$1"
 }
+
+# peers_cpu_ticks : prints "STEAL TOTAL", the ticks of /proc/stat's cpu line (steal, and
+# user..steal summed), or nothing if it cannot be read.
+peers_cpu_ticks() {
+  awk '/^cpu / { print $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; exit }' /proc/stat 2>/dev/null
+}
+
+# peers_steal_pct "STEAL TOTAL" "STEAL TOTAL" : the hypervisor's share (steal) of this
+# machine's CPU time between two readings of peers_cpu_ticks, e.g. 1.3; "?" if unknown.
+# Like pcommit bench's steal column: above 5% a run says more about the host than the
+# system measured.
+peers_steal_pct() {
+  awk -v a="$1" -v b="$2" 'BEGIN {
+    if (split(a, x, " ") != 2 || split(b, y, " ") != 2 || y[2] <= x[2]) { print "?"; exit }
+    printf "%.1f\n", 100 * (y[1] - x[1]) / (y[2] - x[2]) }'
+}

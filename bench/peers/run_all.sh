@@ -82,9 +82,11 @@ rows="$tmp/rows.jsonl"
 common=(--clients "$clients_list" --duration "$duration" --warmup "$warmup" --keys "$keys"
   --payload-bytes "$payload")
 
+steal=()  # "what: N%" per block, each from its own two readings of /proc/stat
 if [[ -n $pcommit ]]; then
   for c in "${clients[@]}"; do
     peers_log "pcommit bench --protocol $protocols --clients $c"
+    t0=$(peers_cpu_ticks)
     # pcommit bench takes decimal seconds; a warm-up of 0 is passed as is.
     "$pcommit" bench --protocol "$protocols" --participants 3 --f 1 --clients "$c" \
       --duration "$duration" --warmup "$warmup" --keys "$keys" --payload-bytes "$payload" \
@@ -105,20 +107,35 @@ if [[ -n $pcommit ]]; then
           num("throughput_tps"), lat, num("synced_commits_per_txn"), num("synced_writes_per_txn"), \
           num("messages_per_txn")
       }' "$tmp/pcommit-$c.json" >>"$rows"
+    steal+=("pcommit C=$c: $(peers_steal_pct "$t0" "$(peers_cpu_ticks)")%")
   done
 fi
 if [[ -z $only || $only == etcd ]]; then
+  t0=$(peers_cpu_ticks)
   "$here/etcd.sh" "${common[@]}" --json "$rows" >"$tmp/etcd.txt" \
     || { cat "$tmp/etcd.txt" >&2; peers_die "etcd.sh failed"; }
+  steal+=("etcd: $(peers_steal_pct "$t0" "$(peers_cpu_ticks)")%")
 fi
 if [[ -z $only || $only == postgres ]]; then
+  t0=$(peers_cpu_ticks)
   "$here/postgres.sh" "${common[@]}" --decision-log "$decision_log" --json "$rows" >"$tmp/postgres.txt" \
     || { cat "$tmp/postgres.txt" >&2; peers_die "postgres.sh failed"; }
+  steal+=("postgres: $(peers_steal_pct "$t0" "$(peers_cpu_ticks)")%")
 fi
 
 echo
 echo "machine: $(hostname), $(nproc) cpus, $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "work: 1 atomic write of 1 key on each of 3 shards, ${payload} B values, synced, ${duration} s per row"
+# The hypervisor's share of this machine's CPU time while each system ran (servers'
+# start and warm-up included): above 5% compare nothing until a quieter run.
+joined=$(IFS=';'; echo "${steal[*]}")
+echo "steal (/proc/stat): ${joined//;/, }"
+for s in "${steal[@]}"; do
+  v=${s##* }; v=${v%\%}
+  if [[ $v != "?" ]] && awk -v v="$v" 'BEGIN { exit !(v > 5) }'; then
+    echo "DISTURBED: $s of this machine's CPU time went to other guests; run again before comparing"
+  fi
+done
 peers_table_header
 # Stable sort by clients keeps pcommit, etcd, postgres order within each client count.
 peers_table_from_json "$rows" | sort -s -k2,2n
