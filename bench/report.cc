@@ -244,13 +244,22 @@ void printTargets(std::ostream& out, const std::vector<RunResult>& runs) {
   for (const auto& r : runs) points[{r.participants, r.clients, r.netDelayUs}][r.protocol] = &r;
   bool header = false;
   uint32_t d = 0;
-  auto line = [&](int n, int c, const std::string& what, bool ok, const std::string& detail) {
+  // `from`: the runs the verdict rests on; a disturbed one is named after it.
+  auto line = [&](int n, int c, const std::string& what, bool ok, const std::string& detail,
+                  std::initializer_list<const RunResult*> from) {
     if (!header) {
       out << "targets (issue 15; the floor at D = 0 is issue 6's; ratios within this run):\n";
       header = true;
     }
     out << "  N=" << n << " C=" << c << (d ? " D=" + std::to_string(d) + "us" : "") << "  "
-        << (ok ? "met   " : "MISSED") << "  " << what << ": " << detail << "\n";
+        << (ok ? "met   " : "MISSED") << "  " << what << ": " << detail;
+    std::string busy;
+    for (const RunResult* r : from) {
+      if (!disturbed(r->cpu)) continue;
+      busy += (busy.empty() ? "" : ", ") + r->protocol + " " + fixed(r->cpu.stealPct, 0) + "%";
+    }
+    if (!busy.empty()) out << "  [DISTURBED, steal: " << busy << "]";
+    out << "\n";
   };
   for (const auto& [point, modes] : points) {
     auto [n, c, delay] = point;
@@ -267,12 +276,14 @@ void printTargets(std::ostream& out, const std::vector<RunResult>& runs) {
       if (twoPc && direct) {
         line(n, c, "paxos-direct p50 < 2pc p50", direct->latencyUs.p50 < twoPc->latencyUs.p50,
              std::to_string(direct->latencyUs.p50) + " vs " + std::to_string(twoPc->latencyUs.p50) +
-                 " us");
+                 " us",
+             {direct, twoPc});
       }
       if (twoPc && paxos) {
         double ratio = static_cast<double>(paxos->latencyUs.p50) /
                        static_cast<double>(std::max<uint64_t>(twoPc->latencyUs.p50, 1));
-        line(n, c, "paxos p50 <= 1.3 x 2pc p50", ratio <= 1.3, fixed(ratio, 2) + " x");
+        line(n, c, "paxos p50 <= 1.3 x 2pc p50", ratio <= 1.3, fixed(ratio, 2) + " x",
+             {paxos, twoPc});
       }
       if (d > 0 && twoPc && paxos && direct) {
         // The paper's claim, where a message delay costs real time (issue 15).
@@ -280,21 +291,25 @@ void printTargets(std::ostream& out, const std::vector<RunResult>& runs) {
              direct->latencyUs.p50 < twoPc->latencyUs.p50 &&
                  twoPc->latencyUs.p50 < paxos->latencyUs.p50,
              std::to_string(direct->latencyUs.p50) + " < " + std::to_string(twoPc->latencyUs.p50) +
-                 " < " + std::to_string(paxos->latencyUs.p50) + " us");
+                 " < " + std::to_string(paxos->latencyUs.p50) + " us",
+             {direct, twoPc, paxos});
       }
       const double bound = d > 0 ? 1.3 : 1.5;
       for (const auto& [m, r] : modes) {
         if (r->floorUs <= 0) continue;
         double x = static_cast<double>(r->latencyUs.p50) / r->floorUs;
-        line(n, c, m + " p50 <= " + fixed(bound, 1) + " x floor", x <= bound, fixed(x, 2) + " x");
+        line(n, c, m + " p50 <= " + fixed(bound, 1) + " x floor", x <= bound, fixed(x, 2) + " x",
+             {r});
       }
     }
     if (c >= 64 && twoPc && paxos) {
       double ratio = paxos->throughputTps / std::max(twoPc->throughputTps, 1e-9);
-      line(n, c, "paxos txn/s >= 0.85 x 2pc", ratio >= 0.85, fixed(ratio, 2) + " x");
+      line(n, c, "paxos txn/s >= 0.85 x 2pc", ratio >= 0.85, fixed(ratio, 2) + " x",
+           {paxos, twoPc});
       if (twoPc->cpu.measured && paxos->cpu.measured && twoPc->cpu.nodesUsPerTxn > 0) {
         double cpu = paxos->cpu.nodesUsPerTxn / twoPc->cpu.nodesUsPerTxn;
-        line(n, c, "paxos node CPU per txn <= 1.4 x 2pc's", cpu <= 1.4, fixed(cpu, 2) + " x");
+        line(n, c, "paxos node CPU per txn <= 1.4 x 2pc's", cpu <= 1.4, fixed(cpu, 2) + " x",
+             {paxos, twoPc});
       }
     }
   }

@@ -75,4 +75,28 @@ TEST_CASE("the report names the disturbed runs only") {
         std::string::npos);
 }
 
+TEST_CASE("a target judged on a disturbed run says so") {
+  RunResult twoPc, paxos;
+  twoPc.protocol = "2pc";
+  twoPc.participants = 3;
+  twoPc.clients = 64;
+  twoPc.throughputTps = 10000;
+  paxos = twoPc;
+  paxos.protocol = "paxos";
+  paxos.throughputTps = 9000;
+  twoPc.cpu.stealMeasured = paxos.cpu.stealMeasured = true;
+  twoPc.cpu.stealPct = 1;
+  paxos.cpu.stealPct = 2;
+
+  std::ostringstream quiet;
+  printTargets(quiet, {twoPc, paxos});
+  CHECK(quiet.str().find("met     paxos txn/s >= 0.85 x 2pc: 0.90 x\n") != std::string::npos);
+  CHECK(quiet.str().find("DISTURBED") == std::string::npos);
+
+  twoPc.cpu.stealPct = 31;
+  std::ostringstream busy;
+  printTargets(busy, {twoPc, paxos});
+  CHECK(busy.str().find("0.90 x  [DISTURBED, steal: 2pc 31%]") != std::string::npos);
+}
+
 }  // namespace pc::bench
