@@ -8,6 +8,10 @@
 #include <cerrno>
 #include <cstring>
 
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+#endif
+
 #include "paxos_commit/assert.h"
 #include "storage/codec.h"
 #include "storage/data_dir.h"
@@ -71,11 +75,41 @@ void syncDir(const std::string& dir) {
 
 }  // namespace
 
-uint32_t crc32c(uint32_t crc, std::string_view bytes) {
+uint32_t crc32cPortable(uint32_t crc, std::string_view bytes) {
   crc = ~crc;
   for (char ch : bytes) crc = kCrcTable[(crc ^ static_cast<uint8_t>(ch)) & 0xff] ^ (crc >> 8);
   return ~crc;
 }
+
+#if defined(__x86_64__)
+namespace {
+
+// SSE4.2's crc32 instruction computes CRC-32C (the Castagnoli polynomial, reflected, as
+// the table above): eight bytes per instruction instead of one table step per byte.
+__attribute__((target("sse4.2"))) uint32_t crc32cSse42(uint32_t crc, std::string_view bytes) {
+  const char* p = bytes.data();
+  size_t n = bytes.size();
+  uint64_t c = ~crc;
+  for (; n >= 8; p += 8, n -= 8) {
+    uint64_t word;
+    std::memcpy(&word, p, 8);
+    c = _mm_crc32_u64(c, word);
+  }
+  auto c32 = static_cast<uint32_t>(c);
+  for (; n > 0; ++p, --n) c32 = _mm_crc32_u8(c32, static_cast<uint8_t>(*p));
+  return ~c32;
+}
+
+const bool kHaveSse42 = __builtin_cpu_supports("sse4.2");
+
+}  // namespace
+
+uint32_t crc32c(uint32_t crc, std::string_view bytes) {
+  return kHaveSse42 ? crc32cSse42(crc, bytes) : crc32cPortable(crc, bytes);
+}
+#else
+uint32_t crc32c(uint32_t crc, std::string_view bytes) { return crc32cPortable(crc, bytes); }
+#endif
 
 bool RecordLog::exists(const std::string& dir) { return ::access(logPath(dir).c_str(), F_OK) == 0; }
 

@@ -48,7 +48,11 @@ inline constexpr size_t kRecordLogHeaderBytes = 24;
 // Smallest capacity accepted: a header and a few records.
 inline constexpr size_t kMinRecordLogBytes = 4096;
 
+// CRC-32C (Castagnoli) of `bytes`, continuing `crc` (start from 0). crc32c uses the
+// CPU's crc32 instruction where there is one (x86-64 with SSE4.2), else crc32cPortable,
+// a table: the same function, which the tests hold them to.
 uint32_t crc32c(uint32_t crc, std::string_view bytes);
+uint32_t crc32cPortable(uint32_t crc, std::string_view bytes);
 
 class RecordLog {
  public:
