@@ -100,12 +100,19 @@ __attribute__((target("sse4.2"))) uint32_t crc32cSse42(uint32_t crc, std::string
   return ~c32;
 }
 
-const bool kHaveSse42 = __builtin_cpu_supports("sse4.2");
+// Asked once; __builtin_cpu_init first, as a static initializer may run before libgcc's.
+bool haveSse42() {
+  static const bool have = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("sse4.2") != 0;
+  }();
+  return have;
+}
 
 }  // namespace
 
 uint32_t crc32c(uint32_t crc, std::string_view bytes) {
-  return kHaveSse42 ? crc32cSse42(crc, bytes) : crc32cPortable(crc, bytes);
+  return haveSse42() ? crc32cSse42(crc, bytes) : crc32cPortable(crc, bytes);
 }
 #else
 uint32_t crc32c(uint32_t crc, std::string_view bytes) { return crc32cPortable(crc, bytes); }
