@@ -266,6 +266,7 @@ class Env {
   uint64_t readLogApplied();
   void writeFormat(uint32_t version);
   // One checkpoint: the records into the tables with log_applied = lastSeq (writeTables),
+  // less those a later record of the same checkpoint supersedes (supersededRecords),
   // counted and timed in the metrics.
   void writeCheckpoint(const std::vector<Record>& records, uint64_t lastSeq);
   // Requires writeMu_ (held by g): the logged records into the tables, now, on this
