@@ -148,6 +148,15 @@ inline bool disturbed(const CpuUse& u) {
   return u.stealMeasured && u.stealPct > kDisturbedStealPct;
 }
 
+// One role's synced commits over a measured phase, summed over the role's nodes: what
+// each write stage of a transaction cost (bench's `writes` line). A stage's latency under
+// load is about one and a half of its commits: the group arriving waits for the write in
+// progress, then for its own.
+struct RoleWrites {
+  uint64_t commits = 0;
+  uint64_t micros = 0;  // their time (storage/env.h EnvMetrics::syncedCommitMicros)
+};
+
 struct RunResult {
   std::string protocol;  // the mode: 2pc | paxos-classic | paxos | paxos-direct
   int participants = 0;  // per transaction
@@ -175,6 +184,8 @@ struct RunResult {
   double rpcCallsPerTxn = 0;        // nodes + client
   double syncedWritesPerTxn = 0;    // synced_commits_critical
   double syncedCommitsPerTxn = 0;   // synced_commits (critical + background)
+  // By role (participant | acceptor | coordinator); a role that wrote nothing is absent.
+  std::map<std::string, RoleWrites> writesByRole;
   Expected expected;
   FloorSummary floor;  // measured just before this cluster's runs (not measured: none)
   double floorUs = 0;  // floor.forMode(expected, netDelayUs); 0 if not measured
@@ -228,6 +239,9 @@ void printResources(std::ostream& out, const std::vector<RunResult>& runs, bool 
 // One line per run: node CPU per committed txn by role, the client's, and the ceiling.
 // Ends with printDisturbed's line when a run had steal above kDisturbedStealPct.
 void printCpu(std::ostream& out, const std::vector<RunResult>& runs);
+// A `writes` line per run: by role, the mean synced commit (or log append) and how many
+// there were per transaction; roles that wrote nothing are left out.
+void printWrites(std::ostream& out, const std::vector<RunResult>& runs);
 // One line naming the runs whose measured phase had steal above kDisturbedStealPct;
 // nothing if none had.
 void printDisturbed(std::ostream& out, const std::vector<RunResult>& runs);

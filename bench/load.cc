@@ -196,6 +196,7 @@ class Load {
 // Every node's counters summed, plus the client's own; the nodes' pids.
 struct Snapshot {
   Counters nodes;
+  std::map<std::string, Counters> byRole;  // the same, summed per role
   Counters client;
   std::vector<NodeHandle> handles;
 };
@@ -206,6 +207,7 @@ Snapshot snapshot(kj::AsyncIoContext& io, Client& client) {
   for (const auto& n : cluster.nodes) {
     auto st = client.status(n.id).wait(io.waitScope);
     addInto(s.nodes, st.counters);
+    addInto(s.byRole[runtime::toString(n.role)], st.counters);
     s.handles.push_back(NodeHandle{n.name, n.role, st.pid, cluster.dataDirOf(n) + "/data.mdb"});
   }
   s.client = client.transportCounters();
@@ -368,6 +370,12 @@ RunResult runLoad(kj::AsyncIoContext& io, const runtime::ClusterConfig& cluster,
       counterValue(r.nodes, "rpc_calls_sent") + counterValue(r.client, "rpc_calls_sent"), txns);
   r.syncedWritesPerTxn = perTxn(counterValue(r.nodes, "synced_commits_critical"), txns);
   r.syncedCommitsPerTxn = perTxn(counterValue(r.nodes, "synced_commits"), txns);
+  for (const auto& [role, now] : after.byRole) {
+    auto it = before.byRole.find(role);
+    const Counters d = it == before.byRole.end() ? now : delta(it->second, now);
+    RoleWrites w{counterValue(d, "synced_commits"), counterValue(d, "synced_commit_us")};
+    if (w.commits > 0) r.writesByRole[role] = w;
+  }
   return r;
 }
 

@@ -330,6 +330,7 @@ void printReport(const Plan& plan, const Runner& runner, std::ostream& out) {
     printTable(out, runner.runs());
     out << kLegend;
     printCpu(out, runner.runs());
+    printWrites(out, runner.runs());
     printResources(out, runner.runs(), plan.resourcesPerNode);
     printTargets(out, runner.runs());
     if (plan.tls) printTlsCost(out, runner.runs());

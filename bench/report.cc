@@ -167,17 +167,21 @@ void printResources(std::ostream& out, const std::vector<RunResult>& runs, bool 
 
 namespace {
 
-// 7,912 -> "7,900": two significant digits, thousands separated.
-std::string roughly(double v) {
-  double scale = 1;
-  while (v / scale >= 100) scale *= 10;
-  auto n = static_cast<uint64_t>(std::round(v / scale) * scale);
+// 12345 -> "12,345".
+std::string withCommas(uint64_t n) {
   std::string digits = std::to_string(n), out;
   for (size_t i = 0; i < digits.size(); ++i) {
     if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
     out += digits[i];
   }
   return out;
+}
+
+// 7,912 -> "7,900": two significant digits, thousands separated.
+std::string roughly(double v) {
+  double scale = 1;
+  while (v / scale >= 100) scale *= 10;
+  return withCommas(static_cast<uint64_t>(std::round(v / scale) * scale));
 }
 
 }  // namespace
@@ -213,6 +217,28 @@ void printCpu(std::ostream& out, const std::vector<RunResult>& runs) {
     out << "\n";
   }
   printDisturbed(out, runs);
+}
+
+void printWrites(std::ostream& out, const std::vector<RunResult>& runs) {
+  for (const auto& r : runs) {
+    if (r.writesByRole.empty()) continue;
+    const uint64_t txns = r.committed + r.aborted + r.unknown;
+    out << "writes " << r.protocol << " N=" << r.participants << " C=" << r.clients
+        << ": synced commit mean (commits per txn):";
+    bool first = true;
+    for (const char* role : {"participant", "acceptor", "coordinator"}) {
+      auto it = r.writesByRole.find(role);
+      if (it == r.writesByRole.end()) continue;
+      const RoleWrites& w = it->second;
+      out << (first ? " " : ", ") << role << "s "
+          << withCommas(static_cast<uint64_t>(
+                 std::round(static_cast<double>(w.micros) / static_cast<double>(w.commits))))
+          << " us ("
+          << fixed(txns ? static_cast<double>(w.commits) / static_cast<double>(txns) : 0, 3) << ")";
+      first = false;
+    }
+    out << "\n";
+  }
 }
 
 void printDisturbed(std::ostream& out, const std::vector<RunResult>& runs) {
@@ -381,6 +407,25 @@ json::Value cpuJson(const CpuUse& u) {
           {"steal_pct", num(u.stealMeasured, u.stealPct)}};
 }
 
+// {"participant": {"mean_us": M, "per_txn": K}, ...}; null for a role that wrote nothing.
+json::Value writesJson(const RunResult& r) {
+  const uint64_t txns = r.committed + r.aborted + r.unknown;
+  json::Value out = json::Value::object();
+  for (const char* role : {"participant", "acceptor", "coordinator"}) {
+    auto it = r.writesByRole.find(role);
+    if (it == r.writesByRole.end()) {
+      out[role] = nullptr;
+      continue;
+    }
+    const RoleWrites& w = it->second;
+    out[role] = {
+        {"mean_us", rounded(static_cast<double>(w.micros) / static_cast<double>(w.commits), 1)},
+        {"per_txn",
+         rounded(txns ? static_cast<double>(w.commits) / static_cast<double>(txns) : 0, 4)}};
+  }
+  return out;
+}
+
 // The CDF at fixed quantiles (enough to redraw the plot).
 json::Value cdfJson(const std::vector<uint64_t>& sorted) {
   static const double kQ[] = {0.0, 0.01, 0.05, 0.1,  0.2,   0.3,  0.4,   0.5,   0.6,
@@ -460,6 +505,7 @@ json::Value runJson(const RunResult& r) {
   j["abort_reasons"] = countsJson(r.abortReasons);
   j["unknown_reasons"] = countsJson(r.unknownReasons);
   j["cpu_us_per_txn"] = cpuJson(r.cpu);
+  j["synced_commits_by_role"] = writesJson(r);
   json::Value sent = json::Value::object();
   for (const auto& [k, v] : r.nodes) {
     if (k.rfind("sent_", 0) == 0) sent[k.substr(5)] = v + counterValue(r.client, k);

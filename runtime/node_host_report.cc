@@ -41,6 +41,7 @@ void NodeHost::fillStatus(wire::NodeStatus::Builder b) {
       {"attach_refused", tm.attachRefused},
       {"cluster_mismatch", tm.clusterMismatch},
       {"synced_commits", sm.env.syncedCommits},
+      {"synced_commit_us", sm.env.syncedCommitMicros},
       {"synced_commits_critical", sm.env.criticalCommits},
       {"synced_commits_background", sm.env.backgroundCommits},
       {"records_written", sm.env.recordsWritten},

@@ -532,6 +532,7 @@ void Env::writeGroup(std::span<const std::vector<Record>> batches) {
   }
   if (records == 0) return;
   std::unique_lock<std::mutex> g(writeMu_);
+  const auto t0 = std::chrono::steady_clock::now();
   bool logged = false;
   if (log_) {
     for (const auto& batch : batches) {
@@ -545,6 +546,9 @@ void Env::writeGroup(std::span<const std::vector<Record>> batches) {
     logged = appendToLog(g, batches);
   }
   if (!logged) kvOpsApplied_.fetch_add(writeTables(batches, std::nullopt));
+  syncedCommitMicros_.fetch_add(static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+          .count()));
   syncedCommits_.fetch_add(1);
   (critical > 0 ? criticalCommits_ : backgroundCommits_).fetch_add(1);
   recordsWritten_.fetch_add(records);
@@ -589,6 +593,7 @@ StorageQuota Env::quota() const {
 EnvMetrics Env::metrics() const {
   EnvMetrics m;
   m.syncedCommits = syncedCommits_.load();
+  m.syncedCommitMicros = syncedCommitMicros_.load();
   m.criticalCommits = criticalCommits_.load();
   m.backgroundCommits = backgroundCommits_.load();
   m.recordsWritten = recordsWritten_.load();

@@ -150,6 +150,9 @@ struct EnvMetrics {
   // or erased their row (supersededRecords in paxos_commit/records.h).
   uint64_t logCheckpointSkipped = 0;
   uint64_t logReplayed = 0;  // records found in the log at the open
+  // Time spent in synced commits (log appends included): from holding the write lock to
+  // the sync's return, so a group's own write, not its wait for the group before it.
+  uint64_t syncedCommitMicros = 0;
 };
 
 struct DbStat {
@@ -328,7 +331,7 @@ class Env {
       recordsWritten_{0}, criticalRecords_{0}, backgroundRecords_{0}, kvOpsApplied_{0},
       mapFullRetries_{0}, mapResizes_{0}, logAppends_{0}, logBytes_{0}, logCheckpoints_{0},
       logReplayed_{0}, tableCommits_{0}, logCheckpointWaits_{0}, logCheckpointMicros_{0},
-      logCheckpointSkipped_{0};
+      logCheckpointSkipped_{0}, syncedCommitMicros_{0};
   // The txnid of the last write transaction this process committed (ReadTxn: a reader
   // must not begin below it).
   std::atomic<uint64_t> committedTxnId_{0};

@@ -122,7 +122,12 @@ for p in paxos 2pc 2pc-replicated; do
   cs="$(cpuf steal_pct)"
   awk -v s="$cs" 'BEGIN { exit !(s != "" && s != "null" && s >= 0 && s <= 100) }' ||
     fail "$p: steal_pct '$cs' is not a percentage: {$cpu}"
-  echo "$p: committed $committed, messages/txn $m (expected $em), synced writes/txn $w (expected $ew), p50 = $x x floor; 3 commits at once p50 $fc us (single $fw); cpu/txn nodes $cn us (participants $cp, acceptors $ca, coordinators $co), client $cc us, ceiling $ct txn/s, steal $cs%"
+  # "synced_commits_by_role": {"participant": {"mean_us": M, "per_txn": K}, ...}: the
+  # participants wrote (every mode has them), for some time each.
+  pw="$(grep "\"protocol\": \"$p\"," "$JSON" | sed -n 's/.*"synced_commits_by_role": {"participant": {"mean_us": \([0-9.]*\), "per_txn": \([0-9.]*\)}.*/\1 \2/p')"
+  awk -v w="$pw" 'BEGIN { split(w, a, " "); exit !(a[1] > 0 && a[2] > 0) }' ||
+    fail "$p: no participant synced commits in synced_commits_by_role ('$pw')"
+  echo "$p: committed $committed, messages/txn $m (expected $em), synced writes/txn $w (expected $ew), p50 = $x x floor; 3 commits at once p50 $fc us (single $fw); cpu/txn nodes $cn us (participants $cp, acceptors $ca, coordinators $co), client $cc us, ceiling $ct txn/s, steal $cs%; participant synced commit mean us, per txn: $pw"
 done
 
 echo "== 2. a two-point sweep with plots"

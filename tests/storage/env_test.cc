@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <chrono>
 #include <iostream>
 #include <set>
 #include <thread>
@@ -314,13 +315,21 @@ TEST_CASE("metrics count synced commits, records, critical and background") {
   Env env(dir.path(), smallOptions());
   env.writeBatch({});  // nothing to write: no commit
   CHECK(env.metrics().syncedCommits == 0);
+  CHECK(env.metrics().syncedCommitMicros == 0);
+  const auto t0 = std::chrono::steady_clock::now();
   env.writeBatch({LeaderRoundRecord{1}, AcceptorLowWaterRecord{txn(1, 1)}});
   env.writeBatch({AcceptorLowWaterRecord{txn(1, 2)}, DecisionRecord{txn(1, 1), {}, true}});
   std::vector<std::vector<Record>> group{{DecisionRecord{txn(2, 1), {1}, false}},
                                          {ParticipantLowWaterRecord{txn(1, 1)}}};
   env.writeGroup(group);
+  const auto wallUs =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   EnvMetrics m = env.metrics();
   CHECK(m.syncedCommits == 3);
+  // Their time, in microseconds: some, and no more than the calls took.
+  CHECK(m.syncedCommitMicros > 0);
+  CHECK(m.syncedCommitMicros <= static_cast<uint64_t>(wallUs));
   CHECK(m.criticalCommits == 2);
   CHECK(m.backgroundCommits == 1);
   CHECK(m.recordsWritten == 6);
