@@ -289,6 +289,7 @@ Output Acceptor::answer2a(const Phase2a& m, const TwoAEffect& fx) {
   }
   if (fx.higherChanged) {
     Live& l = txns_.at(m.txn);
+    out.wakeAt(l.ackRequestTick);
     // mbal = bal = b, val = v durable before the 2b (pitfall 3).
     out.persist.push_back(l.rec);
     send2b(out, l);
@@ -307,6 +308,7 @@ Output Acceptor::flushBundle(const TxnId& txn, Output out) {
   Bundle b = std::move(bit->second);
   bundles_.erase(bit);
   Live& l = liveFor(txn, b.participants, b.leader);
+  out.wakeAt(l.ackRequestTick);  // armed with the state: announced with it (output.h, 3)
   bool changed = false;
   for (const auto& v : b.votes) {
     AcceptorInstance* inst = instance(l.rec, v.instance);
@@ -367,6 +369,7 @@ Output Acceptor::onPhase1a(NodeId from, const Phase1a& m) {
   // Votes still waiting in a bundle become durable now, so this 1b can report them.
   Output out = flushBundle(m.txn, Output{});
   Live& l = liveFor(m.txn, m.participants, kNoNode);
+  out.wakeAt(l.ackRequestTick);
   Ballot maxMbal;
   for (const auto& i : l.rec.instances) maxMbal = std::max(maxMbal, i.mbal);
   if (m.ballot < maxMbal) {

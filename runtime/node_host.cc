@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <sstream>
+#include <stdexcept>
+#include <string_view>
 
 #include "paxos_commit/assert.h"
 #include "runtime/tls_certs.h"
@@ -51,8 +54,16 @@ void NodeHost::log(const std::string& line) const {
   if (log_) log_(line);
 }
 
+bool ticksOnDemand() {
+  const char* v = std::getenv("PCOMMIT_TICKS");
+  if (v == nullptr || *v == '\0' || std::string_view(v) == "demand") return true;
+  if (std::string_view(v) == "fixed") return false;
+  throw std::runtime_error(std::string("PCOMMIT_TICKS=") + v + ": expected demand or fixed");
+}
+
 kj::Promise<void> NodeHost::run() {
   const bool inlineWrites = storageWritesInline();  // refuses a bad value before anything
+  ticksOnDemand_ = ticksOnDemand();
   // KJ checks the sockets (epoll) only when its event queue is empty, unless told to poll
   // every so many events. A node whose loop never runs dry -- a participant reading the
   // leader's next prepare, already in the socket after each synced write -- then never
@@ -123,8 +134,76 @@ kj::Promise<void> NodeHost::run() {
     log("metrics: http://" + me_.metricsAddress() + "/metrics");
   }
   return listening.exclusiveJoin(kj::mv(durable))
-      .exclusiveJoin(tickLoop())
+      .exclusiveJoin(startTicking())
       .exclusiveJoin(kj::mv(metricsServing));
+}
+
+kj::Promise<void> NodeHost::startTicking() {
+  if (!ticksOnDemand_) return tickLoop();
+  auto failed = kj::newPromiseAndFulfiller<void>();  // rejected by a tick that threw
+  tickFailed_ = kj::mv(failed.fulfiller);
+  epoch_ = io_.provider->getTimer().now();
+  armTimer();
+  return kj::mv(failed.promise);
+}
+
+uint64_t NodeHost::elapsedTicks() {
+  const int64_t ms = (io_.provider->getTimer().now() - epoch_) / kj::MILLISECONDS;
+  return ms <= 0 ? 0 : static_cast<uint64_t>(ms) / cluster_.tickMs;
+}
+
+void NodeHost::catchUp() {
+  if (!ticksOnDemand_ || core_ == nullptr || inCatchUp_) return;
+  uint64_t due = elapsedTicks();
+  if (core_->now() >= due) return;
+  if (due - core_->now() > kMaxCatchUpTicks) {
+    // Stopped for longer than this (SIGSTOP, a suspended VM): the rest are skipped, and
+    // tick k of the core stays at epoch_ + k ticks.
+    const uint64_t skip = due - core_->now() - kMaxCatchUpTicks;
+    epoch_ += skip * cluster_.tickMs * kj::MILLISECONDS;
+    skippedTicks_ += skip;
+    due -= skip;
+    log("ticks: " + std::to_string(skip) + " skipped after a stop of the process (" +
+        std::to_string(skippedTicks_) + " in all)");
+  }
+  inCatchUp_ = true;
+  while (core_->now() < due) handle(core_->onTick());
+  inCatchUp_ = false;
+  wakes_.erase(wakes_.begin(), wakes_.upper_bound(core_->now()));
+  writeAtTick();
+  armTimer();
+}
+
+void NodeHost::noteWake(uint64_t tick) {
+  if (!ticksOnDemand_ || tick == 0 || core_ == nullptr) return;
+  // A tick already reached means the next one (the role checks `now >= deadline`).
+  wakes_.insert(std::max(tick, core_->now() + 1));
+}
+
+void NodeHost::armTimer() {
+  if (!ticksOnDemand_ || core_ == nullptr || inCatchUp_) return;
+  const uint64_t now = core_->now();
+  uint64_t target = now + std::max<uint64_t>(1, kMaxIdleMs / cluster_.tickMs);
+  if (!wakes_.empty()) target = std::min(target, std::max(*wakes_.begin(), now + 1));
+  // Background records are written at a tick (writeAtTick): the next ones must come.
+  if (pipeline_.writeNeed() != WriteNeed::None || pipeline_.hasUnsubmitted()) {
+    target = std::min(target, now + 1);
+  }
+  if (timerTick_ > now && timerTick_ <= target) return;  // the live timer comes first
+  timerTick_ = target;
+  const uint64_t gen = ++timerGen_;
+  const kj::TimePoint at = epoch_ + target * cluster_.tickMs * kj::MILLISECONDS;
+  tasks_->add(io_.provider->getTimer()
+                  .atTime(at)
+                  .then([this, gen]() {
+                    if (gen != timerGen_) return;  // an earlier timer replaced this one
+                    timerTick_ = 0;
+                    catchUp();
+                    armTimer();  // catchUp() did if a tick was due; if not, this one
+                  })
+                  .catch_([this](kj::Exception&& e) {
+                    if (tickFailed_) tickFailed_->reject(kj::mv(e));
+                  }));
 }
 
 kj::Promise<void> NodeHost::tickLoop() {
@@ -136,6 +215,7 @@ kj::Promise<void> NodeHost::tickLoop() {
 }
 
 void NodeHost::onInbound(NodeId from, Message&& msg) {
+  catchUp();
   uint64_t before = core_->rejected();
   const char* name = messageName(msg);
   if (metrics_) metrics_->onInbound(msg);
@@ -148,6 +228,7 @@ void NodeHost::onInbound(NodeId from, Message&& msg) {
 
 storage::Seq NodeHost::handle(Output&& out) {
   if (metrics_) metrics_->onOutput(out);
+  noteWake(out.wakeAtTick);
   // The Output's records become the next batch (the role first hooks its duties on it);
   // its sends wait for that batch, or for the last earlier one (paxos_commit/pipeline.h).
   storage::Seq tag = pipeline_.lastSeq();
@@ -162,6 +243,7 @@ storage::Seq NodeHost::handle(Output&& out) {
   for (auto& e : out.send) pipeline_.send(tag, std::move(e));
   transmitReleased();
   if (pipeline_.writeNeed() == WriteNeed::Urgent) scheduleWrite();
+  armTimer();  // a wake-up announced, or background records that need the next tick
   return tag;
 }
 
@@ -194,8 +276,10 @@ void NodeHost::transmit(Envelope&& e) {
   if (e.to == me_.id) {
     // To ourselves (a participant's recovery leader): through the event loop, never by a
     // re-entrant call into the core.
-    tasks_->add(
-        kj::evalLater([this, env = std::move(e)]() mutable { handle(core_->onMessage(env)); }));
+    tasks_->add(kj::evalLater([this, env = std::move(e)]() mutable {
+      catchUp();
+      handle(core_->onMessage(env));
+    }));
     return;
   }
   std::function<void()> onDelivered = role_->onSend(e);

@@ -13,7 +13,13 @@
 //   - a message a node sends to itself is delivered through the event loop, never by a
 //     re-entrant call into the core; so is one to another node hosted in this process
 //     (setLocalPeers), with no socket, and still only once its records are durable;
-//   - ticks come from a KJ timer every tick-ms.
+//   - ticks on demand (PCOMMIT_TICKS=demand, the default; ticksOnDemand()): the core is
+//     ticked at the ticks it announced (Output::wakeAtTick, paxos_commit/output.h point
+//     3), at the next tick while background records wait for one, and at least once a
+//     second; before anything else reaches the core (a message, a status or resolve call)
+//     it gets every tick that elapsed since its last, so its timeouts keep their length.
+//     An idle node wakes about once a second instead of 1000/tick-ms times.
+//     PCOMMIT_TICKS=fixed ticks every tick-ms, as before.
 // Failpoints (PCOMMIT_FAILPOINTS) fire at the protocol steps named in docs/DESIGN.md §4, from
 // the role hosts.
 #pragma once
@@ -50,6 +56,9 @@ bool storageWritesInline();
 // a size such as 4MiB. Throws std::runtime_error on anything else.
 inline constexpr size_t kDefaultRecordLogBytes = size_t{256} << 10;
 size_t recordLogBytes();
+// How a node ticks its core, from PCOMMIT_TICKS: demand (default) or fixed (see above).
+// Throws std::runtime_error on any other value.
+bool ticksOnDemand();
 
 class NodeHost {
  public:
@@ -84,7 +93,20 @@ class NodeHost {
   void releaseDurable(storage::Seq seq);
   void scheduleWrite();
   kj::Promise<void> watchDurable();
-  kj::Promise<void> tickLoop();
+  kj::Promise<void> startTicking();  // never resolves; fails if a tick throws
+  kj::Promise<void> tickLoop();      // PCOMMIT_TICKS=fixed
+  // Ticks on demand: catchUp() gives the core every tick elapsed by the clock (then one
+  // writeAtTick), noteWake() keeps an announced tick, armTimer() sets the timer for the
+  // earliest tick the node needs; a timer replaced by an earlier one fires and does nothing.
+  void catchUp();
+  void noteWake(uint64_t tick);
+  void armTimer();
+  uint64_t elapsedTicks();
+  // The longest a node sleeps without a tick (a role's timer it failed to announce would
+  // fire this late at worst) and the most ticks one catch-up delivers (after the process
+  // was stopped longer than that, the rest are skipped, as a fixed-rate tick skips them).
+  static constexpr uint64_t kMaxIdleMs = 1000;
+  static constexpr uint64_t kMaxCatchUpTicks = 2000;
   // At a tick, background records (outcomes, GC tombstones, low-water marks) are written
   // only if the oldest was handed in before the previous tick, so after one to two ticks;
   // a younger one is left for the next urgent write, which takes it along in the same synced
@@ -120,6 +142,16 @@ class NodeHost {
   bool submitScheduled_ = false;  // storage thread: the turn's batches go at its end
   bool writeScheduled_ = false;   // inline writes: one at the end of this turn
   uint64_t seqAtLastTick_ = 0;    // the pipeline's lastSeq() at the previous tick
+  bool ticksOnDemand_ = true;
+  bool inCatchUp_ = false;  // catchUp() is ticking: no nested catch-up, no timer yet
+  kj::TimePoint epoch_ = kj::origin<kj::TimePoint>();  // tick 0 of the core, on the KJ timer
+  uint64_t skippedTicks_ = 0;  // ticks a catch-up left out (kMaxCatchUpTicks)
+  // Announced ticks still ahead (the first tick always): at most one per tick up to the
+  // longest timer a role arms, erased as they pass.
+  std::set<uint64_t> wakes_{1};
+  uint64_t timerTick_ = 0;  // the tick the live timer fires at (0: none)
+  uint64_t timerGen_ = 0;   // the live timer's number; older ones do nothing
+  kj::Own<kj::PromiseFulfiller<void>> tickFailed_;  // a tick that threw stops run()
   std::unique_ptr<rpc::Transport> transport_;
   std::unique_ptr<kj::UnixEventPort::FdObserver> durableObserver_;
   std::set<TxnId> recovering_;  // txns whose recovery we log

@@ -14,6 +14,7 @@
 namespace pc::runtime {
 
 void NodeHost::fillStatus(wire::NodeStatus::Builder b) {
+  catchUp();  // ages in ticks (a participant's in-doubt list) count from the clock
   b.setNodeId(me_.id);
   b.setName(me_.name);
   b.setRole(toString(me_.role));
@@ -66,6 +67,7 @@ void NodeHost::fillStatus(wire::NodeStatus::Builder b) {
 }
 
 void NodeHost::fillMetrics(NodeSample& s) {
+  catchUp();
   const auto& tm = transport_->metrics();
   s.sentByKind.assign(tm.sentByKind.begin(), tm.sentByKind.end());
   s.receivedByKind.assign(tm.receivedByKind.begin(), tm.receivedByKind.end());
@@ -95,6 +97,7 @@ void NodeHost::fillMetrics(NodeSample& s) {
 kj::Promise<HeuristicAnswer> NodeHost::resolve(NodeId from, const TxnId& txn,
                                                std::optional<Outcome> outcome) {
   HeuristicAnswer answer;
+  catchUp();
   storage::Seq tag = handle(role_->resolve(from, txn, outcome, answer));
   // The answer promises durability like a reply message: it waits for its batch (or the
   // last earlier one) as the Output's sends do.

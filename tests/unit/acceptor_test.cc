@@ -538,6 +538,25 @@ TEST_CASE("a missing ack is asked for after ackRequestTicks") {
   for (const auto& s : sent<AckRequest>(o)) CHECK(s.msg.txn == t);
 }
 
+TEST_CASE("the ack request's timer is announced by the write that arms it") {
+  // A host that ticks on demand (runtime/node_host.h) sleeps until an announced tick; a
+  // timer first announced by a later tick's Output would fire only at its idle wake-up.
+  AcceptorFixture f;
+  f.cfg.ackRequestTicks = 10;
+  f.h.restart();
+  TxnId t = txnId(1);
+  Output flushed = f.voteBoth(t);
+  REQUIRE(records<AcceptorTxnRecord>(flushed).size() == 1);
+  CHECK(flushed.wakeAtTick != 0);
+  CHECK(flushed.wakeAtTick <= f.h.node().now() + 10);
+  // A 1a creates the state too (a recovery leader's, for a transaction never voted here).
+  TxnId u = txnId(2);
+  Output promised = f.h.deliver(kCoord2, phase1a(u, Ballot{1, kCoord2}, kBoth));
+  REQUIRE(records<AcceptorTxnRecord>(promised).size() == 1);
+  CHECK(promised.wakeAtTick != 0);
+  CHECK(promised.wakeAtTick <= f.h.node().now() + 10);
+}
+
 TEST_CASE("a 1a with an empty participant list asks, and promises and changes nothing") {
   // A recovery leader that does not know the participants asks first (messages.h).
   AcceptorFixture f;
