@@ -185,8 +185,10 @@ void NodeHost::armTimer() {
   const uint64_t now = core_->now();
   uint64_t target = now + std::max<uint64_t>(1, kMaxIdleMs / cluster_.tickMs);
   if (!wakes_.empty()) target = std::min(target, std::max(*wakes_.begin(), now + 1));
-  // Background records are written at a tick (writeAtTick): the next ones must come.
-  if (pipeline_.writeNeed() != WriteNeed::None || pipeline_.hasUnsubmitted()) {
+  // Background records are written at a tick (writeAtTick): the next ones must come. And
+  // a node at work ticks as a fixed-rate tick did (kBusyMs).
+  if (now < activeUntilTick_ || pipeline_.writeNeed() != WriteNeed::None ||
+      pipeline_.hasUnsubmitted()) {
     target = std::min(target, now + 1);
   }
   if (timerTick_ > now && timerTick_ <= target) return;  // the live timer comes first
@@ -216,6 +218,8 @@ kj::Promise<void> NodeHost::tickLoop() {
 
 void NodeHost::onInbound(NodeId from, Message&& msg) {
   catchUp();
+  if (ticksOnDemand_)
+    activeUntilTick_ = core_->now() + std::max<uint64_t>(1, kBusyMs / cluster_.tickMs);
   uint64_t before = core_->rejected();
   const char* name = messageName(msg);
   if (metrics_) metrics_->onInbound(msg);
