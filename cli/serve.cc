@@ -116,6 +116,7 @@ std::optional<int> loadSetup(const std::string& configPath,
   try {
     (void)runtime::storageWritesInline();  // a bad PCOMMIT_STORAGE_WRITES: refuse to start
     (void)runtime::recordLogBytes();       // a bad PCOMMIT_RECORD_LOG: likewise
+    (void)runtime::ticksOnDemand();        // a bad PCOMMIT_TICKS: likewise
   } catch (const std::runtime_error& e) {
     std::cerr << "pcommit serve: " << e.what() << "\n";
     return kExitUsage;

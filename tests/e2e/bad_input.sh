@@ -183,5 +183,10 @@ PCOMMIT_STORAGE_WRITES=threads expect_usage PCOMMIT_STORAGE_WRITES "threads" "in
   -- serve --config good.conf --node p1
 [[ "$had_p1" == yes || ! -e p1 ]] || fail "a refused serve created p1's data directory"
 
+step "a bad PCOMMIT_TICKS: serve refuses it (exit 64, naming the value)"
+PCOMMIT_TICKS=sometimes expect_usage PCOMMIT_TICKS "sometimes" "demand or fixed" \
+  -- serve --config good.conf --node p1
+[[ "$had_p1" == yes || ! -e p1 ]] || fail "a refused serve created p1's data directory"
+
 info "$checks checks"
 e2e_pass
