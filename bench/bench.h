@@ -155,6 +155,9 @@ inline bool disturbed(const CpuUse& u) {
 struct RoleWrites {
   uint64_t commits = 0;
   uint64_t micros = 0;  // their time (storage/env.h EnvMetrics::syncedCommitMicros)
+  double meanUs() const {
+    return commits == 0 ? 0.0 : static_cast<double>(micros) / static_cast<double>(commits);
+  }
 };
 
 struct RunResult {

@@ -231,10 +231,8 @@ void printWrites(std::ostream& out, const std::vector<RunResult>& runs) {
       if (it == r.writesByRole.end()) continue;
       const RoleWrites& w = it->second;
       out << (first ? " " : ", ") << role << "s "
-          << withCommas(static_cast<uint64_t>(
-                 std::round(static_cast<double>(w.micros) / static_cast<double>(w.commits))))
-          << " us ("
-          << fixed(txns ? static_cast<double>(w.commits) / static_cast<double>(txns) : 0, 3) << ")";
+          << withCommas(static_cast<uint64_t>(std::round(w.meanUs()))) << " us ("
+          << fixed(perTxn(w.commits, txns), 3) << ")";
       first = false;
     }
     out << "\n";
@@ -418,10 +416,8 @@ json::Value writesJson(const RunResult& r) {
       continue;
     }
     const RoleWrites& w = it->second;
-    out[role] = {
-        {"mean_us", rounded(static_cast<double>(w.micros) / static_cast<double>(w.commits), 1)},
-        {"per_txn",
-         rounded(txns ? static_cast<double>(w.commits) / static_cast<double>(txns) : 0, 4)}};
+    out[role] = {{"mean_us", rounded(w.meanUs(), 1)},
+                 {"per_txn", rounded(perTxn(w.commits, txns), 4)}};
   }
   return out;
 }

@@ -181,20 +181,15 @@ BENCHMARK(BM_FasterThanDisk)->Iterations(20000)->UseRealTime();
 BENCHMARK(BM_FasterThanDisk)->Iterations(80000)->UseRealTime();
 
 // The record log's frame checksum over a frame of a 64-client group (~10 KB): the CPU's
-// crc32 instruction where there is one, and the table it falls back to.
-void BM_Crc32c(benchmark::State& state) {
+// crc32 instruction where there is one (crc32c), and the table it falls back to.
+template <uint32_t (*Crc)(uint32_t, std::string_view)>
+void BM_Checksum(benchmark::State& state) {
   const std::string frame(static_cast<size_t>(state.range(0)), 'x');
-  for (auto _ : state) benchmark::DoNotOptimize(crc32c(0, frame));
+  for (auto _ : state) benchmark::DoNotOptimize(Crc(0, frame));
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
 }
-BENCHMARK(BM_Crc32c)->Arg(10 * 1024);
-
-void BM_Crc32cPortable(benchmark::State& state) {
-  const std::string frame(static_cast<size_t>(state.range(0)), 'x');
-  for (auto _ : state) benchmark::DoNotOptimize(crc32cPortable(0, frame));
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
-}
-BENCHMARK(BM_Crc32cPortable)->Arg(10 * 1024);
+BENCHMARK_TEMPLATE(BM_Checksum, crc32c)->Name("BM_Crc32c")->Arg(10 * 1024);
+BENCHMARK_TEMPLATE(BM_Checksum, crc32cPortable)->Name("BM_Crc32cPortable")->Arg(10 * 1024);
 
 }  // namespace
 

@@ -13,13 +13,12 @@
 //   - a message a node sends to itself is delivered through the event loop, never by a
 //     re-entrant call into the core; so is one to another node hosted in this process
 //     (setLocalPeers), with no socket, and still only once its records are durable;
-//   - ticks on demand (PCOMMIT_TICKS=demand, the default; ticksOnDemand()): the core is
-//     ticked at the ticks it announced (Output::wakeAtTick, paxos_commit/output.h point
-//     3), at every tick while background records wait or for 50 ms after a message, and
-//     at least once a second; before anything else reaches the core (a message, a status or resolve
-//     call) it gets every tick that elapsed since its last, so its timeouts keep their length. An
-//     idle node wakes about once a second instead of 1000/tick-ms times. PCOMMIT_TICKS=fixed ticks
-//     every tick-ms, as before.
+//   - ticks on demand (PCOMMIT_TICKS=demand, the default; ticksOnDemand()): a node that
+//     handled a message in the last kBusyMs or has background records waiting ticks every
+//     tick-ms; an idle one sleeps until the tick its core announced (Output::wakeAtTick,
+//     paxos_commit/output.h point 3), one second at most. Before anything reaches the core
+//     (a message, a status or resolve call) it gets every tick that elapsed since its
+//     last, so its timeouts keep their length. PCOMMIT_TICKS=fixed ticks every tick-ms.
 // Failpoints (PCOMMIT_FAILPOINTS) fire at the protocol steps named in docs/DESIGN.md §4, from
 // the role hosts.
 #pragma once
