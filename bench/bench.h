@@ -113,10 +113,22 @@ struct FloorSummary {
   // Informational: forMode uses the single commit. 1 writer: the single figure.
   int concurrentWriters = 0;
   double syncedWriteConcurrentUs = 0, syncedWriteConcurrentP90Us = 0;
+  // With --net-delay-us: the same commit one every pacedGapUs (the mode's floor, about how
+  // often a node syncs at one client; floor.h). Informational; 0: not measured.
+  double pacedGapUs = 0, syncedWritePacedUs = 0, syncedWritePacedP90Us = 0;
   // 2 synced writes + the mode's message delays x one-way delay (rtt / 2, plus the
   // emulated delay of --net-delay-us: every message waits that long before it leaves).
   double forMode(const Expected& e, uint32_t netDelayUs = 0) const {
-    return e.syncedWriteDelays * syncedWriteUs +
+    return forModeWith(syncedWriteUs, e, netDelayUs);
+  }
+  // The same with the paced commit in place of the bare one; 0 if that was not measured.
+  double forModePaced(const Expected& e, uint32_t netDelayUs) const {
+    return syncedWritePacedUs > 0 ? forModeWith(syncedWritePacedUs, e, netDelayUs) : 0;
+  }
+
+ private:
+  double forModeWith(double syncedUs, const Expected& e, uint32_t netDelayUs) const {
+    return e.syncedWriteDelays * syncedUs +
            e.messageDelays * (rttUs / 2 + static_cast<double>(netDelayUs));
   }
 };

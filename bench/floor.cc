@@ -136,6 +136,23 @@ Stats syncedWrites(const FloorOptions& o) {
   return stats(std::move(us));
 }
 
+// Synced commits with a sleep of gapUs before each one, as a node at one client makes them.
+Stats pacedSyncedWrites(const FloorOptions& o, double gapUs, int samples) {
+  TempDir dir(o.dir);
+  Writer w(dir.path(), o.payloadBytes);
+  for (int i = 0; i < kWarmupCommits; ++i) w.commit();
+  const auto gap = std::chrono::microseconds(static_cast<int64_t>(gapUs));
+  // Time enough for 20 samples at the longest gap, whatever secondsEach says.
+  auto deadline = Clock::now() + std::chrono::duration<double>(o.secondsEach) + 20 * gap;
+  std::vector<double> us;
+  while (static_cast<int>(us.size()) < std::max(samples, 20) &&
+         (us.size() < 20 || Clock::now() < deadline)) {
+    std::this_thread::sleep_for(gap);
+    us.push_back(w.commit());
+  }
+  return stats(std::move(us));
+}
+
 // The same with o.concurrentWriters environments in sibling directories, one thread each:
 // every thread opens its environment and warms it up, then all start together and commit
 // back to back until one has done its share (or secondsEach passed), so the commits
@@ -286,6 +303,15 @@ FloorSummary measureFloor(kj::AsyncIoContext& io, const FloorOptions& options) {
   f.transport = options.unixSocket ? "unix" : "tcp";
   f.measured = true;
   return f;
+}
+
+void measurePacedSyncedWrite(const FloorOptions& options, double gapUs, int samples,
+                             FloorSummary& floor) {
+  gapUs = std::clamp(gapUs, 1.0, 100000.0);
+  auto s = pacedSyncedWrites(options, gapUs, samples);
+  floor.pacedGapUs = gapUs;
+  floor.syncedWritePacedUs = s.p50;
+  floor.syncedWritePacedP90Us = s.p90;
 }
 
 }  // namespace pc::bench

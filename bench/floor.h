@@ -13,6 +13,11 @@
 //                  transaction; separate directories in `dir`, one thread each, started
 //                  together) committing at once, as N participants prepare at once on a
 //                  shared disk: the p50 over all their commits. Not part of the floor.
+//   paced          the synced write again, one every G microseconds (a sleep between
+//                  commits), G = the mode's predicted one-client round: a node of a
+//                  one-client run syncs about that often, and a disk that idled between
+//                  syncs may answer more slowly than one kept busy. Not part of the floor;
+//                  measured by measurePacedSyncedWrite, for --net-delay-us runs.
 //
 // Each is reported as the median (and p90) of many back-to-back samples. A mode's floor
 // is then 2 synced writes (every mode has two synced-write delays: participant prepare,
@@ -46,5 +51,11 @@ struct FloorOptions {
 
 // Throws std::runtime_error naming the step that failed (LMDB, socket).
 FloorSummary measureFloor(kj::AsyncIoContext& io, const FloorOptions& options);
+
+// The paced synced write into `floor` (pacedGapUs, syncedWritePacedUs and its p90): a
+// commit every gapUs (clamped to 1..100,000), `samples` of them (at least 20) after the
+// warm-up, or fewer if options.secondsEach runs out first. Throws like measureFloor.
+void measurePacedSyncedWrite(const FloorOptions& options, double gapUs, int samples,
+                             FloorSummary& floor);
 
 }  // namespace pc::bench

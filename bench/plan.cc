@@ -193,6 +193,7 @@ class Runner {
 
   void runLoads(const Mode& mode, int n, const runtime::ClusterConfig& cluster, bool tls) {
     auto floor = measureFloorFor(n, cluster);
+    if (floor.measured && cluster.netDelayUs > 0) measurePacedFor(mode, n, cluster, floor);
     ConnectCost connect;
     if (plan_.tls) {
       connect = measureConnectCost(io_, cluster, 50);
@@ -275,6 +276,27 @@ class Runner {
     }
     return floor;
   }
+
+  // With a network delay a node syncs once per one-client round, several milliseconds
+  // apart: the synced commit again at that pace (floor.h), the gap being the mode's floor.
+  void measurePacedFor(const Mode& mode, int n, const runtime::ClusterConfig& cluster,
+                       FloorSummary& floor) {
+    const Protocol p = mode.clientAsLeader ? Protocol::PaxosDirect : mode.protocol;
+    const double gapUs = floor.forMode(
+        expectedCosts(p, n, static_cast<int>(cluster.f), cluster.fanOut), cluster.netDelayUs);
+    FloorOptions fo;
+    fo.dir = floor.dir;
+    fo.payloadBytes = plan_.load.payloadBytes;
+    try {
+      measurePacedSyncedWrite(fo, gapUs, kPacedSamples, floor);
+      std::cerr << "   floor: the same commit one every " << static_cast<int>(floor.pacedGapUs)
+                << " us (this mode's floor) p50 " << static_cast<int>(floor.syncedWritePacedUs)
+                << " us\n";
+    } catch (const std::exception& e) {
+      std::cerr << "pcommit bench: " << e.what() << " (going on without the paced commit)\n";
+    }
+  }
+  static constexpr int kPacedSamples = 100;
 
   Plan plan_;
   bool (*interrupted_)();

@@ -1,10 +1,14 @@
 // The benchmark's steal reading: /proc/stat parsed, the phase's share computed, and the
-// report naming the disturbed runs (and only those); the `writes` line by role.
+// report naming the disturbed runs (and only those); the `writes` line by role; the paced
+// floor of --net-delay-us runs, measured on the disk and reported beside the floor.
 #include <doctest/doctest.h>
 
+#include <chrono>
+#include <cstdlib>
 #include <sstream>
 
 #include "bench/bench.h"
+#include "bench/floor.h"
 #include "bench/proc_stats.h"
 
 namespace pc::bench {
@@ -125,6 +129,66 @@ TEST_CASE("the writes line gives each role's mean synced commit, in a transactio
   std::ostringstream silent;
   printWrites(silent, {r});
   CHECK(silent.str().empty());
+}
+
+TEST_CASE("the paced floor stands beside the floor, never instead of it") {
+  RunResult r;
+  r.protocol = "2pc";
+  r.participants = 3;
+  r.clients = 1;
+  r.netDelayUs = 500;
+  r.expected.messageDelays = 4;
+  r.expected.syncedWriteDelays = 2;
+  r.floor.measured = true;
+  r.floor.syncedWriteUs = 300;
+  r.floor.rttUs = 60;
+  r.floorUs = r.floor.forMode(r.expected, r.netDelayUs);  // 2 x 300 + 4 x (30 + 500)
+  CHECK(r.floorUs == doctest::Approx(2720));
+  r.latencyUs.p50 = 3900;
+
+  // Not measured (no delay, or --no-floor): the target line is the floor's alone.
+  CHECK(r.floor.forModePaced(r.expected, r.netDelayUs) == 0);
+  std::ostringstream bare;
+  printTargets(bare, {r});
+  CHECK(bare.str().find("MISSED  2pc p50 <= 1.3 x floor: 1.43 x\n") != std::string::npos);
+  std::ostringstream bareTable;
+  printTable(bareTable, {r});
+  CHECK(bareTable.str().find("paced floor") == std::string::npos);
+
+  // Measured: a commit after 2.7 ms of idling cost 500 us, not 300. The verdict stays the
+  // floor's (issue 15's definition); the paced ratio follows it.
+  r.floor.pacedGapUs = 2720;
+  r.floor.syncedWritePacedUs = 500;
+  CHECK(r.floor.forModePaced(r.expected, r.netDelayUs) == doctest::Approx(3120));
+  std::ostringstream paced;
+  printTargets(paced, {r});
+  CHECK(paced.str().find("MISSED  2pc p50 <= 1.3 x floor: 1.43 x (1.25 x the paced floor)\n") !=
+        std::string::npos);
+  std::ostringstream table;
+  printTable(table, {r});
+  CHECK(table.str().find("as a node syncs once per one-client round: p50 500 us") !=
+        std::string::npos);
+}
+
+TEST_CASE("the paced synced write sleeps its gap before every commit, on the disk") {
+  FloorOptions o;
+  const char* tmp = std::getenv("TMPDIR");
+  o.dir = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+  o.secondsEach = 0;  // the 20 samples' minimum still holds
+  FloorSummary f;
+  const auto t0 = std::chrono::steady_clock::now();
+  measurePacedSyncedWrite(o, 10000, 20, f);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  CHECK(f.pacedGapUs == 10000);
+  CHECK(f.syncedWritePacedUs > 0);
+  CHECK(f.syncedWritePacedP90Us >= f.syncedWritePacedUs);
+  CHECK(took >= std::chrono::milliseconds(200));  // 20 gaps of 10 ms, slept, not skipped
+
+  // A gap out of range is clamped (0 would be the back-to-back floor; hours would hang).
+  measurePacedSyncedWrite(o, 0, 20, f);
+  CHECK(f.pacedGapUs == 1);
+  o.dir = "/nonexistent-pcommit-dir";
+  CHECK_THROWS_AS(measurePacedSyncedWrite(o, 1000, 20, f), std::runtime_error);
 }
 
 }  // namespace pc::bench
