@@ -164,6 +164,9 @@ inline bool disturbed(const CpuUse& u) {
 // each write stage of a transaction cost (bench's `writes` line). A stage's latency under
 // load is about one and a half of its commits: the group arriving waits for the write in
 // progress, then for its own.
+// The roles as the report lists them (the `cpu` and `writes` lines and their JSON): in the
+// order a transaction meets them.
+inline constexpr const char* kReportRoles[] = {"participant", "acceptor", "coordinator"};
 struct RoleWrites {
   uint64_t commits = 0;
   uint64_t micros = 0;  // their time (storage/env.h EnvMetrics::syncedCommitMicros)
@@ -187,6 +190,7 @@ struct RunResult {
   double conflictRate = 0;
   double seconds = 0;  // measured phase: first commit sent to last answer received
   uint64_t committed = 0, aborted = 0, unknown = 0;
+  uint64_t transactions() const { return committed + aborted + unknown; }  // answered
   std::map<std::string, uint64_t> abortReasons;    // reason, ids and numbers elided
   std::map<std::string, uint64_t> unknownReasons;  // likewise
   double throughputTps = 0;                        // committed / seconds

@@ -363,7 +363,7 @@ RunResult runLoad(kj::AsyncIoContext& io, const runtime::ClusterConfig& cluster,
   r.sortedLatenciesUs = std::move(m.latenciesUs);
   r.nodes = delta(before.nodes, after.nodes);
   r.client = delta(before.client, after.client);
-  uint64_t txns = r.committed + r.aborted + r.unknown;
+  const uint64_t txns = r.transactions();
   r.clientMessagesPerTxn = perTxn(logicalMessages(r.client), txns);
   r.messagesPerTxn = perTxn(logicalMessages(r.nodes) + logicalMessages(r.client), txns);
   r.rpcCallsPerTxn = perTxn(

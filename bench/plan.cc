@@ -281,9 +281,9 @@ class Runner {
   // apart: the synced commit again at that pace (floor.h), the gap being the mode's floor.
   void measurePacedFor(const Mode& mode, int n, const runtime::ClusterConfig& cluster,
                        FloorSummary& floor) {
-    const Protocol p = mode.clientAsLeader ? Protocol::PaxosDirect : mode.protocol;
     const double gapUs = floor.forMode(
-        expectedCosts(p, n, static_cast<int>(cluster.f), cluster.fanOut), cluster.netDelayUs);
+        expectedCosts(mode.clientProtocol(), n, static_cast<int>(cluster.f), cluster.fanOut),
+        cluster.netDelayUs);
     FloorOptions fo;
     fo.dir = floor.dir;
     fo.payloadBytes = plan_.load.payloadBytes;

@@ -22,7 +22,9 @@ namespace pc::bench {
 struct Mode {
   Protocol protocol;    // what the cluster runs
   bool clientAsLeader;  // paxos-direct on a paxos cluster (--cluster)
-  std::string name() const { return clientAsLeader ? "paxos-direct" : toString(protocol); }
+  // The protocol as the client drives it: paxos-direct when the client leads.
+  Protocol clientProtocol() const { return clientAsLeader ? Protocol::PaxosDirect : protocol; }
+  std::string name() const { return toString(clientProtocol()); }
 };
 
 struct Plan {

@@ -206,9 +206,8 @@ void printCpu(std::ostream& out, const std::vector<RunResult>& runs) {
       continue;
     }
     out << "nodes " << fixed(u.nodesUsPerTxn, 0) << " us/txn (";
-    // Roles in the order a transaction meets them.
     bool first = true;
-    for (const char* role : {"participant", "acceptor", "coordinator"}) {
+    for (const char* role : kReportRoles) {
       auto it = u.byRoleUsPerTxn.find(role);
       if (it == u.byRoleUsPerTxn.end()) continue;
       out << (first ? "" : ", ") << role << "s " << fixed(it->second, 0);
@@ -232,11 +231,11 @@ void printCpu(std::ostream& out, const std::vector<RunResult>& runs) {
 void printWrites(std::ostream& out, const std::vector<RunResult>& runs) {
   for (const auto& r : runs) {
     if (r.writesByRole.empty()) continue;
-    const uint64_t txns = r.committed + r.aborted + r.unknown;
+    const uint64_t txns = r.transactions();
     out << "writes " << r.protocol << " N=" << r.participants << " C=" << r.clients
         << ": synced commit mean (commits per txn):";
     bool first = true;
-    for (const char* role : {"participant", "acceptor", "coordinator"}) {
+    for (const char* role : kReportRoles) {
       auto it = r.writesByRole.find(role);
       if (it == r.writesByRole.end()) continue;
       const RoleWrites& w = it->second;
@@ -410,7 +409,7 @@ json::Value cpuJson(const CpuUse& u) {
   json::Value byRole = nullptr;
   if (u.measured) {
     byRole = json::Value::object();
-    for (const char* role : {"participant", "acceptor", "coordinator"}) {
+    for (const char* role : kReportRoles) {
       auto it = u.byRoleUsPerTxn.find(role);
       byRole[role] =
           num(it != u.byRoleUsPerTxn.end(), it == u.byRoleUsPerTxn.end() ? 0 : it->second);
@@ -428,9 +427,9 @@ json::Value cpuJson(const CpuUse& u) {
 
 // {"participant": {"mean_us": M, "per_txn": K}, ...}; null for a role that wrote nothing.
 json::Value writesJson(const RunResult& r) {
-  const uint64_t txns = r.committed + r.aborted + r.unknown;
+  const uint64_t txns = r.transactions();
   json::Value out = json::Value::object();
-  for (const char* role : {"participant", "acceptor", "coordinator"}) {
+  for (const char* role : kReportRoles) {
     auto it = r.writesByRole.find(role);
     if (it == r.writesByRole.end()) {
       out[role] = nullptr;
