@@ -180,7 +180,15 @@ for c in "${clients[@]}"; do
   # (in the background, every 100 ms by default), over the 3 members.
   fsyncs0=$(metric etcd_disk_wal_fsync_duration_seconds_count)
   commits0=$(metric etcd_disk_backend_commit_duration_seconds_count)
+  # CPU over the measured run: the members' (their /proc), wrk's (this shell's waited-for
+  # children) and the machine's busy share (/proc/stat).
+  srv0=$(peers_tree_cpu_us "${pids[@]}") busy0=$(peers_busy_ticks)
+  peers_children_cpu_us "$tmp/times"
+  cl0=$PEERS_CHILDREN_US
   wrk_run "$c" "$duration" "$tmp/run-$c.txt"
+  peers_children_cpu_us "$tmp/times"
+  cl1=$PEERS_CHILDREN_US
+  srv1=$(peers_tree_cpu_us "${pids[@]}") busy=$(peers_busy_pct "$busy0" "$(peers_busy_ticks)")
   fsyncs1=$(metric etcd_disk_wal_fsync_duration_seconds_count)
   commits1=$(metric etcd_disk_backend_commit_duration_seconds_count)
   fsyncs=$((fsyncs1 - fsyncs0)) backend_commits=$((commits1 - commits0))
@@ -194,10 +202,12 @@ for c in "${clients[@]}"; do
   awk -v c="$c" -v com="$committed" -v err="$errors" -v us="${r[duration_us]}" \
     -v p50="${r[p50]}" -v p90="${r[p90]}" -v p99="${r[p99]}" -v mx="${r[max]}" \
     -v target="$target" -v keys="$keys" -v payload="$payload" -v ver="$version" \
-    -v fsyncs="$fsyncs" -v bc="$backend_commits" -v total="${r[requests]}" 'BEGIN {
+    -v fsyncs="$fsyncs" -v bc="$backend_commits" -v total="${r[requests]}" \
+    -v srv=$((srv1 - srv0)) -v cl=$((cl1 - cl0)) -v busy="$busy" 'BEGIN {
       s = us / 1e6
-      printf "{\"system\": \"etcd-txn\", \"version\": \"%s\", \"members\": 3, \"keys_per_txn\": 3, \"clients\": %d, \"seconds\": %.3f, \"committed\": %d, \"errors\": %d, \"throughput_tps\": %.1f, \"latency_us\": {\"p50\": %d, \"p90\": %d, \"p99\": %d, \"max\": %d}, \"synced_writes_per_txn\": %.2f, \"wal_fsyncs\": %d, \"backend_commits\": %d, \"target\": \"%s\", \"keys\": %d, \"payload_bytes\": %d}\n", \
-        ver, c, s, com, err, (s > 0 ? com / s : 0), p50, p90, p99, mx, (total > 0 ? (fsyncs + bc) / total : 0), fsyncs, bc, target, keys, payload
+      printf "{\"system\": \"etcd-txn\", \"version\": \"%s\", \"members\": 3, \"keys_per_txn\": 3, \"clients\": %d, \"seconds\": %.3f, \"committed\": %d, \"errors\": %d, \"throughput_tps\": %.1f, \"latency_us\": {\"p50\": %d, \"p90\": %d, \"p99\": %d, \"max\": %d}, \"synced_writes_per_txn\": %.2f, \"wal_fsyncs\": %d, \"backend_commits\": %d, \"server_cpu_us_per_txn\": %.1f, \"client_cpu_us_per_txn\": %.1f, \"machine_busy_pct\": %.1f, \"target\": \"%s\", \"keys\": %d, \"payload_bytes\": %d}\n", \
+        ver, c, s, com, err, (s > 0 ? com / s : 0), p50, p90, p99, mx, (total > 0 ? (fsyncs + bc) / total : 0), fsyncs, bc, \
+        (com > 0 ? srv / com : 0), (com > 0 ? cl / com : 0), busy, target, keys, payload
     }' >>"$results"
   unset r
 done

@@ -103,10 +103,13 @@ peers_check_durable() {
 # synced/txn: every synced write the servers did in the run (critical path and
 # background), per transaction (etcd: WAL fsyncs and backend commits of the 3 members;
 # PostgreSQL: WAL syncs of the 3 servers, plus the client's decision record if logged;
-# pcommit: its nodes' synced LMDB commits).
+# pcommit: its nodes' synced LMDB commits). srv cpu: the servers' CPU microseconds per
+# transaction (etcd's members, PostgreSQL's postmasters with their backends, pcommit's
+# nodes); busy: the share of the machine's CPU time in use meanwhile (pcommit: its own
+# processes' share, from its CPU ceiling).
 peers_table_header() {
-  printf '%-22s %7s %10s %8s %10s %8s %8s %8s %8s %11s\n' \
-    system clients committed errors 'txn/s' p50us p90us p99us maxus synced/txn
+  printf '%-22s %7s %10s %8s %10s %8s %8s %8s %8s %11s %9s %6s\n' \
+    system clients committed errors 'txn/s' p50us p90us p99us maxus synced/txn 'srv cpu' 'busy'
 }
 
 # peers_table_from_json FILE : one table row per JSON line written by these scripts.
@@ -124,9 +127,10 @@ peers_table_from_json() {
       rest = $0; $0 = lat
       p50 = num("p50"); p90 = num("p90"); p99 = num("p99"); mx = num("max")
       $0 = rest
-      sw = num("synced_writes_per_txn")
-      printf "%-22s %7s %10s %8s %10.1f %8s %8s %8s %8s %11s\n", sys, num("clients"), num("committed"), \
-        num("errors"), num("throughput_tps"), p50, p90, p99, mx, (sw == "-" ? "-" : sprintf("%.2f", sw))
+      sw = num("synced_writes_per_txn"); cpu = num("server_cpu_us_per_txn"); busy = num("machine_busy_pct")
+      printf "%-22s %7s %10s %8s %10.1f %8s %8s %8s %8s %11s %9s %6s\n", sys, num("clients"), num("committed"), \
+        num("errors"), num("throughput_tps"), p50, p90, p99, mx, (sw == "-" ? "-" : sprintf("%.2f", sw)), \
+        (cpu == "-" ? "-" : sprintf("%.0f", cpu)), (busy == "-" || busy < 0 ? "-" : sprintf("%.0f%%", busy))
     }' "$1"
 }
 
@@ -144,4 +148,64 @@ peers_steal_pct() {
   awk -v a="$1" -v b="$2" 'BEGIN {
     if (split(a, x, " ") != 2 || split(b, y, " ") != 2 || y[2] <= x[2]) { print "?"; exit }
     printf "%.1f\n", 100 * (y[1] - x[1]) / (y[2] - x[2]) }'
+}
+
+# peers_tree_cpu_us PID... : the CPU time (user + system, microseconds) the processes PID
+# and all their live descendants have used, with the children they reaped (so a
+# PostgreSQL backend that exits between two readings still counts, in its postmaster's
+# cutime). The difference of two readings is the CPU of the servers in between.
+peers_tree_cpu_us() {
+  local hz
+  hz=$(getconf CLK_TCK)
+  # /proc/PID/stat: "PID (COMM) STATE PPID ..."; COMM may hold spaces, so split after
+  # the last ')': then $2 is the parent, $12-$15 utime stime cutime cstime (ticks).
+  for f in /proc/[0-9]*/stat; do
+    cat "$f" 2>/dev/null && echo
+  done | awk -v roots="$*" -v hz="$hz" '
+    /\)/ {
+      pid = $1; rest = $0; sub(/.*\) /, "", rest); split(rest, f, " ")
+      parent[pid] = f[2]; ticks[pid] = f[12] + f[13] + f[14] + f[15]
+    }
+    END {
+      n = split(roots, r, " "); for (i = 1; i <= n; i++) inTree[r[i]] = 1
+      # Follow parents until each process is known to be in the tree or outside it.
+      for (p in parent) {
+        q = p; depth = 0
+        while (!(q in inTree) && (q in parent) && parent[q] != 0 && depth++ < 64) q = parent[q]
+        if (q in inTree && inTree[q]) sum += ticks[p]
+      }
+      printf "%.0f\n", sum * 1e6 / hz
+    }'
+}
+
+# peers_busy_ticks : prints "BUSY TOTAL", the ticks of /proc/stat's cpu line (user, nice,
+# system, irq and softirq; and those with idle, iowait and steal), or nothing if it
+# cannot be read.
+peers_busy_ticks() {
+  awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; exit }' \
+    /proc/stat 2>/dev/null
+}
+
+# peers_busy_pct "BUSY TOTAL" "BUSY TOTAL" : the share of this machine's CPU time that was
+# busy between two readings of peers_busy_ticks, e.g. 97.5; -1 if unknown.
+peers_busy_pct() {
+  awk -v a="$1" -v b="$2" 'BEGIN {
+    if (split(a, x, " ") != 2 || split(b, y, " ") != 2 || y[2] <= x[2]) { print -1; exit }
+    printf "%.1f\n", 100 * (y[1] - x[1]) / (y[2] - x[2]) }'
+}
+
+# peers_children_cpu_us FILE : sets PEERS_CHILDREN_US to the CPU time (microseconds) of
+# every child this shell has waited for so far (bash's `times`, second line), using FILE
+# as scratch; the difference of two readings around a foreground command is that
+# command's CPU. Not in $(...): a subshell's `times` does not see its parent's children.
+peers_children_cpu_us() {
+  times >"$1"
+  # shellcheck disable=SC2034  # read by the scripts that source this file
+  PEERS_CHILDREN_US=$(awk 'NR == 2 {
+    us = 0
+    for (i = 1; i <= 2; i++) {
+      split($i, t, "m"); sub(/s$/, "", t[2]); us += (t[1] * 60 + t[2]) * 1e6
+    }
+    printf "%.0f\n", us
+  }' "$1")
 }

@@ -34,6 +34,7 @@
 #include <fcntl.h>
 #include <libpq-fe.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -434,6 +435,12 @@ int main(int argc, char** argv) {
   // Synced writes on the critical path (failure-free): PREPARE TRANSACTION and COMMIT
   // PREPARED each flush the WAL on every shard, plus the coordinator's log if on.
   const size_t n = o.conninfos.size();
+  // This process's CPU (its client threads, warm-up included): per all_transactions.
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  const double cpuUs = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+                       static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+  const double clientCpuPerTxn = all > 0 ? cpuUs / static_cast<double>(all) : 0;
   std::fprintf(stderr,
                "%s: clients=%d committed=%" PRIu64 " aborted=%" PRIu64
                " seconds=%.3f tps=%.1f p50us=%" PRIu64 " p90us=%" PRIu64 " p99us=%" PRIu64
@@ -448,10 +455,10 @@ int main(int argc, char** argv) {
       ", \"p90\": %" PRIu64 ", \"p99\": %" PRIu64 ", \"max\": %" PRIu64
       "}, \"coordinator_log\": %s, \"reply_at\": \"%s\", "
       "\"expected_synced_writes_per_txn\": %zu, \"all_transactions\": %" PRIu64
-      ", \"keys\": %d, \"payload_bytes\": %zu}\n",
+      ", \"client_cpu_us_per_txn\": %.1f, \"keys\": %d, \"payload_bytes\": %zu}\n",
       o.label.c_str(), n, o.clients, seconds, committed, aborted, aborted, tps, l.p50, l.p90, l.p99,
       l.max, d.p50, d.p90, d.p99, d.max, logged ? "true" : "false",
-      o.replyAtDecision ? "decision" : "commit", 2 * n + (logged ? 1 : 0), all, o.keys,
-      o.payloadBytes);
+      o.replyAtDecision ? "decision" : "commit", 2 * n + (logged ? 1 : 0), all, clientCpuPerTxn,
+      o.keys, o.payloadBytes);
   return 0;
 }

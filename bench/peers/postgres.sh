@@ -99,7 +99,7 @@ peers_check_durable "$tmp"
 [[ ${#as_pg[@]} -eq 0 ]] || chown postgres: "$tmp"
 shards=(s1 s2 s3)
 declare -A shard_port
-started=()
+started=() postmasters=()
 cleanup() {
   local rc=$? s pid
   trap - EXIT INT TERM
@@ -156,6 +156,7 @@ EOF
   "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$tmp/$s" -l "$tmp/$s.log" -w -t 60 start >/dev/null \
     || { tail -n 20 "$tmp/$s.log" >&2; peers_die "server $s did not start"; }
   started+=("$s")
+  postmasters+=("$(head -n 1 "$tmp/$s/postmaster.pid")")
   conns+=(--conn "host=127.0.0.1 port=$port dbname=postgres user=postgres")
 done
 version=$("$pg_bin/postgres" --version | awk '{ print $3 }')
@@ -186,9 +187,13 @@ for mode in "${log_modes[@]}"; do
   for c in "${clients[@]}"; do
     peers_log "$label C=$c: warm-up ${warmup}s, measuring ${duration}s"
     syncs0=$(wal_syncs)
+    # The servers' CPU (each postmaster and its backends) and the machine's busy share, over
+    # warm-up and run, as pg2pc's own figures (per all_transactions).
+    srv0=$(peers_tree_cpu_us "${postmasters[@]}") busy0=$(peers_busy_ticks)
     line=$("$tmp/pg2pc" "${conns[@]}" "${log_args[@]}" --label "$label" --clients "$c" \
       --duration "$duration" --warmup "$warmup" --keys "$keys" --payload-bytes "$payload") \
       || peers_die "pg2pc failed (server logs: run with --keep and see $tmp/s*.log)"
+    srv1=$(peers_tree_cpu_us "${postmasters[@]}") busy=$(peers_busy_pct "$busy0" "$(peers_busy_ticks)")
     sleep 1  # the servers' background processes report their WAL statistics within ~1 s
     syncs1=$(wal_syncs)
     # Measured synced writes per transaction: the servers' WAL syncs over warm-up and run,
@@ -196,7 +201,8 @@ for mode in "${log_modes[@]}"; do
     all=$(sed -n 's/.*"all_transactions": \([0-9]*\).*/\1/p' <<<"$line")
     per=$(awk -v d=$((syncs1 - syncs0)) -v a="${all:-0}" -v l="$([[ $mode == yes ]] && echo 1 || echo 0)" \
       'BEGIN { printf "%.2f", (a > 0 ? d / a + l : 0) }')
-    echo "${line%\}}, \"synced_writes_per_txn\": $per, \"wal_syncs\": $((syncs1 - syncs0))}" >>"$results"
+    srv=$(awk -v d=$((srv1 - srv0)) -v a="${all:-0}" 'BEGIN { printf "%.1f", (a > 0 ? d / a : 0) }')
+    echo "${line%\}}, \"synced_writes_per_txn\": $per, \"wal_syncs\": $((syncs1 - syncs0)), \"server_cpu_us_per_txn\": $srv, \"machine_busy_pct\": $busy}" >>"$results"
   done
 done
 

@@ -99,13 +99,20 @@ if [[ -n $pcommit ]]; then
         if (!match($0, "\"" k "\": *-?[0-9.]+")) return 0
         s = substr($0, RSTART, RLENGTH); sub(/^[^:]*: */, "", s); return s
       }
+      function numOrNull(k) { return match($0, "\"" k "\": *-?[0-9.]+") ? num(k) : "null" }
       /"protocol":/ && /"throughput_tps":/ {  # a run (recovery results have no throughput)
         p = $0; sub(/.*"protocol": *"/, "", p); sub(/".*/, "", p)
         lat = $0; sub(/.*"latency_us": *\{/, "", lat); sub(/\}.*/, "", lat)
-        printf "{\"system\": \"pcommit-%s\", \"clients\": %d, \"seconds\": %s, \"committed\": %d, \"errors\": %d, \"throughput_tps\": %s, \"latency_us\": {%s}, \"synced_writes_per_txn\": %s, \"critical_synced_writes_per_txn\": %s, \"messages_per_txn\": %s}\n", \
+        tps = num("throughput_tps")
+        # CPU of its nodes and client (/proc over the measured phase); the busy share of
+        # the machine is theirs: throughput over the CPU ceiling they imply.
+        line = $0; cpu = $0; sub(/.*"cpu_us_per_txn": *\{/, "", cpu)
+        sub(/"by_role": *(null|\{[^}]*\}),? */, "", cpu); sub(/\}.*/, "", cpu)
+        $0 = cpu; nodes = numOrNull("nodes"); cl = numOrNull("client"); ceil = num("ceiling_tps"); $0 = line
+        printf "{\"system\": \"pcommit-%s\", \"clients\": %d, \"seconds\": %s, \"committed\": %d, \"errors\": %d, \"throughput_tps\": %s, \"latency_us\": {%s}, \"synced_writes_per_txn\": %s, \"critical_synced_writes_per_txn\": %s, \"messages_per_txn\": %s, \"server_cpu_us_per_txn\": %s, \"client_cpu_us_per_txn\": %s, \"machine_busy_pct\": %.1f}\n", \
           p, num("clients"), num("seconds"), num("committed"), num("aborted") + num("unknown"), \
-          num("throughput_tps"), lat, num("synced_commits_per_txn"), num("synced_writes_per_txn"), \
-          num("messages_per_txn")
+          tps, lat, num("synced_commits_per_txn"), num("synced_writes_per_txn"), \
+          num("messages_per_txn"), nodes, cl, (ceil > 0 ? 100 * tps / ceil : -1)
       }' "$tmp/pcommit-$c.json" >>"$rows"
     steal+=("pcommit C=$c: $(peers_steal_pct "$t0" "$(peers_cpu_ticks)")%")
   done
