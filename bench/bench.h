@@ -214,6 +214,9 @@ struct RunResult {
   // --retry-disturbed: how many times this point was measured again because steal was
   // above kDisturbedStealPct (the kept measurement is the least disturbed one).
   int disturbedRetries = 0;
+  // --rounds R > 1: the round this run belongs to (1..R; every mode and point once per
+  // round, in turn); 0 in a plan of one round.
+  int round = 0;
   // --tls: this run's cluster had mutual TLS on (`protocol` then ends in "+tls"), and
   // what a status call cost on a new connection (connect + handshake + call) and on the
   // pooled one, p50 over a few calls, on this cluster (0: not measured).
@@ -251,6 +254,11 @@ std::string reasonClass(const std::string& reason);
 ResourceSample sampleResources(kj::AsyncIoContext& io, const runtime::ClusterConfig& cluster,
                                const std::string& when, double atSeconds);
 
+// " round K" for a run of a --rounds plan, "" otherwise: appended to a run's name.
+inline std::string roundTag(const RunResult& r) {
+  return r.round > 0 ? " round " + std::to_string(r.round) : std::string();
+}
+
 std::string machineDescription();  // "hostname, N cpus (model), Linux release machine, cpuidle ..."
 void printTable(std::ostream& out, const std::vector<RunResult>& runs);
 // perNode: a table per run; otherwise one line per run (largest RSS, total data.mdb).
@@ -269,7 +277,9 @@ void printDisturbed(std::ostream& out, const std::vector<RunResult>& runs);
 // p50, paxos p50 <= 1.3 x 2pc p50, every p50 <= 1.5 x its floor (issue 6's), with a net
 // delay paxos-direct < 2pc < paxos and every p50 <= 1.3 x its floor; 64+ clients: paxos
 // throughput >= 0.85 x 2pc and node CPU per txn <= 1.4 x 2pc's), met or missed, with the
-// ratios.
+// ratios (bench/targets.cc). Runs of several rounds (RunResult::round) are judged within
+// each round, and a target's verdict is that of the rounds' median ratio (an order
+// target's: met in most rounds), each round's figure beside it.
 void printTargets(std::ostream& out, const std::vector<RunResult>& runs);
 
 // A recovery measurement (recovery.h), reported beside the runs.

@@ -92,8 +92,22 @@ class Runner {
     plan_.load.hotKeys = plan_.hotKeys;
   }
 
-  // Every mode and participant count; stops at the first failure or an interrupt.
+  // Every round, mode and participant count; stops at the first failure or an interrupt.
   int run() {
+    for (int round = 1; round <= plan_.rounds && rc_ == kExitOk && !interrupted_(); ++round) {
+      round_ = plan_.rounds > 1 ? round : 0;
+      if (round_ > 0) std::cerr << "== round " << round << " of " << plan_.rounds << "\n";
+      runRound();
+    }
+    if (interrupted_() && rc_ == kExitOk) rc_ = kExitInterrupted;
+    return rc_;
+  }
+
+  const std::vector<RunResult>& runs() const { return runs_; }
+  const std::vector<RecoveryResult>& recoveries() const { return recoveries_; }
+
+ private:
+  void runRound() {
     for (const Mode& mode : plan_.modes) {
       const auto& nList = plan_.recovery ? std::vector<int>{plan_.participantCounts.front()}
                                          : plan_.participantCounts;
@@ -106,14 +120,8 @@ class Runner {
         }
       }
     }
-    if (interrupted_() && rc_ == kExitOk) rc_ = kExitInterrupted;
-    return rc_;
   }
 
-  const std::vector<RunResult>& runs() const { return runs_; }
-  const std::vector<RecoveryResult>& recoveries() const { return recoveries_; }
-
- private:
   // A fresh cluster for `mode` with `n` participants in `tc`; false (rc_ set) on failure.
   bool startCluster(const Mode& mode, int n, uint32_t netDelayUs, bool tls, TempCluster& tc,
                     runtime::ClusterConfig& cluster) {
@@ -208,7 +216,8 @@ class Runner {
       lo.participants = n;
       lo.clientAsLeader = mode.clientAsLeader;
       lo.label = mode.name() + " N=" + std::to_string(n) + " C=" + std::to_string(c) +
-                 (cluster.netDelayUs ? " D=" + std::to_string(cluster.netDelayUs) + "us" : "");
+                 (cluster.netDelayUs ? " D=" + std::to_string(cluster.netDelayUs) + "us" : "") +
+                 (round_ > 0 ? " round " + std::to_string(round_) : "");
       auto r = measureLeastDisturbed(cluster, lo);
       if (tls) r.protocol += "+tls";
       r.tls = tls;
@@ -216,11 +225,12 @@ class Runner {
       r.pooledCallUs = connect.pooledUs;
       r.floor = floor;
       r.netDelayUs = cluster.netDelayUs;
+      r.round = round_;
       r.transport = cluster.nodes.front().isUnix() ? "unix" : "tcp";
       if (floor.measured) r.floorUs = floor.forMode(r.expected, r.netDelayUs);
       std::cerr << "   " << r.protocol << " N=" << r.participants << " C=" << r.clients
-                << (r.netDelayUs ? " D=" + std::to_string(r.netDelayUs) + "us" : "") << ": "
-                << r.committed << " committed, " << r.aborted << " aborted, " << r.unknown
+                << (r.netDelayUs ? " D=" + std::to_string(r.netDelayUs) + "us" : "") << roundTag(r)
+                << ": " << r.committed << " committed, " << r.aborted << " aborted, " << r.unknown
                 << " unknown, " << static_cast<int>(r.throughputTps) << " txn/s, p50 "
                 << r.latencyUs.p50 << " us\n";
       runs_.push_back(std::move(r));
@@ -302,6 +312,7 @@ class Runner {
   bool (*interrupted_)();
   kj::AsyncIoContext io_ = kj::setupAsyncIo();
   int rc_ = kExitOk;
+  int round_ = 0;  // RunResult::round of the runs being measured
   std::vector<RunResult> runs_;
   std::vector<RecoveryResult> recoveries_;
 };

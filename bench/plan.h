@@ -55,6 +55,10 @@ struct Plan {
   // A point whose measured phase had steal above kDisturbedStealPct is measured again, up
   // to this many more times; the least disturbed measurement is kept (--retry-disturbed).
   int retryDisturbed = 0;
+  // The whole plan this many times, every mode in turn within each round (--rounds), so
+  // that a drift of the machine reaches every mode; the targets are judged on the rounds'
+  // median (bench.h printTargets). Not with recovery or plots.
+  int rounds = 1;
   // Recovery mode instead of load runs.
   bool recovery = false;
   uint64_t crashAfter = 500;

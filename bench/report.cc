@@ -20,7 +20,11 @@ void printTable(std::ostream& out, const std::vector<RunResult>& runs) {
   // Likewise the transport column only when some cluster ran on Unix sockets.
   const bool transports = std::any_of(runs.begin(), runs.end(),
                                       [](const RunResult& r) { return r.transport != "tcp"; });
+  // And the round column only for --rounds.
+  const bool rounds =
+      std::any_of(runs.begin(), runs.end(), [](const RunResult& r) { return r.round > 0; });
   out << std::left << std::setw(14) << "mode" << std::right;
+  if (rounds) col("rnd", 4);
   if (transports) col("net", 5);
   col("N", 3);
   col("C", 4);
@@ -44,6 +48,7 @@ void printTable(std::ostream& out, const std::vector<RunResult>& runs) {
   out << "\n";
   for (const auto& r : runs) {
     out << std::left << std::setw(14) << r.protocol << std::right;
+    if (rounds) col(std::to_string(r.round), 4);
     if (transports) col(r.transport, 5);
     col(std::to_string(r.participants), 3);
     col(std::to_string(r.clients), 4);
@@ -68,7 +73,8 @@ void printTable(std::ostream& out, const std::vector<RunResult>& runs) {
   }
   for (const auto& r : runs) {
     if (r.abortReasons.empty() && r.unknownReasons.empty()) continue;
-    out << "  " << r.protocol << " N=" << r.participants << " C=" << r.clients << ":";
+    out << "  " << r.protocol << " N=" << r.participants << " C=" << r.clients << roundTag(r)
+        << ":";
     for (const auto& [why, n] : r.abortReasons) out << "  aborted " << n << " (" << why << ")";
     for (const auto& [why, n] : r.unknownReasons) out << "  unknown " << n << " (" << why << ")";
     out << "\n";
@@ -134,7 +140,7 @@ void printResources(std::ostream& out, const std::vector<RunResult>& runs, bool 
         header = true;
       }
       out << "  " << std::left << std::setw(14) << r.protocol << std::right
-          << " N=" << r.participants << " C=" << r.clients << "  largest RSS MiB";
+          << " N=" << r.participants << " C=" << r.clients << roundTag(r) << "  largest RSS MiB";
       for (const auto& s : r.resources) {
         uint64_t top = 0;
         for (const auto& n : s.nodes) top = std::max(top, n.rssKiB);
@@ -154,7 +160,8 @@ void printResources(std::ostream& out, const std::vector<RunResult>& runs, bool 
   }
   for (const auto& r : runs) {
     if (r.resources.size() < 2) continue;
-    out << "resources " << r.protocol << " N=" << r.participants << " C=" << r.clients << " at";
+    out << "resources " << r.protocol << " N=" << r.participants << " C=" << r.clients
+        << roundTag(r) << " at";
     for (const auto& s : r.resources)
       out << " " << s.when << " (" << fixed(s.atSeconds, 0) << " s)";
     out << ":\n  node   RSS MiB" << std::string(r.resources.size() * 7 - 4, ' ')
@@ -198,7 +205,8 @@ std::string roughly(double v) {
 
 void printCpu(std::ostream& out, const std::vector<RunResult>& runs) {
   for (const auto& r : runs) {
-    out << "cpu " << r.protocol << " N=" << r.participants << " C=" << r.clients << ": ";
+    out << "cpu " << r.protocol << " N=" << r.participants << " C=" << r.clients << roundTag(r)
+        << ": ";
     const auto& u = r.cpu;
     if (!u.measured) {
       out << "n/a (" << (r.committed == 0 ? "nothing committed" : "no node on this machine")
@@ -232,7 +240,7 @@ void printWrites(std::ostream& out, const std::vector<RunResult>& runs) {
   for (const auto& r : runs) {
     if (r.writesByRole.empty()) continue;
     const uint64_t txns = r.transactions();
-    out << "writes " << r.protocol << " N=" << r.participants << " C=" << r.clients
+    out << "writes " << r.protocol << " N=" << r.participants << " C=" << r.clients << roundTag(r)
         << ": synced commit mean (commits per txn):";
     bool first = true;
     for (const char* role : kReportRoles) {
@@ -260,7 +268,7 @@ void printDisturbed(std::ostream& out, const std::vector<RunResult>& runs) {
   for (size_t i = 0; i < hit.size(); ++i) {
     const RunResult& r = *hit[i];
     out << (i ? "," : "") << " " << r.protocol << " N=" << r.participants << " C=" << r.clients
-        << (r.netDelayUs ? " D=" + std::to_string(r.netDelayUs) + "us" : "") << " ("
+        << (r.netDelayUs ? " D=" + std::to_string(r.netDelayUs) + "us" : "") << roundTag(r) << " ("
         << fixed(r.cpu.stealPct, 0) << "%"
         << (r.disturbedRetries
                 ? ", the least of " + std::to_string(r.disturbedRetries + 1) + " measurements"
@@ -269,94 +277,6 @@ void printDisturbed(std::ostream& out, const std::vector<RunResult>& runs) {
   }
   out << "; their throughput and latency say as much about the host as about pcommit: run "
          "them again (--retry-disturbed N) before comparing\n";
-}
-
-// A floor target's ratio, and beside it (not instead: the verdict is the floor's) the
-// ratio to the floor with the commit paced as a one-client run makes it, where measured.
-static std::string floorDetail(const RunResult& r, double overFloor) {
-  std::string detail = fixed(overFloor, 2) + " x";
-  double paced = r.floor.forModePaced(r.expected, r.netDelayUs);
-  if (paced > 0) {
-    detail += " (" + fixed(static_cast<double>(r.latencyUs.p50) / paced, 2) + " x the paced floor)";
-  }
-  return detail;
-}
-
-void printTargets(std::ostream& out, const std::vector<RunResult>& runs) {
-  // The runs of one (N, C, D) point by mode.
-  std::map<std::tuple<int, int, uint32_t>, std::map<std::string, const RunResult*>> points;
-  for (const auto& r : runs) points[{r.participants, r.clients, r.netDelayUs}][r.protocol] = &r;
-  bool header = false;
-  uint32_t d = 0;
-  // `from`: the runs the verdict rests on; a disturbed one is named after it.
-  auto line = [&](int n, int c, const std::string& what, bool ok, const std::string& detail,
-                  std::initializer_list<const RunResult*> from) {
-    if (!header) {
-      out << "targets (issue 15; the floor at D = 0 is issue 6's; ratios within this run):\n";
-      header = true;
-    }
-    out << "  N=" << n << " C=" << c << (d ? " D=" + std::to_string(d) + "us" : "") << "  "
-        << (ok ? "met   " : "MISSED") << "  " << what << ": " << detail;
-    std::string busy;
-    for (const RunResult* r : from) {
-      if (!disturbed(r->cpu)) continue;
-      busy += (busy.empty() ? "" : ", ") + r->protocol + " " + fixed(r->cpu.stealPct, 0) + "%";
-    }
-    if (!busy.empty()) out << "  [DISTURBED, steal: " << busy << "]";
-    out << "\n";
-  };
-  for (const auto& [point, modes] : points) {
-    auto [n, c, delay] = point;
-    d = delay;
-    // Init-capture: clang 14 cannot capture a structured binding.
-    auto find = [&byMode = modes](const char* m) -> const RunResult* {
-      auto it = byMode.find(m);
-      return it == byMode.end() ? nullptr : it->second;
-    };
-    const RunResult* twoPc = find("2pc");
-    const RunResult* paxos = find("paxos");
-    const RunResult* direct = find("paxos-direct");
-    if (c == 1) {
-      if (twoPc && direct) {
-        line(n, c, "paxos-direct p50 < 2pc p50", direct->latencyUs.p50 < twoPc->latencyUs.p50,
-             std::to_string(direct->latencyUs.p50) + " vs " + std::to_string(twoPc->latencyUs.p50) +
-                 " us",
-             {direct, twoPc});
-      }
-      if (twoPc && paxos) {
-        double ratio = static_cast<double>(paxos->latencyUs.p50) /
-                       static_cast<double>(std::max<uint64_t>(twoPc->latencyUs.p50, 1));
-        line(n, c, "paxos p50 <= 1.3 x 2pc p50", ratio <= 1.3, fixed(ratio, 2) + " x",
-             {paxos, twoPc});
-      }
-      if (d > 0 && twoPc && paxos && direct) {
-        // The paper's claim, where a message delay costs real time (issue 15).
-        line(n, c, "paxos-direct p50 < 2pc p50 < paxos p50",
-             direct->latencyUs.p50 < twoPc->latencyUs.p50 &&
-                 twoPc->latencyUs.p50 < paxos->latencyUs.p50,
-             std::to_string(direct->latencyUs.p50) + " < " + std::to_string(twoPc->latencyUs.p50) +
-                 " < " + std::to_string(paxos->latencyUs.p50) + " us",
-             {direct, twoPc, paxos});
-      }
-      const double bound = d > 0 ? 1.3 : 1.5;
-      for (const auto& [m, r] : modes) {
-        if (r->floorUs <= 0) continue;
-        double x = static_cast<double>(r->latencyUs.p50) / r->floorUs;
-        line(n, c, m + " p50 <= " + fixed(bound, 1) + " x floor", x <= bound, floorDetail(*r, x),
-             {r});
-      }
-    }
-    if (c >= 64 && twoPc && paxos) {
-      double ratio = paxos->throughputTps / std::max(twoPc->throughputTps, 1e-9);
-      line(n, c, "paxos txn/s >= 0.85 x 2pc", ratio >= 0.85, fixed(ratio, 2) + " x",
-           {paxos, twoPc});
-      if (twoPc->cpu.measured && paxos->cpu.measured && twoPc->cpu.nodesUsPerTxn > 0) {
-        double cpu = paxos->cpu.nodesUsPerTxn / twoPc->cpu.nodesUsPerTxn;
-        line(n, c, "paxos node CPU per txn <= 1.4 x 2pc's", cpu <= 1.4, fixed(cpu, 2) + " x",
-             {paxos, twoPc});
-      }
-    }
-  }
 }
 
 void printRecovery(std::ostream& out, const std::vector<RecoveryResult>& results) {
@@ -521,6 +441,7 @@ json::Value runJson(const RunResult& r) {
   addCosts(j, r);
   j["interrupted"] = r.interrupted;
   j["disturbed_retries"] = r.disturbedRetries;
+  j["round"] = r.round;
   j["tls"] = r.tls;
   if (r.newConnectionCallUs > 0) {
     j["status_new_connection_us"] = rounded(r.newConnectionCallUs, 1);

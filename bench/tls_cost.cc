@@ -66,9 +66,9 @@ void printTlsCost(std::ostream& out, const std::vector<RunResult>& runs) {
     const std::string plain = r.protocol.substr(0, r.protocol.size() - 4);  // minus "+tls"
     auto twin = std::find_if(runs.begin(), runs.end(), [&](const RunResult& p) {
       return !p.tls && p.protocol == plain && p.participants == r.participants &&
-             p.clients == r.clients;
+             p.clients == r.clients && p.round == r.round;
     });
-    out << "  " << plain << " N=" << r.participants << " C=" << r.clients << ": ";
+    out << "  " << plain << " N=" << r.participants << " C=" << r.clients << roundTag(r) << ": ";
     if (twin == runs.end()) {
       out << "no plaintext run to compare\n";
       continue;

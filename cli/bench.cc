@@ -76,7 +76,7 @@ const char* const kBenchUsage =
     "                     [--seed S] [--cluster FILE] [--gc-cap N] [--recovery-timeout-ms MS]\n"
     "                     [--colocate none|acceptors|all] [--net-delay-us D,...] [--tls]\n"
     "                     [--json FILE] [--svg DIR] [--no-floor] [--resources] [--keep]\n"
-    "                     [--retry-disturbed N]\n"
+    "                     [--retry-disturbed N] [--rounds R]\n"
     "                     [--recovery [--crash-after K] [--restart-after-ms MS]]\n\n"
     "For each protocol (mode) and each participant count: starts a local cluster in a\n"
     "temporary directory (N participants, 2F+1 acceptors, 2 coordinators) or uses the\n"
@@ -94,6 +94,10 @@ const char* const kBenchUsage =
     "the start, middle and end of each run. On a VM the report also gives the steal of\n"
     "each measured phase (CPU time the hypervisor gave to other guests, /proc/stat) and\n"
     "names every phase above 5% as DISTURBED: --retry-disturbed N measures it again.\n"
+    "--rounds R: the whole plan R times over, every mode in turn within a round (fresh\n"
+    "clusters each round), as a machine whose disk and CPU drift from minute to minute\n"
+    "needs: each target is judged within every round, and its verdict is that of the\n"
+    "rounds' median ratio, every round's ratio printed beside it.\n"
     "--recovery: instead of the load runs, crashes each mode's leader under load and\n"
     "reports how long transactions stayed in doubt.\n"
     "--colocate acceptors|all: the fresh clusters run acceptor a<i> (and with 'all'\n"
@@ -158,6 +162,9 @@ po::options_description benchOptions(bench::Plan& p, BenchText& t) {
       "retry-disturbed", po::value<int>(&p.retryDisturbed)->value_name("N")->default_value(0),
       "measure a point again, up to N times, while the hypervisor took more than 5% of the "
       "machine's CPU time (steal) during it; the least disturbed measurement is reported")(
+      "rounds", po::value<int>(&p.rounds)->value_name("R")->default_value(1),
+      "run the whole plan R times, the modes in turn within each round; the targets are "
+      "judged on the median of the rounds' ratios, each round's beside it (1..20)")(
       "keep", po::bool_switch(&p.keep), "keep each cluster's directory (stopped): logs and data")(
       "tls", po::bool_switch(&p.tls),
       "each cluster twice, plaintext and mutual TLS, with the TLS cost beside (see above)")(
@@ -211,6 +218,11 @@ std::optional<int> checkOptions(const BenchText& t, bench::Plan& p) {
   if (p.f < 0 || p.f > 15) return usage("--f: expected 0..15");
   if (p.retryDisturbed < 0 || p.retryDisturbed > 20)
     return usage("--retry-disturbed: expected 0..20");
+  if (p.rounds < 1 || p.rounds > 20) return usage("--rounds: expected 1..20");
+  if (p.rounds > 1 && p.recovery)
+    return usage("--rounds: not with --recovery (one crash per mode)");
+  if (p.rounds > 1 && !p.svgDir.empty())
+    return usage("--rounds: not with --svg (a plot shows one run per point)");
   if (!(lo.durationSeconds > 0) || lo.durationSeconds > 86400)
     return usage("--duration: expected seconds > 0");
   if (!(lo.warmupSeconds >= 0) || lo.warmupSeconds > 3600)

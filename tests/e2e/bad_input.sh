@@ -151,6 +151,10 @@ step "bad flags: bench"
 expect_usage "--colocate x" -- bench --colocate x --duration 1
 expect_usage "--colocate" "cluster file" -- bench --cluster good.conf --colocate all --duration 1
 expect_usage "--recovery" "--colocate all" -- bench --recovery --colocate all
+expect_usage "--rounds" "1..20" -- bench --rounds 0 --duration 1
+expect_usage "--rounds" "1..20" -- bench --rounds 21 --duration 1
+expect_usage "--rounds" "--recovery" -- bench --rounds 2 --recovery
+expect_usage "--rounds" "--svg" -- bench --rounds 2 --svg plots --duration 1
 
 step "bad flags: cluster start"
 expect_usage "--dir" -- cluster start
