@@ -24,19 +24,24 @@ struct TargetLine {
   // A ratio target: the ratio, and the bound it is held to (<= bound, or >= when !atMost).
   // An order target has none.
   std::optional<double> value;
+  std::optional<double> paced;  // a floor target: p50 over the paced floor, where measured
   double bound = 0;
   bool atMost = true;
   bool passes(double v) const { return atMost ? v <= bound : v >= bound; }
 };
 
+// p50 over the floor with the commit paced as a one-client run makes it, if measured.
+std::optional<double> overPacedFloor(const RunResult& r) {
+  const double paced = r.floor.forModePaced(r.expected, r.netDelayUs);
+  if (paced <= 0) return std::nullopt;
+  return static_cast<double>(r.latencyUs.p50) / paced;
+}
+
 // A floor target's ratio, and beside it (not instead: the verdict is the floor's) the
-// ratio to the floor with the commit paced as a one-client run makes it, where measured.
-std::string floorDetail(const RunResult& r, double overFloor) {
+// ratio to the paced floor.
+std::string floorDetail(double overFloor, std::optional<double> overPaced) {
   std::string detail = fixed(overFloor, 2) + " x";
-  double paced = r.floor.forModePaced(r.expected, r.netDelayUs);
-  if (paced > 0) {
-    detail += " (" + fixed(static_cast<double>(r.latencyUs.p50) / paced, 2) + " x the paced floor)";
-  }
+  if (overPaced) detail += " (" + fixed(*overPaced, 2) + " x the paced floor)";
   return detail;
 }
 
@@ -98,7 +103,8 @@ class Judge {
       if (r->floorUs <= 0) continue;
       const double x = static_cast<double>(r->latencyUs.p50) / r->floorUs;
       TargetLine& l = ratio(m + " p50 <= " + fixed(bound, 1) + " x floor", x, bound, true, {r});
-      l.detail = floorDetail(*r, x);
+      l.paced = overPacedFloor(*r);
+      l.detail = floorDetail(x, l.paced);
     }
   }
 
@@ -164,8 +170,9 @@ TargetLine combine(const std::vector<std::pair<int, TargetLine>>& rounds) {
   const size_t met = static_cast<size_t>(
       std::count_if(rounds.begin(), rounds.end(), [](const auto& rl) { return rl.second.ok; }));
   std::string each, busy;
-  std::vector<double> values;
+  std::vector<double> values, paced;
   for (const auto& [round, l] : rounds) {
+    if (l.paced) paced.push_back(*l.paced);
     each += (each.empty() ? "" : "; ") + ("round " + std::to_string(round) + " ") +
             (l.value ? fixed(*l.value, 2) : l.detail);
     if (l.value) values.push_back(*l.value);
@@ -179,6 +186,9 @@ TargetLine combine(const std::vector<std::pair<int, TargetLine>>& rounds) {
     out.value = m;
     out.ok = out.passes(m);
     out.detail = "median " + fixed(m, 2) + " x (" + each + "; " + tally + ")";
+    if (paced.size() == rounds.size()) {
+      out.detail += "; median " + fixed(median(paced), 2) + " x the paced floor";
+    }
   } else {
     out.ok = 2 * met > rounds.size();
     out.detail = tally + " (" + each + ")";
