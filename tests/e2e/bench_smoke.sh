@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# pcommit bench smoke test (CI, about 30 s), four short invocations:
+# pcommit bench smoke test (CI, about 40 s), five short invocations:
 #  1. paxos and 2pc, one client: both runs in the JSON, committed > 0, nothing aborted or
 #     unknown, and the logical messages and synced writes per transaction equal docs/PROTOCOL.md
 #     §7's formulas (within 1%; see below for the two timing effects allowed), as they must
@@ -22,6 +22,8 @@
 #  4. paxos with --fanout quorum, one participant, 8 clients on their own keys: nothing
 #     aborted (a participant that learns outcomes late aborts the client's later
 #     transactions on its still-locked keys).
+#  5. --rounds 2: the runs in round order, each mode once per round, and the target line
+#     judged on the rounds' median with each round's ratio.
 # Also checks that bench removed its temporary cluster directories (TMPDIR is this test's).
 set -euo pipefail
 PCOMMIT="${1:?usage: $0 PATH-TO-pcommit}"
@@ -176,6 +178,18 @@ qc="$(field_in "$Q" paxos committed)" qa="$(field_in "$Q" paxos aborted)"
 ((qc > 0)) || fail "quorum fan-out: committed $qc"
 [[ "$qa" == 0 ]] || fail "quorum fan-out, 8 clients on their own keys: aborted $qa (participants learn late)"
 echo "quorum fan-out: committed $qc, aborted 0"
+
+echo "== 5. --rounds 2: every mode once per round, the targets over the rounds"
+R="$TMP/rounds.json"
+TMPDIR="$TMP/work" "$PCOMMIT" bench --protocol 2pc,paxos --participants 1 --clients 1 \
+  --duration 0.5 --warmup 0.2 --no-floor --rounds 2 --json "$R" >"$TMP/rounds.out"
+order="$(python3 -c 'import json,sys
+print(" ".join("%s/%d" % (r["protocol"], r["round"]) for r in json.load(open(sys.argv[1]))["runs"]))' "$R")"
+[[ "$order" == "2pc/1 paxos/1 2pc/2 paxos/2" ]] || fail "--rounds 2: runs in the order $order"
+grep -q "judged within each of the 2 rounds" "$TMP/rounds.out" || fail "--rounds 2: no rounds verdict"
+grep -qE "paxos p50 <= 1.3 x 2pc p50: median [0-9.]+ x \(round 1 [0-9.]+; round 2 [0-9.]+; met in [0-2] of 2 rounds\)" \
+  "$TMP/rounds.out" || fail "--rounds 2: the one-client target line: $(grep 'x 2pc p50' "$TMP/rounds.out")"
+echo "rounds: $order"
 
 [[ -z "$(ls -A "$TMP/work")" ]] || fail "bench left behind: $(ls -A "$TMP/work")"
 echo "PASS bench_smoke"

@@ -160,7 +160,19 @@ void crashLoop(bool withLog) {
     } else if (withLog) {
       Options ro;
       ro.readOnly = true;
-      readOnly = test::normalized(Env(dir.path(), ro).load());
+      try {
+        readOnly = test::normalized(Env(dir.path(), ro).load());
+      } catch (const StorageError& e) {
+        // Killed in the first round after LMDB made its file but before the first commit
+        // (the format record): a read-only open refuses the empty file, and nothing can
+        // have been acknowledged; the read-write open below initialises it.
+        const std::string what = e.what();
+        CAPTURE(what);
+        REQUIRE((e.kind() == ErrorKind::NotPcommit));
+        REQUIRE(what.find("was never initialised") != std::string::npos);
+        REQUIRE(refN == 0);
+        REQUIRE(ackedMax == -1);
+      }
     }
     Options rw;
     if (withLog && kill % 2 == 0) rw.recordLogBytes = kSmallLog;

@@ -305,6 +305,27 @@ TEST_CASE("a directory that is not pcommit's is refused") {
   }
 }
 
+// A node killed during its very first start, after LMDB made data.mdb but before the
+// first commit wrote the format record, leaves an empty LMDB file. Nothing in it can have
+// been acknowledged: read-only inspection says so, and the next start initialises it
+// (storage_crash_test kills a writer at such a moment now and then).
+TEST_CASE("a crash before the first commit leaves a file the next start initialises") {
+  TempDir tmp;
+  withRawLmdb(tmp.path(), [](MDB_env*, MDB_txn*) {});  // data.mdb, no commit of ours
+  REQUIRE(::access((tmp.path() + "/data.mdb").c_str(), F_OK) == 0);
+  Options ro;
+  ro.readOnly = true;
+  auto e = openError(tmp.path(), ro);
+  CHECK(kindName(e.kind()) == kindName(ErrorKind::NotPcommit));
+  CHECK(has(e.what(), tmp.path() + "/data.mdb was never initialised (no format record)"));
+  {
+    Env env(tmp.path());
+    CHECK(env.formatVersion() == kFormatVersion);
+    CHECK(env.load().leaderRound == 0);
+  }
+  CHECK_NOTHROW(Env(tmp.path(), ro).load());  // initialised: inspection reads it now
+}
+
 TEST_CASE("a directory written by an unknown format version is refused") {
   TempDir tmp;
   { Env env(tmp.path()); }
