@@ -6,6 +6,7 @@
 
 #include "bench/bench.h"
 #include "bench/numbers.h"
+#include "bench/targets.h"
 #include "json/json.h"
 
 namespace pc::bench {
@@ -492,8 +493,9 @@ void writeJson(std::ostream& out, const std::string& machine, const std::string&
   json::Value recoveryRows = json::Value::array();
   for (const auto& r : recoveries) recoveryRows.push_back(recoveryJson(r));
   j["recovery"] = std::move(recoveryRows);
+  j["targets"] = targetsJson(runs);
   // One run per line: scripts (tests/e2e/bench_smoke.sh, bench/peers) grep them.
-  out << json::render(j, {false, {"runs", "recovery"}}) << "\n";
+  out << json::render(j, {false, {"runs", "recovery", "targets"}}) << "\n";
 }
 
 }  // namespace pc::bench

@@ -1,5 +1,7 @@
 // Issue 15's targets in the report of pcommit bench (bench.h printTargets): judged within
 // each round of runs, and with --rounds R over the rounds' median.
+#include "bench/targets.h"
+
 #include <algorithm>
 #include <map>
 #include <optional>
@@ -8,6 +10,7 @@
 
 #include "bench/bench.h"
 #include "bench/numbers.h"
+#include "json/json.h"
 
 namespace pc::bench {
 
@@ -197,35 +200,83 @@ TargetLine combine(const std::vector<std::pair<int, TargetLine>>& rounds) {
   return out;
 }
 
+// A target's verdict: over one round, or combined over several with each round's line.
+struct Verdict {
+  TargetLine line;
+  std::vector<std::pair<int, TargetLine>> rounds;  // empty for a plan of one round
+};
+
+// Every target the runs can judge, in the order of first sight; `roundCount` is set to
+// the number of rounds (1 without --rounds).
+std::vector<Verdict> verdicts(const std::vector<RunResult>& runs, size_t& roundCount) {
+  std::map<int, std::vector<const RunResult*>> byRound;
+  for (const auto& r : runs) byRound[r.round].push_back(&r);
+  roundCount = std::max<size_t>(byRound.size(), 1);
+  std::vector<Verdict> out;
+  if (byRound.size() <= 1) {
+    if (byRound.empty()) return out;
+    for (auto& l : judge(byRound.begin()->second)) out.push_back(Verdict{std::move(l), {}});
+    return out;
+  }
+  // Each target's line in every round that could judge it.
+  std::map<std::tuple<int, int, uint32_t, std::string>, size_t> index;
+  for (const auto& [round, rs] : byRound) {
+    for (auto& l : judge(rs)) {
+      auto [it, fresh] = index.try_emplace(std::make_tuple(l.n, l.c, l.d, l.what), out.size());
+      if (fresh) out.emplace_back();
+      out[it->second].rounds.emplace_back(round, std::move(l));
+    }
+  }
+  for (auto& v : out) v.line = combine(v.rounds);
+  return out;
+}
+
+json::Value lineJson(const TargetLine& l) {
+  json::Value j{{"participants", l.n},
+                {"clients", l.c},
+                {"net_delay_us", l.d},
+                {"target", l.what},
+                {"met", l.ok}};
+  j["ratio"] = l.value ? json::Value(rounded(*l.value, 3)) : json::Value(nullptr);
+  j["paced_floor_ratio"] = l.paced ? json::Value(rounded(*l.paced, 3)) : json::Value(nullptr);
+  return j;
+}
+
 }  // namespace
 
 void printTargets(std::ostream& out, const std::vector<RunResult>& runs) {
-  std::map<int, std::vector<const RunResult*>> byRound;
-  for (const auto& r : runs) byRound[r.round].push_back(&r);
-  if (byRound.size() <= 1) {
-    auto lines = judge(byRound.empty() ? std::vector<const RunResult*>{} : byRound.begin()->second);
-    if (lines.empty()) return;
+  size_t rounds = 1;
+  const auto all = verdicts(runs, rounds);
+  if (all.empty()) return;
+  if (rounds == 1) {
     out << "targets (issue 15; the floor at D = 0 is issue 6's; ratios within this run):\n";
-    for (const auto& l : lines) printLine(out, l);
-    return;
+  } else {
+    out << "targets (issue 15; the floor at D = 0 is issue 6's): judged within each of the "
+        << rounds
+        << " rounds; the verdict on the rounds' median ratio (an order: on most rounds)\n";
   }
-  // Each target's line in every round that could judge it, in the order of first sight.
-  std::vector<std::tuple<int, int, uint32_t, std::string>> order;
-  std::map<std::tuple<int, int, uint32_t, std::string>, std::vector<std::pair<int, TargetLine>>>
-      byTarget;
-  for (const auto& [round, rs] : byRound) {
-    for (auto& l : judge(rs)) {
-      auto key = std::make_tuple(l.n, l.c, l.d, l.what);
-      auto& seen = byTarget[key];
-      if (seen.empty()) order.push_back(key);
-      seen.emplace_back(round, std::move(l));
+  for (const auto& v : all) printLine(out, v.line);
+}
+
+json::Value targetsJson(const std::vector<RunResult>& runs) {
+  size_t rounds = 1;
+  json::Value out = json::Value::array();
+  for (const auto& v : verdicts(runs, rounds)) {
+    json::Value j = lineJson(v.line);
+    if (!v.rounds.empty()) {
+      // The verdict's ratio is the rounds' median; each round's own line beside it.
+      json::Value each = json::Value::array();
+      for (const auto& [round, l] : v.rounds) {
+        json::Value r = lineJson(l);
+        json::Value slim{{"round", round}, {"met", l.ok}};
+        slim["ratio"] = r["ratio"];
+        each.push_back(std::move(slim));
+      }
+      j["rounds"] = std::move(each);
     }
+    out.push_back(std::move(j));
   }
-  if (order.empty()) return;
-  out << "targets (issue 15; the floor at D = 0 is issue 6's): judged within each of the "
-      << byRound.size()
-      << " rounds; the verdict on the rounds' median ratio (an order: on most rounds)\n";
-  for (const auto& key : order) printLine(out, combine(byTarget[key]));
+  return out;
 }
 
 }  // namespace pc::bench

@@ -10,6 +10,7 @@
 #include "bench/bench.h"
 #include "bench/floor.h"
 #include "bench/proc_stats.h"
+#include "bench/targets.h"
 
 namespace pc::bench {
 
@@ -159,6 +160,42 @@ TEST_CASE("targets over rounds: the verdict is the median round's, each round sh
   std::ostringstream cpu;
   printCpu(cpu, {runs[1]});
   CHECK(cpu.str().find("cpu paxos N=3 C=64 round 1: ") == 0);
+}
+
+// The JSON has the verdicts the report prints: scripts (a CI perf gate) read them.
+TEST_CASE("the JSON's targets are the printed verdicts, with each round's ratio") {
+  RunResult a, b;
+  a.protocol = "2pc";
+  a.participants = 3;
+  a.clients = 64;
+  a.throughputTps = 10000;
+  b = a;
+  b.protocol = "paxos";
+  b.throughputTps = 8000;
+  json::Value one = targetsJson({a, b});
+  REQUIRE(one.size() == 1);
+  CHECK(one[0]["target"] == "paxos txn/s >= 0.85 x 2pc");
+  CHECK(one[0]["clients"] == 64);
+  CHECK(one[0]["met"] == false);
+  CHECK(one[0]["ratio"] == doctest::Approx(0.8));
+  CHECK(one[0]["paced_floor_ratio"].is_null());
+  CHECK(!one[0].contains("rounds"));
+
+  RunResult a2 = a, b2 = b, a3 = a, b3 = b;
+  a.round = b.round = 1;
+  a2.round = b2.round = 2;
+  b2.throughputTps = 9000;
+  a3.round = b3.round = 3;
+  b3.throughputTps = 8600;
+  json::Value three = targetsJson({a, b, a2, b2, a3, b3});
+  REQUIRE(three.size() == 1);
+  CHECK(three[0]["met"] == true);  // median 0.86
+  CHECK(three[0]["ratio"] == doctest::Approx(0.86));
+  REQUIRE(three[0]["rounds"].size() == 3);
+  CHECK(three[0]["rounds"][0]["round"] == 1);
+  CHECK(three[0]["rounds"][0]["met"] == false);
+  CHECK(three[0]["rounds"][1]["ratio"] == doctest::Approx(0.9));
+  CHECK(three[0]["rounds"][2]["met"] == true);
 }
 
 // The order target of --net-delay-us is held in most rounds, or it is missed.

@@ -189,6 +189,16 @@ print(" ".join("%s/%d" % (r["protocol"], r["round"]) for r in json.load(open(sys
 grep -q "judged within each of the 2 rounds" "$TMP/rounds.out" || fail "--rounds 2: no rounds verdict"
 grep -qE "paxos p50 <= 1.3 x 2pc p50: median [0-9.]+ x \(round 1 [0-9.]+; round 2 [0-9.]+; met in [0-2] of 2 rounds\)" \
   "$TMP/rounds.out" || fail "--rounds 2: the one-client target line: $(grep 'x 2pc p50' "$TMP/rounds.out")"
+# The JSON carries the same verdict: the median of the rounds' ratios, each round listed.
+python3 - "$R" <<'PY' || fail "--rounds 2: the JSON's targets"
+import json, sys
+t = [x for x in json.load(open(sys.argv[1]))["targets"] if x["target"] == "paxos p50 <= 1.3 x 2pc p50"]
+assert len(t) == 1, t
+r = [x["ratio"] for x in t[0]["rounds"]]
+assert [x["round"] for x in t[0]["rounds"]] == [1, 2], t
+assert abs(t[0]["ratio"] - (r[0] + r[1]) / 2) < 0.002, t
+assert t[0]["met"] == (t[0]["ratio"] <= 1.3), t
+PY
 echo "rounds: $order"
 
 [[ -z "$(ls -A "$TMP/work")" ]] || fail "bench left behind: $(ls -A "$TMP/work")"
