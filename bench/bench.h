@@ -254,9 +254,10 @@ std::string reasonClass(const std::string& reason);
 ResourceSample sampleResources(kj::AsyncIoContext& io, const runtime::ClusterConfig& cluster,
                                const std::string& when, double atSeconds);
 
-// " round K" for a run of a --rounds plan, "" otherwise: appended to a run's name.
-inline std::string roundTag(const RunResult& r) {
-  return r.round > 0 ? " round " + std::to_string(r.round) : std::string();
+// " round K" for a run of a --rounds plan (RunResult::round), "" otherwise: appended to a
+// run's name.
+inline std::string roundTag(int round) {
+  return round > 0 ? " round " + std::to_string(round) : std::string();
 }
 
 std::string machineDescription();  // "hostname, N cpus (model), Linux release machine, cpuidle ..."

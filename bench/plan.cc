@@ -217,7 +217,7 @@ class Runner {
       lo.clientAsLeader = mode.clientAsLeader;
       lo.label = mode.name() + " N=" + std::to_string(n) + " C=" + std::to_string(c) +
                  (cluster.netDelayUs ? " D=" + std::to_string(cluster.netDelayUs) + "us" : "") +
-                 (round_ > 0 ? " round " + std::to_string(round_) : "");
+                 roundTag(round_);
       auto r = measureLeastDisturbed(cluster, lo);
       if (tls) r.protocol += "+tls";
       r.tls = tls;
@@ -229,10 +229,10 @@ class Runner {
       r.transport = cluster.nodes.front().isUnix() ? "unix" : "tcp";
       if (floor.measured) r.floorUs = floor.forMode(r.expected, r.netDelayUs);
       std::cerr << "   " << r.protocol << " N=" << r.participants << " C=" << r.clients
-                << (r.netDelayUs ? " D=" + std::to_string(r.netDelayUs) + "us" : "") << roundTag(r)
-                << ": " << r.committed << " committed, " << r.aborted << " aborted, " << r.unknown
-                << " unknown, " << static_cast<int>(r.throughputTps) << " txn/s, p50 "
-                << r.latencyUs.p50 << " us\n";
+                << (r.netDelayUs ? " D=" + std::to_string(r.netDelayUs) + "us" : "")
+                << roundTag(r.round) << ": " << r.committed << " committed, " << r.aborted
+                << " aborted, " << r.unknown << " unknown, " << static_cast<int>(r.throughputTps)
+                << " txn/s, p50 " << r.latencyUs.p50 << " us\n";
       runs_.push_back(std::move(r));
     }
   }

@@ -2,7 +2,6 @@
 #include <algorithm>
 #include <iomanip>
 #include <ostream>
-#include <tuple>
 
 #include "bench/bench.h"
 #include "bench/numbers.h"
@@ -74,7 +73,7 @@ void printTable(std::ostream& out, const std::vector<RunResult>& runs) {
   }
   for (const auto& r : runs) {
     if (r.abortReasons.empty() && r.unknownReasons.empty()) continue;
-    out << "  " << r.protocol << " N=" << r.participants << " C=" << r.clients << roundTag(r)
+    out << "  " << r.protocol << " N=" << r.participants << " C=" << r.clients << roundTag(r.round)
         << ":";
     for (const auto& [why, n] : r.abortReasons) out << "  aborted " << n << " (" << why << ")";
     for (const auto& [why, n] : r.unknownReasons) out << "  unknown " << n << " (" << why << ")";
@@ -141,7 +140,8 @@ void printResources(std::ostream& out, const std::vector<RunResult>& runs, bool 
         header = true;
       }
       out << "  " << std::left << std::setw(14) << r.protocol << std::right
-          << " N=" << r.participants << " C=" << r.clients << roundTag(r) << "  largest RSS MiB";
+          << " N=" << r.participants << " C=" << r.clients << roundTag(r.round)
+          << "  largest RSS MiB";
       for (const auto& s : r.resources) {
         uint64_t top = 0;
         for (const auto& n : s.nodes) top = std::max(top, n.rssKiB);
@@ -162,7 +162,7 @@ void printResources(std::ostream& out, const std::vector<RunResult>& runs, bool 
   for (const auto& r : runs) {
     if (r.resources.size() < 2) continue;
     out << "resources " << r.protocol << " N=" << r.participants << " C=" << r.clients
-        << roundTag(r) << " at";
+        << roundTag(r.round) << " at";
     for (const auto& s : r.resources)
       out << " " << s.when << " (" << fixed(s.atSeconds, 0) << " s)";
     out << ":\n  node   RSS MiB" << std::string(r.resources.size() * 7 - 4, ' ')
@@ -206,8 +206,8 @@ std::string roughly(double v) {
 
 void printCpu(std::ostream& out, const std::vector<RunResult>& runs) {
   for (const auto& r : runs) {
-    out << "cpu " << r.protocol << " N=" << r.participants << " C=" << r.clients << roundTag(r)
-        << ": ";
+    out << "cpu " << r.protocol << " N=" << r.participants << " C=" << r.clients
+        << roundTag(r.round) << ": ";
     const auto& u = r.cpu;
     if (!u.measured) {
       out << "n/a (" << (r.committed == 0 ? "nothing committed" : "no node on this machine")
@@ -241,8 +241,8 @@ void printWrites(std::ostream& out, const std::vector<RunResult>& runs) {
   for (const auto& r : runs) {
     if (r.writesByRole.empty()) continue;
     const uint64_t txns = r.transactions();
-    out << "writes " << r.protocol << " N=" << r.participants << " C=" << r.clients << roundTag(r)
-        << ": synced commit mean (commits per txn):";
+    out << "writes " << r.protocol << " N=" << r.participants << " C=" << r.clients
+        << roundTag(r.round) << ": synced commit mean (commits per txn):";
     bool first = true;
     for (const char* role : kReportRoles) {
       auto it = r.writesByRole.find(role);
@@ -269,8 +269,8 @@ void printDisturbed(std::ostream& out, const std::vector<RunResult>& runs) {
   for (size_t i = 0; i < hit.size(); ++i) {
     const RunResult& r = *hit[i];
     out << (i ? "," : "") << " " << r.protocol << " N=" << r.participants << " C=" << r.clients
-        << (r.netDelayUs ? " D=" + std::to_string(r.netDelayUs) + "us" : "") << roundTag(r) << " ("
-        << fixed(r.cpu.stealPct, 0) << "%"
+        << (r.netDelayUs ? " D=" + std::to_string(r.netDelayUs) + "us" : "") << roundTag(r.round)
+        << " (" << fixed(r.cpu.stealPct, 0) << "%"
         << (r.disturbedRetries
                 ? ", the least of " + std::to_string(r.disturbedRetries + 1) + " measurements"
                 : "")

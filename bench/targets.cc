@@ -231,14 +231,19 @@ std::vector<Verdict> verdicts(const std::vector<RunResult>& runs, size_t& roundC
   return out;
 }
 
+// A ratio to three decimals, or null.
+json::Value ratioJson(std::optional<double> v) {
+  return v ? json::Value(rounded(*v, 3)) : json::Value(nullptr);
+}
+
 json::Value lineJson(const TargetLine& l) {
   json::Value j{{"participants", l.n},
                 {"clients", l.c},
                 {"net_delay_us", l.d},
                 {"target", l.what},
                 {"met", l.ok}};
-  j["ratio"] = l.value ? json::Value(rounded(*l.value, 3)) : json::Value(nullptr);
-  j["paced_floor_ratio"] = l.paced ? json::Value(rounded(*l.paced, 3)) : json::Value(nullptr);
+  j["ratio"] = ratioJson(l.value);
+  j["paced_floor_ratio"] = ratioJson(l.paced);
   return j;
 }
 
@@ -267,10 +272,9 @@ json::Value targetsJson(const std::vector<RunResult>& runs) {
       // The verdict's ratio is the rounds' median; each round's own line beside it.
       json::Value each = json::Value::array();
       for (const auto& [round, l] : v.rounds) {
-        json::Value r = lineJson(l);
-        json::Value slim{{"round", round}, {"met", l.ok}};
-        slim["ratio"] = r["ratio"];
-        each.push_back(std::move(slim));
+        json::Value r{{"round", round}, {"met", l.ok}};
+        r["ratio"] = ratioJson(l.value);
+        each.push_back(std::move(r));
       }
       j["rounds"] = std::move(each);
     }

@@ -68,7 +68,8 @@ void printTlsCost(std::ostream& out, const std::vector<RunResult>& runs) {
       return !p.tls && p.protocol == plain && p.participants == r.participants &&
              p.clients == r.clients && p.round == r.round;
     });
-    out << "  " << plain << " N=" << r.participants << " C=" << r.clients << roundTag(r) << ": ";
+    out << "  " << plain << " N=" << r.participants << " C=" << r.clients << roundTag(r.round)
+        << ": ";
     if (twin == runs.end()) {
       out << "no plaintext run to compare\n";
       continue;

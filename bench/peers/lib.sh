@@ -159,9 +159,9 @@ peers_tree_cpu_us() {
   hz=$(getconf CLK_TCK)
   # /proc/PID/stat: "PID (COMM) STATE PPID ..."; COMM may hold spaces, so split after
   # the last ')': then $2 is the parent, $12-$15 utime stime cutime cstime (ticks).
-  for f in /proc/[0-9]*/stat; do
-    cat "$f" 2>/dev/null && echo
-  done | awk -v roots="$*" -v hz="$hz" '
+  # One cat for them all: it goes on past a process that exits meanwhile (and then fails,
+  # which under pipefail must not end the caller).
+  { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v roots="$*" -v hz="$hz" '
     /\)/ {
       pid = $1; rest = $0; sub(/.*\) /, "", rest); split(rest, f, " ")
       parent[pid] = f[2]; ticks[pid] = f[12] + f[13] + f[14] + f[15]
@@ -172,7 +172,7 @@ peers_tree_cpu_us() {
       for (p in parent) {
         q = p; depth = 0
         while (!(q in inTree) && (q in parent) && parent[q] != 0 && depth++ < 64) q = parent[q]
-        if (q in inTree && inTree[q]) sum += ticks[p]
+        if (q in inTree) sum += ticks[p]
       }
       printf "%.0f\n", sum * 1e6 / hz
     }'

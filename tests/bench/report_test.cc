@@ -14,6 +14,19 @@
 
 namespace pc::bench {
 
+// A 2pc and a paxos run of one point (N = 3, C clients) at these rates.
+static std::pair<RunResult, RunResult> twoPcAndPaxos(int clients, double twoPcTps, double paxosTps) {
+  RunResult twoPc;
+  twoPc.protocol = "2pc";
+  twoPc.participants = 3;
+  twoPc.clients = clients;
+  twoPc.throughputTps = twoPcTps;
+  RunResult paxos = twoPc;
+  paxos.protocol = "paxos";
+  paxos.throughputTps = paxosTps;
+  return {twoPc, paxos};
+}
+
 TEST_CASE("parseProcStat sums the eight states and takes steal") {
   const std::string text =
       "cpu  100 5 50 800 20 1 4 30 7 0\n"
@@ -81,14 +94,7 @@ TEST_CASE("the report names the disturbed runs only") {
 }
 
 TEST_CASE("a target judged on a disturbed run says so") {
-  RunResult twoPc, paxos;
-  twoPc.protocol = "2pc";
-  twoPc.participants = 3;
-  twoPc.clients = 64;
-  twoPc.throughputTps = 10000;
-  paxos = twoPc;
-  paxos.protocol = "paxos";
-  paxos.throughputTps = 9000;
+  auto [twoPc, paxos] = twoPcAndPaxos(64, 10000, 9000);
   twoPc.cpu.stealMeasured = paxos.cpu.stealMeasured = true;
   twoPc.cpu.stealPct = 1;
   paxos.cpu.stealPct = 2;
@@ -109,20 +115,10 @@ TEST_CASE("a target judged on a disturbed run says so") {
 TEST_CASE("targets over rounds: the verdict is the median round's, each round shown") {
   auto pair = [](int round, double twoPcTps, double paxosTps, uint64_t twoPcP50,
                  uint64_t paxosP50) {
-    RunResult a, b, c, d;
-    a.protocol = "2pc";
-    a.participants = 3;
-    a.clients = 64;
-    a.round = round;
-    a.throughputTps = twoPcTps;
-    b = a;
-    b.protocol = "paxos";
-    b.throughputTps = paxosTps;
-    c = a;
-    c.clients = 1;
+    auto [a, b] = twoPcAndPaxos(64, twoPcTps, paxosTps);
+    auto [c, d] = twoPcAndPaxos(1, 0, 0);
+    a.round = b.round = c.round = d.round = round;
     c.latencyUs.p50 = twoPcP50;
-    d = c;
-    d.protocol = "paxos";
     d.latencyUs.p50 = paxosP50;
     return std::vector<RunResult>{a, b, c, d};
   };
@@ -164,14 +160,7 @@ TEST_CASE("targets over rounds: the verdict is the median round's, each round sh
 
 // The JSON has the verdicts the report prints: scripts (a CI perf gate) read them.
 TEST_CASE("the JSON's targets are the printed verdicts, with each round's ratio") {
-  RunResult a, b;
-  a.protocol = "2pc";
-  a.participants = 3;
-  a.clients = 64;
-  a.throughputTps = 10000;
-  b = a;
-  b.protocol = "paxos";
-  b.throughputTps = 8000;
+  auto [a, b] = twoPcAndPaxos(64, 10000, 8000);
   json::Value one = targetsJson({a, b});
   REQUIRE(one.size() == 1);
   CHECK(one[0]["target"] == "paxos txn/s >= 0.85 x 2pc");
