@@ -143,8 +143,9 @@ storage::Options optionsFor(const Setup& s, const runtime::NodeInfo& n) {
   so.mapSizeMax = static_cast<size_t>(s.cluster.mapSizeMax);
   so.mapSizeStart = std::min(so.mapSizeStart, so.mapSizeMax);
   so.identity = storage::Identity{s.cluster.clusterId, n.id, n.name};
-  // A participant's KV data is read while it runs: its commits go to the tables.
-  if (n.role != runtime::Role::Participant) so.recordLogBytes = runtime::recordLogBytes();
+  // Every role's group commits go to the record log (storage/record_log.h); a participant's
+  // engine keeps its committed writes until the checkpoint puts them in the tables.
+  so.recordLogBytes = runtime::recordLogBytes();
   if (n.role == runtime::Role::Participant) {
     so.mayInit = s.init || s.rejoinEmpty || s.cluster.clusterId.empty();
     // Client transaction ids begin with the client's wall clock in microseconds

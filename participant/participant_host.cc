@@ -92,10 +92,27 @@ void ParticipantHost::onPersist(const std::vector<Record>& records, Seq tag, Pip
       Outcome o = committed ? Outcome::Commit : Outcome::Abort;
       pipeline.atDurable(tag, [this, txn = p->txn, o] { external_->outcomeDurable(txn, o); });
     } else if (!external_ && committed) {
-      // The Committed record applied the writes in LMDB: the overlay may drop them.
-      pipeline.atDurable(tag, [this, txn = p->txn] { engine_->forgetDurable(txn); });
+      // The Committed record applies the writes in LMDB: once the tables hold them, the
+      // overlay may drop them.
+      pipeline.atDurable(tag, [this, txn = p->txn] { committedDurable(txn); });
     }
   }
+}
+
+void ParticipantHost::committedDurable(const TxnId& txn) {
+  // The last frame appended now is at or after the one that holds the record.
+  notInTables_.emplace_back(ctx_->env.logSeq(), txn);
+  forgetInTables();
+}
+
+void ParticipantHost::forgetInTables() {
+  std::vector<TxnId> ready;
+  while (!notInTables_.empty() && ctx_->env.tablesHold(notInTables_.front().first)) {
+    ready.push_back(notInTables_.front().second);
+    notInTables_.pop_front();
+  }
+  std::sort(ready.begin(), ready.end());
+  engine_->forgetDurable(ready);
 }
 
 std::function<void()> ParticipantHost::onSend(const Envelope& e) {

@@ -5,7 +5,8 @@
 //
 // What it adds to the node's pipeline:
 //   - built-in engine: a committed transaction's writes live in the engine's overlay until
-//     its Committed record (which applies them in LMDB) is durable; then they are dropped;
+//     its Committed record (which applies them in LMDB) is durable and in the tables (with
+//     a record log, storage/env.h: at the checkpoint after it); then they are dropped;
 //   - external engine: an outcome is applied to the engine (outcomeDurable) once its record
 //     is durable and before the ack that lets acceptors forget it leaves; those outcome
 //     records are urgent (the engine holds locks until then); and low-water marks are held
@@ -22,7 +23,9 @@
 // participant.after_vote_sent (once a ballot-0 vote was delivered).
 #pragma once
 
+#include <deque>
 #include <memory>
+#include <utility>
 
 #include "participant/external_engine.h"
 #include "runtime/role_host.h"
@@ -52,6 +55,10 @@ class ParticipantHost : public runtime::RoleHost {
  private:
   kj::Promise<kv::Versioned> readCommitted(const std::string& key, uint32_t waitedMs);
   void heuristicDurable(const ParticipantTxnRecord& r);
+  // The built-in engine's overlay: `txn`'s Committed record is durable; drop its writes
+  // once the tables hold them, with every earlier one the tables hold by now.
+  void committedDurable(const TxnId& txn);
+  void forgetInTables();
   static constexpr uint32_t kReadLockWaitMs = 5000;
 
   const runtime::RoleContext* ctx_ = nullptr;  // set by start(); NodeHost keeps it alive
@@ -59,7 +66,10 @@ class ParticipantHost : public runtime::RoleHost {
   std::unique_ptr<kv::KvEngine> engine_;         // the built-in engine, if no external one
   std::unique_ptr<storage::QuotaEngine> quota_;  // wraps the engine the core uses
   std::unique_ptr<Participant> core_;            // after the engine: destroyed before it
-  uint64_t heuristicResolved_ = 0;               // pcommit_heuristic_total{result=...}
+  // Durable committed transactions whose writes the tables may not hold yet, with the
+  // record log's frame number at their durability (Env::tablesHold), oldest first.
+  std::deque<std::pair<uint64_t, TxnId>> notInTables_;
+  uint64_t heuristicResolved_ = 0;  // pcommit_heuristic_total{result=...}
   uint64_t heuristicAgreed_ = 0;
   uint64_t heuristicMismatch_ = 0;
 };

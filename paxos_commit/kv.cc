@@ -1,5 +1,7 @@
 #include "paxos_commit/kv.h"
 
+#include <algorithm>
+
 #include "paxos_commit/assert.h"
 
 namespace pc::kv {
@@ -146,9 +148,13 @@ Versioned KvEngine::read(const std::string& key) const {
   return reader_(key);
 }
 
-void KvEngine::forgetDurable(const TxnId& txn) {
+void KvEngine::forgetDurable(const TxnId& txn) { forgetDurable(std::vector<TxnId>{txn}); }
+
+void KvEngine::forgetDurable(const std::vector<TxnId>& txns) {
+  PC_ASSERT(std::is_sorted(txns.begin(), txns.end()), txns.size());
+  if (txns.empty()) return;
   for (auto it = overlay_.begin(); it != overlay_.end();) {
-    if (it->second.writer == txn) {
+    if (std::binary_search(txns.begin(), txns.end(), it->second.writer)) {
       it = overlay_.erase(it);
     } else {
       ++it;

@@ -83,6 +83,8 @@ class KvEngine : public Engine {
   // The writes of `txn` are in durable storage now: drop them from the overlay unless a
   // later commit overwrote them.
   void forgetDurable(const TxnId& txn);
+  // The same for every transaction of `txns` (sorted), in one pass over the overlay.
+  void forgetDurable(const std::vector<TxnId>& txns);
 
   size_t lockCount() const { return locks_.keyCount(); }
   size_t overlaySize() const { return overlay_.size(); }

@@ -28,8 +28,8 @@ bool storageWritesInline() {
 }
 
 size_t recordLogBytes() {
-  // On by default: one synced append instead of a synced LMDB commit per group, for the
-  // nodes whose tables no one reads while they run (storage/record_log.h).
+  // On by default: one synced append instead of a synced LMDB commit per group, for
+  // every role (storage/record_log.h).
   const char* v = std::getenv("PCOMMIT_RECORD_LOG");
   if (v == nullptr || *v == '\0' || std::string_view(v) == "on") return kDefaultRecordLogBytes;
   if (std::string_view(v) == "off") return 0;

@@ -289,6 +289,7 @@ void Env::openRecordLog() {
   logReplayed_ = scan.records.size();
   if (opts_.readOnly) {
     logTail_ = std::move(scan.records);
+    if (!logTail_.empty() && opts_.kvData) computeTailKv();
     return;
   }
   if (!scan.records.empty()) {
@@ -304,6 +305,8 @@ void Env::openRecordLog() {
   if (format_ != kFormatVersionLog) writeFormat(kFormatVersionLog);
   log_ = std::make_unique<RecordLog>(dir_, std::max(opts_.recordLogBytes, kMinRecordLogBytes),
                                      scan.lastSeq);
+  tablesSeq_.store(scan.lastSeq, std::memory_order_release);
+  loggedSeq_.store(scan.lastSeq, std::memory_order_release);
 }
 
 void Env::waitCheckpoint(std::unique_lock<std::mutex>& g) {
@@ -320,6 +323,8 @@ void Env::writeCheckpoint(const std::vector<Record>& records, uint64_t lastSeq) 
   logCheckpointSkipped_.fetch_add(
       static_cast<uint64_t>(std::count(skip.begin(), skip.end(), true)));
   writeTables(std::span<const std::vector<Record>>(&records, 1), lastSeq, &skip);
+  // Committed: readers see the frames up to lastSeq in the tables from now on.
+  tablesSeq_.store(lastSeq, std::memory_order_release);
   const auto us =
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
   logCheckpoints_.fetch_add(1);
@@ -357,6 +362,7 @@ bool Env::appendToLog(std::unique_lock<std::mutex>& g,
     }
   }
   for (const auto& batch : batches) logged_.insert(logged_.end(), batch.begin(), batch.end());
+  loggedSeq_.store(log_->lastSeq(), std::memory_order_release);
   logAppends_.fetch_add(1);
   logBytes_.fetch_add(bytes);
   return true;
@@ -535,12 +541,6 @@ void Env::writeGroup(std::span<const std::vector<Record>> batches) {
   const auto t0 = std::chrono::steady_clock::now();
   bool logged = false;
   if (log_) {
-    for (const auto& batch : batches) {
-      for (const auto& r : batch) {
-        // Its KV data would reach the tables (and readers) only at the next checkpoint.
-        PC_ASSERT(!std::holds_alternative<ParticipantTxnRecord>(r), dir_);
-      }
-    }
     // false: larger than half the log; straight into the tables below, which hold every
     // logged frame by then.
     logged = appendToLog(g, batches);

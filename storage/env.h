@@ -63,8 +63,10 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 #include <span>
 #include <string>
@@ -123,9 +125,10 @@ struct Options {
   // transaction (identity.h). Ignored when the environment already exists.
   std::optional<TxnId> rejoinMark;
   // > 0: group commits go to a record log of this many bytes in front of the tables
-  // (record_log.h). Only for a node whose tables are read at the open alone: records of a
-  // participant (whose KV data is read while it runs) are refused. 0: no log; a log left
-  // by an earlier open is emptied into the tables and removed.
+  // (record_log.h). A participant's committed KV writes then reach kv_data (and read())
+  // only at the checkpoint: its engine keeps them in its overlay until tablesHold() says
+  // the tables have them (participant/participant_host.cc). 0: no log; a log left by an
+  // earlier open is emptied into the tables and removed.
   size_t recordLogBytes = 0;
 };
 
@@ -191,16 +194,29 @@ class Env {
     writeGroup(std::span<const std::vector<Record>>(&records, 1));
   }
 
-  // Committed KV data (what a durable write made visible), through a read-only txn.
-  // Any thread. Fail-stops on an LMDB error or a corrupted value.
+  // Committed KV data in the tables, through a read-only txn. With a record log, a write
+  // is in the tables once tablesHold(the logSeq() after it); a read-only open also
+  // applies the log's records beyond the tables (as the next writable open will). Any
+  // thread. Fail-stops on an LMDB error or a corrupted value.
   kv::Versioned read(const std::string& key) const;
   // A kv::KvEngine::Reader over this Env (the Env must outlive it).
   kv::KvEngine::Reader reader() const {
     return [this](const std::string& key) { return read(key); };
   }
 
+  // With a record log: the number of the last frame appended (0 before the first, and
+  // without a log), and whether the tables hold every frame up to `seq` (always true
+  // without a log). A group written when logSeq() was S is readable through read() once
+  // tablesHold(S). Any thread.
+  uint64_t logSeq() const { return loggedSeq_.load(std::memory_order_acquire); }
+  bool tablesHold(uint64_t seq) const {
+    return !log_ || seq <= tablesSeq_.load(std::memory_order_acquire);
+  }
+
   // For inspection: every kv entry in storage order, every lock, entry counts. Throw
-  // StorageError like load().
+  // StorageError like load(). A read-only open with a record log left behind lists the
+  // kv entries and locks as the tables will hold them once it is replayed (the entries
+  // then in key order).
   void forEachKv(const std::function<void(const std::string& key, const kv::Versioned&)>& fn) const;
   void forEachLock(const std::function<void(const TxnId& txn, const std::string& key)>& fn) const;
   std::vector<DbStat> stats() const;
@@ -311,6 +327,17 @@ class Env {
   std::condition_variable checkpointCv_;  // with writeMu_: work, stop, done
   std::thread checkpointThread_;
   std::vector<Record> logTail_;  // read-only open: the log's records beyond the tables
+  // Read-only open with a non-empty logTail_: what its participant records do to kv_data
+  // and kv_locks (env_read.cc), so reads and listings show what the replay will write.
+  struct TailKv {
+    std::map<std::string, kv::Versioned> data;  // every key a committed tail record wrote
+    std::set<TxnId> touched;  // transactions with a tail record: their table locks are gone
+    std::map<TxnId, std::vector<std::string>> locks;  // the locks the tail leaves
+  };
+  std::unique_ptr<TailKv> tailKv_;
+  void computeTailKv();
+  // The last frame appended, and the last one the tables hold (log_applied).
+  std::atomic<uint64_t> loggedSeq_{0}, tablesSeq_{0};
   size_t maxKeyBytes_ = 511;
   size_t pageBytes_ = 4096;
 

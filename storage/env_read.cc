@@ -2,7 +2,9 @@
 // quota's measurement of the pages in use.
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <mutex>
+#include <set>
 
 #include "paxos_commit/assert.h"
 #include "storage/env.h"
@@ -129,7 +131,77 @@ Recovered Env::load() const {
   return image;
 }
 
+// ---- a read-only open's record log tail ----
+
+// What the replay of logTail_ will do to kv_data and kv_locks, by the rule of env.h that
+// RecordTables and KvTables apply (and tests/storage's Reference): every participant
+// record drops its transaction's locks and a Prepared one takes its keys; a Committed one
+// applies its payload unless the transaction's row was Committed already; a participant
+// low-water mark erases the finished rows at or below it.
+void Env::computeTailKv() {
+  auto tail = std::make_unique<TailKv>();
+  std::map<TxnId, ParticipantState> state;
+  {
+    ReadTxn t(*this);
+    for (const auto& p : records_->load(lmdb::Place{dir_, dataPath()}, t.get()).participantTxns) {
+      state[p.txn] = p.state;
+    }
+  }
+  auto current = [&](const std::string& key) {
+    auto it = tail->data.find(key);
+    if (it != tail->data.end()) return it->second;
+    ReadTxn t(*this);
+    return kv_->read(lmdb::Place{dir_, dataPath()}, t.get(), key);
+  };
+  for (const Record& r : logTail_) {
+    if (const auto* low = std::get_if<ParticipantLowWaterRecord>(&r)) {
+      for (auto it = state.begin(); it != state.end() && it->first <= low->mark;) {
+        it = it->second == ParticipantState::Prepared ? std::next(it) : state.erase(it);
+      }
+      continue;
+    }
+    const auto* p = std::get_if<ParticipantTxnRecord>(&r);
+    if (p == nullptr) continue;
+    tail->touched.insert(p->txn);
+    tail->locks.erase(p->txn);
+    auto was = state.find(p->txn);
+    const bool wasCommitted = was != state.end() && was->second == ParticipantState::Committed;
+    state[p->txn] = p->state;
+    const bool commits = p->state == ParticipantState::Committed && !wasCommitted;
+    if (p->state != ParticipantState::Prepared && !commits) continue;
+    // The log's records passed checkRecord (openRecordLog): the payload decodes.
+    std::optional<std::vector<kv::Op>> ops = kv::decodeOps(p->payload);
+    PC_ASSERT(ops.has_value(), p->txn);
+    if (p->state == ParticipantState::Prepared) {
+      std::vector<std::string> keys;
+      for (const auto& op : *ops) keys.push_back(op.key);
+      std::sort(keys.begin(), keys.end());
+      keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+      tail->locks[p->txn] = std::move(keys);
+      continue;
+    }
+    for (const auto& op : *ops) {
+      if (op.kind == kv::OpKind::Expect) continue;
+      kv::Versioned v = current(op.key);
+      v.version += 1;  // put and del both bump (kv_tables.cc)
+      if (op.kind == kv::OpKind::Put) {
+        v.value = op.value;
+      } else {
+        v.value.reset();
+      }
+      tail->data[op.key] = std::move(v);
+    }
+  }
+  tailKv_ = std::move(tail);
+}
+
+// ---- reads ----
+
 kv::Versioned Env::read(const std::string& key) const {
+  if (tailKv_) {
+    auto it = tailKv_->data.find(key);
+    if (it != tailKv_->data.end()) return it->second;
+  }
   try {
     ReadTxn t(*this);
     return kv_->read(lmdb::Place{dir_, dataPath()}, t.get(), key);
@@ -142,13 +214,34 @@ kv::Versioned Env::read(const std::string& key) const {
 void Env::forEachKv(
     const std::function<void(const std::string& key, const kv::Versioned&)>& fn) const {
   ReadTxn t(*this);
-  kv_->forEachKv(lmdb::Place{dir_, dataPath()}, t.get(), fn);
+  if (!tailKv_) {
+    kv_->forEachKv(lmdb::Place{dir_, dataPath()}, t.get(), fn);
+    return;
+  }
+  std::map<std::string, kv::Versioned> all;
+  kv_->forEachKv(lmdb::Place{dir_, dataPath()}, t.get(),
+                 [&](const std::string& k, const kv::Versioned& v) { all[k] = v; });
+  for (const auto& [k, v] : tailKv_->data) all[k] = v;
+  for (const auto& [k, v] : all) fn(k, v);
 }
 
 void Env::forEachLock(
     const std::function<void(const TxnId& txn, const std::string& key)>& fn) const {
   ReadTxn t(*this);
-  kv_->forEachLock(lmdb::Place{dir_, dataPath()}, t.get(), fn);
+  if (!tailKv_) {
+    kv_->forEachLock(lmdb::Place{dir_, dataPath()}, t.get(), fn);
+    return;
+  }
+  std::vector<std::pair<TxnId, std::string>> all;
+  kv_->forEachLock(lmdb::Place{dir_, dataPath()}, t.get(),
+                   [&](const TxnId& txn, const std::string& key) {
+                     if (tailKv_->touched.count(txn) == 0) all.emplace_back(txn, key);
+                   });
+  for (const auto& [txn, keys] : tailKv_->locks) {
+    for (const auto& k : keys) all.emplace_back(txn, k);
+  }
+  std::sort(all.begin(), all.end());
+  for (const auto& [txn, key] : all) fn(txn, key);
 }
 
 namespace {

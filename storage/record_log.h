@@ -1,5 +1,8 @@
-// RecordLog: a synced append-only log in front of the LMDB tables, for nodes whose tables
-// are read only when they start (acceptors and coordinators: Env::load() at open).
+// RecordLog: a synced append-only log in front of the LMDB tables. Acceptors and
+// coordinators read their tables only when they start (Env::load() at open); a
+// participant's engine also reads its KV data while it runs, and keeps the writes of its
+// commits in its own overlay until the checkpoint that puts them in the tables
+// (Env::tablesHold; participant/participant_host.h).
 //
 // Why: a synced LMDB commit writes every B-tree page it touched plus a meta page and
 // flushes twice (about 8 write requests per commit here); an append to a file written

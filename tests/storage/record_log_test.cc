@@ -5,7 +5,10 @@
 // while the checkpoint thread writes the tables;
 // turning the log off empties it into the tables; a group larger than half the log goes to
 // the tables; every record kind survives the log's encoding; the frame checksum is CRC-32C
-// on both of its paths. The SIGKILL loop with a log is in crash_test.cc.
+// on both of its paths. A participant's records go through the log too: its committed KV
+// writes reach the tables (and read()) at the checkpoint, which tablesHold() reports, and
+// a read-only open shows the KV data and locks of the log's records as the replay will
+// write them. The SIGKILL loop with a log is in crash_test.cc.
 #include "storage/record_log.h"
 
 #include <doctest/doctest.h>
@@ -13,8 +16,11 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <map>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "storage/codec.h"
@@ -39,17 +45,14 @@ Options readOnly() {
   return o;
 }
 
-// Random batches without participant records (a node with a log has none).
+// Random batches of every record kind (participant records with KV payloads included).
 std::vector<std::vector<Record>> randomBatches(uint64_t seed, int n) {
   test::RecordGen gen(seed);
   std::vector<std::vector<Record>> out;
   while (static_cast<int>(out.size()) < n) {
     std::vector<Record> b;
     const int size = 1 + static_cast<int>(out.size() % 4);
-    while (static_cast<int>(b.size()) < size) {
-      Record r = gen.next();
-      if (!std::holds_alternative<ParticipantTxnRecord>(r)) b.push_back(std::move(r));
-    }
+    while (static_cast<int>(b.size()) < size) b.push_back(gen.next());
     out.push_back(std::move(b));
   }
   return out;
@@ -68,12 +71,32 @@ void writeAndCrash(const std::string& dir, const std::vector<std::vector<Record>
   REQUIRE(r.exitCode == 0);
 }
 
-Recovered reference(const std::vector<std::vector<Record>>& batches) {
+test::Reference referenceOf(const std::vector<std::vector<Record>>& batches) {
   test::Reference ref;
   for (const auto& b : batches) {
     for (const auto& r : b) ref.apply(r);
   }
-  return test::normalized(ref.image);
+  return ref;
+}
+
+Recovered reference(const std::vector<std::vector<Record>>& batches) {
+  return test::normalized(referenceOf(batches).image);
+}
+
+// The KV data as forEachKv lists it, and each key as read() returns it.
+std::map<std::string, kv::Versioned> kvOf(const Env& env) {
+  std::map<std::string, kv::Versioned> out;
+  env.forEachKv([&](const std::string& k, const kv::Versioned& v) {
+    out[k] = v;
+    CHECK(env.read(k) == v);
+  });
+  return out;
+}
+
+std::vector<std::pair<TxnId, std::string>> locksOf(const Env& env) {
+  std::vector<std::pair<TxnId, std::string>> out;
+  env.forEachLock([&](const TxnId& t, const std::string& k) { out.emplace_back(t, k); });
+  return out;
 }
 
 std::string readFile(const std::string& path) {
@@ -103,16 +126,23 @@ TEST_CASE("what a crash leaves in the log loads as the tables would have it") {
     auto batches = randomBatches(seed, 400);
     writeAndCrash(dir.path(), batches, 8192);  // small: many checkpoints and restarts
     const Recovered want = reference(batches);
+    const auto wantKv = referenceOf(batches).kv;
+    REQUIRE(wantKv.size() > 2);  // committed payloads were among the records
+    std::vector<std::pair<TxnId, std::string>> roLocks;
     {
       Env ro(dir.path(), readOnly());
       CHECK(ro.recordLogPending() > 0);  // every write ends with an append
       CHECK(ro.formatVersion() == kFormatVersionLog);
       test::checkSame(test::normalized(ro.load()), want);
+      CHECK(kvOf(ro) == wantKv);  // the tail's commits applied, as the replay will
+      roLocks = locksOf(ro);
     }
     {
       Env env(dir.path(), withLog(8192));
       CHECK(env.metrics().logReplayed > 0);
       test::checkSame(test::normalized(env.load()), want);
+      CHECK(kvOf(env) == wantKv);
+      CHECK(locksOf(env) == roLocks);  // read-only listed the locks the replay wrote
       // More writes on top, then a clean close: the log is emptied into the tables.
       env.writeBatch({LeaderRoundRecord{1000}});
     }
@@ -245,7 +275,9 @@ TEST_CASE("appends go on while checkpoints run; load() sees every record meanwhi
     }
     EnvMetrics m = env.metrics();
     CHECK(m.logCheckpoints > 5);  // many halves filled
-    CHECK(m.logAppends == batches.size());
+    CHECK(m.syncedCommits == batches.size());
+    // A few groups with large KV payloads exceed half the log and went to the tables.
+    CHECK(m.logAppends > batches.size() * 9 / 10);
     // 24 transaction ids: most acceptor and decision rows are rewritten or forgotten
     // within one half, and those checkpoints left them out (supersededRecords).
     CHECK(m.logCheckpointSkipped > 0);
@@ -254,6 +286,80 @@ TEST_CASE("appends go on while checkpoints run; load() sees every record meanwhi
   Env env(dir.path(), readOnly());
   CHECK(env.recordLogPending() == 0);  // the clean close emptied the log
   test::checkSame(test::normalized(env.load()), reference(batches));
+}
+
+ParticipantTxnRecord participantRecord(TxnId txn, ParticipantState state,
+                                       const std::vector<kv::Op>& ops) {
+  return ParticipantTxnRecord{txn, state, kv::encodeOps(ops), {1, 2}, 7, ""};
+}
+
+TEST_CASE(
+    "a participant's committed writes reach the tables at the checkpoint; tablesHold says when") {
+  TempDir dir;
+  const TxnId t{5, 1};
+  const std::vector<kv::Op> ops{{kv::OpKind::Put, "k", "v", 0}};
+  {
+    Env env(dir.path(), withLog(8192));
+    CHECK(env.tablesHold(env.logSeq()));  // nothing logged yet
+    env.writeBatch({participantRecord(t, ParticipantState::Prepared, ops)});
+    env.writeBatch({participantRecord(t, ParticipantState::Committed, ops)});
+    const uint64_t seq = env.logSeq();
+    CHECK(seq == 2);
+    // Durable in the log, not yet in the tables: read() still has the old value, which is
+    // why the engine keeps the write in its overlay until tablesHold(seq).
+    CHECK_FALSE(env.tablesHold(seq));
+    CHECK(env.read("k") == kv::Versioned{});
+    // Fill the half: the checkpoint thread puts both records in the tables.
+    for (uint64_t i = 0; !env.tablesHold(seq); ++i) {
+      REQUIRE(i < 10000);
+      if (env.logSeq() < 200) {
+        env.writeBatch({LeaderRoundRecord{i + 1}});
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    }
+    CHECK(env.read("k") == kv::Versioned{std::string("v"), 1});
+    CHECK(env.metrics().logCheckpoints >= 1);
+  }
+  // Without a log, every write is in the tables when it returns.
+  Options plain;
+  Env env(dir.path(), plain);
+  CHECK(env.logSeq() == 0);
+  env.writeBatch({participantRecord(TxnId{6, 1}, ParticipantState::Committed,
+                                    {{kv::OpKind::Put, "k", "w", 0}})});
+  CHECK(env.tablesHold(env.logSeq()));
+  CHECK(env.read("k") == kv::Versioned{std::string("w"), 2});
+}
+
+TEST_CASE("read-only, the log's participant records show as the replay will write them") {
+  TempDir dir;
+  const TxnId u{3, 1}, t{4, 1};
+  const std::vector<kv::Op> uOps{{kv::OpKind::Put, "x", "1", 0}, {kv::OpKind::Del, "y", "", 0}};
+  const std::vector<kv::Op> tOps{{kv::OpKind::Put, "b", "2", 0}, {kv::OpKind::Put, "a", "3", 0}};
+  {
+    // u prepared, in the tables (a clean close empties the log): its locks are there.
+    Env env(dir.path(), withLog(8192));
+    env.writeBatch({participantRecord(u, ParticipantState::Prepared, uOps)});
+  }
+  // Then, in the log only: u commits (twice: the second applies nothing), t prepares.
+  writeAndCrash(dir.path(),
+                {{participantRecord(u, ParticipantState::Committed, uOps)},
+                 {participantRecord(u, ParticipantState::Committed, uOps),
+                  participantRecord(t, ParticipantState::Prepared, tOps)}},
+                8192);
+  const std::map<std::string, kv::Versioned> wantKv{{"x", {std::string("1"), 1}},
+                                                    {"y", {std::nullopt, 1}}};
+  const std::vector<std::pair<TxnId, std::string>> wantLocks{{t, "a"}, {t, "b"}};
+  {
+    Env ro(dir.path(), readOnly());
+    REQUIRE(ro.recordLogPending() == 3);
+    CHECK(kvOf(ro) == wantKv);
+    CHECK(ro.read("x") == kv::Versioned{std::string("1"), 1});
+    CHECK(locksOf(ro) == wantLocks);  // u's lock went with its commit
+  }
+  Env env(dir.path(), withLog(8192));
+  CHECK(kvOf(env) == wantKv);
+  CHECK(locksOf(env) == wantLocks);
 }
 
 TEST_CASE("a checkpoint without its superseded records leaves the tables it would with them") {
