@@ -20,8 +20,8 @@
 // What "messages per txn" counts: every logical protocol message (several in one RPC count
 // one each) sent by any node or by the benchmark's client, except Ack, AckBatch and
 // AckRequest (the background GC of docs/PROTOCOL.md §7), divided by committed + aborted +
-// unknown. Synced writes per txn: the nodes' synced_commits_critical (LMDB commits a
-// protocol step waits for), divided the same way. RPC calls per txn: Cap'n Proto calls
+// unknown. Synced writes per txn: the nodes' synced_commits_critical (synced
+// commits a protocol step waits for), divided the same way. RPC calls per txn: Cap'n Proto calls
 // carrying messages. CPU per txn (CpuUse): the nodes' and this process's utime + stime
 // over the measured phase (not the settling), divided by the committed transactions only.
 //

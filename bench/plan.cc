@@ -334,7 +334,7 @@ std::string shapeLine(const Plan& plan) {
 const char* const kLegend =
     "N: participants per txn; C: closed-loop clients; floor: 2 synced writes + the mode's\n"
     "message delays x rtt/2, xfloor: p50 / floor; msgs: logical messages per txn sent by the\n"
-    "nodes and the client, without GC acks and AckRequest (background); synced: LMDB commits a\n"
+    "nodes and the client, without GC acks and AckRequest (background); synced: synced commits a\n"
     "protocol step waited for, per txn; '=': docs/PROTOCOL.md §7 for that N, F and fan-out; rpc:\n"
     "Cap'n Proto calls per txn (several messages to one peer share one; GC acks included);\n"
     "cpu: microseconds of CPU (user + system, /proc/PID/stat) all the nodes used over the\n"

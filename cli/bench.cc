@@ -89,7 +89,7 @@ const char* const kBenchUsage =
     "per transaction the nodes and the client counted, beside docs/PROTOCOL.md §7's formulas,\n"
     "and the nodes' and the client's CPU per committed transaction (by role, with the\n"
     "throughput that would fill every core), each role's mean synced commit (the write\n"
-    "stages: a participant's LMDB commit, an acceptor's or coordinator's log append) and\n"
+    "stages: each a record-log append, an LMDB commit with PCOMMIT_RECORD_LOG=off) and\n"
     "how many per transaction; then every node's RSS and data.mdb size at\n"
     "the start, middle and end of each run. On a VM the report also gives the steal of\n"
     "each measured phase (CPU time the hypervisor gave to other guests, /proc/stat) and\n"
