@@ -140,19 +140,10 @@ Recovered Env::load() const {
 // low-water mark erases the finished rows at or below it.
 void Env::computeTailKv() {
   auto tail = std::make_unique<TailKv>();
+  ReadTxn t(*this);
+  const lmdb::Place at{dir_, dataPath()};
   std::map<TxnId, ParticipantState> state;
-  {
-    ReadTxn t(*this);
-    for (const auto& p : records_->load(lmdb::Place{dir_, dataPath()}, t.get()).participantTxns) {
-      state[p.txn] = p.state;
-    }
-  }
-  auto current = [&](const std::string& key) {
-    auto it = tail->data.find(key);
-    if (it != tail->data.end()) return it->second;
-    ReadTxn t(*this);
-    return kv_->read(lmdb::Place{dir_, dataPath()}, t.get(), key);
-  };
+  for (const auto& p : records_->load(at, t.get()).participantTxns) state[p.txn] = p.state;
   for (const Record& r : logTail_) {
     if (const auto* low = std::get_if<ParticipantLowWaterRecord>(&r)) {
       for (auto it = state.begin(); it != state.end() && it->first <= low->mark;) {
@@ -173,24 +164,16 @@ void Env::computeTailKv() {
     std::optional<std::vector<kv::Op>> ops = kv::decodeOps(p->payload);
     PC_ASSERT(ops.has_value(), p->txn);
     if (p->state == ParticipantState::Prepared) {
-      std::vector<std::string> keys;
-      for (const auto& op : *ops) keys.push_back(op.key);
-      std::sort(keys.begin(), keys.end());
-      keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-      tail->locks[p->txn] = std::move(keys);
+      tail->locks[p->txn] = KvTables::lockKeys(*ops);
       continue;
     }
+    // The tables' value first, then the commit as kv::applyOps (the KV rule) applies it.
     for (const auto& op : *ops) {
-      if (op.kind == kv::OpKind::Expect) continue;
-      kv::Versioned v = current(op.key);
-      v.version += 1;  // put and del both bump (kv_tables.cc)
-      if (op.kind == kv::OpKind::Put) {
-        v.value = op.value;
-      } else {
-        v.value.reset();
+      if (op.kind != kv::OpKind::Expect && tail->data.count(op.key) == 0) {
+        tail->data[op.key] = kv_->read(at, t.get(), op.key);
       }
-      tail->data[op.key] = std::move(v);
     }
+    kv::applyOps(tail->data, *ops);
   }
   tailKv_ = std::move(tail);
 }

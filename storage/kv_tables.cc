@@ -38,14 +38,19 @@ void KvTables::dropLocks(lmdb::WriteTxn& w, const TxnId& txn) const {
   for (const auto& k : doomed) w.del(locks_, k);
 }
 
-void KvTables::writeLocks(lmdb::WriteTxn& w, const TxnId& txn,
-                          const std::vector<kv::Op>& ops) const {
-  // Derived index of the locks a Prepared record holds (for inspection; the engine
-  // retakes them from the payload at restart).
+std::vector<std::string> KvTables::lockKeys(const std::vector<kv::Op>& ops) {
   std::vector<std::string> keys;
   for (const auto& op : ops) keys.push_back(op.key);
   std::sort(keys.begin(), keys.end());
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  return keys;
+}
+
+void KvTables::writeLocks(lmdb::WriteTxn& w, const TxnId& txn,
+                          const std::vector<kv::Op>& ops) const {
+  // Derived index of the locks a Prepared record holds (for inspection; the engine
+  // retakes them from the payload at restart).
+  const std::vector<std::string> keys = lockKeys(ops);
   for (uint32_t i = 0; i < keys.size(); ++i) {
     w.put(locks_, codec::lockKey(txn, i), codec::encodeLock(keys[i]));
   }

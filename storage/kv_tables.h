@@ -31,6 +31,8 @@ class KvTables {
       : data_(data), locks_(locks), maxKeyBytes_(maxKeyBytes), applyData_(applyData) {}
 
   bool appliesData() const { return applyData_; }
+  // The keys a Prepared record with these ops locks: each once, in order (kv_locks rows).
+  static std::vector<std::string> lockKeys(const std::vector<kv::Op>& ops);
 
   // The hook described above. Returns the number of put/del ops applied to kv_data.
   // Throws lmdb::MdbFail (LMDB) and codec::DecodeError (a corrupted stored value).

@@ -15,7 +15,8 @@
 namespace pc::bench {
 
 // A 2pc and a paxos run of one point (N = 3, C clients) at these rates.
-static std::pair<RunResult, RunResult> twoPcAndPaxos(int clients, double twoPcTps, double paxosTps) {
+static std::pair<RunResult, RunResult> twoPcAndPaxos(int clients, double twoPcTps,
+                                                     double paxosTps) {
   RunResult twoPc;
   twoPc.protocol = "2pc";
   twoPc.participants = 3;
