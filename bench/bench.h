@@ -102,12 +102,15 @@ struct ResourceSample {
 // The machine-level physical floor of floor.h, as the report uses it.
 struct FloorSummary {
   bool measured = false;
-  double syncedWriteUs = 0;  // p50 of a bare synced LMDB commit
-  double rttUs = 0;          // p50 of a Cap'n Proto round trip on loopback
+  double syncedWriteUs = 0;  // p50 of a bare synced write (syncedWriteKind)
+  // What the synced write was: "record-log append" (the nodes' default) or "LMDB commit"
+  // (PCOMMIT_RECORD_LOG=off); floor.h.
+  std::string syncedWriteKind = "record-log append";
+  double rttUs = 0;  // p50 of a Cap'n Proto round trip on loopback
   double syncedWriteP90Us = 0, rttP90Us = 0;
   // The round trip's transport: tcp (127.0.0.1) | unix (a Unix socket: --transport unix).
   std::string transport = "tcp";
-  std::string dir;  // where the LMDB floor was measured
+  std::string dir;  // where the synced writes were measured
   // The same commit with concurrentWriters environments (one thread each, same disk)
   // committing at once, as N participants prepare at once: p50 over all their commits.
   // Informational: forMode uses the single commit. 1 writer: the single figure.

@@ -1,15 +1,19 @@
 // The physical floor of a commit on this machine, measured in the same run as the load
 // (docs/DESIGN.md §6): what a protocol cannot go below, whatever its code does.
 //
-//   synced write   one put of a small value and a synced mdb_txn_commit on a fresh LMDB
-//                  environment in `dir` (the disk the nodes' data is on), the flags pcommit
-//                  uses (sync on; no MDB_NOSYNC, MDB_NOMETASYNC, MDB_MAPASYNC);
+//   synced write   the write a node makes for a group commit, in `dir` (the disk the nodes'
+//                  data is on): by default one synced append of one participant record
+//                  (payloadBytes) to a fresh record log of the nodes' capacity
+//                  (storage/record_log.h: one pwrite and one fdatasync into a file written
+//                  ahead); with recordLogBytes 0 (the nodes run with PCOMMIT_RECORD_LOG=off)
+//                  one put and a synced mdb_txn_commit on a fresh LMDB environment, the
+//                  flags pcommit uses (sync on; no MDB_NOSYNC, MDB_NOMETASYNC, MDB_MAPASYNC);
 //   round trip     one Cap'n Proto call and its return between two threads, each on its own
 //                  KJ event loop, over a real TCP connection on 127.0.0.1 (the request
 //                  carries payloadBytes, as a prepare does) -- or, with unixSocket, over
 //                  a Unix domain socket, the transport of a `--transport unix` cluster.
 //
-//   concurrent     the synced write again, with K environments (K = the participants per
+//   concurrent     the synced write again, with K stores (K = the participants per
 //                  transaction; separate directories in `dir`, one thread each, started
 //                  together) committing at once, as N participants prepare at once on a
 //                  shared disk: the p50 over all their commits. Not part of the floor.
@@ -47,9 +51,12 @@ struct FloorOptions {
   int concurrentWriters = 1;
   int concurrentSamples = 300;
   bool unixSocket = false;  // the round trip over a Unix socket in `dir`, not TCP
+  // The synced write: an append to a record log of this capacity (the nodes' own,
+  // runtime::recordLogBytes()); 0: an LMDB commit, as nodes with PCOMMIT_RECORD_LOG=off.
+  size_t recordLogBytes = 0;
 };
 
-// Throws std::runtime_error naming the step that failed (LMDB, socket).
+// Throws std::runtime_error naming the step that failed (log, LMDB, socket).
 FloorSummary measureFloor(kj::AsyncIoContext& io, const FloorOptions& options);
 
 // The paced synced write into `floor` (pacedGapUs, syncedWritePacedUs and its p90): a

@@ -14,6 +14,7 @@
 #include "bench/svg.h"
 #include "runtime/failpoints.h"
 #include "runtime/local_cluster/local_cluster.h"
+#include "runtime/node_host.h"
 
 namespace pc::bench {
 
@@ -271,10 +272,11 @@ class Runner {
     fo.payloadBytes = plan_.load.payloadBytes;
     fo.concurrentWriters = n;
     fo.unixSocket = cluster.nodes.front().isUnix();  // the round trip the cluster's messages make
+    fo.recordLogBytes = runtime::recordLogBytes();   // the write the nodes make (floor.h)
     try {
       floor = measureFloor(io_, fo);
-      std::cerr << "   floor: synced LMDB commit p50 " << static_cast<int>(floor.syncedWriteUs)
-                << " us (in " << fo.dir << ")";
+      std::cerr << "   floor: synced " << floor.syncedWriteKind << " p50 "
+                << static_cast<int>(floor.syncedWriteUs) << " us (in " << fo.dir << ")";
       if (floor.concurrentWriters >= 2) {
         std::cerr << ", " << floor.concurrentWriters << " at once p50 "
                   << static_cast<int>(floor.syncedWriteConcurrentUs) << " us";
@@ -288,7 +290,7 @@ class Runner {
   }
 
   // With a network delay a node syncs once per one-client round, several milliseconds
-  // apart: the synced commit again at that pace (floor.h), the gap being the mode's floor.
+  // apart: the synced write again at that pace (floor.h), the gap being the mode's floor.
   void measurePacedFor(const Mode& mode, int n, const runtime::ClusterConfig& cluster,
                        FloorSummary& floor) {
     const double gapUs = floor.forMode(
@@ -297,9 +299,10 @@ class Runner {
     FloorOptions fo;
     fo.dir = floor.dir;
     fo.payloadBytes = plan_.load.payloadBytes;
+    fo.recordLogBytes = runtime::recordLogBytes();
     try {
       measurePacedSyncedWrite(fo, gapUs, kPacedSamples, floor);
-      std::cerr << "   floor: the same commit one every " << static_cast<int>(floor.pacedGapUs)
+      std::cerr << "   floor: the same write one every " << static_cast<int>(floor.pacedGapUs)
                 << " us (this mode's floor) p50 " << static_cast<int>(floor.syncedWritePacedUs)
                 << " us\n";
     } catch (const std::exception& e) {

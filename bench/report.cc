@@ -87,9 +87,11 @@ static void printFloors(std::ostream& out, const std::vector<RunResult>& runs, b
   double wLo = 1e18, wHi = 0, rLo = 1e18, rHi = 0;
   std::string rttOver;  // the floors' round-trip transports: tcp, unix, or both
   std::map<int, std::pair<double, double>> concurrent;  // writers -> p50 range
-  double pLo = 1e18, pHi = 0;                           // the paced commit's p50 range
+  double pLo = 1e18, pHi = 0;                           // the paced write's p50 range
+  std::string kind;  // what the synced write was (one kind per process: its environment)
   for (const auto& r : runs) {
     if (!r.floor.measured) continue;
+    kind = r.floor.syncedWriteKind;
     if (r.floor.syncedWritePacedUs > 0) {
       pLo = std::min(pLo, r.floor.syncedWritePacedUs);
       pHi = std::max(pHi, r.floor.syncedWritePacedUs);
@@ -111,7 +113,7 @@ static void printFloors(std::ostream& out, const std::vector<RunResult>& runs, b
     auto range = [&](double lo, double hi) {
       return fixed(lo, 0) + (hi - lo >= 1 ? ".." + fixed(hi, 0) : std::string()) + " us";
     };
-    out << "floor (measured before each cluster's runs): synced LMDB commit p50 "
+    out << "floor (measured before each cluster's runs): synced " << kind << " p50 "
         << range(wLo, wHi);
     for (const auto& [k, lohi] : concurrent) {
       out << ", " << k << " at once p50 " << range(lohi.first, lohi.second);
@@ -121,9 +123,9 @@ static void printFloors(std::ostream& out, const std::vector<RunResult>& runs, b
         << (delays ? "(rtt/2 + D)" : "rtt/2")
         << " (delays: 2pc 4, paxos-classic 5, paxos 5, paxos-direct 3, 2pc-replicated 6)\n";
     if (pHi > 0) {
-      out << "paced floor (D > 0): the synced commit again with a sleep of the mode's floor "
+      out << "paced floor (D > 0): the synced write again with a sleep of the mode's floor "
              "before each, as a node syncs once per one-client round: p50 "
-          << range(pLo, pHi) << "; the paced floor uses it in place of the bare commit\n";
+          << range(pLo, pHi) << "; the paced floor uses it in place of the bare write\n";
     }
   }
 }
@@ -389,6 +391,7 @@ json::Value resourcesJson(const RunResult& r) {
 // The floor fields and the per-transaction costs of one run, appended to `j`.
 void addCosts(json::Value& j, const RunResult& r) {
   j["floor_us"] = rounded(r.floorUs, 1);
+  j["floor_synced_write_kind"] = r.floor.syncedWriteKind;
   j["floor_synced_write_us"] = rounded(r.floor.syncedWriteUs, 1);
   j["floor_synced_write_us_p90"] = rounded(r.floor.syncedWriteP90Us, 1);
   j["floor_rtt_us"] = rounded(r.floor.rttUs, 1);

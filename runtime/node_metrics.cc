@@ -44,7 +44,8 @@ NodeMetrics::NodeMetrics(const std::string& node, const std::string& role, Proto
       syncedCommitDuration_(
           registry_
               .histogram("pcommit_synced_commit_duration_seconds",
-                         "Duration of one synced LMDB write transaction (write and fsync).",
+                         "Duration of one synced group commit: a record-log append and fdatasync "
+                         "(an LMDB write transaction with PCOMMIT_RECORD_LOG=off).",
                          latencyBucketsSeconds())
               .get()),
       sent_(registry_.counter("pcommit_messages_sent_total",

@@ -11,6 +11,7 @@
 #include "bench/floor.h"
 #include "bench/proc_stats.h"
 #include "bench/targets.h"
+#include "storage/record_log.h"
 
 namespace pc::bench {
 
@@ -319,6 +320,36 @@ TEST_CASE("the paced synced write sleeps its gap before every commit, on the dis
   CHECK(f.pacedGapUs == 1);
   o.dir = "/nonexistent-pcommit-dir";
   CHECK_THROWS_AS(measurePacedSyncedWrite(o, 1000, 20, f), std::runtime_error);
+}
+
+TEST_CASE("the floor's synced write is the nodes' own: a record-log append, or an LMDB commit") {
+  auto io = kj::setupAsyncIo();
+  FloorOptions o;
+  const char* tmp = std::getenv("TMPDIR");
+  o.dir = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+  o.secondsEach = 0.05;  // at least 20 writes and 200 round trips
+  o.samplesMax = 100;    // 110 appends: a 4 KiB log fills each half many times over
+  o.concurrentWriters = 3;
+  o.concurrentSamples = 60;
+  o.recordLogBytes = storage::kMinRecordLogBytes;
+  FloorSummary log = measureFloor(io, o);
+  CHECK(log.syncedWriteKind == "record-log append");
+  CHECK(log.syncedWriteUs > 0);
+  CHECK(log.syncedWriteConcurrentUs > 0);
+  CHECK(log.rttUs > 0);
+
+  o.recordLogBytes = 0;
+  FloorSummary lmdb = measureFloor(io, o);
+  CHECK(lmdb.syncedWriteKind == "LMDB commit");
+  CHECK(lmdb.syncedWriteUs > 0);
+
+  // The report names the write that was measured.
+  RunResult r;
+  r.protocol = "2pc";
+  r.floor = log;
+  std::ostringstream out;
+  printTable(out, {r});
+  CHECK(out.str().find("synced record-log append p50 ") != std::string::npos);
 }
 
 }  // namespace pc::bench

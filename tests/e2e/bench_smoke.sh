@@ -100,6 +100,9 @@ for p in paxos 2pc 2pc-replicated; do
   fr="$(field "$p" floor_rtt_us)"
   awk -v x="$x" -v w="$fw" -v r="$fr" 'BEGIN { exit !(x > 0 && w > 0 && r > 0) }' ||
     fail "$p: no floor measured (p50_over_floor $x, synced write $fw us, round trip $fr us)"
+  # The floor's synced write is the one the nodes make: a record-log append by default.
+  grep "\"protocol\": \"$p\"," "$JSON" | head -1 | grep -q '"floor_synced_write_kind": "record-log append"' ||
+    fail "$p: the floor's synced write is not the nodes' record-log append (floor_synced_write_kind)"
   fc="$(field "$p" floor_synced_write_concurrent_us)"
   [[ "$(field "$p" floor_concurrent_writers)" == 3 ]] ||
     fail "$p: floor_concurrent_writers $(field "$p" floor_concurrent_writers), expected 3 (N)"
