@@ -84,6 +84,10 @@ ParticipantNode::ParticipantNode(ResourceManager& rm, ParticipantNodeOptions opt
     so.mapSizeMax = static_cast<size_t>(m.cluster.mapSizeMax);  // the cluster file's limit
     so.mapSizeStart = std::min(so.mapSizeStart, so.mapSizeMax);
     so.identity = storage::Identity{m.cluster.clusterId, m.me.id, m.me.name};
+    // The engine's data is not in the tables, so nothing reads them while the node runs:
+    // the log needs no overlay here (participant_host.h keeps the built-in engine's).
+    so.recordLogBytes =
+        m.options.recordLogBytes ? *m.options.recordLogBytes : runtime::recordLogBytes();
     if (m.options.rejoinEmpty) {
       // Client transaction ids begin with the client's wall clock in µs (client/client.cc).
       const auto us = std::chrono::duration_cast<std::chrono::microseconds>(

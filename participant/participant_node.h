@@ -62,6 +62,12 @@ struct ParticipantNodeOptions {
   bool rejoinEmpty = false;
   // Failpoint spec "name=action;..." (runtime/failpoints.h); nullopt: PCOMMIT_FAILPOINTS.
   std::optional<std::string> failpoints;
+  // Where the node's group commits go (README "Storage", "The record log"): one synced
+  // append to a record log of this many bytes in dataDir (at least 4 KiB), its records
+  // going into the LMDB tables at checkpoints and at the next open after a crash; 0: one
+  // synced LMDB commit each. nullopt: PCOMMIT_RECORD_LOG (on, 256 KiB, unless set to off
+  // or a size), as `pcommit serve` does. A bad PCOMMIT_RECORD_LOG is refused here.
+  std::optional<size_t> recordLogBytes;
   // One line per event (start, ready, reconcile, recovery, peer lost...); called on the
   // node's thread. Empty: lines go to stderr, prefixed with the UTC time and node name.
   std::function<void(const std::string&)> log;
@@ -69,8 +75,9 @@ struct ParticipantNodeOptions {
 
 class ParticipantNode {
  public:
-  // Reads the cluster, checks the node, opens the data directory (LMDB, a pid lock: one
-  // process at a time). `rm` must outlive the node; it is first called by start()/run().
+  // Reads the cluster, checks the node, opens the data directory (LMDB and the record log,
+  // replayed if a crash left records in it; a pid lock: one process at a time). `rm` must outlive
+  // the node; it is first called by start()/run().
   ParticipantNode(ResourceManager& rm, ParticipantNodeOptions options);
   // Stops the node's thread if start() ran.
   ~ParticipantNode();
@@ -81,8 +88,9 @@ class ParticipantNode {
   // throw ParticipantNodeError), listens, and serves until the promise is dropped (drop it
   // before the node and before `io`). The promise fails if the engine's commit()/abort()
   // throws. Call at most once. The node's own records are written on this loop, one synced
-  // LMDB commit at the end of a turn that produced any (the loop waits for the disk then);
-  // set PCOMMIT_STORAGE_WRITES=thread in the environment to write them on a thread instead.
+  // write (a record-log append, or an LMDB commit: recordLogBytes) at the end of a turn
+  // that produced any (the loop waits for the disk then); set
+  // PCOMMIT_STORAGE_WRITES=thread in the environment to write them on a thread instead.
   kj::Promise<void> run(kj::AsyncIoContext& io);
 
   // On a thread of its own: returns once the node serves (or throws ParticipantNodeError

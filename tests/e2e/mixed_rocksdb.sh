@@ -44,7 +44,8 @@ all_at() {
   expect_get "$k3" "$1" "$2"
 }
 
-# p3 keeps the protocol's records in DIR/p3/pcommit (LMDB), its data in DIR/p3/rocksdb.
+# p3 keeps the protocol's records in DIR/p3/pcommit (its record log and LMDB), its data in
+# DIR/p3/rocksdb.
 p3_state() {
   "$PCOMMIT" inspect --data "$DIR/p3/pcommit" --json | grep -F "\"txn\": \"$1\"" |
     sed -n 's/.*"state": "\([a-z-]*\)".*/\1/p' | head -n 1
@@ -67,6 +68,9 @@ commit_and_abort() {
   all_at a 1
   committed_everywhere "$TXID"
   [[ -d "$DIR/p3/rocksdb" ]] || fail "p3 has no RocksDB directory $DIR/p3/rocksdb" p3
+  # The embedded node's group commits go to its record log, as `pcommit serve`'s do (the
+  # kill -9 steps below then replay it).
+  [[ -s "$DIR/p3/pcommit/records.log" ]] || fail "p3 writes no record log in $DIR/p3/pcommit" p3
   "$PCOMMIT" inspect --data "$DIR/p3/pcommit" | grep -q "kv_data=0" ||
     fail "p3's LMDB holds KV data: the data belongs in RocksDB" p3
   expect_txn 0 "expect:$k1=1" "put:$k1=b" "expect:$k2=1" "del:$k2" "expect:$k3=1" "put:$k3=b"

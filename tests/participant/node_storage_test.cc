@@ -1,12 +1,15 @@
 // The protocol's records of a participant whose engine is external (storage::Options
 // kvData = false): LMDB keeps the records but applies no KV data and derives no locks. If
 // this fails, every write of an embedded engine is stored twice, once where nobody reads it.
+// First: it defines doctest's stringifier for pc enums before doctest is included.
 #include <stdlib.h>
 
 #include <filesystem>
 
 #include "storage/env.h"
-#include "tests/unit/test_util.h"  // also doctest, with a stringifier for pc enums
+#include "storage/record_log.h"
+#include "tests/storage/test_util.h"  // runInChild
+#include "tests/unit/test_util.h"     // also doctest
 
 namespace pc {
 namespace {
@@ -51,6 +54,50 @@ TEST_CASE("kvData off: records kept, no KV data, no derived locks (on: both)") {
   CHECK(on.records == 1);
   CHECK(on.locks == 1);
   CHECK(on.kv == 1);
+}
+
+TEST_CASE("kvData off with the record log: a crash's records come back, still no KV or locks") {
+  // An embedded participant (pc::ParticipantNode) writes its records through the log. A
+  // child writes a Prepared record, then the Committed one, and dies without closing (no
+  // checkpoint): the next open replays the log, and the replay applies the kvData rule too.
+  std::string dir = std::filesystem::temp_directory_path() / "pc-node-storage-log.XXXXXX";
+  REQUIRE(::mkdtemp(dir.data()) != nullptr);
+  storage::Options o;
+  o.kvData = false;
+  o.recordLogBytes = storage::kMinRecordLogBytes;
+  ParticipantTxnRecord r;
+  r.txn = test::txnId(1);
+  r.payload = kv::encodeOps({kv::Op{kv::OpKind::Put, "k", "v", 0}});
+  r.participants = {test::kP1};
+  r.leader = test::kCoord;
+  r.state = ParticipantState::Prepared;
+  auto writeAndCrash = [&](const ParticipantTxnRecord& rec) {
+    storage::test::ChildResult c = storage::test::runInChild([&] {
+      auto* env = new storage::Env(dir, o);  // never destroyed: a crash
+      env->writeBatch({rec});
+    });
+    INFO(c.err);
+    REQUIRE(c.exited);
+    REQUIRE(c.exitCode == 0);
+    CHECK(storage::RecordLog::exists(dir));
+  };
+  auto reopen = [&](ParticipantState expected) {
+    storage::Env env(dir, o);  // replays the log into the tables
+    Recovered rec = env.load();
+    REQUIRE(rec.participantTxns.size() == 1);
+    CHECK(rec.participantTxns.front().state == expected);
+    size_t kv = 0, locks = 0;
+    env.forEachKv([&](const std::string&, const kv::Versioned&) { ++kv; });
+    env.forEachLock([&](const TxnId&, const std::string&) { ++locks; });
+    CHECK(kv == 0);
+    CHECK(locks == 0);
+  };
+  writeAndCrash(r);
+  reopen(ParticipantState::Prepared);
+  r.state = ParticipantState::Committed;
+  writeAndCrash(r);
+  reopen(ParticipantState::Committed);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

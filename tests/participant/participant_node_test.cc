@@ -74,6 +74,39 @@ TEST_CASE("ParticipantNode: start on its own thread, serve a get from the engine
   node.stop();  // idempotent
 }
 
+TEST_CASE("ParticipantNode: its group commits go to the record log unless told otherwise") {
+  // Default (PCOMMIT_RECORD_LOG unset): the log, as `pcommit serve`; recordLogBytes 0: the
+  // tables alone, the log a previous run left emptied into them and removed.
+  ::unsetenv("PCOMMIT_RECORD_LOG");
+  TempDir dir;
+  ReadOnlyRm rm;
+  ParticipantNodeOptions o;
+  o.cluster = cluster();
+  o.node = "p1";
+  o.dataDir = dir.path + "/p1";
+  o.log = [](const std::string&) {};
+  const std::string logFile = o.dataDir + "/records.log";
+  {
+    ParticipantNode node(rm, o);
+    CHECK(std::filesystem::exists(logFile));
+  }
+  o.recordLogBytes = 0;
+  {
+    ParticipantNode node(rm, o);
+    CHECK(!std::filesystem::exists(logFile));
+  }
+  o.recordLogBytes = std::nullopt;
+  ::setenv("PCOMMIT_RECORD_LOG", "lots", 1);
+  std::string what;
+  try {
+    ParticipantNode node(rm, o);
+  } catch (const ParticipantNodeError& e) {
+    what = e.what();
+  }
+  ::unsetenv("PCOMMIT_RECORD_LOG");
+  CHECK(what.find("PCOMMIT_RECORD_LOG=lots") != std::string::npos);
+}
+
 TEST_CASE("ParticipantNode: a node that is not a participant is refused, naming it") {
   TempDir dir;
   ReadOnlyRm rm;
