@@ -17,6 +17,7 @@
 #include "runtime/failpoints.h"
 #include "runtime/node_host.h"
 #include "storage/env.h"
+#include "storage/record_log.h"
 
 namespace pc {
 
@@ -88,6 +89,11 @@ ParticipantNode::ParticipantNode(ResourceManager& rm, ParticipantNodeOptions opt
     // the log needs no overlay here (participant_host.h keeps the built-in engine's).
     so.recordLogBytes =
         m.options.recordLogBytes ? *m.options.recordLogBytes : runtime::recordLogBytes();
+    if (so.recordLogBytes != 0 && (so.recordLogBytes < storage::kMinRecordLogBytes ||
+                                   so.recordLogBytes > storage::kMaxRecordLogBytes)) {
+      throw ParticipantNodeError("recordLogBytes " + std::to_string(so.recordLogBytes) +
+                                 ": expected 0 (no log) or 4096 (4 KiB) to 1073741824 (1 GiB)");
+    }
     if (m.options.rejoinEmpty) {
       // Client transaction ids begin with the client's wall clock in µs (client/client.cc).
       const auto us = std::chrono::duration_cast<std::chrono::microseconds>(

@@ -63,7 +63,7 @@ struct ParticipantNodeOptions {
   // Failpoint spec "name=action;..." (runtime/failpoints.h); nullopt: PCOMMIT_FAILPOINTS.
   std::optional<std::string> failpoints;
   // Where the node's group commits go (README "Storage", "The record log"): one synced
-  // append to a record log of this many bytes in dataDir (at least 4 KiB), its records
+  // append to a record log of this many bytes in dataDir (4 KiB to 1 GiB), its records
   // going into the LMDB tables at checkpoints and at the next open after a crash; 0: one
   // synced LMDB commit each. nullopt: PCOMMIT_RECORD_LOG (on, 256 KiB, unless set to off
   // or a size), as `pcommit serve` does. A bad PCOMMIT_RECORD_LOG is refused here.

@@ -50,6 +50,9 @@ inline constexpr const char* kRecordLogFile = "records.log";
 inline constexpr size_t kRecordLogHeaderBytes = 24;
 // Smallest capacity accepted: a header and a few records.
 inline constexpr size_t kMinRecordLogBytes = 4096;
+// Largest a node is configured with (PCOMMIT_RECORD_LOG, ParticipantNodeOptions): the file
+// is written with zeros to its capacity when created.
+inline constexpr size_t kMaxRecordLogBytes = size_t{1} << 30;
 
 // CRC-32C (Castagnoli) of `bytes`, continuing `crc` (start from 0). crc32c uses the
 // CPU's crc32 instruction where there is one (x86-64 with SSE4.2), else crc32cPortable,

@@ -105,6 +105,20 @@ TEST_CASE("ParticipantNode: its group commits go to the record log unless told o
   }
   ::unsetenv("PCOMMIT_RECORD_LOG");
   CHECK(what.find("PCOMMIT_RECORD_LOG=lots") != std::string::npos);
+
+  // A size out of bounds is refused before anything is written.
+  o.dataDir = dir.path + "/p1-bad";
+  for (size_t bad : {size_t{100}, size_t{2} << 30}) {
+    what.clear();
+    o.recordLogBytes = bad;
+    try {
+      ParticipantNode node(rm, o);
+    } catch (const ParticipantNodeError& e) {
+      what = e.what();
+    }
+    CHECK(what.find("recordLogBytes " + std::to_string(bad) + ": expected 0") != std::string::npos);
+    CHECK(!std::filesystem::exists(o.dataDir));
+  }
 }
 
 TEST_CASE("ParticipantNode: a node that is not a participant is refused, naming it") {
