@@ -20,6 +20,17 @@ struct Counts {
   size_t records = 0;
 };
 
+// A participant's Prepared record of one transaction that puts k = v.
+ParticipantTxnRecord preparedPut() {
+  ParticipantTxnRecord r;
+  r.txn = test::txnId(1);
+  r.payload = kv::encodeOps({kv::Op{kv::OpKind::Put, "k", "v", 0}});
+  r.participants = {test::kP1};
+  r.leader = test::kCoord;
+  r.state = ParticipantState::Prepared;
+  return r;
+}
+
 Counts writeAndCount(bool kvData) {
   std::string dir = std::filesystem::temp_directory_path() / "pc-node-storage.XXXXXX";
   REQUIRE(::mkdtemp(dir.data()) != nullptr);
@@ -28,12 +39,7 @@ Counts writeAndCount(bool kvData) {
     storage::Options o;
     o.kvData = kvData;
     storage::Env env(dir, o);
-    ParticipantTxnRecord r;
-    r.txn = test::txnId(1);
-    r.payload = kv::encodeOps({kv::Op{kv::OpKind::Put, "k", "v", 0}});
-    r.participants = {test::kP1};
-    r.leader = test::kCoord;
-    r.state = ParticipantState::Prepared;
+    ParticipantTxnRecord r = preparedPut();
     env.writeBatch({r});
     env.forEachLock([&](const TxnId&, const std::string&) { ++c.locks; });
     r.state = ParticipantState::Committed;
@@ -65,12 +71,7 @@ TEST_CASE("kvData off with the record log: a crash's records come back, still no
   storage::Options o;
   o.kvData = false;
   o.recordLogBytes = storage::kMinRecordLogBytes;
-  ParticipantTxnRecord r;
-  r.txn = test::txnId(1);
-  r.payload = kv::encodeOps({kv::Op{kv::OpKind::Put, "k", "v", 0}});
-  r.participants = {test::kP1};
-  r.leader = test::kCoord;
-  r.state = ParticipantState::Prepared;
+  ParticipantTxnRecord r = preparedPut();
   auto writeAndCrash = [&](const ParticipantTxnRecord& rec) {
     const pid_t child = ::fork();
     REQUIRE(child >= 0);

@@ -47,14 +47,20 @@ runtime::ClusterConfig cluster() {
   return runtime::parseClusterText(text, "test.conf");
 }
 
-TEST_CASE("ParticipantNode: start on its own thread, serve a get from the engine, stop") {
-  TempDir dir;
-  ReadOnlyRm rm;
+// p1 of cluster(), its records in DIR/p1, its log lines dropped.
+ParticipantNodeOptions p1Options(const TempDir& dir) {
   ParticipantNodeOptions o;
   o.cluster = cluster();
   o.node = "p1";
   o.dataDir = dir.path + "/p1";
   o.log = [](const std::string&) {};
+  return o;
+}
+
+TEST_CASE("ParticipantNode: start on its own thread, serve a get from the engine, stop") {
+  TempDir dir;
+  ReadOnlyRm rm;
+  ParticipantNodeOptions o = p1Options(dir);
   ParticipantNode node(rm, o);
   CHECK(node.name() == "p1");
   CHECK(!node.running());
@@ -80,11 +86,7 @@ TEST_CASE("ParticipantNode: its group commits go to the record log unless told o
   ::unsetenv("PCOMMIT_RECORD_LOG");
   TempDir dir;
   ReadOnlyRm rm;
-  ParticipantNodeOptions o;
-  o.cluster = cluster();
-  o.node = "p1";
-  o.dataDir = dir.path + "/p1";
-  o.log = [](const std::string&) {};
+  ParticipantNodeOptions o = p1Options(dir);
   const std::string logFile = o.dataDir + "/records.log";
   {
     ParticipantNode node(rm, o);
