@@ -75,7 +75,9 @@ void check(int rc, const char* what) {
 // with recordLogBytes > 0 a record log of that capacity (storage/record_log.h), one
 // participant record of payloadBytes per synced append, the way a node's group commit
 // goes to its log; with 0 an LMDB environment (sync on) and one small put per synced
-// commit, the way a node with PCOMMIT_RECORD_LOG=off writes.
+// commit, the way a node with PCOMMIT_RECORD_LOG=off writes. A log that cannot be made
+// (no space for it) throws; a failed write or sync into it ends the benchmark as it ends a
+// node (storage/errors.h, fail-stop): the disk the nodes write to is failing.
 class Writer {
  public:
   Writer(const std::string& dir, size_t payloadBytes, size_t recordLogBytes)
