@@ -265,6 +265,9 @@ inline std::string roundTag(int round) {
 
 std::string machineDescription();  // "hostname, N cpus (model), Linux release machine, cpuidle ..."
 void printTable(std::ostream& out, const std::vector<RunResult>& runs);
+// What the nodes' group commits were over the run, from their counters: "record-log
+// append", "LMDB commit", or "" if they made none (FloorSummary::syncedWriteKind's terms).
+std::string nodesSyncedWriteKind(const RunResult& r);
 // perNode: a table per run; otherwise one line per run (largest RSS, total data.mdb).
 void printResources(std::ostream& out, const std::vector<RunResult>& runs, bool perNode);
 // One line per run: node CPU per committed txn by role, the client's, and the ceiling.

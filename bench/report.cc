@@ -11,6 +11,7 @@
 namespace pc::bench {
 
 static void printFloors(std::ostream& out, const std::vector<RunResult>& runs, bool delays);
+static void printFloorMismatch(std::ostream& out, const std::vector<RunResult>& runs);
 
 void printTable(std::ostream& out, const std::vector<RunResult>& runs) {
   auto col = [&](const std::string& s, int w) { out << std::setw(w) << s; };
@@ -127,6 +128,29 @@ static void printFloors(std::ostream& out, const std::vector<RunResult>& runs, b
              "before each, as a node syncs once per one-client round: p50 "
           << range(pLo, pHi) << "; the paced floor uses it in place of the bare write\n";
     }
+  }
+  printFloorMismatch(out, runs);
+}
+
+// The nodes' group commits, as their counters tell: appends to their record logs, or
+// synced LMDB commits (PCOMMIT_RECORD_LOG=off); "" when they made none.
+std::string nodesSyncedWriteKind(const RunResult& r) {
+  if (counterValue(r.nodes, "record_log_appends") > 0) return "record-log append";
+  if (counterValue(r.nodes, "synced_commits") > 0) return "LMDB commit";
+  return "";
+}
+
+// A floor measured as one kind of write while the nodes made the other (a --cluster whose
+// nodes run with another PCOMMIT_RECORD_LOG than the benchmark): say so, once per run.
+static void printFloorMismatch(std::ostream& out, const std::vector<RunResult>& runs) {
+  for (const auto& r : runs) {
+    const std::string nodes = nodesSyncedWriteKind(r);
+    if (!r.floor.measured || nodes.empty() || nodes == r.floor.syncedWriteKind) continue;
+    out << "note: " << r.protocol << " N=" << r.participants << " C=" << r.clients
+        << roundTag(r.round) << ": the floor measured a synced " << r.floor.syncedWriteKind
+        << " but the nodes made " << nodes
+        << "s (PCOMMIT_RECORD_LOG differs between the benchmark and the nodes): its floor "
+           "and xfloor compare unlike writes\n";
   }
 }
 
@@ -392,6 +416,7 @@ json::Value resourcesJson(const RunResult& r) {
 void addCosts(json::Value& j, const RunResult& r) {
   j["floor_us"] = rounded(r.floorUs, 1);
   j["floor_synced_write_kind"] = r.floor.syncedWriteKind;
+  j["nodes_synced_write_kind"] = nodesSyncedWriteKind(r);
   j["floor_synced_write_us"] = rounded(r.floor.syncedWriteUs, 1);
   j["floor_synced_write_us_p90"] = rounded(r.floor.syncedWriteP90Us, 1);
   j["floor_rtt_us"] = rounded(r.floor.rttUs, 1);

@@ -350,6 +350,25 @@ TEST_CASE("the floor's synced write is the nodes' own: a record-log append, or a
   std::ostringstream out;
   printTable(out, {r});
   CHECK(out.str().find("synced record-log append p50 ") != std::string::npos);
+
+  // Nodes that made what the floor measured: no note. Nodes on LMDB alone (another
+  // PCOMMIT_RECORD_LOG than the benchmark's, a --cluster run): the report says so.
+  r.participants = 3;
+  r.clients = 1;
+  r.nodes["synced_commits"] = 40;
+  r.nodes["record_log_appends"] = 40;
+  CHECK(nodesSyncedWriteKind(r) == "record-log append");
+  std::ostringstream same;
+  printTable(same, {r});
+  CHECK(same.str().find("note: 2pc") == std::string::npos);
+  r.nodes.erase("record_log_appends");
+  CHECK(nodesSyncedWriteKind(r) == "LMDB commit");
+  std::ostringstream unlike;
+  printTable(unlike, {r});
+  CHECK(unlike.str().find("note: 2pc N=3 C=1: the floor measured a synced record-log append but "
+                          "the nodes made LMDB commits") != std::string::npos);
+  r.nodes.clear();
+  CHECK(nodesSyncedWriteKind(r).empty());
 }
 
 }  // namespace pc::bench
