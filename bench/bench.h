@@ -99,13 +99,19 @@ struct ResourceSample {
   std::vector<NodeResources> nodes;
 };
 
+// The kinds of synced write a node makes for a group commit (FloorSummary::syncedWriteKind,
+// nodesSyncedWriteKind): an append to its record log, or with PCOMMIT_RECORD_LOG=off an
+// LMDB commit.
+inline constexpr const char* kWriteLogAppend = "record-log append";
+inline constexpr const char* kWriteLmdbCommit = "LMDB commit";
+
 // The machine-level physical floor of floor.h, as the report uses it.
 struct FloorSummary {
   bool measured = false;
   double syncedWriteUs = 0;  // p50 of a bare synced write (syncedWriteKind)
-  // What the synced write was: "record-log append" (the nodes' default) or "LMDB commit"
-  // (PCOMMIT_RECORD_LOG=off); floor.h.
-  std::string syncedWriteKind = "record-log append";
+  // What the synced write was: kWriteLogAppend (the nodes' default) or kWriteLmdbCommit
+  // (PCOMMIT_RECORD_LOG=off); floor.h. Empty while not measured.
+  std::string syncedWriteKind;
   double rttUs = 0;  // p50 of a Cap'n Proto round trip on loopback
   double syncedWriteP90Us = 0, rttP90Us = 0;
   // The round trip's transport: tcp (127.0.0.1) | unix (a Unix socket: --transport unix).

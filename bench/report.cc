@@ -135,8 +135,8 @@ static void printFloors(std::ostream& out, const std::vector<RunResult>& runs, b
 // The nodes' group commits, as their counters tell: appends to their record logs, or
 // synced LMDB commits (PCOMMIT_RECORD_LOG=off); "" when they made none.
 std::string nodesSyncedWriteKind(const RunResult& r) {
-  if (counterValue(r.nodes, "record_log_appends") > 0) return "record-log append";
-  if (counterValue(r.nodes, "synced_commits") > 0) return "LMDB commit";
+  if (counterValue(r.nodes, "record_log_appends") > 0) return kWriteLogAppend;
+  if (counterValue(r.nodes, "synced_commits") > 0) return kWriteLmdbCommit;
   return "";
 }
 

@@ -89,8 +89,7 @@ ParticipantNode::ParticipantNode(ResourceManager& rm, ParticipantNodeOptions opt
     // the log needs no overlay here (participant_host.h keeps the built-in engine's).
     so.recordLogBytes =
         m.options.recordLogBytes ? *m.options.recordLogBytes : runtime::recordLogBytes();
-    if (so.recordLogBytes != 0 && (so.recordLogBytes < storage::kMinRecordLogBytes ||
-                                   so.recordLogBytes > storage::kMaxRecordLogBytes)) {
+    if (so.recordLogBytes != 0 && !storage::recordLogSizeAccepted(so.recordLogBytes)) {
       throw ParticipantNodeError("recordLogBytes " + std::to_string(so.recordLogBytes) +
                                  ": expected 0 (no log) or 4096 (4 KiB) to 1073741824 (1 GiB)");
     }

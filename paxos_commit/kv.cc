@@ -148,9 +148,7 @@ Versioned KvEngine::read(const std::string& key) const {
   return reader_(key);
 }
 
-void KvEngine::forgetDurable(const TxnId& txn) { forgetDurable(std::vector<TxnId>{txn}); }
-
-void KvEngine::forgetDurable(const std::vector<TxnId>& txns) {
+void KvEngine::forgetDurable(std::span<const TxnId> txns) {
   PC_ASSERT(std::is_sorted(txns.begin(), txns.end()), txns.size());
   if (txns.empty()) return;
   for (auto it = overlay_.begin(); it != overlay_.end();) {

@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -82,9 +83,9 @@ class KvEngine : public Engine {
   Versioned read(const std::string& key) const;
   // The writes of `txn` are in durable storage now: drop them from the overlay unless a
   // later commit overwrote them.
-  void forgetDurable(const TxnId& txn);
+  void forgetDurable(const TxnId& txn) { forgetDurable(std::span<const TxnId>(&txn, 1)); }
   // The same for every transaction of `txns` (sorted), in one pass over the overlay.
-  void forgetDurable(const std::vector<TxnId>& txns);
+  void forgetDurable(std::span<const TxnId> txns);
 
   size_t lockCount() const { return locks_.keyCount(); }
   size_t overlaySize() const { return overlay_.size(); }

@@ -34,7 +34,7 @@ size_t recordLogBytes() {
   if (v == nullptr || *v == '\0' || std::string_view(v) == "on") return kDefaultRecordLogBytes;
   if (std::string_view(v) == "off") return 0;
   std::optional<uint64_t> bytes = parseByteSize(v);
-  if (!bytes || *bytes < storage::kMinRecordLogBytes || *bytes > storage::kMaxRecordLogBytes) {
+  if (!bytes || !storage::recordLogSizeAccepted(*bytes)) {
     throw std::runtime_error(std::string("PCOMMIT_RECORD_LOG=") + v +
                              ": expected on, off or a size from 4KiB to 1GiB");
   }

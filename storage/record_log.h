@@ -53,6 +53,10 @@ inline constexpr size_t kMinRecordLogBytes = 4096;
 // Largest a node is configured with (PCOMMIT_RECORD_LOG, ParticipantNodeOptions): the file
 // is written with zeros to its capacity when created.
 inline constexpr size_t kMaxRecordLogBytes = size_t{1} << 30;
+// Whether a node may be configured with a log of `bytes` (0, no log, is checked apart).
+inline bool recordLogSizeAccepted(uint64_t bytes) {
+  return bytes >= kMinRecordLogBytes && bytes <= kMaxRecordLogBytes;
+}
 
 // CRC-32C (Castagnoli) of `bytes`, continuing `crc` (start from 0). crc32c uses the
 // CPU's crc32 instruction where there is one (x86-64 with SSE4.2), else crc32cPortable,
